@@ -1,0 +1,67 @@
+/**
+ * The backend seam: one folder per backend under `src/kernels/` (or `src/collectives/`),
+ * one object each, registered in the registry. Adding a backend never edits the harness.
+ */
+import type { DeviceInfo, Impl, TimerKind, WorkloadId } from './results/schema.js';
+
+/** What `probe()` found: usable with its devices, or not with a reason a person can act on. */
+export type ProbeResult =
+  | { available: true; devices: DeviceInfo[]; notes?: string[] }
+  | { available: false; reason: string; devices?: DeviceInfo[] };
+
+/** A stack that runs workloads: WebGPU/Dawn, a tfjs backend, the CUDA addon… */
+export interface Backend {
+  /** Stable id used on the CLI, in suites and in results (`webgpu`, `tfjs-cpu`…). */
+  readonly id: string;
+  /** One line for `gpubench list`. */
+  readonly title: string;
+  /**
+   * Finds out whether the backend can run here, without running a workload. Called once
+   * per process by the registry, which caches the answer. Must not throw.
+   */
+  probe(): Promise<ProbeResult>;
+  /** Frees devices and handles so the process can exit. Safe to call more than once. */
+  dispose?(): Promise<void>;
+}
+
+/**
+ * A case made ready by a kernel: inputs uploaded, pipelines compiled, autotuning done.
+ * The harness owns warm-up, repetitions and statistics; this only runs and times.
+ */
+export interface PreparedCase {
+  /** Name of the device the case runs on. */
+  readonly device: string;
+  /** The clock `time()` reads. */
+  readonly timer: TimerKind;
+  /** Which implementation runs, for the results file. */
+  readonly impl?: Impl;
+  /** Poisons the output (NaN), runs once, and returns the output for the check. */
+  runChecked(): Promise<Float32Array | Float64Array>;
+  /**
+   * Runs the timed region `iterations` times back to back and returns the elapsed
+   * milliseconds for all of them on `timer`.
+   */
+  time(iterations: number): Promise<number>;
+  /**
+   * A reason the numbers are not what they claim (e.g. tfjs ran on the CPU), checked
+   * after timing; a reason fails the case instead of counting it.
+   */
+  fallbackReason?(): string | undefined;
+  /** Frees the case's buffers. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * The implementation of one workload on one backend, keyed by (workload, backend) in the
+ * kernel registry as tfjs-core keys kernels by (kernelName, backendName).
+ * @typeParam P the workload's parameters
+ * @typeParam D the workload's prepared input data
+ */
+export interface KernelConfig<P = unknown, D = unknown> {
+  workload: WorkloadId;
+  backend: string;
+  /** A reason these parameters cannot run here (dtype not supported, too large), or undefined. */
+  supports?(params: P): string | undefined;
+  /** Builds a ready-to-time case on the backend's device. */
+  setup(params: P, data: D): Promise<PreparedCase>;
+}

@@ -1,0 +1,9 @@
+/**
+ * Every subcommand of the CLI, one file each. A new command is a new file here and one
+ * line in this list.
+ */
+import type { CliCommand } from '../command.js';
+import { listCommand } from './list.js';
+import { runCommand } from './run.js';
+
+export const commands: CliCommand[] = [listCommand, runCommand];
