@@ -3,7 +3,6 @@
  * line in this list.
  */
 import type { CliCommand } from '../command.js';
-import { listCommand } from './list.js';
-import { runCommand } from './run.js';
 
-export const commands: CliCommand[] = [listCommand, runCommand];
+export const commands: CliCommand[] = [
+];
