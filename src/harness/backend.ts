@@ -60,8 +60,11 @@ export interface PreparedCase {
 export interface KernelConfig<P = unknown, D = unknown> {
   workload: WorkloadId;
   backend: string;
-  /** A reason these parameters cannot run here (dtype not supported, too large), or undefined. */
-  supports?(params: P): string | undefined;
+  /**
+   * A reason these parameters cannot run here (dtype not supported, too large), or
+   * undefined. `devices` are what the backend's probe found.
+   */
+  supports?(params: P, devices: DeviceInfo[]): string | undefined;
   /** Builds a ready-to-time case on the backend's device. */
   setup(params: P, data: D): Promise<PreparedCase>;
 }

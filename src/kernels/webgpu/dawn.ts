@@ -85,17 +85,38 @@ export function noAdapterReason(detail?: string): string {
   return detail ? `${base} (${detail})` : base;
 }
 
+let shared: { gpu: GPU; users: number } | undefined;
+
+/**
+ * The process's one Dawn instance (the `navigator.gpu` of this process), shared by the
+ * WGSL backend and tfjs-backend-webgpu. Each acquire needs a matching `releaseGpu()`.
+ */
+export async function acquireGpu(): Promise<GPU> {
+  const dawn = await loadDawn();
+  if (!shared) {
+    try {
+      shared = { gpu: dawn.create(dawnFlags()), users: 0 };
+    } catch (e) {
+      throw new Error(noAdapterReason((e as Error).message));
+    }
+  }
+  shared.users++;
+  return shared.gpu;
+}
+
+/** Drops one user of the shared instance; the last one lets go of it so Node can exit. */
+export function releaseGpu(): void {
+  if (shared && --shared.users <= 0) shared = undefined;
+}
+
 /** Opens the high-performance adapter and a device with the features and limits a benchmark needs. */
 export async function openDawn(): Promise<DawnContext> {
-  const dawn = await loadDawn();
-  let gpu: GPU;
-  try {
-    gpu = dawn.create(dawnFlags());
-  } catch (e) {
-    throw new Error(noAdapterReason((e as Error).message));
-  }
+  const gpu = await acquireGpu();
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new Error(noAdapterReason());
+  if (!adapter) {
+    releaseGpu();
+    throw new Error(noAdapterReason());
+  }
   const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
   const requiredLimits: Record<string, number> = {};
   for (const name of WANTED_LIMITS) {
@@ -147,6 +168,7 @@ export function describeAdapter(adapter: GPUAdapter, device?: GPUDevice): Device
  */
 export function closeDawn(ctx: DawnContext): void {
   ctx.device.destroy();
+  releaseGpu();
   (ctx as { gpu?: GPU }).gpu = undefined;
   (ctx as { adapter?: GPUAdapter }).adapter = undefined;
 }

@@ -3,6 +3,12 @@
  * line in this list.
  */
 import type { CliCommand } from '../command.js';
+import { listCommand } from './list.js';
+import { runCommand } from './run.js';
+import { schemasCommand } from './schemas.js';
 
 export const commands: CliCommand[] = [
+  listCommand,
+  runCommand,
+  schemasCommand,
 ];

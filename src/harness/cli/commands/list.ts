@@ -1,0 +1,61 @@
+/** `gpubench list`: every backend, whether it is available here, why not, and its devices. */
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import type { Command } from 'commander';
+import type { CliCommand } from '../command.js';
+import { disposeBackends, listBackends, probeBackend } from '../../registry.js';
+import { writeJsonAtomic } from '../../../reporters/results-file.js';
+import type { DeviceInfo } from '../../results/schema.js';
+import '../../../kernels/index.js';
+
+/** One backend as `list --json` reports it. */
+export interface BackendListing {
+  id: string;
+  title: string;
+  available: boolean;
+  reason: string | null;
+  notes: string[];
+  devices: DeviceInfo[];
+}
+
+/** Probes every registered backend. */
+export async function listAll(): Promise<BackendListing[]> {
+  const out: BackendListing[] = [];
+  for (const b of listBackends()) {
+    const p = await probeBackend(b.id);
+    out.push({
+      id: b.id,
+      title: b.title,
+      available: p.available,
+      reason: p.available ? null : p.reason,
+      notes: p.available ? (p.notes ?? []) : [],
+      devices: p.devices ?? [],
+    });
+  }
+  return out;
+}
+
+export const listCommand: CliCommand = {
+  register(program: Command) {
+    program
+      .command('list')
+      .description('list every backend: available or not (and why), with device facts')
+      .option('--json <file>', 'also write { "backends": [...] } to this file')
+      .action(async (opts: { json?: string }) => {
+        try {
+          const backends = await listAll();
+          const t = new Table({ head: ['backend', 'available', 'device / reason'], style: { head: [], border: [] }, wordWrap: true, colWidths: [16, 11, 90] });
+          for (const b of backends) {
+            const what = b.available
+              ? [b.devices.map((d) => `${d.name}${d.vendor ? ` (${d.vendor})` : ''}`).join('; '), ...b.notes.map((n) => `note: ${n}`)].join('\n')
+              : b.reason;
+            t.push([b.id, b.available ? pc.green('yes') : pc.yellow('no'), what ?? '']);
+          }
+          process.stdout.write(`${t.toString()}\n`);
+          if (opts.json) writeJsonAtomic(opts.json, { backends });
+        } finally {
+          await disposeBackends();
+        }
+      });
+  },
+};

@@ -1,0 +1,21 @@
+/**
+ * The reporter seam, as vitest's: a reporter is an object of optional `on*` hooks; the
+ * harness calls each hook of every active reporter in order. Built-in reporters live in
+ * `src/reporters/` under a name → factory map; a custom one loads from a module path.
+ */
+import type { PlannedCase } from './plan.js';
+import type { CaseResult, ResultsFile } from './results/schema.js';
+
+/** Hooks of a run; every one is optional and may be async. */
+export interface Reporter {
+  /** Before the first case: the plan and the results skeleton (run, environment, devices). */
+  onRunStart?(plan: PlannedCase[], results: ResultsFile): void | Promise<void>;
+  /** A case begins (index from 0). */
+  onCaseStart?(c: PlannedCase, index: number, total: number): void | Promise<void>;
+  /** A sample was taken (for live progress). */
+  onCaseSample?(c: PlannedCase, samples: number): void;
+  /** A case ended, ok, failed or skipped. Its result is already in `results.cases`. */
+  onCaseEnd?(result: CaseResult, results: ResultsFile): void | Promise<void>;
+  /** After the last case (or an interruption): `results.run.status` says which. */
+  onRunEnd?(results: ResultsFile): void | Promise<void>;
+}

@@ -1,0 +1,119 @@
+/**
+ * Runs a plan: for each case, fresh random data, setup on the backend, one checked run
+ * against the float64 reference (output poisoned first), then the measurement loop,
+ * statistics and metrics. A case's failure is recorded and the run goes on; reporters
+ * see every case as it ends, so measured results reach disk before anything else can fail.
+ */
+import { randomUUID } from 'node:crypto';
+import type { PlannedCase, Plan } from './plan.js';
+import { measure, type MeasureOptions } from './measure.js';
+import { peakTflops } from './peaks.js';
+import { getKernel, getWorkload } from './registry.js';
+import type { Reporter } from './reporter.js';
+import { RESULTS_SCHEMA, type CaseResult, type ResultsFile } from './results/schema.js';
+import { freshSeed } from './random.js';
+import { summarize } from './stats.js';
+import { fingerprint } from './environment.js';
+import { packageVersion } from './version.js';
+
+/** How to run a plan. */
+export interface RunOptions {
+  measure: MeasureOptions;
+  reporters: Reporter[];
+  argv: string[];
+  suite?: string;
+  /** Checked between cases; true stops the run (status `partial`). */
+  shouldStop?: () => boolean;
+}
+
+const errMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Runs one planned case to a result. Never throws. */
+export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseResult> {
+  const workload = getWorkload<unknown, unknown>(c.workload)!;
+  const base = {
+    id: c.id,
+    workload: c.workload,
+    backend: c.backend,
+    device: '',
+    params: workload.describe(c.params),
+    samplesMs: [] as number[],
+    metrics: {},
+  };
+  if (c.skip) return { ...base, status: 'skipped', reason: c.skip };
+  const kernel = getKernel<unknown, unknown>(c.workload, c.backend)!;
+  const data = workload.makeData(c.params, freshSeed());
+  let prepared;
+  try {
+    prepared = await kernel.setup(c.params, data);
+  } catch (err) {
+    return { ...base, status: 'failed', reason: `setup failed: ${errMessage(err)}` };
+  }
+  const result: CaseResult = { ...base, device: prepared.device, timer: prepared.timer, status: 'failed' };
+  if (prepared.impl) result.impl = prepared.impl;
+  try {
+    const out = await prepared.runChecked();
+    result.check = workload.check(c.params, data, out);
+    if (!result.check.passed) {
+      const err = result.check.maxRelError === null ? 'non-finite output' : `relative error ${result.check.maxRelError.toExponential(2)}`;
+      result.reason = `wrong result: ${err} > tolerance ${result.check.tolerance.toExponential(1)}, ${result.check.wrong} wrong of ${result.check.checked} checked`;
+      return result;
+    }
+    const m = await measure(prepared, opts.measure, (n) => {
+      for (const r of opts.reporters) r.onCaseSample?.(c, n);
+    });
+    result.samplesMs = m.samplesMs;
+    result.stats = summarize(m.samplesMs);
+    const peak = peakTflops(prepared.device, workload.peakDtype?.(c.params));
+    result.metrics = workload.metrics(c.params, result.stats.medianMs, { tflops: peak });
+    const fallback = prepared.fallbackReason?.();
+    if (fallback) {
+      result.reason = `not counted: ${fallback}`;
+      return result;
+    }
+    result.status = 'ok';
+    return result;
+  } catch (err) {
+    result.reason = errMessage(err);
+    return result;
+  } finally {
+    await prepared.dispose().catch(() => undefined);
+  }
+}
+
+/** Runs every case of the plan in order, feeding the reporters. */
+export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile> {
+  const results: ResultsFile = {
+    schema: RESULTS_SCHEMA,
+    run: {
+      id: randomUUID(),
+      startedAt: new Date().toISOString(),
+      argv: opts.argv,
+      version: packageVersion(),
+      status: 'partial',
+      ...(opts.suite ? { suite: opts.suite } : {}),
+    },
+    environment: fingerprint(),
+    devices: plan.devices,
+    cases: [],
+  };
+  const call = async (fn: (r: Reporter) => void | Promise<void>) => {
+    for (const r of opts.reporters) await fn(r);
+  };
+  await call((r) => r.onRunStart?.(plan.cases, results));
+  let stopped = false;
+  for (const [i, c] of plan.cases.entries()) {
+    if (opts.shouldStop?.()) {
+      stopped = true;
+      break;
+    }
+    await call((r) => r.onCaseStart?.(c, i, plan.cases.length));
+    const res = await runCase(c, opts);
+    results.cases.push(res);
+    await call((r) => r.onCaseEnd?.(res, results));
+  }
+  results.run.finishedAt = new Date().toISOString();
+  results.run.status = stopped ? 'partial' : 'complete';
+  await call((r) => r.onRunEnd?.(results));
+  return results;
+}

@@ -1,0 +1,101 @@
+/**
+ * The default console reporter: a live progress line on a TTY (plain lines otherwise,
+ * for CI logs), then a table of every case in the field's units.
+ */
+import Table from 'cli-table3';
+import { createLogUpdate } from 'log-update';
+import pc from 'picocolors';
+import type { PlannedCase } from '../harness/plan.js';
+import type { Reporter } from '../harness/reporter.js';
+import type { CaseResult, ResultsFile } from '../harness/results/schema.js';
+import { fmtMs, fmtPct, fmtTflops } from './format.js';
+
+/** Where the console reporter writes, and whether it may redraw a line. */
+export interface ConsoleOptions {
+  out?: NodeJS.WriteStream;
+  tty?: boolean;
+}
+
+const statusText = (s: CaseResult['status']): string =>
+  s === 'ok' ? pc.green('ok') : s === 'failed' ? pc.red('FAILED') : pc.yellow('skipped');
+
+/** One line per finished case, as plain-text logs want it. */
+export function caseLine(r: CaseResult): string {
+  if (r.status === 'skipped') return `${statusText(r.status)} ${r.id}: ${r.reason ?? ''}`;
+  if (r.status === 'failed') return `${statusText(r.status)} ${r.id}: ${r.reason ?? ''}`;
+  const s = r.stats!;
+  return `${statusText(r.status)} ${r.id}  median ${fmtMs(s.medianMs)} ms (cv ${(s.cv * 100).toFixed(1)}%, ${r.samplesMs.length} samples, ${r.timer})  ${fmtTflops(r.metrics.tflops)} TFLOP/s  err ${r.check?.maxRelError?.toExponential(1) ?? '-'}`;
+}
+
+/** The final table of a run. */
+export function resultsTable(results: ResultsFile): string {
+  const t = new Table({
+    head: ['case', 'device', 'timer', 'median ms', 'p10–p90 ms', 'cv', 'TFLOP/s', '% peak', 'rel err', 'status'],
+    style: { head: [], border: [] },
+  });
+  for (const r of results.cases) {
+    const s = r.stats;
+    t.push([
+      r.id,
+      r.device.length > 28 ? `${r.device.slice(0, 27)}…` : r.device || '-',
+      r.timer ?? '-',
+      fmtMs(s?.medianMs),
+      s ? `${fmtMs(s.p10Ms)}–${fmtMs(s.p90Ms)}` : '-',
+      s ? fmtPct(s.cv * 100) : '-',
+      fmtTflops(r.metrics.tflops),
+      fmtPct(r.metrics.pctOfPeak),
+      r.check?.maxRelError != null ? r.check.maxRelError.toExponential(1) : '-',
+      r.status === 'ok' ? 'ok' : r.status,
+    ]);
+  }
+  return t.toString();
+}
+
+/** Counts of ok / failed / skipped cases. */
+export function tally(results: ResultsFile): { ok: number; failed: number; skipped: number } {
+  const n = { ok: 0, failed: 0, skipped: 0 };
+  for (const r of results.cases) n[r.status]++;
+  return n;
+}
+
+export class ConsoleReporter implements Reporter {
+  private readonly out: NodeJS.WriteStream;
+  private readonly tty: boolean;
+  private readonly live?: ReturnType<typeof createLogUpdate>;
+  private current = '';
+
+  constructor(opts: ConsoleOptions = {}) {
+    this.out = opts.out ?? process.stderr;
+    this.tty = opts.tty ?? Boolean(this.out.isTTY && !process.env.CI);
+    if (this.tty) this.live = createLogUpdate(this.out, { showCursor: true });
+  }
+
+  onRunStart(plan: PlannedCase[], results: ResultsFile): void {
+    const devs = results.devices.map((d) => `${d.backend}: ${d.name}`).join('; ');
+    this.out.write(`gpubench ${results.run.version}: ${plan.length} cases${devs ? ` on ${devs}` : ''}\n`);
+  }
+
+  onCaseStart(c: PlannedCase, index: number, total: number): void {
+    this.current = `[${index + 1}/${total}] ${c.id}`;
+    if (this.live) this.live(`${this.current} …`);
+  }
+
+  onCaseSample(_c: PlannedCase, samples: number): void {
+    if (this.live) this.live(`${this.current}  sample ${samples}`);
+  }
+
+  onCaseEnd(r: CaseResult): void {
+    if (this.live) {
+      this.live.clear();
+    }
+    this.out.write(`${caseLine(r)}\n`);
+  }
+
+  onRunEnd(results: ResultsFile): void {
+    this.live?.done();
+    this.out.write(`${resultsTable(results)}\n`);
+    const n = tally(results);
+    const summary = `${n.ok} ok, ${n.failed} failed, ${n.skipped} skipped${results.run.status === 'partial' ? ' (interrupted: partial results)' : ''}`;
+    this.out.write(`${n.failed > 0 ? pc.red(summary) : summary}\n`);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Reporters by name, as vitest's ReportersMap: `--reporter console,json` picks them, and
+ * a name that is a path (or package) loads a custom reporter module whose default export
+ * is a Reporter class or object.
+ */
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { Reporter } from '../harness/reporter.js';
+import { UsageError } from '../harness/errors.js';
+import { ConsoleReporter } from './console.js';
+
+/** Built-in reporters that need no arguments. */
+export const ReportersMap: Record<string, () => Reporter> = {
+  console: () => new ConsoleReporter(),
+  silent: () => ({}),
+};
+
+/** Resolves reporter names or module paths to reporters. */
+export async function loadReporters(names: string[]): Promise<Reporter[]> {
+  const out: Reporter[] = [];
+  for (const name of names) {
+    const builtin = ReportersMap[name];
+    if (builtin) {
+      out.push(builtin());
+      continue;
+    }
+    const looksLikePath = name.startsWith('.') || name.startsWith('/') || existsSync(name);
+    if (!looksLikePath)
+      throw new UsageError(`unknown reporter "${name}"; built-in: ${Object.keys(ReportersMap).join(', ')}, or a path to a module`, '--reporter');
+    const mod = (await import(pathToFileURL(resolve(name)).href)) as { default?: unknown };
+    const exp = mod.default;
+    if (typeof exp === 'function') out.push(new (exp as new () => Reporter)());
+    else if (exp && typeof exp === 'object') out.push(exp as Reporter);
+    else throw new UsageError(`reporter module ${name} has no default export`, '--reporter');
+  }
+  return out;
+}
+
+export { ConsoleReporter } from './console.js';
+export { ResultsFileReporter } from './results-file.js';
