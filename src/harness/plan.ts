@@ -38,7 +38,7 @@ export interface Plan {
 function checkIds(kind: string, field: string, given: readonly string[], allowed: readonly string[]): void {
   given.forEach((id, i) => {
     if (!allowed.includes(id))
-      throw new UsageError(`unknown ${kind} "${id}"; allowed: ${allowed.join(', ')}`, field.includes('[') || given.length === 1 ? field : `${field}[${i}]`);
+      throw new UsageError(`unknown ${kind} "${id}"; allowed: ${allowed.join(', ')}`, field.startsWith('--') ? field : `${field}[${i}]`);
   });
 }
 
@@ -62,8 +62,10 @@ export async function planRun(suite: Suite, f: PlanFilters): Promise<Plan> {
   for (const { e: raw, index } of entries) {
     const workload = getWorkload(e_workload(raw))!;
     const e = applyOverrides(workload.entrySchema, raw, f.overrides);
-    const explicit = f.backends ?? e.backends;
-    if (!f.backends && e.backends) checkIds('backend', `workloads[${index}].backends`, e.backends, backendIds);
+    if (e.backends) checkIds('backend', `workloads[${index}].backends`, e.backends, backendIds);
+    // --backends narrows: an entry that names its own backends keeps only those also given.
+    const explicit = f.backends && e.backends ? e.backends.filter((b) => f.backends!.includes(b)) : (f.backends ?? e.backends);
+    if (explicit && explicit.length === 0) continue;
     const candidates = (explicit ?? backendIds).filter((id) => getKernel(workload.id, id));
     if (explicit) {
       for (const id of explicit)

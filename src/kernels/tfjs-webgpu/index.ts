@@ -85,9 +85,20 @@ function load(): Promise<Loaded> {
 }
 
 /** Whether tfjs keeps this tensor in a GPU buffer (CPU-forwarded results have none). */
-function onGpu(tf: Tf, t: tfc.Tensor): boolean {
+export function onGpu(tf: Tf, t: tfc.Tensor): boolean {
   const backend = tf.backend() as unknown as { tensorMap?: { get(id: object): { resource?: unknown } | undefined } };
   return backend.tensorMap?.get(t.dataId)?.resource != null;
+}
+
+/**
+ * Why a tfjs-webgpu result is not a GPU number, or undefined: tfjs switched backends, or
+ * it forwarded the op to its CPU kernels (tfjs 4.x forwards small element-wise ops when
+ * WEBGPU_CPU_FORWARD is on; gpubench turns that off, and checks anyway).
+ */
+export function gpuFallbackReason(tf: Tf, result: tfc.Tensor): string | undefined {
+  if (tf.getBackend() !== 'webgpu') return `tfjs ran on its ${tf.getBackend()} backend, not webgpu`;
+  if (!onGpu(tf, result)) return 'tfjs-webgpu computed the result on the CPU (CPU forwarding), not on the GPU';
+  return undefined;
 }
 
 export const tfjsWebgpuBackend: Backend = {
@@ -135,10 +146,6 @@ registerKernel(
       if (typeof ms !== 'number' || !(ms > 0)) throw new Error('tfjs-webgpu returned no kernel time from its timestamp queries');
       return ms;
     },
-    fallback(tf, c) {
-      if (tf.getBackend() !== 'webgpu') return `tfjs ran on its ${tf.getBackend()} backend, not webgpu`;
-      if (!onGpu(tf, c)) return 'tfjs-webgpu computed the matMul on the CPU (CPU forwarding), not on the GPU';
-      return undefined;
-    },
+    fallback: gpuFallbackReason,
   }),
 );

@@ -89,8 +89,9 @@ export interface TuneResult<P> {
 }
 
 /**
- * Times every candidate once (after compiling it), then the best two again, and returns
- * the fastest by its best time.
+ * Times every candidate once (after compiling it and one untimed run: drivers such as
+ * lavapipe compile at the first dispatch, which must not count), then the best two
+ * again, and returns the fastest by its best time.
  * @param build compiles a candidate into something `time` can run
  * @param time runs it once and returns milliseconds
  */
@@ -102,6 +103,7 @@ export async function searchTiles<P>(
   const timed: { tile: TileConfig; pipeline: P; ms: number }[] = [];
   for (const tile of candidates) {
     const pipeline = await build(tile);
+    await time(pipeline);
     timed.push({ tile, pipeline, ms: await time(pipeline) });
   }
   if (timed.length === 0) throw new Error('autotune: no tile candidate fits this device');

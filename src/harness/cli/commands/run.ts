@@ -11,7 +11,9 @@ import { loadSuite } from '../../suite.js';
 import { planRun } from '../../plan.js';
 import { runPlan } from '../../runner.js';
 import { disposeBackends } from '../../registry.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode, UsageError } from '../../errors.js';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
 import type { MeasureOptions } from '../../measure.js';
 import { loadReporters, ResultsFileReporter } from '../../../reporters/index.js';
 import { tally } from '../../../reporters/console.js';
@@ -29,10 +31,23 @@ export interface RunCliOptions {
   reporter: string[];
   minTime?: number;
   warmup?: number;
+  plugin?: string[];
+}
+
+/** Imports plugin modules (they register backends, kernels or workloads on import). */
+export async function loadPlugins(paths: string[] = []): Promise<void> {
+  for (const p of paths) {
+    try {
+      await import(pathToFileURL(resolve(p)).href);
+    } catch (err) {
+      throw new UsageError(`cannot load plugin ${p}: ${(err as Error).message}`, '--plugin');
+    }
+  }
 }
 
 /** Runs the command; returns the exit code. */
 export async function runCli(opts: RunCliOptions, argv: string[]): Promise<number> {
+  await loadPlugins(opts.plugin);
   const suite = loadSuite(opts.suite);
   const measure: MeasureOptions = { ...suite.measure };
   if (opts.minTime !== undefined) measure.minTimeMs = opts.minTime;
@@ -73,7 +88,7 @@ export const runCommand: CliCommand = {
       .description('run a suite: every case checked against a float64 reference, timed, written to a results file')
       .option('--suite <name|file>', 'built-in suite name (configs/suites/NAME.yaml) or a YAML file', 'default')
       .option('--workloads <list>', 'only these workloads, e.g. matmul', list)
-      .option('--backends <list>', 'only these backends, e.g. webgpu,tfjs-webgpu,tfjs-cpu (see `gpubench list`)', list)
+      .option('--backends <list>', 'only these backends, e.g. webgpu,tfjs-webgpu,tfjs-cpu (see `gpubench list`); a suite entry that names backends keeps those also given here', list)
       .option('--sizes <list>', 'square sizes m=n=k, e.g. 256,512,1024 (replaces the suite\'s sizes and shapes)', intList)
       .option('--dtypes <list>', 'element types, e.g. f32,f16', list)
       .option('--json <file>', 'results file (a .jsonl beside it is written as cases complete)')
@@ -81,6 +96,7 @@ export const runCommand: CliCommand = {
       .option('--reporter <list>', 'console reporters: console, silent, or a module path', list, ['console'])
       .option('--min-time <ms>', 'minimum measured time per case (overrides the suite)', ms)
       .option('--warmup <ms>', 'minimum warm-up time per case (overrides the suite)', ms)
+      .option('--plugin <list>', 'modules to import first: they register extra backends, kernels or workloads', list)
       .action(async (opts: RunCliOptions) => {
         // Commander appends repeatable list values to the default; keep only what was given.
         if (opts.reporter.length > 1 && opts.reporter[0] === 'console') opts.reporter = opts.reporter.slice(1);

@@ -11,8 +11,8 @@ import '../../../kernels/index.js';
 /** The shipped JSON Schemas, by file name. */
 export function jsonSchemas(): Record<string, unknown> {
   return {
-    'results.v1.schema.json': { $id: 'https://gpubench.dev/schemas/results.v1.schema.json', ...z.toJSONSchema(ResultsFile, { io: 'output' }) },
-    'suite.v1.schema.json': { $id: 'https://gpubench.dev/schemas/suite.v1.schema.json', ...z.toJSONSchema(suiteSchema(), { io: 'input' }) },
+    'results.v1.schema.json': { $id: 'urn:gpubench:schema:results:v1', ...z.toJSONSchema(ResultsFile, { io: 'output' }) },
+    'suite.v1.schema.json': { $id: 'urn:gpubench:schema:suite:v1', ...z.toJSONSchema(suiteSchema(), { io: 'input' }) },
   };
 }
 

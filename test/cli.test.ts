@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Ajv2020 from 'ajv/dist/2020.js';
+import { gpubench, ROOT } from './helpers/cli.js';
+import { REQUIRE_WEBGPU } from './helpers/webgpu.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'gpubench-cli-'));
+const schema = JSON.parse(readFileSync(join(ROOT, 'schemas/results.v1.schema.json'), 'utf8')) as object;
+const validate = new Ajv2020({ allErrors: true, strict: false }).compile(schema);
+
+interface Results {
+  schema: string;
+  run: { status: string; argv: string[] };
+  environment: { packages: Record<string, string>; node: string; hostname: string };
+  devices: { backend: string; name: string }[];
+  cases: { id: string; status: string; backend: string; reason?: string; timer?: string; samplesMs: number[]; stats?: { medianMs: number }; metrics: { tflops?: number }; check?: { passed: boolean; wrong: number } }[];
+}
+
+describe('gpubench list', () => {
+  it('prints every backend and writes the JSON listing', () => {
+    const out = join(tmp(), 'list.json');
+    const r = gpubench(['list', '--json', out]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const id of ['webgpu', 'tfjs-webgpu', 'tfjs-cpu', 'tfjs-node-gpu', 'tfjs-node']) expect(r.stdout).toContain(id);
+    const j = JSON.parse(readFileSync(out, 'utf8')) as { backends: { id: string; available: boolean; reason: string | null; devices: { name: string; features?: string[]; limits?: object }[] }[] };
+    const byId = Object.fromEntries(j.backends.map((b) => [b.id, b]));
+    expect(byId['tfjs-cpu']!.available).toBe(true);
+    expect(byId['tfjs-node-gpu']!.available).toBe(false);
+    expect(byId['tfjs-node-gpu']!.reason).toMatch(/not installed/);
+    for (const b of j.backends) expect(b.available ? b.reason === null : typeof b.reason === 'string' && b.reason.length > 10).toBe(true);
+    if (byId.webgpu!.available) {
+      expect(byId.webgpu!.devices[0]!.features).toContain('timestamp-query');
+      expect(byId.webgpu!.devices[0]!.limits).toHaveProperty('maxStorageBufferBindingSize');
+    } else if (REQUIRE_WEBGPU) {
+      throw new Error(`webgpu required but unavailable: ${byId.webgpu!.reason}`);
+    }
+  });
+});
+
+describe('gpubench run', () => {
+  it('runs the issue\'s command: 9 ok, checked cases on webgpu, tfjs-webgpu and tfjs-cpu, results valid against the schema', () => {
+    const dir = tmp();
+    const json = join(dir, 'r.json');
+    const r = gpubench(['run', '--workloads', 'matmul', '--backends', 'webgpu,tfjs-webgpu,tfjs-cpu', '--sizes', '128,256,512', '--dtypes', 'f32', '--json', json, '--min-time', '100']);
+    const res = JSON.parse(readFileSync(json, 'utf8')) as Results;
+    const webgpuOk = res.devices.some((d) => d.backend === 'webgpu');
+    if (!webgpuOk && !REQUIRE_WEBGPU) {
+      // No Vulkan driver here: the WebGPU cases are skipped with the reason, tfjs-cpu still runs.
+      expect(res.cases.filter((c) => c.backend === 'tfjs-cpu').every((c) => c.status === 'ok')).toBe(true);
+      return;
+    }
+    expect(r.code, r.stderr).toBe(0);
+    expect(validate(res), JSON.stringify(validate.errors)).toBe(true);
+    expect(res.schema).toBe('gpubench.results/v1');
+    expect(res.run.status).toBe('complete');
+    expect(res.cases).toHaveLength(9);
+    for (const c of res.cases) {
+      expect(c.status, `${c.id}: ${c.reason}`).toBe('ok');
+      expect(c.check?.passed).toBe(true);
+      expect(c.check?.wrong).toBe(0);
+      expect(c.samplesMs.length).toBeGreaterThan(0);
+      expect(c.stats!.medianMs).toBeGreaterThan(0);
+      expect(c.metrics.tflops).toBeGreaterThan(0);
+    }
+    expect(res.cases.filter((c) => c.backend === 'webgpu').every((c) => c.timer === 'gpu-timestamp')).toBe(true);
+    expect(res.cases.filter((c) => c.backend === 'tfjs-cpu').every((c) => c.timer === 'wall-clock')).toBe(true);
+    expect(res.environment.packages).toHaveProperty('webgpu');
+    expect(res.environment.packages).toHaveProperty('@tensorflow/tfjs-core');
+    expect(res.run.argv).toContain('--backends');
+    // The JSONL beside it has the run header, one line per case and the end.
+    const lines = readFileSync(join(dir, 'r.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(lines.map((l) => l.type)).toEqual(['run', ...Array(9).fill('case'), 'end']);
+    // The table and the closing tally are printed.
+    expect(r.stderr).toMatch(/9 ok, 0 failed, 0 skipped/);
+    expect(r.stderr).toMatch(/TFLOP\/s/);
+  });
+
+  it('fails the run (exit 1) on a wrong result and on a silent fallback, and keeps the others', () => {
+    const json = join(tmp(), 'bad.json');
+    const r = gpubench(['run', '--plugin', 'test/fixtures/bad-kernels.plugin.mjs', '--backends', 'test-wrong,test-fallback,tfjs-cpu', '--sizes', '24', '--json', json, '--min-time', '20']);
+    expect(r.code, r.stderr).toBe(1);
+    const res = JSON.parse(readFileSync(json, 'utf8')) as Results;
+    expect(validate(res), JSON.stringify(validate.errors)).toBe(true);
+    const byBackend = Object.fromEntries(res.cases.map((c) => [c.backend, c]));
+    expect(byBackend['test-wrong']).toMatchObject({ status: 'failed', check: { passed: false, wrong: 1 } });
+    expect(byBackend['test-wrong']!.reason).toMatch(/wrong result/);
+    expect(byBackend['test-fallback']).toMatchObject({ status: 'failed' });
+    expect(byBackend['test-fallback']!.reason).toMatch(/not counted: ran on the CPU/);
+    expect(byBackend['tfjs-cpu']!.status).toBe('ok');
+    expect(r.stderr).toMatch(/1 ok, 2 failed, 0 skipped/);
+  });
+
+  it('skips what a backend cannot run with the reason, and writes results under --out', () => {
+    const dir = tmp();
+    const r = gpubench(['run', '--backends', 'tfjs-cpu', '--sizes', '16', '--dtypes', 'f32,f16', '--out', dir, '--min-time', '20']);
+    expect(r.code, r.stderr).toBe(0);
+    const file = r.stderr.match(/results: (\S+\.json)/)?.[1];
+    expect(file && existsSync(file)).toBe(true);
+    const res = JSON.parse(readFileSync(file!, 'utf8')) as Results;
+    expect(res.cases.map((c) => [c.id, c.status])).toEqual([
+      ['matmul/tfjs-cpu/f32/16x16x16', 'ok'],
+      ['matmul/tfjs-cpu/f16/16x16x16', 'skipped'],
+    ]);
+    expect(res.cases[1]!.reason).toMatch(/float32 only/);
+  });
+
+  it('prints plain lines, not a redrawn progress line, when stderr is not a TTY', () => {
+    const r = gpubench(['run', '--backends', 'tfjs-cpu', '--sizes', '8,16', '--json', join(tmp(), 'p.json'), '--min-time', '10']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/\u001b\[\d*[AK]/); // no cursor movement or line erasing
+    expect(r.stderr).toMatch(/^ok +matmul\/tfjs-cpu\/f32\/8x8x8 /m);
+  });
+});
