@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# System packages gpubench's tests and its no-GPU default need on Debian 12 (bookworm):
+# Mesa's software Vulkan driver (lavapipe) from bookworm-backports (Debian 12's own
+# Mesa 22 is too old for Dawn) and the Vulkan loader. Machines with a GPU driver
+# need only libvulkan1. Idempotent; run as root (or it uses sudo).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+src=/etc/apt/sources.list.d/debian.sources
+if [ -f "$src" ]; then
+  grep -q 'bookworm-backports' "$src" || $sudo sed -i 's/^Suites: bookworm bookworm-updates$/& bookworm-backports/' "$src"
+elif ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  echo 'deb http://deb.debian.org/debian bookworm-backports main' | $sudo tee /etc/apt/sources.list.d/backports.list >/dev/null
+fi
+$sudo apt-get update -q >/dev/null
+$sudo apt-get install -y -q -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
+dpkg-query -W -f='installed: ${Package} ${Version}\n' mesa-vulkan-drivers libvulkan1
