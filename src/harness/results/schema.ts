@@ -1,0 +1,154 @@
+/**
+ * The results contract (`gpubench.results/v1`): what reporters, `compare`, `estimate`
+ * and CI read. Field names may grow; none may silently change meaning. The TypeScript
+ * types and the shipped JSON Schema (`schemas/results.v1.schema.json`) are both derived
+ * from these zod schemas, so the three cannot drift apart.
+ */
+import { z } from 'zod';
+
+/** Version tag written into every results file. */
+export const RESULTS_SCHEMA = 'gpubench.results/v1';
+
+/** Element types a workload can be asked for. */
+export const DTYPES = ['f32', 'tf32', 'f16', 'bf16', 'fp8', 'i32', 'f64'] as const;
+export const Dtype = z.enum(DTYPES);
+export type Dtype = z.infer<typeof Dtype>;
+
+/** Workloads the contract knows; collectives arrive with the collectives issue. */
+export const WORKLOADS = ['matmul', 'allreduce', 'allgather', 'reducescatter', 'broadcast'] as const;
+export const WorkloadId = z.enum(WORKLOADS);
+export type WorkloadId = z.infer<typeof WorkloadId>;
+
+/** How a case's samples were timed: on the device, or honestly labelled host time. */
+export const TimerKind = z.enum(['gpu-timestamp', 'cuda-event', 'wall-clock']);
+export type TimerKind = z.infer<typeof TimerKind>;
+
+export const CaseStatus = z.enum(['ok', 'failed', 'skipped']);
+export type CaseStatus = z.infer<typeof CaseStatus>;
+
+/** Summary statistics of the per-iteration samples, in milliseconds. */
+export const Stats = z.object({
+  medianMs: z.number(),
+  meanMs: z.number(),
+  minMs: z.number(),
+  maxMs: z.number(),
+  p10Ms: z.number(),
+  p90Ms: z.number(),
+  stddevMs: z.number(),
+  /** Coefficient of variation: stddev / mean. */
+  cv: z.number(),
+});
+export type Stats = z.infer<typeof Stats>;
+
+/** Derived metrics in the field's units; absent where they do not apply. */
+export const Metrics = z.object({
+  /** 2·m·n·k·batch / median seconds / 1e12. */
+  tflops: z.number().optional(),
+  /** tflops / the catalog's datasheet peak for this GPU and dtype, as a percent. */
+  pctOfPeak: z.number().optional(),
+  /** The datasheet peak pctOfPeak was computed against. */
+  peakTflops: z.number().optional(),
+  algbwGBps: z.number().optional(),
+  busbwGBps: z.number().optional(),
+  avgWatts: z.number().optional(),
+  energyJ: z.number().optional(),
+  tflopsPerWatt: z.number().optional(),
+}).passthrough();
+export type Metrics = z.infer<typeof Metrics>;
+
+/** The correctness check against a float64 reference on fresh random data. */
+export const Check = z.object({
+  passed: z.boolean(),
+  /** ‖out − ref‖₂ / ‖ref‖₂ over the checked elements. */
+  maxRelError: z.number().nullable(),
+  tolerance: z.number(),
+  /** Elements that are not finite or far outside the tolerance. */
+  wrong: z.number().int().nonnegative(),
+  /** Elements compared (all of them, or a random sample for very large outputs). */
+  checked: z.number().int().nonnegative().optional(),
+  /** Seed of the random inputs, so a failure can be reproduced. */
+  seed: z.number().int().optional(),
+});
+export type Check = z.infer<typeof Check>;
+
+/** Which implementation ran, e.g. the autotuned WGSL tile and where its choice came from. */
+export const Impl = z.object({
+  kernel: z.string(),
+  config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  autotune: z.object({
+    source: z.enum(['cache', 'measured', 'fixed']),
+    candidates: z.number().int().nonnegative(),
+    key: z.string().optional(),
+  }).optional(),
+  notes: z.array(z.string()).optional(),
+}).passthrough();
+export type Impl = z.infer<typeof Impl>;
+
+/** One measured (or failed, or skipped) case. */
+export const CaseResult = z.object({
+  /** Stable key for compare, e.g. `matmul/webgpu/f32/1024x1024x1024`. */
+  id: z.string(),
+  workload: WorkloadId,
+  backend: z.string(),
+  device: z.string(),
+  params: z.record(z.string(), z.unknown()),
+  timer: TimerKind.optional(),
+  samplesMs: z.array(z.number()),
+  stats: Stats.optional(),
+  metrics: Metrics,
+  check: Check.optional(),
+  impl: Impl.optional(),
+  status: CaseStatus,
+  reason: z.string().optional(),
+}).passthrough();
+export type CaseResult = z.infer<typeof CaseResult>;
+
+/** Facts about one device a backend ran on. */
+export const DeviceInfo = z.object({
+  backend: z.string(),
+  id: z.string(),
+  name: z.string(),
+  vendor: z.string().optional(),
+  driver: z.string().optional(),
+  memoryBytes: z.number().optional(),
+  architecture: z.string().optional(),
+  features: z.array(z.string()).optional(),
+  limits: z.record(z.string(), z.number()).optional(),
+  /** True for software adapters (lavapipe, SwiftShader) and CPU stacks. */
+  software: z.boolean().optional(),
+}).passthrough();
+export type DeviceInfo = z.infer<typeof DeviceInfo>;
+
+export const Environment = z.object({
+  hostname: z.string(),
+  os: z.string(),
+  arch: z.string(),
+  cpu: z.string(),
+  cpuCount: z.number().int().optional(),
+  memoryBytes: z.number(),
+  node: z.string(),
+  packages: z.record(z.string(), z.string()),
+  nodes: z.array(z.record(z.string(), z.unknown())),
+}).passthrough();
+export type Environment = z.infer<typeof Environment>;
+
+export const RunInfo = z.object({
+  id: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  argv: z.array(z.string()),
+  version: z.string(),
+  status: z.enum(['complete', 'partial', 'failed']),
+  suite: z.string().optional(),
+}).passthrough();
+export type RunInfo = z.infer<typeof RunInfo>;
+
+/** A whole results file. */
+export const ResultsFile = z.object({
+  schema: z.literal(RESULTS_SCHEMA),
+  run: RunInfo,
+  environment: Environment,
+  devices: z.array(DeviceInfo),
+  cases: z.array(CaseResult),
+}).passthrough();
+export type ResultsFile = z.infer<typeof ResultsFile>;
