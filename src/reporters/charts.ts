@@ -2,10 +2,10 @@
  * The data behind the HTML report's plots, independent of the charting library:
  * matmul TFLOP/s vs size (one chart per dtype, one series per backend and device,
  * the datasheet peak as a line) and collective busbw vs message size (one chart per
- * collective, one series per backend/algorithm/ranks, the link ceiling as a line).
+ * collective and backend, one series per algorithm/dtype/ranks, the link ceiling as a line).
  */
 import type { CaseResult, ResultsFile } from '../harness/results/schema.js';
-import { caseAlgorithm, caseDtype, caseOk, caseStats, headline, paramNumber } from './cases.js';
+import { caseAlgorithm, caseDtype, caseOk, caseStats, headline, paramNumber, sizeLabel } from './cases.js';
 import { catalogDtype, loadGpuCatalog, matchGpu, peakTflops, type GpuEntry } from './peaks.js';
 
 /** One measured point. */
@@ -122,23 +122,30 @@ export function matmulCharts(results: ResultsFile, opts: ChartOptions = {}): Cha
   return charts;
 }
 
-/** Collective charts, one per collective workload. */
+/** Backends whose collectives run over NVLink, so the catalog's NVLink figure bounds them. */
+const NATIVE_COLLECTIVE_BACKENDS = new Set(['nccl', 'rccl', 'cuda']);
+
+/**
+ * Collective charts, one per collective and backend (a WebSocket ring over Ethernet
+ * and NCCL over NVLink differ by 30×, and each has its own ceiling).
+ */
 export function collectiveCharts(results: ResultsFile, opts: ChartOptions = {}): ChartSpec[] {
   const catalog = opts.catalog ?? loadGpuCatalog();
   const cases = results.cases.filter((c) => c.workload !== 'matmul');
   const charts: ChartSpec[] = [];
-  for (const [workload, list] of groupBy(cases, (c) => c.workload)) {
+  for (const [group, list] of groupBy(cases, (c) => `${c.workload}|${c.backend}`)) {
+    const [workload, backend] = group.split('|') as [string, string];
     const series: ChartSeries[] = [];
     const key = (c: CaseResult) => {
       const ranks = paramNumber(c, 'ranks');
-      return `${c.backend} · ${caseAlgorithm(c)} · ${caseDtype(c)}${ranks !== undefined ? ` · ${ranks} ranks` : ''}`;
+      return `${caseAlgorithm(c)} · ${caseDtype(c)}${ranks !== undefined ? ` · ${ranks} ranks` : ''}`;
     };
-    for (const [label, group] of groupBy(list, key)) {
-      const points = group.flatMap((c) => {
+    for (const [label, members] of groupBy(list, key)) {
+      const points = members.flatMap((c) => {
         const bytes = paramNumber(c, 'bytes');
         if (bytes === undefined || bytes <= 0) return [];
-        const p = point(c, bytes, '');
-        return p ? [{ ...p, size: '' }] : [];
+        const p = point(c, bytes, sizeLabel(c));
+        return p ? [p] : [];
       });
       if (points.length) series.push({ label, points: points.sort((a, b) => a.x - b.x) });
     }
@@ -146,24 +153,23 @@ export function collectiveCharts(results: ResultsFile, opts: ChartOptions = {}):
     const ceilings: Ceiling[] = [];
     let note: string | undefined;
     const recorded = list.map((c) => c.metrics.linkGBps).filter((v): v is number => typeof v === 'number');
-    if (opts.linkGBps !== undefined) {
-      ceilings.push({ label: `link ceiling ${opts.linkGBps} GB/s`, y: opts.linkGBps });
-    } else if (recorded.length) {
+    const native = NATIVE_COLLECTIVE_BACKENDS.has(backend);
+    if (recorded.length) {
       ceilings.push({ label: `link ceiling ${Math.max(...recorded)} GB/s`, y: Math.max(...recorded) });
+    } else if (native) {
+      // NCCL over NVLink: busbw tops out near the per-direction NVLink bandwidth.
+      const gpu = list.map((c) => matchGpu(deviceName(results, c), catalog)).find((g) => g?.nvlinkGBps !== undefined);
+      if (gpu?.nvlinkGBps !== undefined) ceilings.push({ label: `${gpu.id} NVLink per direction ${gpu.nvlinkGBps / 2} GB/s`, y: gpu.nvlinkGBps / 2 });
+      else note = 'No NVLink figure for this GPU in configs/gpus.yaml.';
+    } else if (opts.linkGBps !== undefined) {
+      ceilings.push({ label: `link ceiling ${opts.linkGBps} GB/s`, y: opts.linkGBps });
     } else {
-      // Native collectives run over NVLink: busbw tops out near its per-direction bandwidth.
-      const native = list.filter((c) => ['nccl', 'cuda', 'rccl'].includes(c.backend));
-      const gpu = native.map((c) => matchGpu(deviceName(results, c), catalog)).find((g) => g?.nvlinkGBps !== undefined);
-      if (gpu?.nvlinkGBps !== undefined) {
-        ceilings.push({ label: `${gpu.id} NVLink per direction ${gpu.nvlinkGBps / 2} GB/s`, y: gpu.nvlinkGBps / 2 });
-      } else {
-        note = 'No link ceiling known for this transport: pass --link-gbps (e.g. 12.5 for 100 GbE) to draw one.';
-      }
+      note = 'No link ceiling known for this transport: pass --link-gbps (e.g. 12.5 for 100 GbE) to draw one.';
     }
     charts.push({
-      id: `collective-${workload}`,
-      title: `${workload}: bus bandwidth vs message size`,
-      xLabel: 'message size (bytes, log scale)',
+      id: `collective-${workload}-${backend}`,
+      title: `${workload} over ${backend}: bus bandwidth vs message size`,
+      xLabel: 'message size (log scale)',
       yLabel: 'busbw GB/s',
       xFormat: 'bytes',
       series,

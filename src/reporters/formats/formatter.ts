@@ -3,9 +3,9 @@ import type { ResultsFile } from '../../harness/results/schema.js';
 /** Options every formatter may use; all optional. */
 export interface FormatOptions {
   /**
-   * Link ceiling in GB/s drawn on collective charts (e.g. 12.5 for 100 GbE). When
-   * absent, a case's `metrics.linkGBps` or the catalog's NVLink figure per direction
-   * (native collectives only) is used.
+   * Link ceiling in GB/s drawn on charts of non-native collectives (WebSocket over
+   * Ethernet: 12.5 for 100 GbE). A case's `metrics.linkGBps` wins over it; NCCL charts
+   * use the catalog's NVLink figure per direction.
    */
   linkGBps?: number;
   /** Title shown at the top of human-readable reports. @default 'gpubench report' */

@@ -1,7 +1,7 @@
 /**
  * OpenMetrics 1.0 text exposition, written so the classic Prometheus text parser
- * (node_exporter's textfile collector, Pushgateway) reads it too: only gauge and
- * summary types, `# UNIT` only where the name carries the unit suffix, no timestamps
+ * (node_exporter's textfile collector, Pushgateway) reads it too: only gauges (time
+ * quantiles as separate gauges, easier to query than a labelled summary), `# UNIT` only where the name carries the unit suffix, no timestamps
  * (the textfile collector rejects them), and the closing `# EOF`. Values are in base
  * units (seconds, bytes/s) except TFLOP/s, which the field quotes as is.
  */
@@ -13,10 +13,10 @@ type Labels = Record<string, string>;
 
 interface Family {
   name: string;
-  type: 'gauge' | 'summary';
+  type: 'gauge';
   unit?: string;
   help: string;
-  samples: { suffix?: string; labels: Labels; value: number }[];
+  samples: { labels: Labels; value: number }[];
 }
 
 /** Escapes a label value as OpenMetrics requires: backslash, double quote, line feed. */
@@ -50,7 +50,10 @@ function caseLabels(c: CaseResult, host: string): Labels {
 function families(results: ResultsFile): Family[] {
   const host = results.environment.hostname;
   const f = (name: string, type: Family['type'], help: string, unit?: string): Family => ({ name, type, help, samples: [], ...(unit ? { unit } : {}) });
-  const duration = f('gpubench_case_duration_seconds', 'summary', 'Per-iteration time of a case (device time where the timer allows)', 'seconds');
+  const median = f('gpubench_case_median_seconds', 'gauge', 'Median per-iteration time of a case (device time where the timer allows)', 'seconds');
+  const p10 = f('gpubench_case_p10_seconds', 'gauge', '10th percentile of the per-iteration time', 'seconds');
+  const p90 = f('gpubench_case_p90_seconds', 'gauge', '90th percentile of the per-iteration time', 'seconds');
+  const count = f('gpubench_case_samples', 'gauge', 'Timed samples behind the statistics');
   const tflops = f('gpubench_matmul_tflops', 'gauge', 'Matrix multiply throughput, 2*m*n*k*batch / median time / 1e12');
   const pct = f('gpubench_matmul_peak_ratio', 'gauge', 'Matmul throughput as a fraction of the datasheet peak for the GPU and dtype');
   const busbw = f('gpubench_collective_busbw_bytes_per_second', 'gauge', 'Collective bus bandwidth as nccl-tests defines it', 'bytes_per_second');
@@ -70,11 +73,10 @@ function families(results: ResultsFile): Family[] {
     if (c.status !== 'ok') continue;
     const st = caseStats(c);
     if (st) {
-      for (const [q, v] of [['0.1', st.p10Ms], ['0.5', st.medianMs], ['0.9', st.p90Ms]] as const) {
-        duration.samples.push({ labels: { ...labels, quantile: q }, value: v / 1e3 });
-      }
-      duration.samples.push({ suffix: '_sum', labels, value: (st.meanMs * c.samplesMs.length) / 1e3 });
-      duration.samples.push({ suffix: '_count', labels, value: c.samplesMs.length });
+      median.samples.push({ labels, value: st.medianMs / 1e3 });
+      p10.samples.push({ labels, value: st.p10Ms / 1e3 });
+      p90.samples.push({ labels, value: st.p90Ms / 1e3 });
+      count.samples.push({ labels, value: c.samplesMs.length });
     }
     const m = c.metrics;
     if (m.tflops !== undefined) tflops.samples.push({ labels, value: m.tflops });
@@ -83,7 +85,7 @@ function families(results: ResultsFile): Family[] {
     if (m.algbwGBps !== undefined) algbw.samples.push({ labels, value: m.algbwGBps * 1e9 });
     if (m.avgWatts !== undefined) watts.samples.push({ labels, value: m.avgWatts });
   }
-  return [run, ok, duration, tflops, pct, busbw, algbw, watts].filter((fam) => fam.samples.length > 0);
+  return [run, ok, median, p10, p90, count, tflops, pct, busbw, algbw, watts].filter((fam) => fam.samples.length > 0);
 }
 
 export const openmetrics: Formatter = {
@@ -95,7 +97,7 @@ export const openmetrics: Formatter = {
       lines.push(`# TYPE ${fam.name} ${fam.type}`);
       if (fam.unit) lines.push(`# UNIT ${fam.name} ${fam.unit}`);
       lines.push(`# HELP ${fam.name} ${fam.help}`);
-      for (const s of fam.samples) lines.push(`${fam.name}${s.suffix ?? ''}${formatLabels(s.labels)} ${formatValue(s.value)}`);
+      for (const s of fam.samples) lines.push(`${fam.name}${formatLabels(s.labels)} ${formatValue(s.value)}`);
     }
     lines.push('# EOF');
     return `${lines.join('\n')}\n`;

@@ -3,6 +3,10 @@
  * line in this list.
  */
 import type { CliCommand } from '../command.js';
+import { compareCommand } from './compare.js';
+import { reportCommand } from './report.js';
 
 export const commands: CliCommand[] = [
+  reportCommand,
+  compareCommand,
 ];
