@@ -46,9 +46,9 @@ main { padding: 0 24px 32px; max-width: 1400px; }
 .muted { color: var(--muted); }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; color: #fff; vertical-align: middle; }
 .badge.complete, .badge.ok { background: var(--ok); } .badge.partial, .badge.skipped { background: var(--warn); } .badge.failed { background: var(--bad); }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 16px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 16px; }
 figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px; }
-figure .plot { position: relative; height: 340px; }
+figure .plot { position: relative; height: 320px; }
 figcaption { font-size: 12px; color: var(--muted); margin-top: 6px; }
 table { border-collapse: collapse; background: #fff; width: 100%; font-size: 13px; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; white-space: nowrap; }
@@ -86,14 +86,14 @@ const CLIENT = `
     var datasets = spec.series.map(function (s, i) {
       var color = palette[i % palette.length];
       return {
-        label: s.label, showLine: true, borderColor: color, backgroundColor: color, pointRadius: 3, borderWidth: 2,
+        label: s.label, showLine: true, borderColor: color, backgroundColor: color, pointRadius: 3, borderWidth: 2, pointStyle: 'circle',
         data: s.points.map(function (p) { return { x: p.x, y: p.y, lo: p.lo, hi: p.hi, caseId: p.caseId, size: p.size, medianMs: p.medianMs }; })
       };
     });
     spec.ceilings.forEach(function (c, i) {
       datasets.push({
         label: c.label, showLine: true, borderColor: '#444', backgroundColor: '#444', borderDash: [6, 4], borderWidth: 1.5,
-        pointRadius: 0, data: [{ x: xmin, y: c.y }, { x: xmax, y: c.y }], ceiling: true
+        pointRadius: 0, pointStyle: 'line', data: [{ x: xmin, y: c.y }, { x: xmax, y: c.y }], ceiling: true
       });
     });
     var pow2 = [];
@@ -106,7 +106,7 @@ const CLIENT = `
         animation: false, responsive: true, maintainAspectRatio: false,
         plugins: {
           title: { display: true, text: spec.title },
-          legend: { position: 'bottom', labels: { boxWidth: 14 } },
+          legend: { position: 'bottom', labels: { usePointStyle: true, boxWidth: 24, boxHeight: 8 } },
           tooltip: { callbacks: { label: function (ctx) {
             var p = ctx.raw;
             if (ctx.dataset.ceiling) return ctx.dataset.label;
