@@ -14,6 +14,19 @@ import { renderHtml } from '../src/reporters/formats/html.js';
 import { CHROMIUM_FIX, haveChromium, launchChromium, requireChromium } from './chromium.js';
 import { nodeResults } from './fixtures/results.js';
 
+// The page callbacks run in the browser; the test program has no DOM lib (it would
+// change the typing of the WebGPU code), so they see the few DOM shapes they use.
+interface PageCanvas {
+  id: string;
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } };
+}
+interface PageGlobals {
+  document: { body: { dataset: Record<string, string | undefined> }; querySelectorAll(sel: string): ArrayLike<PageCanvas> };
+  Chart: { getChart(c: PageCanvas): { data: { datasets: { label: string; data: unknown[] }[] } } | undefined };
+}
+
 const ARTIFACTS = resolve('build/test-artifacts');
 const results = nodeResults();
 const LINK = 12.5; // 100 GbE between the WebSocket ranks
@@ -55,7 +68,7 @@ if (!haveChromium && requireChromium) {
         await route.abort();
       });
       await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
-      await page.waitForFunction(() => document.body.dataset.charts !== undefined, undefined, { timeout: 15_000 });
+      await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.body.dataset.charts !== undefined, undefined, { timeout: 15_000 });
       return { page, errors, requests };
     }
 
@@ -67,17 +80,16 @@ if (!haveChromium && requireChromium) {
       const { page, errors, requests } = await open(html, 'report.html');
       expect(errors).toEqual([]);
       expect(requests).toEqual([]);
-      expect(await page.evaluate(() => document.body.dataset.charts)).toBe(String(specs.length));
+      expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.body.dataset.charts)).toBe(String(specs.length));
 
       const canvases = await page.evaluate(() => {
-        type ChartLike = { data: { datasets: { label: string; data: unknown[] }[] } };
-        const ChartCtor = (window as unknown as { Chart: { getChart(c: HTMLCanvasElement): ChartLike | undefined } }).Chart;
-        return [...document.querySelectorAll('canvas')].map((c) => {
+        const g = globalThis as unknown as PageGlobals;
+        return Array.from(g.document.querySelectorAll('canvas')).map((c) => {
           const ctx = c.getContext('2d')!;
           const { data } = ctx.getImageData(0, 0, c.width, c.height);
           let painted = 0;
           for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) painted++;
-          const chart = ChartCtor.getChart(c);
+          const chart = g.Chart.getChart(c);
           return {
             id: c.id, width: c.width, height: c.height, painted, total: c.width * c.height,
             datasets: chart?.data.datasets.map((d) => ({ label: d.label, points: d.data.length })) ?? [],
@@ -114,7 +126,7 @@ if (!haveChromium && requireChromium) {
       // Same page without the charting library: the client script must say so.
       const html = renderHtml(results).replace(/<script>[^]*?<\/script>\n<script>/, '<script>');
       const { page, errors } = await open(html, 'report-broken.html');
-      expect(await page.evaluate(() => document.body.dataset.charts)).toBe('error');
+      expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.body.dataset.charts)).toBe('error');
       expect(errors.join('\n')).toMatch(/Chart\.js did not load/);
       await page.close();
     });
