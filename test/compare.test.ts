@@ -177,7 +177,24 @@ describe('compareResults on sample sets with known answers', () => {
     const { base, head } = pair(1.1, 0.01, 20, 5);
     const md = compareMarkdown(compareResults(base, head, {}, { base: 'main.json', head: 'pr.json' }));
     expect(md).toMatch(/^## ❌ gpubench compare: fails the gate/);
+    expect(md).not.toContain('<details>');
     expect(md).toMatch(/\| 🔴 regressed \| matmul\/webgpu\/f32\/2048x2048x2048 \| .* \| \+(9|10)\.\d%/);
+  });
+});
+
+describe('compare Markdown', () => {
+  it('folds unchanged cases away and keeps what needs a look in the open', () => {
+    const f = nodeResults();
+    const h = structuredClone(f);
+    const slow = h.cases.find((c) => c.id === 'matmul/webgpu/f32/4096x4096x4096')!;
+    slow.samplesMs = slow.samplesMs.map((x) => x * 1.2);
+    const md = compareMarkdown(compareResults(f, h));
+    const [open, folded] = md.split('<details>');
+    expect(open).toContain('| 🔴 regressed | matmul/webgpu/f32/4096x4096x4096 |');
+    expect(open).toContain('| ❌ failed | matmul/tfjs-webgpu/f16/4096x4096x4096 |');
+    expect(open).not.toContain('unchanged |');
+    expect(folded).toMatch(/^<summary>\d+ unchanged, 1 skipped<\/summary>/);
+    expect(folded).toContain('| ⚪ unchanged | matmul/cuda/bf16/8192x8192x8192 |');
   });
 });
 

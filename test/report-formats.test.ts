@@ -49,6 +49,7 @@ describe('csv', () => {
     expect(Number(r[col('tflops')])).toBeCloseTo(mm.metrics.tflops!, 9);
     expect(Number(r[col('median_ms')])).toBeCloseTo(mm.stats!.medianMs, 12);
     expect(r[col('m')]).toBe('8192');
+    expect(r[col('device_name')]).toBe('NVIDIA H100 80GB HBM3');
     expect(r[col('busbw_gbps')]).toBe('');
     const ar = rows.find((x) => x[0] === 'allreduce/ws/f32/1048576/ring')!;
     expect(ar[col('algorithm')]).toBe('ring');
@@ -177,7 +178,7 @@ describe('openmetrics', () => {
     const mm = results.cases.find((c) => c.id === 'matmul/cuda/tf32/2048x2048x2048')!;
     const s = tflops.metrics.find((m) => m.labels?.case === mm.id)!;
     expect(Number(s.value)).toBeCloseTo(mm.metrics.tflops!, 9);
-    expect(s.labels).toMatchObject({ backend: 'cuda', dtype: 'tf32', device: 'gpu0', host: 'gpu-node-017' });
+    expect(s.labels).toMatchObject({ backend: 'cuda', dtype: 'tf32', device: 'NVIDIA H100 80GB HBM3', host: 'gpu-node-017' });
     const busbw = byName.get('gpubench_collective_busbw_bytes_per_second')!;
     const ar = results.cases.find((c) => c.id === 'allreduce/ws/f32/1048576/ring')!;
     expect(Number(busbw.metrics.find((m) => m.labels?.case === ar.id)!.value)).toBeCloseTo(ar.metrics.busbwGBps! * 1e9, 0);

@@ -8,6 +8,9 @@ const ICON: Record<Verdict, string> = {
   failed: '❌', regressed: '🔴', improved: '🟢', insignificant: '❔', unchanged: '⚪', skipped: '⏭️', missing: '➖', new: '🆕',
 };
 
+/** Verdicts shown outside the folded block. */
+const ATTENTION = new Set<Verdict>(['failed', 'regressed', 'improved', 'insignificant']);
+
 function pct(ratio: number | undefined): string {
   if (ratio === undefined || !Number.isFinite(ratio)) return '';
   const d = (ratio - 1) * 100;
@@ -23,7 +26,7 @@ function metricCell(c: CaseComparison): string {
 export function compareMarkdown(r: CompareReport): string {
   const counts = VERDICTS.filter((v) => r.counts[v] > 0).map((v) => `${r.counts[v]} ${v}`).join(', ');
   const head = r.failed ? '❌ gpubench compare: fails the gate' : '✅ gpubench compare: passes the gate';
-  const rows = r.cases.map((c) => [
+  const row = (c: CaseComparison) => [
     `${ICON[c.verdict]} ${c.verdict}`,
     c.id,
     sig(c.base?.medianMs),
@@ -33,7 +36,14 @@ export function compareMarkdown(r: CompareReport): string {
     c.pValue !== undefined ? (c.pValue < 1e-4 ? '<1e-4' : sig(c.pValue, 2)) : '',
     metricCell(c),
     c.note ?? '',
-  ]);
+  ];
+  const table = (cases: CaseComparison[]) =>
+    mdTable(['verdict', 'case', 'base ms', 'head ms', 'time Δ', `${Math.round(r.confidence * 100)}% CI`, 'p', 'throughput', 'note'], cases.map(row),
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'l']);
+  // What needs a look goes in the open; the quiet majority folds away so a PR comment stays short.
+  const loud = r.cases.filter((c) => ATTENTION.has(c.verdict));
+  const quiet = r.cases.filter((c) => !ATTENTION.has(c.verdict));
+  const quietCounts = VERDICTS.filter((v) => !ATTENTION.has(v) && r.counts[v] > 0).map((v) => `${r.counts[v]} ${v}`).join(', ');
   return [
     `## ${head}`,
     '',
@@ -41,9 +51,8 @@ export function compareMarkdown(r: CompareReport): string {
     '',
     `BASE \`${r.base.label}\` (${r.base.hostname}) → HEAD \`${r.head.label}\` (${r.head.hostname}). Time change: + is slower.`,
     '',
-    mdTable(['verdict', 'case', 'base ms', 'head ms', 'time Δ', `${Math.round(r.confidence * 100)}% CI`, 'p', 'throughput', 'note'], rows,
-      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'l']),
-    '',
+    ...(loud.length ? [table(loud), ''] : []),
+    ...(quiet.length ? [`<details><summary>${quietCounts}</summary>`, '', table(quiet), '', '</details>', ''] : []),
   ].join('\n');
 }
 

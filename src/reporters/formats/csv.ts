@@ -3,13 +3,14 @@
  * comma, quote or line break quoted). Columns are fixed so spreadsheets and pandas
  * scripts keep working as the contract grows; an empty field means "not applicable".
  */
-import type { CaseResult } from '../../harness/results/schema.js';
+import type { CaseResult, ResultsFile } from '../../harness/results/schema.js';
+import { deviceName } from '../charts.js';
 import { caseStats, paramString } from '../cases.js';
 import type { Formatter } from './formatter.js';
 
 /** Column names, in order. */
 export const CSV_COLUMNS = [
-  'id', 'workload', 'backend', 'device', 'dtype',
+  'id', 'workload', 'backend', 'device', 'device_name', 'dtype',
   'm', 'n', 'k', 'batch',
   'bytes', 'count', 'op', 'algorithm', 'ranks', 'nodes',
   'timer', 'status', 'check_passed', 'max_rel_error', 'samples',
@@ -20,12 +21,12 @@ export const CSV_COLUMNS = [
 
 type Cell = string | number | boolean | null | undefined;
 
-function row(c: CaseResult): Cell[] {
+function row(results: ResultsFile, c: CaseResult): Cell[] {
   const st = caseStats(c);
   const m = c.metrics;
   const p = (k: string) => paramString(c, k);
   const values: Record<(typeof CSV_COLUMNS)[number], Cell> = {
-    id: c.id, workload: c.workload, backend: c.backend, device: c.device, dtype: p('dtype'),
+    id: c.id, workload: c.workload, backend: c.backend, device: c.device, device_name: deviceName(results, c), dtype: p('dtype'),
     m: p('m'), n: p('n'), k: p('k'), batch: p('batch'),
     bytes: p('bytes'), count: p('count'), op: p('op'), algorithm: p('algorithm'), ranks: p('ranks'), nodes: p('nodes'),
     timer: c.timer, status: c.status, check_passed: c.check?.passed, max_rel_error: c.check?.maxRelError,
@@ -50,7 +51,7 @@ export const csv: Formatter = {
   extension: 'csv',
   description: 'one row per case, fixed columns (RFC 4180)',
   render(results) {
-    const lines = [CSV_COLUMNS.join(','), ...results.cases.map((c) => row(c).map(csvField).join(','))];
+    const lines = [CSV_COLUMNS.join(','), ...results.cases.map((c) => row(results, c).map(csvField).join(','))];
     return `${lines.join('\r\n')}\r\n`;
   },
 };

@@ -7,6 +7,7 @@
  */
 import type { CaseResult, ResultsFile } from '../../harness/results/schema.js';
 import { caseDtype, caseOk, caseStats, isCollective, paramString } from '../cases.js';
+import { deviceName } from '../charts.js';
 import type { Formatter } from './formatter.js';
 
 type Labels = Record<string, string>;
@@ -36,8 +37,8 @@ function formatLabels(labels: Labels): string {
   return parts.length ? `{${parts.join(',')}}` : '';
 }
 
-function caseLabels(c: CaseResult, host: string): Labels {
-  const labels: Labels = { case: c.id, workload: c.workload, backend: c.backend, device: c.device, dtype: caseDtype(c), host };
+function caseLabels(results: ResultsFile, c: CaseResult, host: string): Labels {
+  const labels: Labels = { case: c.id, workload: c.workload, backend: c.backend, device: deviceName(results, c), dtype: caseDtype(c), host };
   if (isCollective(c)) {
     labels.algorithm = paramString(c, 'algorithm') ?? 'default';
     labels.bytes = paramString(c, 'bytes') ?? '';
@@ -68,7 +69,7 @@ function families(results: ResultsFile): Family[] {
     value: Number.isFinite(finished) ? finished / 1000 : NaN,
   });
   for (const c of results.cases) {
-    const labels = caseLabels(c, host);
+    const labels = caseLabels(results, c, host);
     ok.samples.push({ labels, value: caseOk(c) ? 1 : 0 });
     if (c.status !== 'ok') continue;
     const st = caseStats(c);
