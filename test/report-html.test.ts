@@ -38,6 +38,7 @@ if (!haveChromium && requireChromium) {
     });
   });
 } else if (!haveChromium) {
+  console.warn(`[gpubench] HTML report tests skipped: ${CHROMIUM_FIX}. CI sets GPUBENCH_REQUIRE_CHROMIUM=1 to make this a failure.`);
   describe.skip(`HTML report in Chromium — skipped: ${CHROMIUM_FIX}`, () => {
     it('renders', () => {});
   });
