@@ -165,6 +165,16 @@ describe('compareResults on sample sets with known answers', () => {
     expect(() => compareResults(resultsFile([a]), resultsFile([c]))).toThrow(/no case id in common/);
   });
 
+  it('warns when BASE and HEAD ran on different GPUs or timers', () => {
+    const { base, head } = pair(1.0, 0.01, 20, 40);
+    head.devices = head.devices.map((d) => ({ ...d, name: 'NVIDIA A100-SXM4-80GB' }));
+    head.cases[0] = { ...head.cases[0]!, timer: 'wall-clock' };
+    const r = compareResults(base, head);
+    expect(r.warnings.join()).toMatch(/different devices/);
+    expect(r.cases[0]!.note).toMatch(/timer changed: gpu-timestamp → wall-clock/);
+    expect(compareMarkdown(r)).toMatch(/> \[!WARNING\]\n> BASE and HEAD ran on different devices/);
+  });
+
   it('parses thresholds', () => {
     expect(parseThreshold('5%')).toBeCloseTo(0.05);
     expect(parseThreshold('0.05')).toBeCloseTo(0.05);

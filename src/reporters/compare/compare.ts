@@ -82,6 +82,8 @@ export interface CompareReport {
   counts: Record<Verdict, number>;
   /** True when a case regressed or failed: exit 1. */
   failed: boolean;
+  /** Things that make the comparison less meaningful, e.g. different GPUs. */
+  warnings: string[];
   cases: CaseComparison[];
 }
 
@@ -125,7 +127,12 @@ function compareCase(b: CaseResult, h: CaseResult, o: Required<CompareOptions>):
   if (Math.abs(ratio - 1) <= t) verdict = 'unchanged';
   else if (!significant) verdict = 'insignificant';
   else verdict = ratio > 1 ? 'regressed' : 'improved';
-  const note = verdict === 'unchanged' && significant ? 'significant but within the threshold' : undefined;
+  const notes = [
+    verdict === 'unchanged' && significant ? 'significant but within the threshold' : undefined,
+    // Device time and host wall-clock differ systematically; flag it rather than trust the ratio blindly.
+    b.timer && h.timer && b.timer !== h.timer ? `timer changed: ${b.timer} → ${h.timer}` : undefined,
+  ].filter((n): n is string => n !== undefined);
+  const note = notes.length ? notes.join('; ') : undefined;
   return { ...out, ratio, ci: [ci.lo, ci.hi], pValue: mw.p, verdict, ...(note ? { note } : {}) };
 }
 
@@ -161,6 +168,9 @@ export function compareResults(base: ResultsFile, head: ResultsFile, options: Co
     }
   }
   cases.sort((x, y) => VERDICTS.indexOf(x.verdict) - VERDICTS.indexOf(y.verdict));
+  const warnings: string[] = [];
+  const names = (f: ResultsFile) => [...new Set(f.devices.map((d) => d.name))].sort().join(', ');
+  if (names(base) !== names(head)) warnings.push(`BASE and HEAD ran on different devices (${names(base) || 'none listed'} vs ${names(head) || 'none listed'}): compare like with like`);
   const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const c of cases) counts[c.verdict]++;
   return {
@@ -172,6 +182,7 @@ export function compareResults(base: ResultsFile, head: ResultsFile, options: Co
     head: { runId: head.run.id, hostname: head.environment.hostname, label: labels.head ?? head.run.id },
     counts,
     failed: counts.failed > 0 || counts.regressed > 0,
+    warnings,
     cases,
   };
 }

@@ -51,6 +51,7 @@ export function compareMarkdown(r: CompareReport): string {
     '',
     `BASE \`${r.base.label}\` (${r.base.hostname}) → HEAD \`${r.head.label}\` (${r.head.hostname}). Time change: + is slower.`,
     '',
+    ...r.warnings.map((w) => `> [!WARNING]\n> ${w}\n`),
     ...(loud.length ? [table(loud), ''] : []),
     ...(quiet.length ? [`<details><summary>${quietCounts}</summary>`, '', table(quiet), '', '</details>', ''] : []),
   ].join('\n');
