@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCharts } from '../src/reporters/charts.js';
 import { renderHtml } from '../src/reporters/formats/html.js';
 import { CHROMIUM_FIX, haveChromium, launchChromium, requireChromium } from './chromium.js';
-import { nodeResults } from './fixtures/results.js';
+import { allreduceCase, matmulCase, nodeResults, resultsFile } from './fixtures/results.js';
 
 // The page callbacks run in the browser; the test program has no DOM lib (it would
 // change the typing of the WebGPU code), so they see the few DOM shapes they use.
@@ -120,6 +120,26 @@ if (!haveChromium && requireChromium) {
       await page.screenshot({ path: join(ARTIFACTS, 'report-full.png'), fullPage: true });
       const top = await page.screenshot({ path: join(ARTIFACTS, 'report.png') });
       if (process.env.GPUBENCH_UPDATE_DOCS === '1') await writeFile(resolve('docs/report.png'), top);
+      await page.close();
+    });
+
+    it('copes with a single point, no known peak or link, and hostile strings', async () => {
+      const evil = '</script><script>console.error("injected")</script><img src=x onerror="console.error(1)">';
+      const mm = { ...matmulCase('webgpu', 'f32', 512, 0.4), device: 'lavapipe' };
+      const ar = allreduceCase('ws', evil, 1 << 20, 0.8);
+      const r = resultsFile([mm, ar]);
+      r.devices = [{ backend: 'webgpu', id: 'lavapipe', name: `llvmpipe (LLVM 15.0.6, 256 bits) ${evil}`, software: true }];
+      r.environment.hostname = evil;
+      const { page, errors, requests } = await open(renderHtml(r), 'report-edge.html');
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([]);
+      expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.body.dataset.charts)).toBe('2');
+      expect(await page.locator('script').count()).toBe(3);
+      expect(await page.locator('img').count()).toBe(0);
+      expect(await page.locator('figcaption').allTextContents()).toEqual([
+        'No datasheet peak for these devices and f32 in configs/gpus.yaml.',
+        'No link ceiling known for this transport: pass --link-gbps (e.g. 12.5 for 100 GbE) to draw one.',
+      ]);
       await page.close();
     });
 

@@ -76,6 +76,33 @@ const CLIENT = `
     document.body.dataset.charts = 'error';
     return;
   }
+  // p10–p90 of each point as a vertical bar: the spread a median hides.
+  var spreadBars = {
+    id: 'gpubenchSpread',
+    afterDatasetsDraw: function (chart) {
+      var ctx = chart.ctx, y = chart.scales.y;
+      chart.data.datasets.forEach(function (ds, i) {
+        if (ds.ceiling || !chart.isDatasetVisible(i)) return;
+        var meta = chart.getDatasetMeta(i);
+        ctx.save();
+        ctx.strokeStyle = ds.borderColor;
+        ctx.globalAlpha = 0.6;
+        ctx.lineWidth = 1.5;
+        meta.data.forEach(function (el, j) {
+          var p = ds.data[j];
+          if (!(p.hi > p.lo)) return;
+          var top = y.getPixelForValue(p.hi), bottom = y.getPixelForValue(p.lo);
+          if (bottom - top < 3) return;
+          ctx.beginPath();
+          ctx.moveTo(el.x, top); ctx.lineTo(el.x, bottom);
+          ctx.moveTo(el.x - 3, top); ctx.lineTo(el.x + 3, top);
+          ctx.moveTo(el.x - 3, bottom); ctx.lineTo(el.x + 3, bottom);
+          ctx.stroke();
+        });
+        ctx.restore();
+      });
+    }
+  };
   var made = 0;
   specs.forEach(function (spec) {
     var canvas = document.getElementById('chart-' + spec.id);
@@ -102,6 +129,7 @@ const CLIENT = `
     new Chart(canvas, {
       type: 'scatter',
       data: { datasets: datasets },
+      plugins: [spreadBars],
       options: {
         animation: false, responsive: true, maintainAspectRatio: false,
         plugins: {
