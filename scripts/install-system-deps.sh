@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # System packages gpubench's tests and its no-GPU default need on Debian 12 (bookworm):
 # Mesa's software Vulkan driver (lavapipe) from bookworm-backports (Debian 12's own
-# Mesa 22 is too old for Dawn) and the Vulkan loader. Machines with a GPU driver
-# need only libvulkan1. Idempotent; run as root (or it uses sudo).
+# Mesa 22 is too old for Dawn) and the Vulkan loader; and Chromium, which the tests of
+# the HTML report drive headless. Machines with a GPU driver need only libvulkan1 to run
+# benchmarks. Idempotent; run as root (or it uses sudo).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 sudo=""
@@ -15,4 +16,5 @@ elif ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.lis
 fi
 $sudo apt-get update -q >/dev/null
 $sudo apt-get install -y -q -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
-dpkg-query -W -f='installed: ${Package} ${Version}\n' mesa-vulkan-drivers libvulkan1
+$sudo apt-get install -y -q chromium >/dev/null
+dpkg-query -W -f='installed: ${Package} ${Version}\n' mesa-vulkan-drivers libvulkan1 chromium

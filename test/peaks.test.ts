@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { findGpu, loadCatalog, peakTflops } from '../src/harness/peaks.js';
+import { datasheetPeak, findGpu, loadCatalog } from '../src/harness/peaks.js';
+
+const peakTflops = (name: string, dtype: string | undefined) => datasheetPeak(name, dtype)?.tflops;
 
 describe('the GPU peak catalog', () => {
   it('matches reported device names to the right datasheet entry, most specific first', () => {

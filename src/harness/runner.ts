@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PlannedCase, Plan } from './plan.js';
 import { measure, type MeasureOptions } from './measure.js';
-import { peakTflops } from './peaks.js';
+import { datasheetPeak } from './peaks.js';
 import { getKernel, getWorkload } from './registry.js';
 import type { Reporter } from './reporter.js';
 import { RESULTS_SCHEMA, type CaseResult, type ResultsFile } from './results/schema.js';
@@ -64,8 +64,8 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
     });
     result.samplesMs = m.samplesMs;
     result.stats = summarize(m.samplesMs);
-    const peak = peakTflops(prepared.device, workload.peakDtype?.(c.params));
-    result.metrics = workload.metrics(c.params, result.stats.medianMs, { tflops: peak });
+    const peak = datasheetPeak(prepared.device, workload.peakDtype?.(c.params));
+    result.metrics = workload.metrics(c.params, result.stats.medianMs, { tflops: peak?.tflops });
     const fallback = prepared.fallbackReason?.();
     if (fallback) {
       result.reason = `not counted: ${fallback}`;

@@ -34,7 +34,7 @@ export interface Workload<P, D> {
   caseId(backend: string, params: P): string;
   /** The parameters as written into the results file. */
   describe(params: P): Record<string, unknown>;
-  /** The dtype whose datasheet peak applies to this case, if any. */
+  /** The contract dtype whose datasheet peak applies to this case, if any. */
   peakDtype?(params: P): string | undefined;
   /** Fresh random inputs for one case, from a seed the results record. */
   makeData(params: P, seed: number): D;

@@ -1,7 +1,9 @@
 /**
- * Reporters by name, as vitest's ReportersMap: `--reporter console,json` picks them, and
- * a name that is a path (or package) loads a custom reporter module whose default export
- * is a Reporter class or object.
+ * Reporters. Live ones by name, as vitest's ReportersMap: `--reporter console` picks
+ * them, and a name that is a path loads a custom reporter module whose default export is
+ * a Reporter class or object. After a run, results files go in and reports, CI exports
+ * and the regression gate come out; all of it reads `gpubench.results/v1` through
+ * `loadResults`/`parseResults`.
  */
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
@@ -39,3 +41,8 @@ export async function loadReporters(names: string[]): Promise<Reporter[]> {
 
 export { ConsoleReporter } from './console.js';
 export { ResultsFileReporter } from './results-file.js';
+export { loadResults, parseResults, mergeResults } from './load.js';
+export { formats, FORMAT_NAMES, parseFormats, renderReport, writeReports, type FormatName, type FormatOptions, type Formatter } from './formats/index.js';
+export { compareResults, parseThreshold, VERDICTS, type CompareOptions, type CompareReport, type CaseComparison, type Verdict } from './compare/compare.js';
+export { compareMarkdown, compareJson } from './compare/render.js';
+export { buildCharts, type ChartSpec } from './charts.js';

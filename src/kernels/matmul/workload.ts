@@ -65,9 +65,6 @@ function parseShape(s: z.infer<typeof Shape>): [number, number, number] {
   return [Number(m), Number(n), Number(k)];
 }
 
-/** Peak-catalog key for a matmul dtype (the catalog uses the datasheets' names). */
-const PEAK_KEY: Record<MatmulDtype, string> = { f32: 'fp32', tf32: 'tf32', f16: 'fp16', bf16: 'bf16', fp8: 'fp8' };
-
 export const matmulWorkload: Workload<MatmulParams, MatmulData> = {
   id: 'matmul',
   entrySchema: MatmulEntry as unknown as z.ZodObject,
@@ -95,7 +92,7 @@ export const matmulWorkload: Workload<MatmulParams, MatmulData> = {
     return { m: p.m, n: p.n, k: p.k, dtype: p.dtype, batch: p.batch, kernel: p.kernel };
   },
 
-  peakDtype: (p) => PEAK_KEY[p.dtype],
+  peakDtype: (p) => p.dtype,
 
   makeData(p, seed) {
     return {

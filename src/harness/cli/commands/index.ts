@@ -3,12 +3,16 @@
  * line in this list.
  */
 import type { CliCommand } from '../command.js';
+import { compareCommand } from './compare.js';
 import { listCommand } from './list.js';
+import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 import { schemasCommand } from './schemas.js';
 
 export const commands: CliCommand[] = [
   listCommand,
   runCommand,
+  reportCommand,
+  compareCommand,
   schemasCommand,
 ];

@@ -3,7 +3,7 @@
  * results file as cases complete, print a table. Exit 0 when every case that ran is ok,
  * 1 when any failed (wrong result, fallback, error), 2 for bad usage.
  */
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import type { CliCommand } from '../command.js';
 import { intList, list, ms } from '../options.js';
@@ -15,7 +15,7 @@ import { ExitCode, UsageError } from '../../errors.js';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { MeasureOptions } from '../../measure.js';
-import { loadReporters, ResultsFileReporter } from '../../../reporters/index.js';
+import { loadReporters, parseFormats, ResultsFileReporter, writeReports } from '../../../reporters/index.js';
 import { tally } from '../../../reporters/console.js';
 import '../../../kernels/index.js';
 
@@ -32,6 +32,7 @@ export interface RunCliOptions {
   minTime?: number;
   warmup?: number;
   plugin?: string[];
+  report?: string[];
 }
 
 /** Imports plugin modules (they register backends, kernels or workloads on import). */
@@ -48,6 +49,8 @@ export async function loadPlugins(paths: string[] = []): Promise<void> {
 /** Runs the command; returns the exit code. */
 export async function runCli(opts: RunCliOptions, argv: string[]): Promise<number> {
   await loadPlugins(opts.plugin);
+  // Validate report formats before measuring anything. `json` is the results file itself.
+  const reportFormats = opts.report ? parseFormats(opts.report, '--report').filter((f) => f !== 'json') : [];
   const suite = loadSuite(opts.suite);
   const measure: MeasureOptions = { ...suite.measure };
   if (opts.minTime !== undefined) measure.minTimeMs = opts.minTime;
@@ -72,6 +75,10 @@ export async function runCli(opts: RunCliOptions, argv: string[]): Promise<numbe
     const reporters = [...(await loadReporters(opts.reporter)), fileReporter];
     const results = await runPlan(plan, { measure, reporters, argv, suite: suite.name, shouldStop: () => stopRequested });
     process.stderr.write(`results: ${jsonPath} (and ${fileReporter.jsonlPath})\n`);
+    if (reportFormats.length > 0) {
+      const written = await writeReports(results, reportFormats, dirname(jsonPath), basename(jsonPath, '.json'));
+      process.stderr.write(`reports: ${written.join(', ')}\n`);
+    }
     const n = tally(results);
     if (n.ok + n.failed === 0) process.stderr.write('gpubench: warning: no case ran (all skipped)\n');
     return n.failed > 0 ? ExitCode.failed : ExitCode.ok;
@@ -96,6 +103,7 @@ export const runCommand: CliCommand = {
       .option('--reporter <list>', 'console reporters: console, silent, or a module path', list, ['console'])
       .option('--min-time <ms>', 'minimum measured time per case (overrides the suite)', ms)
       .option('--warmup <ms>', 'minimum warm-up time per case (overrides the suite)', ms)
+      .option('--report <list>', 'also write these reports beside the results file: html, md, csv, gab, bmf, openmetrics', list)
       .option('--plugin <list>', 'modules to import first: they register extra backends, kernels or workloads', list)
       .action(async (opts: RunCliOptions) => {
         // Commander appends repeatable list values to the default; keep only what was given.

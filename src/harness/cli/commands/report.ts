@@ -1,0 +1,60 @@
+/**
+ * `gpubench report RESULTS... --format html,md,... [--out FILE | --out-dir DIR]`:
+ * renders one or more results files (merged into one report) in the given formats.
+ * One format without --out goes to stdout; several go to files in --out-dir.
+ */
+import { writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import type { CliCommand } from '../command.js';
+import { UsageError } from '../../errors.js';
+import { loadResults, mergeResults } from '../../../reporters/load.js';
+import { FORMAT_NAMES, formats, parseFormats, writeReports, type FormatOptions } from '../../../reporters/formats/index.js';
+
+interface ReportOptions {
+  format: string[];
+  out?: string;
+  outDir?: string;
+  linkGbps?: string;
+  title?: string;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export const reportCommand: CliCommand = {
+  register(program: Command) {
+    program
+      .command('report')
+      .description('render results files as HTML, Markdown, CSV or CI exports')
+      .argument('<results...>', 'gpubench.results/v1 JSON files (several are merged into one report)')
+      .option('-f, --format <names>', `formats, comma separated or repeated: ${FORMAT_NAMES.join(', ')} (default: md)`, collect)
+      .option('-o, --out <file>', 'write the (single) format to this file instead of stdout')
+      .option('--out-dir <dir>', 'write every format to <dir>/<name>.<ext> (default for several formats: .)')
+      .option('--link-gbps <GBps>', 'link ceiling drawn on collective charts, e.g. 12.5 for 100 GbE')
+      .option('--title <text>', 'title of the HTML and Markdown reports')
+      .action(async (files: string[], opts: ReportOptions) => {
+        const names = parseFormats(opts.format ?? ['md']);
+        const options: FormatOptions = {};
+        if (opts.linkGbps !== undefined) {
+          const v = Number(opts.linkGbps);
+          if (!(v > 0)) throw new UsageError(`'${opts.linkGbps}' is not a bandwidth in GB/s`, '--link-gbps');
+          options.linkGBps = v;
+        }
+        if (opts.title !== undefined) options.title = opts.title;
+        if (opts.out !== undefined && opts.outDir !== undefined) throw new UsageError('give either --out or --out-dir, not both', '--out');
+        if (opts.out !== undefined && names.length > 1) throw new UsageError(`--out takes one format, got ${names.join(', ')}; use --out-dir for several`, '--out');
+        const results = mergeResults(await Promise.all(files.map((f) => loadResults(f))));
+        if (names.length === 1 && opts.outDir === undefined) {
+          const text = formats[names[0]!].render(results, options);
+          if (opts.out === undefined || opts.out === '-') process.stdout.write(text);
+          else await writeFile(opts.out, text);
+          return;
+        }
+        const base = basename(files[0]!).replace(/\.json$/i, '') || 'gpubench';
+        const written = await writeReports(results, names, opts.outDir ?? '.', base, options);
+        for (const p of written) process.stdout.write(`${p}\n`);
+      });
+  },
+};
