@@ -2,7 +2,7 @@
  * The HTML report opened in a real headless Chromium: every chart renders (Chart.js
  * instance, non-empty canvas), nothing is fetched from the network, no console
  * errors, and a screenshot is kept under build/test-artifacts/ (git-ignored).
- * GPUBENCH_UPDATE_DOCS=1 also refreshes docs/report.png.
+ * GPUBENCH_UPDATE_DOCS=1 also refreshes docs/report-fixture.png (synthetic fixture data).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -119,7 +119,7 @@ if (!haveChromium && requireChromium) {
 
       await page.screenshot({ path: join(ARTIFACTS, 'report-full.png'), fullPage: true });
       const top = await page.screenshot({ path: join(ARTIFACTS, 'report.png') });
-      if (process.env.GPUBENCH_UPDATE_DOCS === '1') await writeFile(resolve('docs/report.png'), top);
+      if (process.env.GPUBENCH_UPDATE_DOCS === '1') await writeFile(resolve('docs/report-fixture.png'), top);
       await page.close();
     });
 

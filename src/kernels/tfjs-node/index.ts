@@ -9,6 +9,7 @@ import { cpus } from 'node:os';
 import type { Backend, ProbeResult } from '../../harness/backend.js';
 import { registerBackend, registerKernel } from '../../harness/registry.js';
 import { tfjsMatmulKernel } from '../tfjs-common/matmul.js';
+import { installedVersion } from '../../harness/environment.js';
 
 type Tf = typeof tfc;
 
@@ -26,7 +27,7 @@ const INSTALL_CPU = 'npm install @tensorflow/tfjs-node (its install downloads li
 export function explainLoadError(pkg: string, err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   const install = pkg.endsWith('-gpu') ? INSTALL_GPU : INSTALL_CPU;
-  if (/Cannot find (package|module) '@tensorflow\/tfjs-node/.test(msg) || /ERR_MODULE_NOT_FOUND/.test(msg))
+  if (err instanceof NotInstalled || /Cannot find (package|module) '@tensorflow\/tfjs-node/.test(msg))
     return `not installed: ${install}`;
   if (/libtensorflow/.test(msg))
     return `libtensorflow missing: ${pkg}'s install script could not download it (rerun \`npm rebuild ${pkg}\` with network access) (${firstLine(msg)})`;
@@ -34,6 +35,9 @@ export function explainLoadError(pkg: string, err: unknown): string {
     return `CUDA 11.2 + cuDNN 8.1 not found: ${pkg} links against libcudart.so.11.0 and libcudnn.so.8; put them on LD_LIBRARY_PATH (${firstLine(msg)})`;
   return `${pkg} failed to load: ${firstLine(msg)}`;
 }
+
+/** The optional package is not in node_modules (told apart from one that fails to load). */
+class NotInstalled extends Error {}
 
 function firstLine(s: string): string {
   return s.split('\n')[0]!.slice(0, 300);
@@ -48,6 +52,7 @@ function makeBackend(id: 'tfjs-node-gpu' | 'tfjs-node', pkg: string, priority: n
   let loaded: Promise<Tf> | undefined;
   const load = (): Promise<Tf> => {
     loaded ??= (async () => {
+      if (!installedVersion(pkg)) throw new NotInstalled(`${pkg} is not installed`);
       // A variable specifier: these packages are optional and have no types here.
       const mod = (await import(pkg as string)) as Tf;
       await mod.setBackend('tensorflow');
