@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { gpubench, ROOT } from './helpers/cli.js';
 import { REQUIRE_WEBGPU } from './helpers/webgpu.js';
@@ -73,7 +74,7 @@ describe('gpubench run', () => {
     const lines = readFileSync(join(dir, 'r.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
     expect(lines.map((l) => l.type)).toEqual(['run', ...Array(9).fill('case'), 'end']);
     // The table and the closing tally are printed.
-    expect(r.stderr).toMatch(/9 ok, 0 failed, 0 skipped/);
+    expect(stripVTControlCharacters(r.stderr)).toMatch(/9 ok, 0 failed, 0 skipped/);
     expect(r.stderr).toMatch(/TFLOP\/s/);
   });
 
@@ -89,7 +90,7 @@ describe('gpubench run', () => {
     expect(byBackend['test-fallback']).toMatchObject({ status: 'failed' });
     expect(byBackend['test-fallback']!.reason).toMatch(/not counted: ran on the CPU/);
     expect(byBackend['tfjs-cpu']!.status).toBe('ok');
-    expect(r.stderr).toMatch(/1 ok, 2 failed, 0 skipped/);
+    expect(stripVTControlCharacters(r.stderr)).toMatch(/1 ok, 2 failed, 0 skipped/);
   });
 
   it('skips what a backend cannot run with the reason, and writes results under --out', () => {
@@ -110,6 +111,7 @@ describe('gpubench run', () => {
     const r = gpubench(['run', '--backends', 'tfjs-cpu', '--sizes', '8,16', '--json', join(tmp(), 'p.json'), '--min-time', '10']);
     expect(r.code).toBe(0);
     expect(r.stderr).not.toMatch(/\u001b\[\d*[AK]/); // no cursor movement or line erasing
-    expect(r.stderr).toMatch(/^ok +matmul\/tfjs-cpu\/f32\/8x8x8 /m);
+    // Colours may be on (picocolors colours CI logs); the line itself must be plain.
+    expect(stripVTControlCharacters(r.stderr)).toMatch(/^ok +matmul\/tfjs-cpu\/f32\/8x8x8 /m);
   });
 });
