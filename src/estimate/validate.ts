@@ -1,0 +1,113 @@
+/**
+ * `estimate --validate`: predict every run of a published-runs file
+ * (`gpubench.published-runs/v1`) and compare with what was published, on the FLOP basis
+ * the source used (`hardware` counts recompute FLOPs, `model` does not).
+ */
+import { z } from 'zod';
+import { findGpu, loadGpuCatalog, type GpuCatalog } from './catalog.js';
+import { resolveModel } from './flops.js';
+import { InterconnectSpec, ModelSpec, TrainingSpec } from './inputs.js';
+import type { Measurements } from './measured.js';
+import { DEFAULT_PARAMS, type EfficiencyParams } from './params.js';
+import { resolveFabric, resolveTraining } from './resolve.js';
+import { estimateStep, type StepEstimate } from './step.js';
+import { parseOrThrow, readYamlFile } from './validate-input.js';
+
+export const PublishedRun = z.object({
+  id: z.string(),
+  source: z.string().optional(),
+  gpu: z.string(),
+  gpus: z.number().int().positive(),
+  gpusPerNode: z.number().int().positive().optional(),
+  interconnect: InterconnectSpec.optional(),
+  model: ModelSpec,
+  training: TrainingSpec,
+  published: z.object({
+    tflopsPerGPU: z.number().positive().optional(),
+    flopsBasis: z.enum(['hardware', 'model']).optional(),
+    /** How attention FLOPs were counted, when a source says (default full s×s). */
+    attentionFlops: z.enum(['full', 'causal']).optional(),
+    mfu: z.number().optional(),
+    pctOfPeak: z.number().optional(),
+    iterationSeconds: z.number().positive().optional(),
+  }).passthrough(),
+  notes: z.string().optional(),
+}).passthrough();
+export type PublishedRun = z.infer<typeof PublishedRun>;
+
+export const PublishedRunsFile = z.object({
+  schema: z.literal('gpubench.published-runs/v1'),
+  runs: z.array(PublishedRun).min(1),
+}).passthrough();
+export type PublishedRunsFile = z.infer<typeof PublishedRunsFile>;
+
+/** One row of the validation output. */
+export interface ValidationRow {
+  id: string;
+  predicted: { tflopsPerGPU: number; mfu: number; hfu: number; iterationSeconds: number; flopsBasis: 'hardware' | 'model' };
+  published: PublishedRun['published'];
+  assumed: string[];
+  /** (predicted − published) / published × 100 on tflopsPerGPU; null when not published. */
+  errorPct: number | null;
+  breakdown: StepEstimate['breakdown'];
+  memoryGB: number;
+  fits: boolean;
+}
+
+export interface ValidationReport {
+  file: string;
+  runs: ValidationRow[];
+  /** Mean absolute percentage error of per-GPU TFLOP/s over runs that publish it. */
+  mape: number | null;
+  params: EfficiencyParams;
+}
+
+/** Predicts one published run. */
+export function predictPublishedRun(run: PublishedRun, opts: { params?: EfficiencyParams; catalog?: GpuCatalog; measured?: Measurements } = {}, index = 0): ValidationRow {
+  const params = opts.params ?? DEFAULT_PARAMS;
+  const catalog = opts.catalog ?? loadGpuCatalog();
+  const where = `runs[${index}]`;
+  const assumed: string[] = [];
+  const gpu = findGpu(catalog, run.gpu, `${where}.gpu`);
+  const model = resolveModel(run.model);
+  if (run.model.kvHeads === undefined) assumed.push('kvHeads=heads');
+  if (run.model.ffnHidden === undefined) assumed.push(`ffnHidden=${model.ffnHidden}`);
+  const training = resolveTraining(run.training, run.gpus, gpu, model.heads, model.layers, assumed, `${where}.training`);
+  const gpusPerNode = run.gpusPerNode ?? 8;
+  if (run.gpusPerNode === undefined) assumed.push('gpusPerNode=8');
+  const fabric = resolveFabric(gpu, gpusPerNode, run.interconnect ?? {}, params, assumed, opts.measured);
+  const basis = run.published.flopsBasis ?? 'model';
+  if (run.published.flopsBasis === undefined) assumed.push('flopsBasis=model');
+  const est = estimateStep({
+    model, training, gpu, gpus: run.gpus, fabric, params,
+    measuredGemms: opts.measured?.gemms ?? [],
+    attentionCounting: run.published.attentionFlops ?? 'full',
+  });
+  if (!est.memory.fits) assumed.push(`memory model says ${est.memory.totalGB.toFixed(0)} GB > ${est.memory.capacityGB.toFixed(0)} GB: the source must use something not modelled`);
+  const tflops = basis === 'hardware' ? est.hardwareTflopsPerGpu : est.modelTflopsPerGpu;
+  const pub = run.published.tflopsPerGPU;
+  return {
+    id: run.id,
+    predicted: { tflopsPerGPU: round(tflops, 2), mfu: round(est.mfu, 4), hfu: round(est.hfu, 4), iterationSeconds: round(est.stepSeconds, 4), flopsBasis: basis },
+    published: run.published,
+    assumed,
+    errorPct: pub ? round(((tflops - pub) / pub) * 100, 2) : null,
+    breakdown: est.breakdown,
+    memoryGB: round(est.memory.totalGB, 1),
+    fits: est.memory.fits,
+  };
+}
+
+function round(x: number, d: number): number {
+  const f = 10 ** d;
+  return Math.round(x * f) / f;
+}
+
+/** Validates every run of a published-runs file. */
+export function validatePublishedRuns(path: string, opts: { params?: EfficiencyParams; catalog?: GpuCatalog; measured?: Measurements } = {}): ValidationReport {
+  const file = parseOrThrow(PublishedRunsFile, readYamlFile(path, '--validate'), path);
+  const runs = file.runs.map((r, i) => predictPublishedRun(r, opts, i));
+  const errs = runs.map((r) => r.errorPct).filter((e): e is number => e !== null);
+  const mape = errs.length ? round(errs.reduce((a, e) => a + Math.abs(e), 0) / errs.length, 2) : null;
+  return { file: path, runs, mape, params: opts.params ?? DEFAULT_PARAMS };
+}
