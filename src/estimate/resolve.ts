@@ -56,14 +56,17 @@ export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, he
   if (heads % tp !== 0) throw new UsageError(`tp=${tp} does not divide heads=${heads}`, `${field}.tp`);
   const microBatch = t.microBatch ?? 1;
   if (t.microBatch === undefined) assumed.push('microBatch=1');
-  const vs = t.virtualStages ?? 1;
-  if (t.virtualStages === undefined && pp > 1) assumed.push('virtualStages=1 (no interleaving)');
+  const preHopper = isPreHopper(gpu);
+  // Interleaving became the norm with Megatron-Core and NeMo recipes (about two layers per
+  // virtual stage); the Ampere-era stack used it only when asked.
+  let vs = t.virtualStages ?? (preHopper || pp === 1 ? 1 : Math.max(1, Math.floor(layers / pp / 2)));
+  if (vs > 1 && layers / (pp * vs) < 1) vs = Math.max(1, Math.floor(layers / pp));
+  if (t.virtualStages === undefined && pp > 1) assumed.push(`virtualStages=${vs} (${vs === 1 ? 'no interleaving, Ampere-era stack' : 'interleaved, ~2 layers per virtual stage'})`);
   if (layers % pp !== 0 && layers < pp) throw new UsageError(`pp=${pp} is larger than layers=${layers}`, `${field}.pp`);
   const mbRaw = t.globalBatchSequences / (dp * microBatch);
   const microBatches = Math.ceil(mbRaw);
   if (microBatches < 1) throw new UsageError('globalBatchSequences is smaller than dp·microBatch', `${field}.globalBatchSequences`);
   if (!Number.isInteger(mbRaw)) assumed.push(`microBatches=${microBatches} (globalBatch/(dp·microBatch)=${mbRaw.toFixed(2)} rounded up)`);
-  const preHopper = isPreHopper(gpu);
   const recompute = t.recompute ?? 'selective';
   if (t.recompute === undefined) assumed.push('recompute=selective');
   const precision = t.precision ?? 'bf16';
@@ -74,8 +77,9 @@ export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, he
   const attention = t.attention ?? (preHopper ? 'unfused' : 'flash');
   if (t.attention === undefined) assumed.push(`attention=${attention} (${preHopper ? 'Ampere-era stack' : 'Hopper-era stack'})`);
   if (cp > 1 && attention === 'unfused') assumed.push('context parallelism with unfused attention (unusual)');
-  const distributedOptimizer = t.distributedOptimizer ?? false;
-  if (t.distributedOptimizer === undefined) assumed.push('distributedOptimizer=false');
+  // Sharded optimizer state (Megatron distributed optimizer, ZeRO-1, FSDP) is standard on the Hopper-era stack.
+  const distributedOptimizer = t.distributedOptimizer ?? (!preHopper && dp * cp > 1);
+  if (t.distributedOptimizer === undefined) assumed.push(`distributedOptimizer=${distributedOptimizer}`);
   return { globalBatch: t.globalBatchSequences, microBatch, tp, pp, dp, cp, virtualStages: vs, microBatches, recompute, precision, sequenceParallel, attention, distributedOptimizer };
 }
 
