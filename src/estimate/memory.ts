@@ -68,14 +68,14 @@ export function layerActivationBytes(m: ResolvedModel, L: MemoryLayout): number 
 /** Memory per GPU on the most loaded stage (the first: it holds the most micro-batches in flight). */
 export function memoryPerGpu(m: ResolvedModel, L: MemoryLayout, capacityGB: number): MemoryBreakdown {
   const pc = parameterCount(m);
-  const params = ((m.layers / L.pp) * pc.layer + pc.embedding) / L.tp;
+  const params = (Math.ceil(m.layers / L.pp) * pc.layer + pc.embedding) / L.tp;
   const weights = 2 * params;
   const grads = L.gradBytes * params;
   const shard = L.distributedOptimizer ? L.dp * L.cp : 1;
   const optimizer = (12 * params) / shard; // fp32 master, Adam m and v
   // 1F1B: the first stage holds min(m, p) micro-batches of L/p layers; interleaving adds (p−1)/(p·v).
   const inflight = Math.min(L.microBatches, L.pp) * (L.pp > 1 && L.virtualStages > 1 ? 1 + (L.pp - 1) / (L.pp * L.virtualStages) : 1);
-  let act = layerActivationBytes(m, L) * (m.layers / L.pp) * inflight;
+  let act = layerActivationBytes(m, L) * Math.ceil(m.layers / L.pp) * inflight;
   if (L.recompute === 'full') {
     // The one layer being recomputed holds its full activations.
     act += layerActivationBytes(m, { ...L, recompute: 'none' });

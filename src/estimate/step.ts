@@ -157,7 +157,8 @@ export function estimateStep(run: RunSetup): StepEstimate {
   const ceBytes = tokens * (m.vocab / t.tp) * 12; // fp32 logits: softmax read/write, grad write
   const logitsTime = 3 * logitsFwd + ceBytes / memBps + (t.sequenceParallel ? tpOne : 0) * (1 - p.tpOverlap);
 
-  const layersPerStage = m.layers / t.pp;
+  // The slowest stage sets the pace; with uneven splits it holds ceil(L/p) layers.
+  const layersPerStage = Math.ceil(m.layers / t.pp);
   // P2P: activations (scatter/gather over TP: 1/tp each) per virtual stage, fwd and bwd.
   const ppStride = t.tp * t.cp * t.dp;
   const p2pOne = t.pp > 1 ? p2pTime(actBytes / t.tp, ppStride, fabric) : 0;

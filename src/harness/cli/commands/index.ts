@@ -3,6 +3,8 @@
  * line in this list.
  */
 import type { CliCommand } from '../command.js';
+import { estimateCommand } from './estimate.js';
 
 export const commands: CliCommand[] = [
+  estimateCommand,
 ];
