@@ -49,9 +49,11 @@ export function layerActivationBytes(m: ResolvedModel, L: MemoryLayout): number 
   const t = L.tp;
   const a = m.heads;
   const kvFrac = (m.kvHeads * m.headDim) / h;
-  // Per token, in units of h bytes: attention block 11 (QKV input 2, Q/K/V 2+4·kvFrac, output, dropout mask),
-  // MLP 2 + (2·inputs + 1... ) per f/h, two norms 4.
-  const attnLinear = 2 + 2 + 4 * kvFrac + 2 + 2 + 1; // = 11 for MHA
+  // Per token, in units of h bytes (Korthikanti Sec. 4.1): attention block = QKV input 2,
+  // Q 2, K and V 4·kvFrac, projection input 2, dropout mask 1 (= 11 for MHA); MLP = input 2,
+  // activation input and output 4f/h, mask 1 (= 19 for f = 4h; SwiGLU keeps gate, up and
+  // product: 6f/h, no dropout); two norm inputs 4.
+  const attnLinear = 2 + 2 + 4 * kvFrac + 2 + 1;
   const mlp = m.arch === 'llama' ? 2 + (6 * m.ffnHidden) / h : 2 + (4 * m.ffnHidden) / h + 1;
   const norms = 4;
   const scores = L.attention === 'flash' ? 0 : (5 * a * m.seqLength) / h; // s×s scores, softmax, dropout mask
