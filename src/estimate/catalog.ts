@@ -25,6 +25,8 @@ export const GpuEntry = z.object({
   nvlinkGBps: z.number().positive().optional(),
   watts: z.number().positive(),
   gemmFraction: z.number().positive().max(1).default(0.8),
+  /** Share of the 16-bit peak a flash-attention kernel sustains, forward and backward. */
+  flashFraction: z.number().positive().max(1).default(0.35),
   nvlinkGen: z.string().optional(),
   unverified: z.array(z.string()).optional(),
 }).passthrough();

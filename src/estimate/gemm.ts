@@ -25,6 +25,8 @@ export interface GemmDevice {
   peakTflops: number;
   /** Isolated large-GEMM fraction of that peak (catalog `gemmFraction`). */
   gemmFraction: number;
+  /** Flash-attention share of that peak (catalog `flashFraction`). */
+  flashFraction: number;
   /** HBM bandwidth, GB/s. */
   memoryGBps: number;
   /** Bytes per GEMM operand element. */
@@ -84,12 +86,14 @@ export function gemmTime(g: Gemm, dev: GemmDevice, p: EfficiencyParams): number 
 }
 
 /**
- * Seconds for the attention score and context products done by a fused (flash)
- * kernel: no s×s matrix in HBM, masked blocks skipped under a causal mask (half the
- * products executed), at `flashAttentionEfficiency` of the large-GEMM rate.
+ * Seconds for the attention score and context products done by a fused (flash) kernel,
+ * forward and backward together: no s×s matrix in HBM, masked blocks skipped under a
+ * causal mask (half the products run), and the backward recomputing the scores (2.5× the
+ * forward's products, as the FlashAttention papers count it), all at the GPU's
+ * `flashFraction` of peak.
  */
-export function flashAttentionTime(flops: number, dev: GemmDevice, p: EfficiencyParams, causal = true): number {
-  const executed = causal ? flops / 2 : flops;
-  const rate = dev.peakTflops * dev.gemmFraction * p.flashAttentionEfficiency * p.gemmInTraining;
+export function flashAttentionTime(forwardFlops: number, dev: GemmDevice, p: EfficiencyParams, causal = true): number {
+  const executed = (causal ? forwardFlops / 2 : forwardFlops) * (1 + 2.5);
+  const rate = dev.peakTflops * dev.flashFraction * p.flashAttentionEfficiency * p.gemmInTraining;
   return executed / (rate * 1e12);
 }

@@ -29,11 +29,11 @@ export const EfficiencyParams = z.object({
    */
   memEfficiency: z.number().gt(0).max(1).default(0.7),
   /**
-   * Fraction of peak a fused (flash) attention kernel sustains, fwd and bwd together,
-   * relative to the GPU's `gemmFraction`.
-   * @default 0.7
+   * Multiplier on the catalog's `flashFraction` (the share of peak a flash-attention
+   * kernel sustains on that GPU, from the FlashAttention-2/3 papers). 1 = as published.
+   * @default 1
    */
-  flashAttentionEfficiency: z.number().gt(0).max(1.2).default(0.7),
+  flashAttentionEfficiency: z.number().gt(0).max(3).default(1),
   /**
    * Bus bandwidth a collective reaches inside a node, as a fraction of the per-GPU
    * unidirectional NVLink bandwidth (nccl-tests: 232 GB/s busbw on 8x A100 with 300 GB/s
@@ -59,6 +59,13 @@ export const EfficiencyParams = z.object({
    * @default 0
    */
   tpOverlap: z.number().min(0).max(1).default(0),
+  /**
+   * Fraction of the context-parallel K/V exchange hidden behind attention compute.
+   * Megatron's ring exchange overlaps it; Llama 3's all-gather leaves it exposed (Llama 3
+   * paper, Sec. 3.3.2); half is the default between the two.
+   * @default 0.5
+   */
+  cpOverlap: z.number().min(0).max(1).default(0.5),
   /**
    * Fraction of the last micro-batch's backward pass that the data-parallel gradient
    * reduction can hide behind (gradients are only final on the last micro-batch).

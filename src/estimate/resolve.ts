@@ -67,8 +67,6 @@ export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, he
   const microBatches = Math.ceil(mbRaw);
   if (microBatches < 1) throw new UsageError('globalBatchSequences is smaller than dp·microBatch', `${field}.globalBatchSequences`);
   if (!Number.isInteger(mbRaw)) assumed.push(`microBatches=${microBatches} (globalBatch/(dp·microBatch)=${mbRaw.toFixed(2)} rounded up)`);
-  const recompute = t.recompute ?? 'selective';
-  if (t.recompute === undefined) assumed.push('recompute=selective');
   const precision = t.precision ?? 'bf16';
   if (t.precision === undefined) assumed.push('precision=bf16');
   peakTflops(gpu, precision); // throws a UsageError when the GPU has no such peak
@@ -77,6 +75,10 @@ export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, he
   const attention = t.attention ?? (preHopper ? 'unfused' : 'flash');
   if (t.attention === undefined) assumed.push(`attention=${attention} (${preHopper ? 'Ampere-era stack' : 'Hopper-era stack'})`);
   if (cp > 1 && attention === 'unfused') assumed.push('context parallelism with unfused attention (unusual)');
+  // Selective recompute exists to drop the s×s attention activations; flash attention never
+  // stores them, so with flash the default is no recompute.
+  const recompute = t.recompute ?? (attention === 'flash' ? 'none' : 'selective');
+  if (t.recompute === undefined) assumed.push(`recompute=${recompute}`);
   // Sharded optimizer state (Megatron distributed optimizer, ZeRO-1, FSDP) is standard on the Hopper-era stack.
   const distributedOptimizer = t.distributedOptimizer ?? (!preHopper && dp * cp > 1);
   if (t.distributedOptimizer === undefined) assumed.push(`distributedOptimizer=${distributedOptimizer}`);

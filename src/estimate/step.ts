@@ -102,6 +102,7 @@ export function estimateStep(run: RunSetup): StepEstimate {
   const dev: GemmDevice = {
     peakTflops: peakTflops(gpu, t.precision),
     gemmFraction: gpu.gemmFraction,
+    flashFraction: gpu.flashFraction,
     memoryGBps: gpu.memoryGBps,
     bytesPerElement: t.precision === 'fp8' ? 1 : t.precision === 'fp32' || t.precision === 'tf32' ? 4 : 2,
     precision: t.precision,
@@ -127,7 +128,8 @@ export function estimateStep(run: RunSetup): StepEstimate {
     }
   }
   // Flash: forward and backward together at one efficiency (it recomputes scores inside bwd).
-  const flashTotal = t.attention === 'flash' ? flashAttentionTime(3 * attFlopsFwd, dev, p) : 0;
+  const flashTotal = t.attention === 'flash' ? flashAttentionTime(attFlopsFwd, dev, p) : 0;
+  // Book a third as forward, two thirds as backward, as for GEMMs.
   if (t.attention === 'flash') attFwd = flashTotal / 3;
   const ew = layerElementwiseElements(m, t);
   const ewLinFwd = (ew.linear * ACT_BYTES) / memBps;
@@ -141,11 +143,12 @@ export function estimateStep(run: RunSetup): StepEstimate {
     : 2 * collectiveTime('allreduce', actBytes, t.tp, 1, fabric);
   const tpFwd = tpOne * (1 - p.tpOverlap);
 
-  // CP: each rank's K and V chunk goes round the ring (c−1 hops), hidden behind attention.
+  // CP: each rank's K and V chunk goes round the ring (c−1 hops), in part hidden behind attention.
   const kvBytes = 2 * tokens * ((m.kvHeads * m.headDim) / t.tp) * ACT_BYTES;
   const cpRaw = t.cp > 1 ? (t.cp - 1) * p2pTime(kvBytes, t.tp, fabric) : 0;
-  const cpFwd = Math.max(0, cpRaw - attFwd);
-  const cpBwd = Math.max(0, 2 * cpRaw - 2 * attFwd);
+  // The hidden part is bounded by the attention compute it hides behind.
+  const cpFwd = cpRaw - Math.min(cpRaw * p.cpOverlap, attFwd);
+  const cpBwd = 2 * cpRaw - Math.min(2 * cpRaw * p.cpOverlap, 2 * attFwd);
 
   const fwdLayer = linFwd + attFwd + ewLinFwd + ewAttFwd + tpFwd + cpFwd;
   const bwdLayer = 2 * linFwd + 2 * attFwd + 2 * (ewLinFwd + ewAttFwd) + tpFwd + cpBwd;
