@@ -61,6 +61,20 @@ export function findGpu(catalog: GpuCatalog, name: string, field = 'gpu'): GpuEn
   throw new UsageError(`unknown GPU "${name}" (allowed: ${catalog.gpus.map((g) => g.id).join(', ')})`, field);
 }
 
+/** The catalog entry a reported device name belongs to, or undefined (never throws). */
+export function tryFindGpu(catalog: GpuCatalog, name: string): GpuEntry | undefined {
+  try {
+    return findGpu(catalog, name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when measurements taken on `deviceNames` describe `gpu`. */
+export function measuredOn(catalog: GpuCatalog, deviceNames: string[], gpu: GpuEntry): boolean {
+  return deviceNames.some((d) => tryFindGpu(catalog, d)?.id === gpu.id);
+}
+
 /** The dense peak for the precision the GEMMs run in, TFLOP/s. */
 export function peakTflops(gpu: GpuEntry, precision: Precision): number {
   const key = precision;

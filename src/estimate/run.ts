@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../harness/errors.js';
-import { CONFIG_DIR, findGpu, loadGpuCatalog, peak16 } from './catalog.js';
+import { CONFIG_DIR, findGpu, loadGpuCatalog, measuredOn, peak16 } from './catalog.js';
 import { busbwFromTime, collectiveTime, type Fabric } from './comm.js';
 import { resolveModel, parameterCount } from './flops.js';
 import { ClusterSpec, ModelSpec, TrainingSpec, type Precision, type RecomputeMode, type AttentionImpl } from './inputs.js';
@@ -94,8 +94,14 @@ export function runEstimate(o: EstimateOptions): Record<string, unknown> {
   const clusterPath = resolveConfigPath(o.cluster ?? 'h100-16k', 'clusters', '--cluster');
   const cluster = parseOrThrow(ClusterSpec, readYamlFile(clusterPath, '--cluster'), clusterPath);
   const gpu = findGpu(catalog, o.gpu ?? cluster.gpu, o.gpu ? '--gpu' : 'gpu');
-  const measured: Measurements | undefined = o.measured?.length ? readMeasurements(o.measured) : undefined;
   const assumed: string[] = [];
+  const allMeasured: Measurements | undefined = o.measured?.length ? readMeasurements(o.measured) : undefined;
+  // Measurements describe the GPU they were taken on; for another GPU they are set aside, and said so.
+  let measured = allMeasured;
+  if (allMeasured && allMeasured.devices.length && !measuredOn(catalog, allMeasured.devices, gpu)) {
+    measured = undefined;
+    assumed.push(`measured results set aside: taken on ${allMeasured.devices.join(', ')}, not ${gpu.id}`);
+  }
   const model = resolveModel({ ...mf, seqLength: o.seqLength ?? mf.seqLength });
   const gpus = o.gpus ?? (cluster.nodes ? cluster.nodes * cluster.gpusPerNode : undefined);
   if (!gpus) throw new UsageError('give --gpus or set nodes in the cluster file', '--gpus');
@@ -156,7 +162,7 @@ export function runEstimate(o: EstimateOptions): Record<string, unknown> {
       gemm: est.gemmSource,
       intraNode: fabric.intra.source,
       interNode: fabric.inter.source,
-      measured: measured?.notes ?? ['no results files given: every rate from the catalog and the efficiency parameters'],
+      measured: measured?.notes ?? [allMeasured ? 'results files set aside (another GPU): every rate from the catalog and the efficiency parameters' : 'no results files given: every rate from the catalog and the efficiency parameters'],
     },
     assumed,
     estimate: summarize(est),
@@ -215,7 +221,7 @@ export function runEstimate(o: EstimateOptions): Record<string, unknown> {
     doc.site = siteDoc;
   }
   if (o.instances) {
-    doc.instances = compareInstances(o, { model, training, params, measured, trainTokens, flopsPerToken, gpus });
+    doc.instances = compareInstances(o, { model, training, params, measured: allMeasured, trainTokens, flopsPerToken, gpus });
   }
   return doc;
 }
@@ -229,7 +235,7 @@ function compareInstances(
   return loadInstances(o.instancesFile).map((inst, i) => {
     const gpu = findGpu(catalog, inst.gpu, `instances[${i}].gpu`);
     const assumed: string[] = [];
-    const m = ctx.measured && ctx.measured.devices.some((d) => gpu.match && new RegExp(gpu.match, 'i').test(d)) ? ctx.measured : undefined;
+    const m = ctx.measured && measuredOn(catalog, ctx.measured.devices, gpu) ? ctx.measured : undefined;
     const fabric = resolveFabric(gpu, inst.gpus, inst.interconnect, ctx.params, assumed, m);
     const perGpuHour = inst.pricePerHour / inst.gpus;
     const large = m?.gemms.filter((g) => g.precision === ctx.training.precision).sort((a, b) => b.tflops - a.tflops)[0];

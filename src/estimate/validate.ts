@@ -4,7 +4,7 @@
  * the source used (`hardware` counts recompute FLOPs, `model` does not).
  */
 import { z } from 'zod';
-import { findGpu, loadGpuCatalog, type GpuCatalog } from './catalog.js';
+import { findGpu, loadGpuCatalog, measuredOn, type GpuCatalog } from './catalog.js';
 import { resolveModel } from './flops.js';
 import { InterconnectSpec, ModelSpec, TrainingSpec } from './inputs.js';
 import type { Measurements } from './measured.js';
@@ -75,12 +75,14 @@ export function predictPublishedRun(run: PublishedRun, opts: { params?: Efficien
   const training = resolveTraining(run.training, run.gpus, gpu, model.heads, model.layers, assumed, `${where}.training`);
   const gpusPerNode = run.gpusPerNode ?? 8;
   if (run.gpusPerNode === undefined) assumed.push('gpusPerNode=8');
-  const fabric = resolveFabric(gpu, gpusPerNode, run.interconnect ?? {}, params, assumed, opts.measured);
+  // Measurements count only for runs on the GPU they were taken on.
+  const measured = opts.measured && measuredOn(catalog, opts.measured.devices, gpu) ? opts.measured : undefined;
+  const fabric = resolveFabric(gpu, gpusPerNode, run.interconnect ?? {}, params, assumed, measured);
   const basis = run.published.flopsBasis ?? 'model';
   if (run.published.flopsBasis === undefined) assumed.push('flopsBasis=model');
   const est = estimateStep({
     model, training, gpu, gpus: run.gpus, fabric, params,
-    measuredGemms: opts.measured?.gemms ?? [],
+    measuredGemms: measured?.gemms ?? [],
     attentionCounting: run.published.attentionFlops ?? 'full',
   });
   if (!est.memory.fits) assumed.push(`memory model says ${est.memory.totalGB.toFixed(0)} GB > ${est.memory.capacityGB.toFixed(0)} GB: the source must use something not modelled`);

@@ -34,8 +34,10 @@ function writeJson(path: string, doc: unknown): void {
   else writeFileSync(path, text);
 }
 
-interface RawOpts extends Omit<EstimateOptions, 'model' | 'measured' | 'sitePowerWatts' | 'instances'> {
+interface RawOpts extends Omit<EstimateOptions, 'model' | 'measured' | 'sitePowerWatts' | 'instances' | 'sequenceParallel' | 'paramsFile'> {
   model?: string;
+  sp?: boolean;
+  params?: string;
   validate?: string;
   json?: string;
   measured?: string;
@@ -81,7 +83,7 @@ export const estimateCommand: CliCommand = {
       .action((raw: RawOpts) => {
         const measured = raw.measured ? raw.measured.split(',').filter(Boolean) : undefined;
         if (raw.validate) {
-          const report = validatePublishedRuns(raw.validate, { params: loadParams(raw.paramsFile ?? (raw as { params?: string }).params), measured: measured ? readMeasurements(measured) : undefined });
+          const report = validatePublishedRuns(raw.validate, { params: loadParams(raw.params), measured: measured ? readMeasurements(measured) : undefined });
           if (raw.json) writeJson(raw.json, { schema: 'gpubench.estimate-validation/v1', ...report });
           if (!raw.quiet && raw.json !== '-') process.stdout.write(formatValidation(report));
           process.exitCode = 0;
@@ -93,14 +95,16 @@ export const estimateCommand: CliCommand = {
           sitePowerWatts = parsePower(raw.sitePower);
           if (!sitePowerWatts) throw new UsageError(`"${raw.sitePower}" is not a power (e.g. 4.5GW, 300MW, 2e9)`, '--site-power');
         }
+        const { sp, params, ...rest } = raw;
         const doc = runEstimate({
-          ...raw,
+          ...rest,
           model: raw.model,
+          sequenceParallel: sp,
           measured,
           sitePowerWatts,
           instances: raw.instances !== undefined && raw.instances !== false,
           instancesFile: typeof raw.instances === 'string' ? raw.instances : undefined,
-          paramsFile: (raw as { params?: string }).params,
+          paramsFile: params,
         });
         if (raw.json) writeJson(raw.json, doc);
         if (!raw.quiet && raw.json !== '-') process.stdout.write(formatEstimate(doc));
