@@ -9,6 +9,10 @@ const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 export function formatValidation(r: ValidationReport): string {
   const t = new Table({ style: PLAIN, head: ['run', 'basis', 'pred TFLOP/s', 'published', 'error %', 'MFU', 'step s', 'assumed'] });
   for (const x of r.runs) {
+    if (x.error) {
+      t.push([x.id, x.predicted.flopsBasis, 'error', x.published.tflopsPerGPU ?? '-', '-', '-', '-', x.error.slice(0, 40)]);
+      continue;
+    }
     t.push([x.id, x.predicted.flopsBasis, f(x.predicted.tflopsPerGPU), x.published.tflopsPerGPU ?? '-', x.errorPct === null ? '-' : f(x.errorPct), f(x.predicted.mfu * 100) + '%', f(x.predicted.iterationSeconds, 2), x.assumed.length ? String(x.assumed.length) : '']);
   }
   return `${t.toString()}\nMAPE of per-GPU TFLOP/s: ${r.mape === null ? 'n/a' : f(r.mape, 2) + '%'} over ${r.runs.filter((x) => x.errorPct !== null).length} runs\n`;

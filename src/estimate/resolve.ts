@@ -32,7 +32,7 @@ export interface ResolvedTraining {
 /** GPUs of the Ampere generation and older run the pre-flash-attention Megatron stack by default. */
 function isPreHopper(gpu: GpuEntry): boolean {
   const gen = gpu.nvlinkGen ?? '';
-  return /NVLink[123]$/.test(gen) || /A100|V100|A800|A40|A10/i.test(gpu.id);
+  return /NVLink[123]$/.test(gen) || /A100|V100|A800|A40|A10|P100/i.test(gpu.id);
 }
 
 /** Decides every training field for `gpus` GPUs; `assumed` collects the defaults used. */

@@ -4,6 +4,7 @@
  * the source used (`hardware` counts recompute FLOPs, `model` does not).
  */
 import { z } from 'zod';
+import { UsageError } from '../harness/errors.js';
 import { findGpu, loadGpuCatalog, measuredOn, type GpuCatalog } from './catalog.js';
 import { resolveModel } from './flops.js';
 import { InterconnectSpec, ModelSpec, TrainingSpec } from './inputs.js';
@@ -52,6 +53,8 @@ export interface ValidationRow {
   breakdown: StepEstimate['breakdown'];
   memoryGB: number;
   fits: boolean;
+  /** Set when this run could not be predicted (unknown GPU, inconsistent layout). */
+  error?: string;
 }
 
 export interface ValidationReport {
@@ -108,7 +111,27 @@ function round(x: number, d: number): number {
 /** Validates every run of a published-runs file. */
 export function validatePublishedRuns(path: string, opts: { params?: EfficiencyParams; catalog?: GpuCatalog; measured?: Measurements } = {}): ValidationReport {
   const file = parseOrThrow(PublishedRunsFile, readYamlFile(path, '--validate'), path);
-  const runs = file.runs.map((r, i) => predictPublishedRun(r, opts, i));
+  // One run the model cannot place (a GPU not in the catalog, a layout that does not add
+  // up) is reported in its row; the others are still predicted.
+  const runs = file.runs.map((r, i) => {
+    try {
+      return predictPublishedRun(r, opts, i);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      const row: ValidationRow = {
+        id: r.id,
+        predicted: { tflopsPerGPU: NaN, mfu: NaN, hfu: NaN, iterationSeconds: NaN, flopsBasis: r.published.flopsBasis ?? 'model' },
+        published: r.published,
+        assumed: [],
+        errorPct: null,
+        breakdown: {} as ValidationRow['breakdown'],
+        memoryGB: NaN,
+        fits: false,
+        error: err.message,
+      };
+      return row;
+    }
+  });
   const errs = runs.map((r) => r.errorPct).filter((e): e is number => e !== null);
   const mape = errs.length ? round(errs.reduce((a, e) => a + Math.abs(e), 0) / errs.length, 2) : null;
   return { file: path, runs, mape, params: opts.params ?? DEFAULT_PARAMS };

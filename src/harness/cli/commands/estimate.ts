@@ -84,6 +84,7 @@ export const estimateCommand: CliCommand = {
         const measured = raw.measured ? raw.measured.split(',').filter(Boolean) : undefined;
         if (raw.validate) {
           const report = validatePublishedRuns(raw.validate, { params: loadParams(raw.params), measured: measured ? readMeasurements(measured) : undefined });
+          for (const r of report.runs) if (r.error) process.stderr.write(`gpubench: warning: ${r.id} not predicted: ${r.error}\n`);
           if (raw.json) writeJson(raw.json, { schema: 'gpubench.estimate-validation/v1', ...report });
           if (!raw.quiet && raw.json !== '-') process.stdout.write(formatValidation(report));
           process.exitCode = 0;
