@@ -78,3 +78,25 @@ describe('measured results files', () => {
     expect(() => readMeasurements([resolve(fixtures, 'bad-model.yaml')])).toThrow(/schema/);
   });
 });
+
+describe('efficiency parameter files', () => {
+  it('--params overrides a parameter and the step slows in proportion to the GEMM share', () => {
+    const base = runEstimate({ model: 'gpt-1t', cluster: 'a100-selene', gpus: 3072 });
+    const slow = runEstimate({ model: 'gpt-1t', cluster: 'a100-selene', gpus: 3072, paramsFile: resolve(fixtures, 'params-slow.yaml') });
+    expect(slow.inputs.params.gemmInTraining).toBe(0.425);
+    const gemmShare = (base.estimate.breakdown.gemm + base.estimate.breakdown.recompute * 0.7) / base.estimate.stepSeconds;
+    expect(slow.estimate.stepSeconds / base.estimate.stepSeconds).toBeGreaterThan(1 + gemmShare * 0.8);
+  });
+
+  it('an unknown parameter is a UsageError naming it', () => {
+    expect(() => runEstimate({ model: 'gpt-1t', cluster: 'a100-selene', gpus: 3072, paramsFile: resolve(fixtures, 'params-bad.yaml') })).toThrow(/gemmEfficiencyy/);
+  });
+
+  it('a run on a GPU the catalog lacks is reported in its row; the other runs are still predicted', () => {
+    const r = validatePublishedRuns(resolve(fixtures, 'mixed-runs.yaml'));
+    expect(r.runs[0]!.error).toMatch(/runs\[0\]\.gpu: unknown GPU "TPUv4"/);
+    expect(r.runs[0]!.errorPct).toBeNull();
+    expect(r.runs[1]!.error).toBeUndefined();
+    expect(r.mape).not.toBeNull();
+  });
+});

@@ -1,5 +1,6 @@
 /** Plain-text rendering of estimate and validation documents for the terminal. */
 import Table from 'cli-table3';
+import type { EstimateDoc } from './run.js';
 import type { ValidationReport } from './validate.js';
 
 const PLAIN = { head: [] as string[], border: [] as string[] };
@@ -18,10 +19,9 @@ export function formatValidation(r: ValidationReport): string {
   return `${t.toString()}\nMAPE of per-GPU TFLOP/s: ${r.mape === null ? 'n/a' : f(r.mape, 2) + '%'} over ${r.runs.filter((x) => x.errorPct !== null).length} runs\n`;
 }
 
-type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- rendering a JSON document
 
 /** The estimate as a few tables. */
-export function formatEstimate(d: Doc): string {
+export function formatEstimate(d: EstimateDoc): string {
   const out: string[] = [];
   const e = d.estimate;
   const i = d.inputs;
@@ -39,11 +39,11 @@ export function formatEstimate(d: Doc): string {
   out.push(t.toString());
   const b = new Table({ style: PLAIN, head: ['where the time goes', 's', '%'] });
   const total = e.stepSeconds;
-  for (const [k, v] of Object.entries(e.breakdown as Record<string, number>)) if (v > 0) b.push([k, f(v, 3), f((100 * v) / total)]);
+  for (const [k, v] of Object.entries(e.breakdown)) if (v > 0) b.push([k, f(v, 3), f((100 * v) / total)]);
   out.push(b.toString());
   if (d.timeToTrain) {
     const x = d.timeToTrain;
-    out.push(`time to train ${x.tokens.toExponential(2)} tokens: ${f(x.days)} days (${f(x.range.days[0])}–${f(x.range.days[1])}), ${f(x.gpuHours / 1e6, 2)} M GPU-h, ${f(x.energyMWh, 0)} MWh${x.costUSD === null ? '' : `, $${f(x.costUSD / 1e6, 1)} M`}`);
+    out.push(`time to train ${x.tokens.toExponential(2)} tokens: ${f(x.days)} days${x.range ? ` (${f(x.range.days[0])}–${f(x.range.days[1])})` : ''}, ${f(x.gpuHours / 1e6, 2)} M GPU-h, ${f(x.energyMWh, 0)} MWh${x.costUSD === null ? '' : `, $${f(x.costUSD / 1e6, 1)} M`}`);
   }
   if (d.allreduce) out.push(`all-reduce of ${d.allreduce.bytes} B on ${d.allreduce.gpus} GPUs: ${f(d.allreduce.seconds * 1e3, 2)} ms, busbw ${f(d.allreduce.busbwGBps)} GB/s`);
   if (d.search) {
@@ -59,7 +59,16 @@ export function formatEstimate(d: Doc): string {
   if (d.instances) {
     const s = new Table({ style: PLAIN, head: ['instance', 'GPU', '$/GPU-h', 'price date', 'matmul TFLOP/s', 'busbw GB/s', '$/PFLOP-h', 'train MFU', 'days', 'cost $M'] });
     for (const r of d.instances) {
-      s.push([r.id, r.gpu, f(r.price.perGpuHour, 2), r.price.date, `${f(r.matmulTflops.value, 0)}${r.matmulTflops.source.startsWith('measured') ? ' (m)' : ''}`, `${f(r.busbwGBps.intraNode, 0)}/${f(r.busbwGBps.interNodePerGpu, 0)}`, f(r.dollarsPerPflopHourMatmul, 2), r.training?.mfu ? f(r.training.mfu * 100) + '%' + (r.training.fits ? '' : ' (no fit)') : '-', r.timeToTrain ? f(r.timeToTrain.days, 1) : '-', r.timeToTrain ? f(r.timeToTrain.costUSD / 1e6, 1) : '-']);
+      const tr = r.training && 'mfu' in r.training ? r.training : undefined;
+      s.push([
+        r.id, r.gpu, f(r.price.perGpuHour, 2), r.price.date,
+        `${f(r.matmulTflops.value, 0)}${r.matmulTflops.source.startsWith('measured') ? ' (m)' : ''}`,
+        `${f(r.busbwGBps.intraNode, 0)}/${f(r.busbwGBps.interNodePerGpu, 0)}`,
+        f(r.dollarsPerPflopHourMatmul, 2),
+        tr ? `${f(tr.mfu * 100)}%${tr.fits ? '' : ' (no fit)'}` : '-',
+        r.timeToTrain ? f(r.timeToTrain.days, 1) : '-',
+        r.timeToTrain ? f(r.timeToTrain.costUSD / 1e6, 1) : '-',
+      ]);
     }
     out.push(s.toString());
   }

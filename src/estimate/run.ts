@@ -7,14 +7,14 @@ import { resolve } from 'node:path';
 import { UsageError } from '../harness/errors.js';
 import { CONFIG_DIR, findGpu, loadGpuCatalog, measuredOn, peak16 } from './catalog.js';
 import { busbwFromTime, collectiveTime, type Fabric } from './comm.js';
-import { resolveModel, parameterCount } from './flops.js';
+import { resolveModel, parameterCount, type ResolvedModel } from './flops.js';
 import { ClusterSpec, ModelSpec, TrainingSpec, type Precision, type RecomputeMode, type AttentionImpl } from './inputs.js';
 import { dollarsPerPflopHour, loadInstances } from './instances.js';
 import { readMeasurements, type Measurements } from './measured.js';
 import { DEFAULT_PARAMS, EfficiencyParams } from './params.js';
 import { resolveFabric, resolveTraining, type ResolvedTraining } from './resolve.js';
 import { defaultSpace, searchLayouts } from './search.js';
-import { sizeSite, timeToTrain } from './site.js';
+import { sizeSite, timeToTrain, type SiteSizing } from './site.js';
 import { estimateStep, type StepEstimate } from './step.js';
 import { parseOrThrow, readYamlFile } from './validate-input.js';
 
@@ -85,8 +85,59 @@ function layoutOf(t: ResolvedTraining) {
   return { tp, pp, dp, cp, microBatch, virtualStages, microBatches, globalBatch, recompute, sequenceParallel, distributedOptimizer };
 }
 
+/** The estimate summary shared by the main estimate and the site's job. */
+export type EstimateSummary = ReturnType<typeof summarize>;
+/** A layout as it appears in the output. */
+export type LayoutSummary = ReturnType<typeof layoutOf>;
+
+/** Time, energy and cost to train, with the uncertainty range on days. */
+export type TimeToTrain = ReturnType<typeof timeToTrain> & { tokens: number; modelFlops?: number; range?: { days: [number, number] } };
+
+/** One row of the cloud instance comparison. */
+export interface InstanceRow {
+  id: string;
+  provider: string;
+  gpu: string;
+  gpusPerInstance: number;
+  price: { perHour: number; perGpuHour: number; kind: string; date: string; source: string; verified: boolean };
+  matmulTflops: { value: number; source: string };
+  busbwGBps: { intraNode: number; interNodePerGpu: number; source: string };
+  dollarsPerPflopHourMatmul: number;
+  training?: { gpus: number; mfu: number; tflopsPerGpu: number; fits: boolean; dollarsPerPflopHour: number } | { error: string };
+  timeToTrain?: { days: number; costUSD: number };
+  assumed: string[];
+}
+
+/** The document `gpubench estimate --json` writes (schema `gpubench.estimate/v1`). */
+export interface EstimateDoc {
+  schema: 'gpubench.estimate/v1';
+  inputs: {
+    model: ResolvedModel & { file: string; parameters: number };
+    cluster: { file: string; name?: string; gpu: string; gpus: number; gpusPerNode: number; fabric: Fabric };
+    training: LayoutSummary;
+    params: EfficiencyParams;
+  };
+  sources: { peaks: string; gemm: 'measured' | 'catalog'; intraNode: string; interNode: string; measured: string[] };
+  assumed: string[];
+  estimate: EstimateSummary;
+  timeToTrain?: TimeToTrain;
+  allreduce?: { bytes: number; gpus: number; seconds: number; algbwGBps: number; busbwGBps: number; note: string };
+  search?: {
+    evaluated: number;
+    rejectedMemory: number;
+    elapsedMs: number;
+    best: { layout: LayoutSummary; stepSeconds: number; mfu: number; tflopsPerGpu: number; memoryGB: number }[];
+  };
+  site?: SiteSizing & {
+    assumed: string[];
+    job: EstimateSummary & { gpus: number; layout: LayoutSummary; sustainedEflops: number };
+    timeToTrain?: TimeToTrain;
+  };
+  instances?: InstanceRow[];
+}
+
 /** Runs the estimate and returns the JSON document (schema `gpubench.estimate/v1`). */
-export function runEstimate(o: EstimateOptions): Record<string, unknown> {
+export function runEstimate(o: EstimateOptions): EstimateDoc {
   const params = loadParams(o.paramsFile);
   const catalog = loadGpuCatalog();
   const modelPath = resolveConfigPath(o.model, 'models', '--model');
@@ -149,7 +200,7 @@ export function runEstimate(o: EstimateOptions): Record<string, unknown> {
   const trainTokens = o.trainTokens ?? tIn.trainTokens;
   const flopsPerToken = est.flops.model / (training.globalBatch * model.seqLength);
 
-  const doc: Record<string, unknown> = {
+  const doc: EstimateDoc = {
     schema: 'gpubench.estimate/v1',
     inputs: {
       model: { file: modelPath, ...model, parameters: parameterCount(model).total },
@@ -209,7 +260,7 @@ export function runEstimate(o: EstimateOptions): Record<string, unknown> {
     const siteTraining = { ...training, dp: siteDp, globalBatch: siteBatch };
     const siteGpus = siteDp * replica;
     const siteEst = estimateStep({ model, training: siteTraining, gpu, gpus: siteGpus, fabric, params, measuredGemms: measured?.gemms ?? [] });
-    const siteDoc: Record<string, unknown> = {
+    const siteDoc: NonNullable<EstimateDoc['site']> = {
       ...site,
       assumed: siteAssumed,
       job: { gpus: siteGpus, layout: layoutOf(siteTraining), ...summarize(siteEst), sustainedEflops: (siteEst.modelTflopsPerGpu * siteGpus) / 1e6 },
@@ -229,8 +280,8 @@ export function runEstimate(o: EstimateOptions): Record<string, unknown> {
 /** The instance comparison table: one row per preset at the run's GPU count. */
 function compareInstances(
   o: EstimateOptions,
-  ctx: { model: ReturnType<typeof resolveModel>; training: ResolvedTraining; params: EfficiencyParams; measured?: Measurements; trainTokens?: number; flopsPerToken: number; gpus: number },
-) {
+  ctx: { model: ResolvedModel; training: ResolvedTraining; params: EfficiencyParams; measured?: Measurements; trainTokens?: number; flopsPerToken: number; gpus: number },
+): InstanceRow[] {
   const catalog = loadGpuCatalog();
   return loadInstances(o.instancesFile).map((inst, i) => {
     const gpu = findGpu(catalog, inst.gpu, `instances[${i}].gpu`);
@@ -240,7 +291,7 @@ function compareInstances(
     const perGpuHour = inst.pricePerHour / inst.gpus;
     const large = m?.gemms.filter((g) => g.precision === ctx.training.precision).sort((a, b) => b.tflops - a.tflops)[0];
     const matmulTflops = large ? large.tflops : peak16(gpu) * gpu.gemmFraction;
-    const row: Record<string, unknown> = {
+    const row: InstanceRow = {
       id: inst.id,
       provider: inst.provider,
       gpu: gpu.id,
@@ -249,6 +300,7 @@ function compareInstances(
       matmulTflops: { value: matmulTflops, source: large ? `measured (${large.caseId})` : 'catalog peak × gemmFraction' },
       busbwGBps: { intraNode: fabric.intra.busbwGBps, interNodePerGpu: fabric.inter.busbwGBps, source: `${fabric.intra.source}/${fabric.inter.source}` },
       dollarsPerPflopHourMatmul: dollarsPerPflopHour(perGpuHour, matmulTflops),
+      assumed,
     };
     try {
       const tr = resolveTraining(
@@ -264,7 +316,6 @@ function compareInstances(
     } catch (err) {
       row.training = { error: err instanceof Error ? err.message : String(err) };
     }
-    row.assumed = assumed;
     return row;
   });
 }
