@@ -109,3 +109,24 @@ describe('layout search', () => {
     expect(t.tp * t.pp * t.cp * t.dp).toBe(4096);
   });
 });
+
+describe('input spellings', () => {
+  it('accepts the spellings sources use for recompute, precision, attention and architecture', async () => {
+    const { TrainingSpec, ModelSpec } = await import('../src/estimate/inputs.js');
+    const t = TrainingSpec.parse({ globalBatchSequences: 8, recompute: 'uniform', precision: 'bfloat16', attention: 'FlashAttention-2' });
+    expect([t.recompute, t.precision, t.attention]).toEqual(['full', 'bf16', 'flash']);
+    expect(TrainingSpec.parse({ globalBatchSequences: 8, recompute: false, attention: 'unfused' })).toMatchObject({ recompute: 'none', attention: 'unfused' });
+    expect(ModelSpec.parse({ arch: 'Llama-3', layers: 1, hidden: 8, heads: 1, vocab: 8, seqLength: 8 }).arch).toBe('llama');
+    expect(TrainingSpec.safeParse({ globalBatchSequences: 8, recompute: 'sometimes' }).success).toBe(false);
+  });
+
+  it('fp8 speeds up the linear layers but not attention, and MFU stays against the 16-bit peak', () => {
+    const spec: TrainingSpec = { globalBatchSequences: 512, microBatch: 1, tp: 8, pp: 4, virtualStages: 5, recompute: 'none', sequenceParallel: true, distributedOptimizer: true };
+    const bf16 = run(llama70, { ...spec, precision: 'bf16' }, 1024).est;
+    const fp8 = run(llama70, { ...spec, precision: 'fp8' }, 1024).est;
+    expect(fp8.stepSeconds).toBeLessThan(bf16.stepSeconds);
+    expect(fp8.stepSeconds).toBeGreaterThan(bf16.stepSeconds / 2);
+    expect(fp8.breakdown.attention).toBeCloseTo(bf16.breakdown.attention, 9);
+    expect(fp8.peak16Tflops).toBe(989.4);
+  });
+});

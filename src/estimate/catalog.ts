@@ -25,6 +25,8 @@ export const GpuEntry = z.object({
   nvlinkGBps: z.number().positive().optional(),
   watts: z.number().positive(),
   gemmFraction: z.number().positive().max(1).default(0.8),
+  /** Share of the fp8 peak an isolated large fp8 GEMM sustains; default 0.8 × gemmFraction. */
+  fp8GemmFraction: z.number().positive().max(1).optional(),
   /** Share of the 16-bit peak a flash-attention kernel sustains, forward and backward. */
   flashFraction: z.number().positive().max(1).default(0.35),
   nvlinkGen: z.string().optional(),

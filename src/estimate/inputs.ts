@@ -8,13 +8,32 @@ import { z } from 'zod';
 const pos = () => z.number().positive();
 const posInt = () => z.number().int().positive();
 
+/**
+ * Accepts the spellings sources use for one value (case-insensitive, by pattern), and
+ * leaves anything else to the enum, whose error lists the allowed values.
+ */
+function aliased<T extends z.ZodEnum>(e: T, aliases: [RegExp, string][]) {
+  return z.preprocess((v) => {
+    if (typeof v === 'boolean') v = String(v);
+    if (typeof v !== 'string') return v;
+    const low = v.trim().toLowerCase();
+    if ((e.options as readonly string[]).includes(low)) return low;
+    for (const [re, to] of aliases) if (re.test(low)) return to;
+    return v;
+  }, e);
+}
+
 /** Transformer architecture: `gpt` = GeLU MLP with 2 matrices, `llama` = SwiGLU with 3. */
 export const ModelArch = z.enum(['gpt', 'llama']);
+const ModelArchIn = aliased(ModelArch, [
+  [/llama|swiglu|mistral|qwen|gemma|deepseek|olmo/, 'llama'],
+  [/gpt|gelu|bloom|opt|megatron|mt-nlg|falcon|neox/, 'gpt'],
+]);
 
 /** A dense decoder-only transformer. */
 export const ModelSpec = z.object({
   name: z.string().optional(),
-  arch: ModelArch.default('gpt'),
+  arch: ModelArchIn.default('gpt'),
   /** Published parameter count; informational (FLOPs come from the shapes). */
   params: pos().optional(),
   layers: posInt(),
@@ -37,6 +56,21 @@ export type Precision = z.infer<typeof Precision>;
 export const AttentionImpl = z.enum(['unfused', 'flash']);
 export type AttentionImpl = z.infer<typeof AttentionImpl>;
 
+const RecomputeIn = aliased(RecomputeMode, [
+  [/^(uniform|block|true|yes|on|activation[s]?[- ]checkpointing)$/, 'full'],
+  [/^(false|no|off|disabled)$/, 'none'],
+  [/^selective/, 'selective'],
+]);
+const PrecisionIn = aliased(Precision, [
+  [/^(bfloat16|bf16-mixed|mixed-bf16)$/, 'bf16'],
+  [/^(float16|half|fp16-mixed|mixed-fp16|mixed|mixed precision|amp)$/, 'fp16'],
+  [/^(fp8|float8|e4m3|hybrid-fp8|fp8-hybrid)/, 'fp8'],
+]);
+const AttentionIn = aliased(AttentionImpl, [
+  [/unfused|non-fused|eager|naive|materiali[sz]ed/, 'unfused'],
+  [/flash|fused|cudnn|sdpa|fa2|fa3/, 'flash'],
+]);
+
 /** How one step is laid out across GPUs. Missing fields get documented defaults. */
 export const TrainingSpec = z.object({
   globalBatchSequences: posInt(),
@@ -46,10 +80,10 @@ export const TrainingSpec = z.object({
   dp: posInt().optional(),
   cp: posInt().optional(),
   virtualStages: posInt().optional(),
-  recompute: RecomputeMode.optional(),
-  precision: Precision.optional(),
+  recompute: RecomputeIn.optional(),
+  precision: PrecisionIn.optional(),
   sequenceParallel: z.boolean().optional(),
-  attention: AttentionImpl.optional(),
+  attention: AttentionIn.optional(),
   /** ZeRO-1 style sharded optimizer (reduce-scatter grads, all-gather params). */
   distributedOptimizer: z.boolean().optional(),
   /** Tokens (or FLOPs via `budgetFlops`) to train for, for time-to-train. */

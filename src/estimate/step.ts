@@ -99,15 +99,20 @@ function layerElementwiseElements(m: ResolvedModel, t: ResolvedTraining): { line
 /** Estimates one training step. */
 export function estimateStep(run: RunSetup): StepEstimate {
   const { model: m, training: t, gpu, fabric, params: p } = run;
+  const fp8 = t.precision === 'fp8';
+  // Linear layers run in the training precision; attention stays in 16 bits even in fp8 runs.
   const dev: GemmDevice = {
     peakTflops: peakTflops(gpu, t.precision),
-    gemmFraction: gpu.gemmFraction,
+    gemmFraction: fp8 ? (gpu.fp8GemmFraction ?? 0.8 * gpu.gemmFraction) : gpu.gemmFraction,
     flashFraction: gpu.flashFraction,
     memoryGBps: gpu.memoryGBps,
-    bytesPerElement: t.precision === 'fp8' ? 1 : t.precision === 'fp32' || t.precision === 'tf32' ? 4 : 2,
+    bytesPerElement: fp8 ? 1 : t.precision === 'fp32' || t.precision === 'tf32' ? 4 : 2,
     precision: t.precision,
     measured: run.measuredGemms,
   };
+  const attDev: GemmDevice = fp8
+    ? { ...dev, peakTflops: peak16(gpu), gemmFraction: gpu.gemmFraction, bytesPerElement: 2, precision: gpu.tflops.bf16 ? 'bf16' : 'fp16' }
+    : dev;
   const memBps = gpu.memoryGBps * 1e9 * p.memEfficiency;
   const b = t.microBatch;
   const tokens = (b * m.seqLength) / t.cp;
@@ -121,14 +126,14 @@ export function estimateStep(run: RunSetup): StepEstimate {
   for (const g of gemms) {
     if (g.attention) {
       attFlopsFwd += gemmFlops(g);
-      if (t.attention === 'unfused') attFwd += gemmTime(g, dev, p);
+      if (t.attention === 'unfused') attFwd += gemmTime(g, attDev, p);
     } else {
       linFwd += gemmTime(g, dev, p);
       if (gemmRate(g, dev, p).source === 'measured') measuredUsed = true;
     }
   }
   // Flash: forward and backward together at one efficiency (it recomputes scores inside bwd).
-  const flashTotal = t.attention === 'flash' ? flashAttentionTime(attFlopsFwd, dev, p) : 0;
+  const flashTotal = t.attention === 'flash' ? flashAttentionTime(attFlopsFwd, attDev, p) : 0;
   // Book a third as forward, two thirds as backward, as for GEMMs.
   if (t.attention === 'flash') attFwd = flashTotal / 3;
   const ew = layerElementwiseElements(m, t);
