@@ -35,25 +35,34 @@ function isPreHopper(gpu: GpuEntry): boolean {
   return /NVLink[123]$/.test(gen) || /A100|V100|A800|A40|A10|P100/i.test(gpu.id);
 }
 
-/** Decides every training field for `gpus` GPUs; `assumed` collects the defaults used. */
-export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, heads: number, layers: number, assumed: string[], field = 'training'): ResolvedTraining {
+/**
+ * Decides every training field for `gpus` GPUs; `assumed` collects the defaults used.
+ * `lenient` (validation of published runs) turns layout inconsistencies into notes: the
+ * layout wins, and the caller counts tp·pp·dp·cp GPUs.
+ */
+export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, heads: number, layers: number, assumed: string[], field = 'training', lenient = false): ResolvedTraining {
   const tp = t.tp ?? 1;
   const pp = t.pp ?? 1;
   const cp = t.cp ?? 1;
   if (t.tp === undefined) assumed.push('tp=1');
   if (t.pp === undefined) assumed.push('pp=1');
   if (t.cp === undefined && t.dp === undefined) assumed.push('cp=1');
+  const fail = (msg: string, f: string) => {
+    if (!lenient) throw new UsageError(msg, f);
+    assumed.push(`${f}: ${msg} (kept the layout as given)`);
+  };
   let dp = t.dp;
   if (dp === undefined) {
     dp = gpus / (tp * pp * cp);
     if (!Number.isInteger(dp) || dp < 1) {
-      throw new UsageError(`gpus ${gpus} is not divisible by tp·pp·cp = ${tp * pp * cp}`, `${field}.dp`);
+      fail(`gpus ${gpus} is not divisible by tp·pp·cp = ${tp * pp * cp}`, `${field}.dp`);
+      dp = Math.max(1, Math.floor(dp));
     }
     assumed.push(`dp=${dp} (gpus/(tp·pp·cp))`);
   } else if (tp * pp * cp * dp !== gpus) {
-    throw new UsageError(`tp·pp·dp·cp = ${tp * pp * dp * cp} but the run has ${gpus} GPUs`, `${field}.dp`);
+    fail(`tp·pp·dp·cp = ${tp * pp * dp * cp} but the run has ${gpus} GPUs`, `${field}.dp`);
   }
-  if (heads % tp !== 0) throw new UsageError(`tp=${tp} does not divide heads=${heads}`, `${field}.tp`);
+  if (heads % tp !== 0) fail(`tp=${tp} does not divide heads=${heads}`, `${field}.tp`);
   const microBatch = t.microBatch ?? 1;
   if (t.microBatch === undefined) assumed.push('microBatch=1');
   const preHopper = isPreHopper(gpu);
@@ -65,7 +74,7 @@ export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, he
   if (layers % pp !== 0 && layers < pp) throw new UsageError(`pp=${pp} is larger than layers=${layers}`, `${field}.pp`);
   const mbRaw = t.globalBatchSequences / (dp * microBatch);
   const microBatches = Math.ceil(mbRaw);
-  if (microBatches < 1) throw new UsageError('globalBatchSequences is smaller than dp·microBatch', `${field}.globalBatchSequences`);
+  if (microBatches < 1) fail('globalBatchSequences is smaller than dp·microBatch', `${field}.globalBatchSequences`);
   if (!Number.isInteger(mbRaw)) assumed.push(`microBatches=${microBatches} (globalBatch/(dp·microBatch)=${mbRaw.toFixed(2)} rounded up)`);
   const precision = t.precision ?? 'bf16';
   if (t.precision === undefined) assumed.push('precision=bf16');

@@ -75,7 +75,8 @@ export function predictPublishedRun(run: PublishedRun, opts: { params?: Efficien
   const model = resolveModel(run.model);
   if (run.model.kvHeads === undefined) assumed.push('kvHeads=heads');
   if (run.model.ffnHidden === undefined) assumed.push(`ffnHidden=${model.ffnHidden}`);
-  const training = resolveTraining(run.training, run.gpus, gpu, model.heads, model.layers, assumed, `${where}.training`);
+  const training = resolveTraining(run.training, run.gpus, gpu, model.heads, model.layers, assumed, `${where}.training`, true);
+  const layoutGpus = training.tp * training.pp * training.dp * training.cp;
   const gpusPerNode = run.gpusPerNode ?? 8;
   if (run.gpusPerNode === undefined) assumed.push('gpusPerNode=8');
   // Measurements count only for runs on the GPU they were taken on.
@@ -84,7 +85,7 @@ export function predictPublishedRun(run: PublishedRun, opts: { params?: Efficien
   const basis = run.published.flopsBasis ?? 'model';
   if (run.published.flopsBasis === undefined) assumed.push('flopsBasis=model');
   const est = estimateStep({
-    model, training, gpu, gpus: run.gpus, fabric, params,
+    model, training, gpu, gpus: layoutGpus, fabric, params,
     measuredGemms: measured?.gemms ?? [],
     attentionCounting: run.published.attentionFlops ?? 'full',
   });
