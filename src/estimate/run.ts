@@ -103,7 +103,7 @@ export interface InstanceRow {
   matmulTflops: { value: number; source: string };
   busbwGBps: { intraNode: number; interNodePerGpu: number; source: string };
   dollarsPerPflopHourMatmul: number;
-  training?: { gpus: number; mfu: number; tflopsPerGpu: number; fits: boolean; dollarsPerPflopHour: number } | { error: string };
+  training?: { gpus: number; layout: LayoutSummary; mfu: number; tflopsPerGpu: number; fits: boolean; dollarsPerPflopHour: number } | { error: string };
   timeToTrain?: { days: number; costUSD: number };
   assumed: string[];
 }
@@ -307,8 +307,22 @@ function compareInstances(
         { globalBatchSequences: ctx.training.globalBatch, microBatch: ctx.training.microBatch, tp: Math.min(ctx.training.tp, inst.gpus), pp: ctx.training.pp, cp: ctx.training.cp, recompute: ctx.training.recompute, precision: ctx.training.precision === 'fp16' || ctx.training.precision === 'bf16' ? ctx.training.precision : 'bf16', sequenceParallel: ctx.training.sequenceParallel },
         ctx.gpus, gpu, ctx.model.heads, ctx.model.layers, assumed,
       );
-      const est = estimateStep({ model: ctx.model, training: tr, gpu, gpus: ctx.gpus, fabric, params: ctx.params, measuredGemms: m?.gemms ?? [] });
-      row.training = { gpus: ctx.gpus, mfu: est.mfu, tflopsPerGpu: est.modelTflopsPerGpu, fits: est.memory.fits, dollarsPerPflopHour: dollarsPerPflopHour(perGpuHour, est.modelTflopsPerGpu) };
+      let est = estimateStep({ model: ctx.model, training: tr, gpu, gpus: ctx.gpus, fabric, params: ctx.params, measuredGemms: m?.gemms ?? [] });
+      let layout = layoutOf(tr);
+      if (!est.memory.fits) {
+        // The requested layout does not fit this GPU's memory: take the fastest one that does.
+        const found = searchLayouts({
+          model: ctx.model, gpu, gpus: ctx.gpus, fabric, params: ctx.params, globalBatch: tr.globalBatch,
+          base: { precision: tr.precision, sequenceParallel: true, attention: tr.attention, distributedOptimizer: true },
+          space: defaultSpace(ctx.model, inst.gpus, ctx.model.seqLength >= 16384),
+          measuredGemms: m?.gemms ?? [], top: 1,
+        }).best[0];
+        if (!found) throw new UsageError(`no layout of ${ctx.model.layers} layers fits ${ctx.gpus} x ${gpu.id}`, `instances[${i}]`);
+        est = found.estimate;
+        layout = layoutOf(found.training);
+        assumed.push(`layout from --search (the requested one needs ${est.memory.totalGB.toFixed(0)} GB)`);
+      }
+      row.training = { gpus: ctx.gpus, layout, mfu: est.mfu, tflopsPerGpu: est.modelTflopsPerGpu, fits: est.memory.fits, dollarsPerPflopHour: dollarsPerPflopHour(perGpuHour, est.modelTflopsPerGpu) };
       if (ctx.trainTokens) {
         const days = (ctx.flopsPerToken * ctx.trainTokens) / (ctx.gpus * est.modelTflopsPerGpu * 1e12) / 86400;
         row.timeToTrain = { days, costUSD: days * 24 * ctx.gpus * perGpuHour };

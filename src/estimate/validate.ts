@@ -91,7 +91,13 @@ export function predictPublishedRun(run: PublishedRun, opts: { params?: Efficien
   });
   if (!est.memory.fits) assumed.push(`memory model says ${est.memory.totalGB.toFixed(0)} GB > ${est.memory.capacityGB.toFixed(0)} GB: the source must use something not modelled`);
   const tflops = basis === 'hardware' ? est.hardwareTflopsPerGpu : est.modelTflopsPerGpu;
-  const pub = run.published.tflopsPerGPU;
+  let pub = run.published.tflopsPerGPU;
+  if (pub === undefined && run.published.mfu !== undefined) {
+    // Only MFU published: compare on TFLOP/s = MFU × the 16-bit dense peak (MFU given as a fraction or a percent).
+    const mfu = run.published.mfu > 1 ? run.published.mfu / 100 : run.published.mfu;
+    pub = mfu * est.peak16Tflops;
+    assumed.push(`published tflopsPerGPU taken as mfu × ${est.peak16Tflops} = ${pub.toFixed(1)}`);
+  }
   return {
     id: run.id,
     predicted: { tflopsPerGPU: round(tflops, 2), mfu: round(est.mfu, 4), hfu: round(est.hfu, 4), iterationSeconds: round(est.stepSeconds, 4), flopsBasis: basis },
