@@ -11,6 +11,7 @@ describe('the GPU peak catalog', () => {
     expect(findGpu('NVIDIA GB200')?.id).toBe('GB200');
     expect(findGpu('NVIDIA B200')?.id).toBe('B200');
     expect(findGpu('NVIDIA A100-SXM4-80GB')?.id).toBe('A100-SXM4-80GB');
+    expect(findGpu('NVIDIA A100-SXM4-40GB')?.id).toBe('A100-SXM4-40GB');
     expect(findGpu('llvmpipe (LLVM 15.0.6, 256 bits)')).toBeUndefined();
   });
   it('gives dense peaks per dtype with a source for every entry', () => {

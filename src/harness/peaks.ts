@@ -49,15 +49,28 @@ export function loadCatalog(path = DEFAULT_CATALOG): GpuEntry[] {
   return parsed.data.gpus;
 }
 
-/** The first catalog entry whose `match` fits a device name, if any. */
-export function findGpu(deviceName: string, catalog = loadCatalog()): GpuEntry | undefined {
-  return catalog.find((g) => {
+/**
+ * The catalog entry a device name belongs to: of the entries whose `match` fits, the
+ * most specific (longest pattern) wins, so "H100.*PCIe" beats "H100" whatever the order.
+ */
+export function matchGpu<E extends { match?: string | undefined }>(entries: readonly E[], deviceName: string): E | undefined {
+  let best: E | undefined;
+  for (const g of entries) {
+    if (!g.match) continue;
+    let hit = false;
     try {
-      return new RegExp(g.match, 'i').test(deviceName);
+      hit = new RegExp(g.match, 'i').test(deviceName);
     } catch {
-      return false;
+      hit = false;
     }
-  });
+    if (hit && (!best || g.match.length > (best.match?.length ?? 0))) best = g;
+  }
+  return best;
+}
+
+/** The shipped (or given) catalog's entry for a device name, if any. */
+export function findGpu(deviceName: string, catalog = loadCatalog()): GpuEntry | undefined {
+  return matchGpu(catalog, deviceName);
 }
 
 /** The catalog's key for a contract dtype (f32 → fp32, f16 → fp16 …). */

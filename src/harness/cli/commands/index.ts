@@ -4,6 +4,7 @@
  */
 import type { CliCommand } from '../command.js';
 import { compareCommand } from './compare.js';
+import { estimateCommand } from './estimate.js';
 import { listCommand } from './list.js';
 import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
@@ -14,5 +15,6 @@ export const commands: CliCommand[] = [
   runCommand,
   reportCommand,
   compareCommand,
+  estimateCommand,
   schemasCommand,
 ];

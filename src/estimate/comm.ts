@@ -1,0 +1,112 @@
+/**
+ * Communication model: alpha-beta collectives with nccl-tests' bus-bandwidth
+ * definitions, made hierarchical (NVLink inside a node, the network across nodes).
+ *
+ * nccl-tests: algbw = S / t and busbw = algbw · F, so t = S · F / busbw, with
+ * F = 2(n−1)/n for all-reduce, (n−1)/n for all-gather and reduce-scatter (S the full,
+ * gathered size) and 1 for broadcast. busbw is what a link sustains, independent of n,
+ * which is why the model is written in it.
+ */
+
+export type CollectiveOp = 'allreduce' | 'allgather' | 'reducescatter' | 'broadcast';
+
+/** nccl-tests' bus-bandwidth factor F for `n` ranks. */
+export function busbwFactor(op: CollectiveOp, n: number): number {
+  if (n <= 1) return 0;
+  switch (op) {
+    case 'allreduce':
+      return (2 * (n - 1)) / n;
+    case 'allgather':
+    case 'reducescatter':
+      return (n - 1) / n;
+    case 'broadcast':
+      return 1;
+  }
+}
+
+/** One level of the fabric: the bus bandwidth a collective reaches on it, and its step latency. */
+export interface Link {
+  /** Bus bandwidth per GPU, GB/s (1e9 bytes/s). */
+  busbwGBps: number;
+  /** Latency per algorithm step, microseconds. */
+  latencyUs: number;
+  /** Where these numbers came from. */
+  source: 'measured' | 'catalog';
+}
+
+/** Algorithm steps a collective pays latency for: ring steps, or a tree's 2·log2(n) when fewer. */
+export function latencySteps(op: CollectiveOp, n: number): number {
+  if (n <= 1) return 0;
+  const ring = op === 'allreduce' ? 2 * (n - 1) : n - 1;
+  const tree = (op === 'allreduce' ? 2 : 1) * Math.ceil(Math.log2(n));
+  return Math.min(ring, tree);
+}
+
+/** Time in seconds of a collective on `bytes` (S as nccl-tests counts it) among `n` ranks of one link. */
+export function flatCollectiveTime(op: CollectiveOp, bytes: number, n: number, link: Link): number {
+  if (n <= 1 || bytes <= 0) return 0;
+  return latencySteps(op, n) * link.latencyUs * 1e-6 + (bytes * busbwFactor(op, n)) / (link.busbwGBps * 1e9);
+}
+
+/** Invert the model: the busbw nccl-tests would print for a measured time. */
+export function busbwFromTime(op: CollectiveOp, bytes: number, n: number, seconds: number): number {
+  return ((bytes / seconds) * busbwFactor(op, n)) / 1e9;
+}
+
+/** The two fabric levels of a cluster. */
+export interface Fabric {
+  gpusPerNode: number;
+  intra: Link;
+  inter: Link;
+}
+
+/** How a parallel group of `size` ranks, `stride` ranks apart, falls onto nodes. */
+export interface Placement {
+  /** Members of the group inside one node. */
+  perNode: number;
+  /** Nodes the group spans. */
+  nodes: number;
+}
+
+/** Ranks are numbered node-major; a group's members are `stride` apart. */
+export function placeGroup(size: number, stride: number, gpusPerNode: number): Placement {
+  if (size <= 1) return { perNode: 1, nodes: 1 };
+  const perNode = stride >= gpusPerNode ? 1 : Math.max(1, Math.min(size, Math.floor(gpusPerNode / stride)));
+  return { perNode, nodes: Math.ceil(size / perNode) };
+}
+
+/**
+ * A collective over a group placed hierarchically: inside the node on NVLink, across
+ * nodes on the network, one NIC per GPU (rail-optimized), each GPU carrying 1/perNode
+ * of the data across. All-reduce = reduce-scatter(intra) + all-reduce(inter, S/g) +
+ * all-gather(intra); all-gather/reduce-scatter = their inter part on S/g plus intra on S.
+ */
+export function collectiveTime(op: CollectiveOp, bytes: number, size: number, stride: number, fabric: Fabric): number {
+  if (size <= 1 || bytes <= 0) return 0;
+  const { perNode: g, nodes: N } = placeGroup(size, stride, fabric.gpusPerNode);
+  if (N <= 1) return flatCollectiveTime(op, bytes, g, fabric.intra);
+  if (g <= 1) return flatCollectiveTime(op, bytes, N, fabric.inter);
+  switch (op) {
+    case 'allreduce':
+      return (
+        flatCollectiveTime('reducescatter', bytes, g, fabric.intra) +
+        flatCollectiveTime('allreduce', bytes / g, N, fabric.inter) +
+        flatCollectiveTime('allgather', bytes, g, fabric.intra)
+      );
+    case 'allgather':
+    case 'reducescatter':
+      return flatCollectiveTime(op, bytes / g, N, fabric.inter) + flatCollectiveTime(op, bytes, g, fabric.intra);
+    case 'broadcast':
+      return flatCollectiveTime('broadcast', bytes, N, fabric.inter) + flatCollectiveTime('broadcast', bytes, g, fabric.intra);
+  }
+}
+
+/** Point-to-point send of `bytes` between ranks `stride` apart (pipeline stages). */
+export function p2pTime(bytes: number, stride: number, fabric: Fabric): number {
+  if (bytes <= 0) return 0;
+  const link = stride >= fabric.gpusPerNode ? fabric.inter : fabric.intra;
+  return link.latencyUs * 1e-6 + bytes / (link.busbwGBps * 1e9);
+}
+
+/** Per-GPU unidirectional NVLink bandwidth by generation, GB/s (NVIDIA NVLink pages). */
+export const NVLINK_GBPS: Record<string, number> = { NVLink2: 150, NVLink3: 300, NVLink4: 450, NVLink5: 900 };

@@ -1,0 +1,135 @@
+/**
+ * Input schemas of the cluster model: the model architecture, the training layout and
+ * the cluster. The same shapes are used by `configs/models/*.yaml`,
+ * `configs/clusters/*.yaml` and the entries of a published-runs file.
+ */
+import { z } from 'zod';
+
+const pos = () => z.number().positive();
+const posInt = () => z.number().int().positive();
+
+/**
+ * Accepts the spellings sources use for one value (case-insensitive, by pattern), and
+ * leaves anything else to the enum, whose error lists the allowed values.
+ */
+function aliased<T extends z.ZodEnum>(e: T, aliases: [RegExp, string][]) {
+  return z.preprocess((v) => {
+    if (typeof v === 'boolean') v = String(v);
+    if (typeof v !== 'string') return v;
+    const low = v.trim().toLowerCase();
+    if ((e.options as readonly string[]).includes(low)) return low;
+    for (const [re, to] of aliases) if (re.test(low)) return to;
+    return v;
+  }, e);
+}
+
+/** Transformer architecture: `gpt` = GeLU MLP with 2 matrices, `llama` = SwiGLU with 3. */
+export const ModelArch = z.enum(['gpt', 'llama']);
+const ModelArchIn = aliased(ModelArch, [
+  [/llama|swiglu|mistral|qwen|gemma|deepseek|olmo/, 'llama'],
+  [/gpt|gelu|bloom|opt|megatron|mt-nlg|falcon|neox/, 'gpt'],
+]);
+
+/** A dense decoder-only transformer. */
+export const ModelSpec = z.object({
+  name: z.string().optional(),
+  arch: ModelArchIn.default('gpt'),
+  /** Published parameter count; informational (FLOPs come from the shapes). */
+  params: pos().optional(),
+  layers: posInt(),
+  hidden: posInt(),
+  heads: posInt(),
+  /** Key/value heads (GQA); defaults to `heads` (multi-head attention). */
+  kvHeads: posInt().optional(),
+  /** FFN inner size; defaults to 4·hidden (gpt) or the Llama rule 8/3·hidden rounded. */
+  ffnHidden: posInt().optional(),
+  vocab: posInt(),
+  seqLength: posInt(),
+}).passthrough();
+export type ModelSpec = z.infer<typeof ModelSpec>;
+
+export const RecomputeMode = z.enum(['none', 'selective', 'full']);
+export type RecomputeMode = z.infer<typeof RecomputeMode>;
+export const Precision = z.enum(['fp16', 'bf16', 'fp8', 'tf32', 'fp32']);
+export type Precision = z.infer<typeof Precision>;
+/** `unfused` materialises the s×s score matrix (Megatron 2021/22); `flash` does not. */
+export const AttentionImpl = z.enum(['unfused', 'flash']);
+export type AttentionImpl = z.infer<typeof AttentionImpl>;
+
+const RecomputeIn = aliased(RecomputeMode, [
+  [/^(uniform|block|true|yes|on|activation[s]?[- ]checkpointing)$/, 'full'],
+  [/^(false|no|off|disabled)$/, 'none'],
+  [/^selective/, 'selective'],
+]);
+const PrecisionIn = aliased(Precision, [
+  [/^(bfloat16|bf16-mixed|mixed-bf16)$/, 'bf16'],
+  [/^(float16|half|fp16-mixed|mixed-fp16|mixed|mixed precision|amp)$/, 'fp16'],
+  [/^(fp8|float8|e4m3|hybrid-fp8|fp8-hybrid)/, 'fp8'],
+]);
+const AttentionIn = aliased(AttentionImpl, [
+  [/unfused|non-fused|eager|naive|materiali[sz]ed/, 'unfused'],
+  [/flash|fused|cudnn|sdpa|fa2|fa3/, 'flash'],
+]);
+
+/** How one step is laid out across GPUs. Missing fields get documented defaults. */
+export const TrainingSpec = z.object({
+  globalBatchSequences: posInt(),
+  microBatch: posInt().optional(),
+  tp: posInt().optional(),
+  pp: posInt().optional(),
+  dp: posInt().optional(),
+  cp: posInt().optional(),
+  virtualStages: posInt().optional(),
+  recompute: RecomputeIn.optional(),
+  precision: PrecisionIn.optional(),
+  sequenceParallel: z.boolean().optional(),
+  attention: AttentionIn.optional(),
+  /** ZeRO-1 style sharded optimizer (reduce-scatter grads, all-gather params). */
+  distributedOptimizer: z.boolean().optional(),
+  /** Tokens (or FLOPs via `budgetFlops`) to train for, for time-to-train. */
+  trainTokens: pos().optional(),
+}).passthrough();
+export type TrainingSpec = z.infer<typeof TrainingSpec>;
+
+/** Interconnect facts as published-runs entries give them. */
+export const InterconnectSpec = z.object({
+  /** NVLink generation name (NVLink3/4/5) or any string; see comm.ts. */
+  intraNode: z.string().optional(),
+  /** Per-GPU unidirectional intra-node bandwidth, GB/s (overrides `intraNode`). */
+  intraNodeGBps: pos().optional(),
+  /** Per-GPU network line rate, Gb/s (one NIC per GPU on rail-optimized fabrics). */
+  interNodeGbpsPerGPU: pos().optional(),
+}).passthrough();
+export type InterconnectSpec = z.infer<typeof InterconnectSpec>;
+
+/** A cluster: GPUs, how they are wired, what they draw and cost. */
+export const ClusterSpec = z.object({
+  name: z.string().optional(),
+  gpu: z.string(),
+  gpusPerNode: posInt().default(8),
+  nodes: posInt().optional(),
+  interconnect: InterconnectSpec.default({}),
+  /** Intra-node / inter-node collective step latency, microseconds (override params). */
+  intraNodeLatencyUs: z.number().min(0).optional(),
+  interNodeLatencyUs: z.number().min(0).optional(),
+  topology: z.object({
+    kind: z.enum(['rail-optimized-fat-tree', 'fat-tree', 'torus', 'dragonfly']).default('rail-optimized-fat-tree'),
+    /** Oversubscription of the network above the leaf (1 = non-blocking). */
+    oversubscription: z.number().min(1).default(1),
+  }).default({ kind: 'rail-optimized-fat-tree', oversubscription: 1 }),
+  power: z.object({
+    /** Board power per GPU; defaults to the catalog's `watts`. */
+    gpuWatts: pos().optional(),
+    /** Everything else in a node (CPUs, NICs, fans, memory, storage), watts per node. */
+    nodeOverheadWatts: z.number().min(0).default(2800),
+    /** Network switches, storage, management, per GPU, watts. */
+    perGpuInfraWatts: z.number().min(0).default(100),
+    /** Power usage effectiveness of the facility. */
+    pue: z.number().min(1).default(1.2),
+  }).default({ nodeOverheadWatts: 2800, perGpuInfraWatts: 100, pue: 1.2 }),
+  /** Price per GPU-hour, USD. */
+  pricePerGpuHour: pos().optional(),
+  /** GPUs per rack, for site sizing. */
+  gpusPerRack: posInt().default(32),
+}).passthrough();
+export type ClusterSpec = z.infer<typeof ClusterSpec>;

@@ -1,0 +1,101 @@
+/**
+ * Memory per GPU: weights, gradients, optimizer state (mixed-precision Adam) and
+ * activations (Korthikanti et al. 2022, "Reducing Activation Recomputation in Large
+ * Transformer Models", Sec. 4), for the most loaded pipeline stage.
+ */
+import type { ResolvedModel } from './flops.js';
+import { parameterCount } from './flops.js';
+import type { AttentionImpl, RecomputeMode } from './inputs.js';
+
+/** The layout facts memory depends on. */
+export interface MemoryLayout {
+  microBatch: number;
+  tp: number;
+  pp: number;
+  dp: number;
+  cp: number;
+  virtualStages: number;
+  microBatches: number;
+  recompute: RecomputeMode;
+  sequenceParallel: boolean;
+  attention: AttentionImpl;
+  distributedOptimizer: boolean;
+  /** Bytes per main gradient element (4 when gradients accumulate in fp32). */
+  gradBytes: number;
+}
+
+export interface MemoryBreakdown {
+  /** Parameters held by the GPU (most loaded stage). */
+  params: number;
+  weightsGB: number;
+  gradientsGB: number;
+  optimizerGB: number;
+  activationsGB: number;
+  /** CUDA context, NCCL buffers, cuBLAS workspace, allocator fragmentation. */
+  reserveGB: number;
+  totalGB: number;
+  capacityGB: number;
+  fits: boolean;
+}
+
+/** Reserve for what is not tensors, GB. */
+export const MEMORY_RESERVE_GB = 3;
+
+/** Activation bytes of one layer for one micro-batch (Korthikanti Table 2, generalised to GQA/SwiGLU and CP). */
+export function layerActivationBytes(m: ResolvedModel, L: MemoryLayout): number {
+  const s = m.seqLength / L.cp;
+  const b = L.microBatch;
+  const h = m.hidden;
+  const t = L.tp;
+  const a = m.heads;
+  const kvFrac = (m.kvHeads * m.headDim) / h;
+  // Per token, in units of h bytes (Korthikanti Sec. 4.1): attention block = QKV input 2,
+  // Q 2, K and V 4·kvFrac, projection input 2, dropout mask 1 (= 11 for MHA); MLP = input 2,
+  // activation input and output 4f/h, mask 1 (= 19 for f = 4h; SwiGLU keeps gate, up and
+  // product: 6f/h, no dropout); two norm inputs 4.
+  const attnLinear = 2 + 2 + 4 * kvFrac + 2 + 1;
+  const mlp = m.arch === 'llama' ? 2 + (6 * m.ffnHidden) / h : 2 + (4 * m.ffnHidden) / h + 1;
+  const norms = 4;
+  const scores = L.attention === 'flash' ? 0 : (5 * a * m.seqLength) / h; // s×s scores, softmax, dropout mask
+  const sbh = s * b * h;
+  if (L.recompute === 'full') return (2 * sbh) / (L.sequenceParallel ? t : 1);
+  // Korthikanti: 34·sbh per layer for GPT, of which 10·sbh (norm and block inputs, dropout
+  // masks) is replicated across TP ranks unless sequence parallelism shards it.
+  const total = attnLinear + mlp + norms;
+  const linear = L.sequenceParallel ? total / t : 10 + (total - 10) / t;
+  const kept = L.recompute === 'selective' ? 0 : scores / t;
+  return sbh * (linear + kept);
+}
+
+/** Memory per GPU on the most loaded stage (the first: it holds the most micro-batches in flight). */
+export function memoryPerGpu(m: ResolvedModel, L: MemoryLayout, capacityGB: number): MemoryBreakdown {
+  const pc = parameterCount(m);
+  const params = (Math.ceil(m.layers / L.pp) * pc.layer + pc.embedding) / L.tp;
+  const weights = 2 * params;
+  const grads = L.gradBytes * params;
+  const shard = L.distributedOptimizer ? L.dp * L.cp : 1;
+  const optimizer = (12 * params) / shard; // fp32 master, Adam m and v
+  // 1F1B: the first stage holds min(m, p) micro-batches of L/p layers; interleaving adds (p−1)/(p·v).
+  const inflight = Math.min(L.microBatches, L.pp) * (L.pp > 1 && L.virtualStages > 1 ? 1 + (L.pp - 1) / (L.pp * L.virtualStages) : 1);
+  let act = layerActivationBytes(m, L) * Math.ceil(m.layers / L.pp) * inflight;
+  if (L.recompute === 'full') {
+    // The one layer being recomputed holds its full activations.
+    act += layerActivationBytes(m, { ...L, recompute: 'none' });
+  }
+  // fp32 logits and their gradient on the last stage (vocabulary-parallel).
+  const logits = ((L.microBatch * m.seqLength) / L.cp) * (m.vocab / L.tp) * 4 * 2;
+  const GB = 1e9;
+  const activationsGB = (act + (L.pp === 1 ? logits : 0)) / GB;
+  const totalGB = (weights + grads + optimizer) / GB + activationsGB + MEMORY_RESERVE_GB;
+  return {
+    params,
+    weightsGB: weights / GB,
+    gradientsGB: grads / GB,
+    optimizerGB: optimizer / GB,
+    activationsGB,
+    reserveGB: MEMORY_RESERVE_GB,
+    totalGB,
+    capacityGB,
+    fits: totalGB <= capacityGB,
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * Filling in what a run description leaves out, with documented defaults, and recording
+ * every default used so the output can say what was assumed.
+ */
+import { UsageError } from '../harness/errors.js';
+import type { GpuEntry } from './catalog.js';
+import { peakTflops } from './catalog.js';
+import type { Fabric, Link } from './comm.js';
+import { NVLINK_GBPS } from './comm.js';
+import type { AttentionImpl, ClusterSpec, InterconnectSpec, Precision, RecomputeMode, TrainingSpec } from './inputs.js';
+import type { Measurements } from './measured.js';
+import type { EfficiencyParams } from './params.js';
+
+/** A training layout with every field decided. */
+export interface ResolvedTraining {
+  globalBatch: number;
+  microBatch: number;
+  tp: number;
+  pp: number;
+  dp: number;
+  cp: number;
+  virtualStages: number;
+  /** Micro-batches per pipeline per step: globalBatch / (dp · microBatch). */
+  microBatches: number;
+  recompute: RecomputeMode;
+  precision: Precision;
+  sequenceParallel: boolean;
+  attention: AttentionImpl;
+  distributedOptimizer: boolean;
+}
+
+/** GPUs of the Ampere generation and older run the pre-flash-attention Megatron stack by default. */
+function isPreHopper(gpu: GpuEntry): boolean {
+  const gen = gpu.nvlinkGen ?? '';
+  return /NVLink[123]$/.test(gen) || /A100|V100|A800|A40|A10|P100/i.test(gpu.id);
+}
+
+/**
+ * Decides every training field for `gpus` GPUs; `assumed` collects the defaults used.
+ * `lenient` (validation of published runs) turns layout inconsistencies into notes: the
+ * layout wins, and the caller counts tp·pp·dp·cp GPUs.
+ */
+export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, heads: number, layers: number, assumed: string[], field = 'training', lenient = false): ResolvedTraining {
+  const tp = t.tp ?? 1;
+  const pp = t.pp ?? 1;
+  const cp = t.cp ?? 1;
+  if (t.tp === undefined) assumed.push('tp=1');
+  if (t.pp === undefined) assumed.push('pp=1');
+  if (t.cp === undefined && t.dp === undefined) assumed.push('cp=1');
+  const fail = (msg: string, f: string) => {
+    if (!lenient) throw new UsageError(msg, f);
+    assumed.push(`${f}: ${msg} (kept the layout as given)`);
+  };
+  let dp = t.dp;
+  if (dp === undefined) {
+    dp = gpus / (tp * pp * cp);
+    if (!Number.isInteger(dp) || dp < 1) {
+      fail(`gpus ${gpus} is not divisible by tp·pp·cp = ${tp * pp * cp}`, `${field}.dp`);
+      dp = Math.max(1, Math.floor(dp));
+    }
+    assumed.push(`dp=${dp} (gpus/(tp·pp·cp))`);
+  } else if (tp * pp * cp * dp !== gpus) {
+    fail(`tp·pp·dp·cp = ${tp * pp * dp * cp} but the run has ${gpus} GPUs`, `${field}.dp`);
+  }
+  if (heads % tp !== 0) fail(`tp=${tp} does not divide heads=${heads}`, `${field}.tp`);
+  const microBatch = t.microBatch ?? 1;
+  if (t.microBatch === undefined) assumed.push('microBatch=1');
+  const preHopper = isPreHopper(gpu);
+  // Interleaving became the norm with Megatron-Core and NeMo recipes (about two layers per
+  // virtual stage); the Ampere-era stack used it only when asked.
+  let vs = t.virtualStages ?? (preHopper || pp === 1 ? 1 : Math.max(1, Math.floor(layers / pp / 2)));
+  if (vs > 1 && layers / (pp * vs) < 1) vs = Math.max(1, Math.floor(layers / pp));
+  if (t.virtualStages === undefined && pp > 1) assumed.push(`virtualStages=${vs} (${vs === 1 ? 'no interleaving, Ampere-era stack' : 'interleaved, ~2 layers per virtual stage'})`);
+  if (layers % pp !== 0 && layers < pp) throw new UsageError(`pp=${pp} is larger than layers=${layers}`, `${field}.pp`);
+  const mbRaw = t.globalBatchSequences / (dp * microBatch);
+  const microBatches = Math.ceil(mbRaw);
+  if (microBatches < 1) fail('globalBatchSequences is smaller than dp·microBatch', `${field}.globalBatchSequences`);
+  if (!Number.isInteger(mbRaw)) assumed.push(`microBatches=${microBatches} (globalBatch/(dp·microBatch)=${mbRaw.toFixed(2)} rounded up)`);
+  const precision = t.precision ?? 'bf16';
+  if (t.precision === undefined) assumed.push('precision=bf16');
+  peakTflops(gpu, precision); // throws a UsageError when the GPU has no such peak
+  const sequenceParallel = t.sequenceParallel ?? tp > 1;
+  if (t.sequenceParallel === undefined && tp > 1) assumed.push('sequenceParallel=true (tp>1)');
+  const attention = t.attention ?? (preHopper ? 'unfused' : 'flash');
+  if (t.attention === undefined) assumed.push(`attention=${attention} (${preHopper ? 'Ampere-era stack' : 'Hopper-era stack'})`);
+  if (cp > 1 && attention === 'unfused') assumed.push('context parallelism with unfused attention (unusual)');
+  // Selective recompute exists to drop the s×s attention activations; flash attention never
+  // stores them, so with flash the default is no recompute.
+  const recompute = t.recompute ?? (attention === 'flash' ? 'none' : 'selective');
+  if (t.recompute === undefined) assumed.push(`recompute=${recompute}`);
+  // Sharded optimizer state (Megatron distributed optimizer, ZeRO-1, FSDP) is standard on the Hopper-era stack.
+  const distributedOptimizer = t.distributedOptimizer ?? (!preHopper && dp * cp > 1);
+  if (t.distributedOptimizer === undefined) assumed.push(`distributedOptimizer=${distributedOptimizer}`);
+  return { globalBatch: t.globalBatchSequences, microBatch, tp, pp, dp, cp, virtualStages: vs, microBatches, recompute, precision, sequenceParallel, attention, distributedOptimizer };
+}
+
+/** Network line rate per GPU when nothing says: 200 Gb/s HDR on Ampere, 400 Gb/s NDR after. */
+export function defaultNetworkGbps(gpu: GpuEntry): number {
+  return isPreHopper(gpu) ? 200 : 400;
+}
+
+/** Builds the two-level fabric from interconnect facts, measurements first, catalog second. */
+export function resolveFabric(
+  gpu: GpuEntry,
+  gpusPerNode: number,
+  ic: InterconnectSpec,
+  p: EfficiencyParams,
+  assumed: string[],
+  measured?: Measurements,
+  oversubscription = 1,
+  latency: { intraUs?: number; interUs?: number } = {},
+): Fabric {
+  let intraGBps = ic.intraNodeGBps;
+  if (intraGBps === undefined && ic.intraNode) intraGBps = NVLINK_GBPS[ic.intraNode];
+  if (intraGBps === undefined && gpu.nvlinkGen) {
+    intraGBps = NVLINK_GBPS[gpu.nvlinkGen];
+    assumed.push(`intraNode=${gpu.nvlinkGen} (catalog)`);
+  }
+  if (intraGBps === undefined) {
+    intraGBps = (gpu.nvlinkGBps ?? 128) / 2;
+    assumed.push(`intraNode ${intraGBps} GB/s per direction (catalog nvlinkGBps/2)`);
+  }
+  let gbps = ic.interNodeGbpsPerGPU;
+  if (gbps === undefined) {
+    gbps = defaultNetworkGbps(gpu);
+    assumed.push(`interNodeGbpsPerGPU=${gbps}`);
+  }
+  const intra: Link = measured?.intra ?? { busbwGBps: intraGBps * p.nvlinkEfficiency, latencyUs: latency.intraUs ?? p.nvlinkLatencyUs, source: 'catalog' };
+  const inter: Link = measured?.inter ?? {
+    busbwGBps: ((gbps / 8) * p.networkEfficiency) / oversubscription,
+    latencyUs: latency.interUs ?? p.networkLatencyUs,
+    source: 'catalog',
+  };
+  return { gpusPerNode, intra, inter };
+}
+
+/** Cluster facts in the shape `resolveFabric` takes. */
+export function clusterInterconnect(c: ClusterSpec): InterconnectSpec {
+  return c.interconnect ?? {};
+}

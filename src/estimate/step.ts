@@ -1,0 +1,238 @@
+/**
+ * The step-time model: one training step of a dense transformer on a cluster, from the
+ * GEMM shapes each GPU runs, the bytes its memory-bound kernels move, and the bytes
+ * each parallel dimension communicates.
+ *
+ *   step = (m + (p−1)/v) · t_microbatch(slowest stage) + exposed DP + optimizer + overhead
+ *   t_microbatch = layers/p · (fwd + bwd + recompute + TP + CP) [+ logits on the last stage] + P2P
+ */
+import type { GpuEntry } from './catalog.js';
+import { peak16, peakTflops } from './catalog.js';
+import { collectiveTime, p2pTime, type Fabric } from './comm.js';
+import { gemmFlops, layerGemms, logitGemm, parameterCount, stepFlops, type AttentionCounting, type ResolvedModel } from './flops.js';
+import { flashAttentionTime, gemmRate, gemmTime, type GemmDevice, type MeasuredGemm } from './gemm.js';
+import { memoryPerGpu, type MemoryBreakdown } from './memory.js';
+import type { EfficiencyParams } from './params.js';
+import type { ResolvedTraining } from './resolve.js';
+
+/** Where the time of one step goes, seconds (per GPU, on the critical path). */
+export interface StepBreakdown {
+  /** Linear-layer GEMMs (QKV, projection, MLP, logits), fwd + bwd. */
+  gemm: number;
+  /** Attention score/context products (unfused roofline or flash kernel). */
+  attention: number;
+  /** Memory-bound kernels: norms, dropout, softmax, activation, residuals, cross-entropy. */
+  elementwise: number;
+  /** Recomputation (forward again), all kinds. */
+  recompute: number;
+  /** Tensor-parallel collectives not hidden. */
+  tpComm: number;
+  /** Context-parallel KV exchange not hidden behind attention. */
+  cpComm: number;
+  /** Pipeline point-to-point sends. */
+  ppComm: number;
+  /** Pipeline fill and drain: (p−1)/v micro-batch times. */
+  bubble: number;
+  /** Data-parallel gradient reduction not hidden behind the last backward. */
+  dpComm: number;
+  /** Optimizer step (memory-bound Adam). */
+  optimizer: number;
+  /** Fixed per-step overhead. */
+  overhead: number;
+}
+
+/** Everything the model needs about one run. */
+export interface RunSetup {
+  model: ResolvedModel;
+  training: ResolvedTraining;
+  gpu: GpuEntry;
+  gpus: number;
+  fabric: Fabric;
+  params: EfficiencyParams;
+  measuredGemms: MeasuredGemm[];
+  /** How the FLOPs for TFLOP/s are counted (full s×s by default). */
+  attentionCounting?: AttentionCounting;
+}
+
+/** The estimate of one step. */
+export interface StepEstimate {
+  stepSeconds: number;
+  tokensPerSecond: number;
+  flops: { model: number; hardware: number };
+  /** Model FLOPs per second per GPU, TFLOP/s. */
+  modelTflopsPerGpu: number;
+  /** Hardware FLOPs (with recompute) per second per GPU, TFLOP/s. */
+  hardwareTflopsPerGpu: number;
+  /** Model FLOPs utilisation against the 16-bit dense peak. */
+  mfu: number;
+  hfu: number;
+  peak16Tflops: number;
+  aggregatePflops: number;
+  breakdown: StepBreakdown;
+  memory: MemoryBreakdown;
+  /** Where GEMM rates came from. */
+  gemmSource: 'measured' | 'catalog';
+  /** The same step with every efficiency ±uncertainty: [fast, slow] seconds. */
+  range: [number, number];
+}
+
+const ACT_BYTES = 2; // activations travel and sit in 16 bits
+
+/** Element traffic of the memory-bound kernels of one layer's forward, in elements (×ACT_BYTES). */
+function layerElementwiseElements(m: ResolvedModel, t: ResolvedTraining): { linear: number; attention: number } {
+  const tokens = (t.microBatch * m.seqLength) / t.cp;
+  const h = m.hidden;
+  const tokensReplicated = t.sequenceParallel ? tokens / t.tp : tokens;
+  const kvDim = m.kvHeads * m.headDim;
+  const gpt = m.arch === 'gpt';
+  // Two norms (read + write), two residual adds (+ dropout and its 1-byte mask for GPT).
+  const perTokenReplicated = 4 * h + (gpt ? 7 : 6) * h;
+  // Activation (GeLU: read/write f; SwiGLU: read 2f, write f) and QKV/context layout copies.
+  const perTokenSharded = ((gpt ? 2 : 3) * m.ffnHidden + 2 * (h + 2 * kvDim) + 2 * h) / t.tp;
+  const linear = tokensReplicated * perTokenReplicated + tokens * perTokenSharded;
+  // Unfused attention: fused scale-mask-softmax (read+write) and dropout (read, write, mask) on s×s.
+  const scores = ((t.microBatch * m.heads) / t.tp) * (m.seqLength / t.cp) * m.seqLength;
+  const attention = t.attention === 'flash' ? 0 : scores * (gpt ? 4.5 : 2);
+  return { linear, attention };
+}
+
+/** Estimates one training step. */
+export function estimateStep(run: RunSetup): StepEstimate {
+  const { model: m, training: t, gpu, fabric, params: p } = run;
+  const fp8 = t.precision === 'fp8';
+  // Linear layers run in the training precision; attention stays in 16 bits even in fp8 runs.
+  const dev: GemmDevice = {
+    peakTflops: peakTflops(gpu, t.precision),
+    gemmFraction: fp8 ? (gpu.fp8GemmFraction ?? 0.8 * gpu.gemmFraction) : gpu.gemmFraction,
+    flashFraction: gpu.flashFraction,
+    memoryGBps: gpu.memoryGBps,
+    bytesPerElement: fp8 ? 1 : t.precision === 'fp32' || t.precision === 'tf32' ? 4 : 2,
+    precision: t.precision,
+    measured: run.measuredGemms,
+  };
+  const attDev: GemmDevice = fp8
+    ? { ...dev, peakTflops: peak16(gpu), gemmFraction: gpu.gemmFraction, bytesPerElement: 2, precision: gpu.tflops.bf16 ? 'bf16' : 'fp16' }
+    : dev;
+  const memBps = gpu.memoryGBps * 1e9 * p.memEfficiency;
+  const b = t.microBatch;
+  const tokens = (b * m.seqLength) / t.cp;
+
+  // --- one layer, one micro-batch, forward ---
+  const gemms = layerGemms(m, b, t.tp, t.cp);
+  let linFwd = 0;
+  let attFwd = 0;
+  let attFlopsFwd = 0;
+  let measuredUsed = false;
+  for (const g of gemms) {
+    if (g.attention) {
+      attFlopsFwd += gemmFlops(g);
+      if (t.attention === 'unfused') attFwd += gemmTime(g, attDev, p);
+    } else {
+      linFwd += gemmTime(g, dev, p);
+      if (gemmRate(g, dev, p).source === 'measured') measuredUsed = true;
+    }
+  }
+  // Flash: forward and backward together at one efficiency (it recomputes scores inside bwd).
+  const flashTotal = t.attention === 'flash' ? flashAttentionTime(attFlopsFwd, attDev, p) : 0;
+  // Book a third as forward, two thirds as backward, as for GEMMs.
+  if (t.attention === 'flash') attFwd = flashTotal / 3;
+  const ew = layerElementwiseElements(m, t);
+  const ewLinFwd = (ew.linear * ACT_BYTES) / memBps;
+  const ewAttFwd = (ew.attention * ACT_BYTES) / memBps;
+
+  // TP: two all-reduces per layer forward (or all-gather + reduce-scatter pairs under SP,
+  // the same bus bytes), two in backward; on the TP group (stride 1).
+  const actBytes = tokens * m.hidden * ACT_BYTES;
+  const tpOne = t.sequenceParallel
+    ? collectiveTime('allgather', actBytes, t.tp, 1, fabric) + collectiveTime('reducescatter', actBytes, t.tp, 1, fabric)
+    : 2 * collectiveTime('allreduce', actBytes, t.tp, 1, fabric);
+  const tpFwd = tpOne * (1 - p.tpOverlap);
+
+  // CP: each rank's K and V chunk goes round the ring (c−1 hops), in part hidden behind attention.
+  const kvBytes = 2 * tokens * ((m.kvHeads * m.headDim) / t.tp) * ACT_BYTES;
+  const cpRaw = t.cp > 1 ? (t.cp - 1) * p2pTime(kvBytes, t.tp, fabric) : 0;
+  // The hidden part is bounded by the attention compute it hides behind.
+  const cpFwd = cpRaw - Math.min(cpRaw * p.cpOverlap, attFwd);
+  const cpBwd = 2 * cpRaw - Math.min(2 * cpRaw * p.cpOverlap, 2 * attFwd);
+
+  const fwdLayer = linFwd + attFwd + ewLinFwd + ewAttFwd + tpFwd + cpFwd;
+  const bwdLayer = 2 * linFwd + 2 * attFwd + 2 * (ewLinFwd + ewAttFwd) + tpFwd + cpBwd;
+  const recLayer = t.recompute === 'full' ? fwdLayer : t.recompute === 'selective' ? attFwd + ewAttFwd : 0;
+
+  // --- last stage extras: logits GEMM and cross-entropy; SP gathers the final hidden ---
+  const lg = logitGemm(m, b, t.tp, t.cp);
+  const logitsFwd = gemmTime(lg, dev, p);
+  const ceBytes = tokens * (m.vocab / t.tp) * 12; // fp32 logits: softmax read/write, grad write
+  const logitsTime = 3 * logitsFwd + ceBytes / memBps + (t.sequenceParallel ? tpOne : 0) * (1 - p.tpOverlap);
+
+  // The slowest stage sets the pace; with uneven splits it holds ceil(L/p) layers.
+  const layersPerStage = Math.ceil(m.layers / t.pp);
+  // P2P: activations (scatter/gather over TP: 1/tp each) per virtual stage, fwd and bwd.
+  const ppStride = t.tp * t.cp * t.dp;
+  const p2pOne = t.pp > 1 ? p2pTime(actBytes / t.tp, ppStride, fabric) : 0;
+  const ppPerMb = t.pp > 1 ? 2 * t.virtualStages * p2pOne : 0;
+
+  const perMbLayers = layersPerStage * (fwdLayer + bwdLayer + recLayer);
+  const perMb = perMbLayers + logitsTime + ppPerMb;
+  const mbs = t.microBatches;
+  const bubbleMbs = (t.pp - 1) / t.virtualStages;
+  const pipeline = (mbs + bubbleMbs) * perMb;
+
+  // --- data parallel: gradients of the most loaded stage over dp·cp ranks (stride tp) ---
+  const pc = parameterCount(m);
+  const stageParams = (layersPerStage * pc.layer + pc.embedding) / t.tp;
+  const gradBytes = t.precision === 'fp16' ? 2 : 4; // bf16 accumulates and reduces fp32 main grads
+  const dpRanks = t.dp * t.cp;
+  const dpRaw = t.distributedOptimizer
+    ? collectiveTime('reducescatter', stageParams * gradBytes, dpRanks, t.tp, fabric) + collectiveTime('allgather', stageParams * 2, dpRanks, t.tp, fabric)
+    : collectiveTime('allreduce', stageParams * gradBytes, dpRanks, t.tp, fabric);
+  const lastBwd = layersPerStage * bwdLayer;
+  const dpExposed = Math.max(0, dpRaw - p.dpOverlap * lastBwd);
+
+  // --- optimizer: mixed-precision Adam reads/writes ~40 bytes per parameter it owns ---
+  const ownedParams = stageParams / (t.distributedOptimizer ? dpRanks : 1);
+  const optimizer = (ownedParams * 40) / memBps;
+
+  const stepSeconds = pipeline + dpExposed + optimizer + p.stepOverheadS;
+
+  const breakdown: StepBreakdown = {
+    gemm: mbs * (layersPerStage * 3 * linFwd + 3 * logitsFwd),
+    attention: mbs * layersPerStage * 3 * attFwd,
+    elementwise: mbs * (layersPerStage * 3 * (ewLinFwd + ewAttFwd) + ceBytes / memBps),
+    recompute: mbs * layersPerStage * recLayer,
+    tpComm: mbs * (layersPerStage * 2 * tpFwd + (t.sequenceParallel ? tpOne * (1 - p.tpOverlap) : 0)),
+    cpComm: mbs * layersPerStage * (cpFwd + cpBwd),
+    ppComm: mbs * ppPerMb,
+    bubble: bubbleMbs * perMb,
+    dpComm: dpExposed,
+    optimizer,
+    overhead: p.stepOverheadS,
+  };
+
+  const counting = run.attentionCounting ?? 'full';
+  const fl = stepFlops(m, t.globalBatch, t.recompute, counting);
+  const pk16 = peak16(gpu);
+  const modelT = fl.model / stepSeconds / run.gpus / 1e12;
+  const hwT = fl.hardware / stepSeconds / run.gpus / 1e12;
+  const memory = memoryPerGpu(
+    m,
+    { ...t, gradBytes },
+    (gpu.memoryGB * 1024 ** 3) / 1e9, // datasheet "80 GB" is 80 GiB
+  );
+  const u = p.uncertainty;
+  return {
+    stepSeconds,
+    tokensPerSecond: (t.globalBatch * m.seqLength) / stepSeconds,
+    flops: fl,
+    modelTflopsPerGpu: modelT,
+    hardwareTflopsPerGpu: hwT,
+    mfu: modelT / pk16,
+    hfu: hwT / pk16,
+    peak16Tflops: pk16,
+    aggregatePflops: (hwT * run.gpus) / 1e3,
+    breakdown,
+    memory,
+    gemmSource: measuredUsed ? 'measured' : 'catalog',
+    range: [stepSeconds * (1 - u), stepSeconds * (1 + u)],
+  };
+}
