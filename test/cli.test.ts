@@ -80,7 +80,7 @@ describe('gpubench run', () => {
 
   it('fails the run (exit 1) on a wrong result and on a silent fallback, and keeps the others', () => {
     const json = join(tmp(), 'bad.json');
-    const r = gpubench(['run', '--plugin', 'test/fixtures/bad-kernels.plugin.mjs', '--backends', 'test-wrong,test-fallback,tfjs-cpu', '--sizes', '24', '--json', json, '--min-time', '20']);
+    const r = gpubench(['run', '--plugin', 'test/fixtures/bad-kernels.plugin.mjs', '--backends', 'test-wrong,test-fallback,tfjs-cpu', '--sizes', '24', '--dtypes', 'f32', '--json', json, '--min-time', '20']);
     expect(r.code, r.stderr).toBe(1);
     const res = JSON.parse(readFileSync(json, 'utf8')) as Results;
     expect(validate(res), JSON.stringify(validate.errors)).toBe(true);
@@ -113,5 +113,28 @@ describe('gpubench run', () => {
     expect(r.stderr).not.toMatch(/\u001b\[\d*[AK]/); // no cursor movement or line erasing
     // Colours may be on (picocolors colours CI logs); the line itself must be plain.
     expect(stripVTControlCharacters(r.stderr)).toMatch(/^ok +matmul\/tfjs-cpu\/f32\/8x8x8 /m);
+  });
+});
+
+describe('planning with --backends against a suite', () => {
+  it('keeps an entry\'s own backends that are given, runs unnamed ones in every entry, and notes what is unavailable', async () => {
+    const { planRun } = await import('../src/harness/plan.js');
+    const { validateSuite } = await import('../src/harness/suite.js');
+    await import('../src/kernels/index.js');
+    const suite = validateSuite({
+      name: 't',
+      workloads: [
+        { workload: 'matmul', backends: ['webgpu', 'tfjs-node-gpu'], sizes: [64] },
+        { workload: 'matmul', backends: ['tfjs-cpu', 'tfjs-node'], sizes: [8] },
+      ],
+    }, 'inline');
+    const all = await planRun(suite, { overrides: {} });
+    expect(all.cases.map((c) => c.backend).filter((b) => b.startsWith('tfjs-node'))).toEqual([]);
+    expect(all.unavailable.map((u) => u.backend).sort()).toEqual(['tfjs-node', 'tfjs-node-gpu']);
+    const cpu = await planRun(suite, { backends: ['tfjs-cpu'], overrides: {} });
+    expect(cpu.cases.map((c) => c.id)).toEqual(['matmul/tfjs-cpu/f32/8x8x8']);
+    const named = await planRun(suite, { backends: ['tfjs-node'], overrides: {} });
+    expect(named.cases.map((c) => c.id)).toEqual(['matmul/tfjs-node/f32/8x8x8']);
+    expect(named.cases[0]!.skip).toMatch(/^backend unavailable: not installed: npm install @tensorflow\/tfjs-node /);
   });
 });

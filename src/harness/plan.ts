@@ -59,25 +59,28 @@ export async function planRun(suite: Suite, f: PlanFilters): Promise<Plan> {
   const devices = new Map<string, DeviceInfo>();
   const unavailable = new Map<string, string>();
   const seen = new Set<string>();
+  const namedBySuite = new Set(entries.flatMap(({ e }) => e.backends ?? []));
   for (const { e: raw, index } of entries) {
     const workload = getWorkload(e_workload(raw))!;
     const e = applyOverrides(workload.entrySchema, raw, f.overrides);
     if (e.backends) checkIds('backend', `workloads[${index}].backends`, e.backends, backendIds);
-    // --backends narrows: an entry that names its own backends keeps only those also given.
-    const explicit = f.backends && e.backends ? e.backends.filter((b) => f.backends!.includes(b)) : (f.backends ?? e.backends);
-    if (explicit && explicit.length === 0) continue;
-    const candidates = (explicit ?? backendIds).filter((id) => getKernel(workload.id, id));
-    if (explicit) {
-      for (const id of explicit)
-        if (!getKernel(workload.id, id))
-          throw new UsageError(`backend "${id}" has no ${workload.id} kernel`, f.backends ? '--backends' : `workloads[${index}].backends`);
-    }
+    // --backends narrows: an entry that names its own backends keeps those also given, and
+    // a given backend the suite never names (a plugin's, say) runs in every entry.
+    const named =
+      f.backends && e.backends
+        ? f.backends.filter((b) => e.backends!.includes(b) || !namedBySuite.has(b))
+        : (f.backends ?? e.backends);
+    if (named && named.length === 0) continue;
+    for (const id of named ?? [])
+      if (!getKernel(workload.id, id))
+        throw new UsageError(`backend "${id}" has no ${workload.id} kernel`, f.backends ? '--backends' : `workloads[${index}].backends`);
+    const candidates = (named ?? backendIds).filter((id) => getKernel(workload.id, id));
     for (const backendId of candidates) {
       const probe = await probeBackend(backendId);
       if (!probe.available) {
         unavailable.set(backendId, probe.reason);
-        // Asked for by name: say so in the results. Picked implicitly: leave it out.
-        if (!explicit) continue;
+        // Named on the command line: the results say it was skipped. Otherwise it is a note.
+        if (!f.backends?.includes(backendId)) continue;
       } else {
         for (const d of probe.devices) devices.set(`${d.backend}|${d.id}`, d);
       }

@@ -92,6 +92,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile
       version: packageVersion(),
       status: 'partial',
       ...(opts.suite ? { suite: opts.suite } : {}),
+      ...(plan.unavailable.length > 0 ? { unavailable: plan.unavailable } : {}),
     },
     environment: fingerprint(),
     devices: plan.devices,

@@ -140,6 +140,8 @@ export const RunInfo = z.object({
   version: z.string(),
   status: z.enum(['complete', 'partial', 'failed']),
   suite: z.string().optional(),
+  /** Backends the suite would have used that are unavailable on this machine, and why. */
+  unavailable: z.array(z.object({ backend: z.string(), reason: z.string() })).optional(),
 }).passthrough();
 export type RunInfo = z.infer<typeof RunInfo>;
 

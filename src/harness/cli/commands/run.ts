@@ -95,7 +95,7 @@ export const runCommand: CliCommand = {
       .description('run a suite: every case checked against a float64 reference, timed, written to a results file')
       .option('--suite <name|file>', 'built-in suite name (configs/suites/NAME.yaml) or a YAML file', 'default')
       .option('--workloads <list>', 'only these workloads, e.g. matmul', list)
-      .option('--backends <list>', 'only these backends, e.g. webgpu,tfjs-webgpu,tfjs-cpu (see `gpubench list`); a suite entry that names backends keeps those also given here', list)
+      .option('--backends <list>', 'only these backends, e.g. webgpu,tfjs-webgpu,tfjs-cpu (see `gpubench list`); a suite entry that names backends keeps those also given, and one the suite never names runs in every entry', list)
       .option('--sizes <list>', 'square sizes m=n=k, e.g. 256,512,1024 (replaces the suite\'s sizes and shapes)', intList)
       .option('--dtypes <list>', 'element types, e.g. f32,f16', list)
       .option('--json <file>', 'results file (a .jsonl beside it is written as cases complete)')
