@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import Ajv2020 from 'ajv/dist/2020.js';
-import { gpubench, ROOT } from './helpers/cli.js';
+import { spawnSync } from 'node:child_process';
+import { CLI, gpubench, ROOT } from './helpers/cli.js';
 import { REQUIRE_WEBGPU } from './helpers/webgpu.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'gpubench-cli-'));
@@ -113,6 +114,22 @@ describe('gpubench run', () => {
     expect(r.stderr).not.toMatch(/\u001b\[\d*[AK]/); // no cursor movement or line erasing
     // Colours may be on (picocolors colours CI logs); the line itself must be plain.
     expect(stripVTControlCharacters(r.stderr)).toMatch(/^ok +matmul\/tfjs-cpu\/f32\/8x8x8 /m);
+  });
+});
+
+const haveScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+
+describe.skipIf(!haveScript)(`gpubench run on a terminal${haveScript ? '' : ' (skipped: util-linux `script` not found)'}`, () => {
+  it('redraws one live progress line per case on a TTY', () => {
+    const json = join(tmp(), 'tty.json');
+    // A real pseudo-terminal with a size (log-update draws nothing on a 0×0 one).
+    const cmd = `stty rows 40 cols 160; ${process.execPath} ${CLI} run --backends tfjs-cpu --sizes 32,64 --json ${json} --min-time 200`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: '' }, timeout: 120_000 });
+    expect(r.status, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/\[1\/2\] matmul\/tfjs-cpu\/f32\/32x32x32 +sample \d+/);
+    expect(r.stdout).toMatch(/\[2\/2\] matmul\/tfjs-cpu\/f32\/64x64x64/);
+    expect(r.stdout).toMatch(/\u001b\[2K|\u001b\[1A/); // the line is erased and redrawn
+    expect(stripVTControlCharacters(r.stdout)).toMatch(/2 ok, 0 failed, 0 skipped/);
   });
 });
 

@@ -32,6 +32,8 @@ export function resultsTable(results: ResultsFile): string {
   const t = new Table({
     head: ['case', 'device', 'timer', 'median ms', 'p10–p90 ms', 'cv', 'TFLOP/s', '% peak', 'rel err', 'status'],
     style: { head: [], border: [] },
+    // No rule between rows: a sweep is read down its columns.
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });
   for (const r of results.cases) {
     const s = r.stats;
