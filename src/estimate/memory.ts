@@ -5,24 +5,16 @@
  */
 import type { ResolvedModel } from './flops.js';
 import { parameterCount } from './flops.js';
-import type { AttentionImpl, RecomputeMode } from './inputs.js';
+import type { ResolvedTraining } from './resolve.js';
 
-/** The layout facts memory depends on. */
-export interface MemoryLayout {
-  microBatch: number;
-  tp: number;
-  pp: number;
-  dp: number;
-  cp: number;
-  virtualStages: number;
-  microBatches: number;
-  recompute: RecomputeMode;
-  sequenceParallel: boolean;
-  attention: AttentionImpl;
-  distributedOptimizer: boolean;
+/** The layout facts memory depends on: the resolved training layout, plus the gradient width. */
+export type MemoryLayout = Pick<
+  ResolvedTraining,
+  'microBatch' | 'tp' | 'pp' | 'dp' | 'cp' | 'virtualStages' | 'microBatches' | 'recompute' | 'sequenceParallel' | 'attention' | 'distributedOptimizer'
+> & {
   /** Bytes per main gradient element (4 when gradients accumulate in fp32). */
   gradBytes: number;
-}
+};
 
 export interface MemoryBreakdown {
   /** Parameters held by the GPU (most loaded stage). */
