@@ -104,6 +104,21 @@ describe.skipIf(missing !== undefined)(`webgpu matmul ${missing ? `(skipped: ${m
     expect(r.timer).toBe(hasTs ? 'gpu-timestamp' : 'wall-clock');
   });
 
+  it('reads raw device timestamps (Dawn\'s timestamp_quantization is off)', async () => {
+    const probe = await probeBackend('webgpu');
+    if (!(probe.available && probe.devices[0]?.features?.includes('timestamp-query'))) return;
+    const p: MatmulParams = { m: 32, n: 32, k: 32, batch: 1, dtype: 'f32', kernel: 'tiled' };
+    const c = await kernel.setup(p, matmulWorkload.makeData(p, freshSeed()));
+    try {
+      const ns: number[] = [];
+      for (let i = 0; i < 6; i++) ns.push(Math.round((await c.time(1)) * 1e6));
+      // Quantized timestamps come in multiples of 65536 ns; raw ones almost never do.
+      expect(ns.some((x) => x % 65536 !== 0), ns.join(',')).toBe(true);
+    } finally {
+      await c.dispose();
+    }
+  });
+
   it('refuses dtypes WGSL does not have and operands over the binding limit, with the reason', async () => {
     const probe = await probeBackend('webgpu');
     if (!probe.available) throw new Error(probe.reason);

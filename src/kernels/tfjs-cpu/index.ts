@@ -2,7 +2,7 @@
  * The `tfjs-cpu` backend: TensorFlow.js's plain-JavaScript CPU kernels. The reference
  * stack that works everywhere; timed with the host clock.
  */
-import { cpus } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import type { Backend } from '../../harness/backend.js';
 import { registerBackend, registerKernel } from '../../harness/registry.js';
 import { tfjsMatmulKernel } from '../tfjs-common/matmul.js';
@@ -26,7 +26,7 @@ export const tfjsCpuBackend: Backend = {
       if (!tf.findBackendFactory('cpu')) return { available: false, reason: '@tensorflow/tfjs-backend-cpu did not register: reinstall with npm ci' };
       return {
         available: true,
-        devices: [{ backend: 'tfjs-cpu', id: 'cpu:0', name: cpuName(), vendor: 'cpu', software: true, driver: `tfjs-core ${tf.version_core}` }],
+        devices: [{ backend: 'tfjs-cpu', id: 'cpu:0', name: cpuName(), vendor: 'cpu', software: true, driver: `tfjs-core ${tf.version_core}`, memoryBytes: totalmem() }],
       };
     } catch (err) {
       return { available: false, reason: `cannot load TensorFlow.js: ${(err as Error).message}; run npm ci` };
