@@ -34,6 +34,23 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
   return o;
 }
 
+/** The symbols a library slot resolves: [names tried, optional] (tests build fakes from it). */
+Napi::Value Symbols(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LibSlot* slot = slotById(info[0].As<Napi::String>().Utf8Value());
+  if (!slot) throw Napi::Error::New(env, "unknown library id");
+  Napi::Array out = Napi::Array::New(env, slot->symbols.size());
+  for (size_t i = 0; i < slot->symbols.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    Napi::Array names = Napi::Array::New(env, slot->symbols[i].names.size());
+    for (size_t j = 0; j < slot->symbols[i].names.size(); j++) names.Set(static_cast<uint32_t>(j), slot->symbols[i].names[j]);
+    o.Set("names", names);
+    o.Set("optional", slot->symbols[i].optional);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
 Napi::Value CudaInit(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     requireLoaded(cudaSlot());
@@ -160,6 +177,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   using namespace gb;
   exports.Set("abi", Napi::Number::New(env, 1));
   exports.Set("load", Napi::Function::New(env, Load));
+  exports.Set("symbols", Napi::Function::New(env, Symbols));
   exports.Set("cudaInit", Napi::Function::New(env, CudaInit));
   exports.Set("devices", Napi::Function::New(env, Devices));
   exports.Set("cublasLtVersion", Napi::Function::New(env, CublasLtVersion));

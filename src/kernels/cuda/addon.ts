@@ -102,6 +102,8 @@ export interface NativeAllReduce {
 export interface NativeAddon {
   abi: number;
   load(id: LibraryId, candidates: string[]): NativeLoadResult;
+  /** The entry points resolved for a library: names tried (newest first) and whether optional. */
+  symbols(id: LibraryId): { names: string[]; optional: boolean }[];
   cudaInit(): number;
   devices(): NativeDevice[];
   cublasLtVersion(): number;
