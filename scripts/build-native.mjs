@@ -52,7 +52,7 @@ try {
   process.exit(0);
 }
 rmSync(marker, { force: true });
-const args = [gyp, 'rebuild', '--directory', nativeDir];
+const args = [gyp, 'rebuild', '--jobs', 'max', '--directory', nativeDir];
 // Headers next to this Node (distro and nvm installs have them) avoid a download.
 const prefix = resolve(dirname(process.execPath), '..');
 if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
