@@ -30,7 +30,9 @@ enum : int {
   CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75,
   CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76,
 };
-constexpr unsigned CU_STREAM_NON_BLOCKING = 0x1;
+// A blocking stream: work on it waits for the legacy default stream, where the synchronous
+// cuMemcpyHtoD / cuMemsetD* calls run, so the poison and the uploads land before a kernel.
+constexpr unsigned CU_STREAM_DEFAULT = 0x0;
 constexpr unsigned CU_EVENT_DEFAULT = 0x0;
 
 struct CudaApi {

@@ -21,7 +21,7 @@ Copy::Copy(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Copy>(info) {
   guard(info.Env(), [&] {
     if (bytes_ == 0 || bytes_ % 4 != 0) fail("Copy", "bytes must be a positive multiple of 4");
     useDevice(device_);
-    checkCu(cu.cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    checkCu(cu.cuStreamCreate(&stream_, CU_STREAM_DEFAULT), "cuStreamCreate");
     checkCu(cu.cuEventCreate(&start_, CU_EVENT_DEFAULT), "cuEventCreate");
     checkCu(cu.cuEventCreate(&stop_, CU_EVENT_DEFAULT), "cuEventCreate");
     checkCu(cu.cuMemAlloc(&src_, bytes_), "cuMemAlloc(src)");
@@ -48,6 +48,7 @@ void Copy::Upload(const Napi::CallbackInfo& info) {
     if (src.ByteLength() != bytes_) fail("upload", "source has the wrong length");
     useDevice(device_);
     checkCu(cu.cuMemcpyHtoD(src_, src.Data(), bytes_), "cuMemcpyHtoD");
+    checkCu(cu.cuStreamSynchronize(nullptr), "cuStreamSynchronize(legacy)");  // uploads and poison done before any kernel
   });
 }
 
@@ -56,6 +57,7 @@ Napi::Value Copy::RunChecked(const Napi::CallbackInfo& info) {
     if (released_) fail("runChecked", "case disposed");
     useDevice(device_);
     checkCu(cu.cuMemsetD32(dst_, 0x7fc00000u, bytes_ / 4), "cuMemsetD32");
+    checkCu(cu.cuStreamSynchronize(nullptr), "cuStreamSynchronize(legacy)");  // uploads and poison done before any kernel
     checkCu(cu.cuMemcpyDtoDAsync(dst_, src_, bytes_, stream_), "cuMemcpyDtoDAsync");
     checkCu(cu.cuStreamSynchronize(stream_), "cuStreamSynchronize");
     auto out = Napi::Float32Array::New(info.Env(), bytes_ / 4);

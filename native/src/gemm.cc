@@ -100,7 +100,7 @@ void Gemm::Create() {
   size_t aBytes = static_cast<size_t>(batch_ * m_ * k_) * t.inSize;
   size_t bBytes = static_cast<size_t>(batch_ * k_ * n_) * t.inSize;
   size_t dBytes = static_cast<size_t>(batch_ * m_ * n_) * t.outSize;
-  checkCu(cu.cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  checkCu(cu.cuStreamCreate(&stream_, CU_STREAM_DEFAULT), "cuStreamCreate");
   checkCu(cu.cuEventCreate(&start_, CU_EVENT_DEFAULT), "cuEventCreate");
   checkCu(cu.cuEventCreate(&stop_, CU_EVENT_DEFAULT), "cuEventCreate");
   checkCu(cu.cuMemAlloc(&a_, aBytes), "cuMemAlloc(A)");
@@ -162,6 +162,7 @@ void Gemm::Upload(const Napi::CallbackInfo& info) {
     auto eb = encode(bsrc, nb, t.in);
     checkCu(cu.cuMemcpyHtoD(a_, ea.data(), ea.size()), "cuMemcpyHtoD(A)");
     checkCu(cu.cuMemcpyHtoD(b_, eb.data(), eb.size()), "cuMemcpyHtoD(B)");
+    checkCu(cu.cuStreamSynchronize(nullptr), "cuStreamSynchronize(legacy)");  // uploads and poison done before any kernel
   });
 }
 
@@ -256,6 +257,7 @@ Napi::Value Gemm::RunChecked(const Napi::CallbackInfo& info) {
     // Poison D with NaN so a kernel that writes nothing cannot pass.
     if (t.outSize == 4) checkCu(cu.cuMemsetD32(d_, 0x7fc00000u, count), "cuMemsetD32");
     else checkCu(cu.cuMemsetD16(d_, t.out == CUDA_R_16F ? 0x7e00 : 0x7fc0, count), "cuMemsetD16");
+    checkCu(cu.cuStreamSynchronize(nullptr), "cuStreamSynchronize(legacy)");  // uploads and poison done before any kernel
     Launch(&algo_, algoWs_);
     checkCu(cu.cuStreamSynchronize(stream_), "cuStreamSynchronize");
     auto out = Napi::Float32Array::New(env, count);

@@ -58,7 +58,7 @@ NcclAllReduce::NcclAllReduce(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     for (size_t r = 0; r < devices_.size(); r++) {
       Rank& k = ranks_[r];
       useDevice(devices_[r]);
-      checkCu(cu.cuStreamCreate(&k.stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+      checkCu(cu.cuStreamCreate(&k.stream, CU_STREAM_DEFAULT), "cuStreamCreate");
       checkCu(cu.cuEventCreate(&k.start, CU_EVENT_DEFAULT), "cuEventCreate");
       checkCu(cu.cuEventCreate(&k.stop, CU_EVENT_DEFAULT), "cuEventCreate");
       checkCu(cu.cuMemAlloc(&k.send, count_ * t.size), "cuMemAlloc(send)");
@@ -107,6 +107,7 @@ void NcclAllReduce::Upload(const Napi::CallbackInfo& info) {
       else { int32_t v = static_cast<int32_t>(src[i]); std::memcpy(&buf[i * 4], &v, 4); }
     }
     checkCu(cu.cuMemcpyHtoD(ranks_[static_cast<size_t>(rank)].send, buf.data(), buf.size()), "cuMemcpyHtoD");
+    checkCu(cu.cuStreamSynchronize(nullptr), "cuStreamSynchronize(legacy)");  // uploads and poison done before any kernel
   });
 }
 
@@ -130,6 +131,7 @@ Napi::Value NcclAllReduce::RunChecked(const Napi::CallbackInfo& info) {
         // NaN (all-ones for i32) in the receive buffer, so an untouched rank cannot pass.
         if (t.size == 2) checkCu(cu.cuMemsetD16(ranks_[r].recv, t.nccl == 6 ? 0x7e00 : 0x7fc0, count_), "cuMemsetD16");
         else checkCu(cu.cuMemsetD32(ranks_[r].recv, t.nccl == 7 ? 0x7fc00000u : 0xffffffffu, count_ * t.size / 4), "cuMemsetD32");
+        checkCu(cu.cuStreamSynchronize(nullptr), "cuStreamSynchronize(legacy)");  // uploads and poison done before any kernel
       }
     Launch();
     Napi::Array out = Napi::Array::New(env, ranks_.size());
