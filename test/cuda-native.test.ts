@@ -5,7 +5,7 @@
  * Library loading is per process, so each scenario runs the real CLI in a child process.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -229,5 +229,38 @@ describe('gpubench list without a GPU', () => {
     expect(res.cases[0]!.reason).toBe(
       'setup failed: cublasLt cublasLtMatmulAlgoGetHeuristic failed: CUBLAS_STATUS_NOT_SUPPORTED: no algorithm for this problem (code 15); cuBLASLt has no kernel for this dtype/shape on this GPU (fp8 needs compute capability 8.9+ and dimensions divisible by 16)',
     );
+  });
+});
+
+describe('the install-time build', () => {
+  /** A copy of the build inputs in a temp folder, so a failed build cannot touch the real one. */
+  function sandbox(): string {
+    const root = tmp();
+    mkdirSync(join(root, 'scripts'));
+    mkdirSync(join(root, 'native', 'src'), { recursive: true });
+    cpSync(join(ROOT, 'scripts', 'build-native.mjs'), join(root, 'scripts', 'build-native.mjs'));
+    cpSync(join(ROOT, 'native', 'binding.gyp'), join(root, 'native', 'binding.gyp'));
+    cpSync(join(ROOT, 'native', 'src'), join(root, 'native', 'src'), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+    return root;
+  }
+
+  it('never fails the install: a broken compiler leaves a reason and exit status 0', () => {
+    const root = sandbox();
+    const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-native.mjs')], {
+      encoding: 'utf8',
+      env: { ...process.env, CXX: '/bin/false', CC: '/bin/false' },
+    });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/gpubench: native CUDA addon not built \(node-gyp failed/);
+    expect(readFileSync(join(root, 'native', 'build', 'gpubench-build-error.txt'), 'utf8')).toMatch(/^node-gyp failed/);
+    expect(existsSync(join(root, 'native', 'build', 'Release', 'gpubench_native.node'))).toBe(false);
+  });
+
+  it('GPUBENCH_SKIP_NATIVE=1 skips it, and the reason reaches the probe', () => {
+    const root = sandbox();
+    const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-native.mjs')], { encoding: 'utf8', env: { ...process.env, GPUBENCH_SKIP_NATIVE: '1' } });
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(root, 'native', 'build', 'gpubench-build-error.txt'), 'utf8').trim()).toBe('GPUBENCH_SKIP_NATIVE=1');
   });
 });
