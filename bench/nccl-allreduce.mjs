@@ -9,6 +9,7 @@ const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); retur
 const dtype = arg('dtype', 'f32');
 const op = arg('op', 'sum');
 let failed = 0;
+try {
 for (const bytes of [1 << 20, 1 << 24, 1 << 28]) {
   const count = bytes / NCCL_DTYPE_BYTES[dtype];
   for (const inPlace of [false, true]) {
@@ -30,5 +31,9 @@ for (const bytes of [1 << 20, 1 << 24, 1 << 28]) {
       ar.dispose();
     }
   }
+}
+} catch (e) {
+  console.error(`nccl-allreduce: ${e instanceof Error ? e.message : e}`);
+  process.exit(2);
 }
 process.exit(failed ? 1 : 0);
