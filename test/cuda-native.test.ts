@@ -14,6 +14,7 @@ import { candidates, searchDirs, SONAMES } from '../src/kernels/cuda/libraries.j
 import { bf16round, fp8round } from '../src/kernels/matmul/round.js';
 import { f16round } from '@petamoriken/float16';
 import { uniform } from '../src/harness/random.js';
+import type { CaseResult } from '../src/harness/results/schema.js';
 import { buildFakes, CC } from './helpers/fake-cuda.js';
 import { gpubench, ROOT } from './helpers/cli.js';
 
@@ -262,5 +263,53 @@ describe('the install-time build', () => {
     const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-native.mjs')], { encoding: 'utf8', env: { ...process.env, GPUBENCH_SKIP_NATIVE: '1' } });
     expect(r.status).toBe(0);
     expect(readFileSync(join(root, 'native', 'build', 'gpubench-build-error.txt'), 'utf8').trim()).toBe('GPUBENCH_SKIP_NATIVE=1');
+  });
+});
+
+describe('a whole case on a fake driver whose memory is host memory', () => {
+  const suite = (yaml: string) => {
+    const f = join(tmp(), 's.yaml');
+    writeFileSync(f, `schema: gpubench.suite/v1\nname: fake\nmeasure: { warmupMs: 20, minTimeMs: 5, minSamples: 3, maxSamples: 5, minSampleMs: 1 }\nworkloads:\n${yaml}`);
+    return f;
+  };
+
+  withFakes('memcpy runs end to end: checked, timed on cuda-event, NVML power and energy in the metrics', () => {
+    const dir = buildFakes(addon!, ['cuda', 'nvml']);
+    const out = join(tmp(), 'r.json');
+    const r = gpubench(['run', '--suite', suite('  - { workload: memcpy, backends: [cuda], sizes: [4096] }\n'), '--json', out, '--reporter', 'silent'], {
+      GPUBENCH_CUDA_LIBRARY_PATH: dir,
+      FAKE_CUDA: 'host',
+      FAKE_NVML: '1',
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const c = (JSON.parse(readFileSync(out, 'utf8')) as { cases: CaseResult[] }).cases[0]!;
+    expect(c).toMatchObject({ status: 'ok', timer: 'cuda-event', device: 'NVIDIA Fake H100 80GB HBM3', impl: { kernel: 'cuMemcpyDtoDAsync' } });
+    expect(c.check).toMatchObject({ passed: true, wrong: 0, checked: 1024 });
+    expect(c.metrics.bandwidthGBps).toBeGreaterThan(0);
+    // The fake board draws 350 W; its energy counter follows wall time over the timed windows.
+    expect(c.telemetry).toMatchObject({ source: 'nvml', energySource: 'nvml-energy-counter', maxWatts: 350, avgSmClockMHz: 1980, avgMemClockMHz: 2619, maxTemperatureC: 47, throttleReasons: ['sw-power-cap'] });
+    expect(c.telemetry!.hz).toBeGreaterThanOrEqual(10);
+    expect(c.metrics.avgWatts).toBeGreaterThan(300);
+    expect(c.metrics.avgWatts).toBeLessThan(400);
+    expect(c.metrics.energyJ).toBeCloseTo(c.metrics.avgWatts! * c.telemetry!.seconds, 6);
+  });
+
+  withFakes('matmul tunes over the heuristic candidates, and a GEMM that writes nothing fails on its NaN poison', () => {
+    const dir = buildFakes(addon!, ['cuda', 'cublasLt', 'nvml']);
+    const out = join(tmp(), 'r.json');
+    const r = gpubench(['run', '--suite', suite('  - { workload: matmul, backends: [cuda], dtypes: [bf16, fp8], sizes: [64] }\n'), '--json', out, '--reporter', 'silent'], {
+      GPUBENCH_CUDA_LIBRARY_PATH: dir,
+      FAKE_CUDA: 'host',
+      FAKE_LT: '3',
+      FAKE_NVML: '1',
+    });
+    expect(r.code, r.stderr).toBe(1);
+    const cases = (JSON.parse(readFileSync(out, 'utf8')) as { cases: CaseResult[] }).cases;
+    for (const c of cases) {
+      expect(c.status).toBe('failed');
+      expect(c.reason).toMatch(/^wrong result: non-finite output/);
+      expect(c.impl).toMatchObject({ kernel: 'cublasLt', autotune: { source: 'measured', candidates: 3 }, config: { heuristicRank: 0 } });
+    }
+    expect(cases[1]!.impl!.notes![0]).toMatch(/^fp8 e4m3 inputs \(B stored transposed, cuBLASLt TN\), bf16 output/);
   });
 });

@@ -28,13 +28,37 @@ const SPECIAL: Record<string, string> = {
   cuDeviceTotalMem_v2: 'int cuDeviceTotalMem_v2(size_t* b, int d) { *b = (size_t)80 << 30; return 0; }',
   cuDeviceGetAttribute:
     'int cuDeviceGetAttribute(int* v, int a, int d) { *v = a == 16 ? 132 : a == 75 ? 9 : a == 76 ? 0 : a == 38 ? 52428800 : a == 33 ? 0x1b : 0; return 0; }',
-  cuMemAlloc_v2: 'int cuMemAlloc_v2(unsigned long long* p, size_t n) { const char* m = getenv("FAKE_CUDA_OOM"); if (m) return 2; *p = 0x10000; return 0; }',
+  // FAKE_CUDA=host: "device" memory is host memory and the copies and memsets really happen,
+  // so a whole case (upload, poison, copy, check, timing) runs; otherwise they do nothing.
+  cuMemAlloc_v2: 'int cuMemAlloc_v2(unsigned long long* p, size_t n) { if (getenv("FAKE_CUDA_OOM")) return 2; *p = (unsigned long long)(host() ? malloc(n) : (void*)0x10000); return 0; }',
+  cuMemFree_v2: 'int cuMemFree_v2(unsigned long long p) { if (host()) free((void*)p); return 0; }',
+  cuMemcpyHtoD_v2: 'int cuMemcpyHtoD_v2(unsigned long long d, const void* s, size_t n) { if (host()) memcpy((void*)d, s, n); return 0; }',
+  cuMemcpyDtoH_v2: 'int cuMemcpyDtoH_v2(void* d, unsigned long long s, size_t n) { if (host()) memcpy(d, (void*)s, n); return 0; }',
+  cuMemcpyDtoDAsync_v2: 'int cuMemcpyDtoDAsync_v2(unsigned long long d, unsigned long long s, size_t n, void* st) { if (host()) memcpy((void*)d, (void*)s, n); return 0; }',
+  cuMemsetD32_v2: 'int cuMemsetD32_v2(unsigned long long d, unsigned v, size_t n) { if (host()) for (size_t i = 0; i < n; i++) ((unsigned*)d)[i] = v; return 0; }',
+  cuMemsetD16_v2: 'int cuMemsetD16_v2(unsigned long long d, unsigned short v, size_t n) { if (host()) for (size_t i = 0; i < n; i++) ((unsigned short*)d)[i] = v; return 0; }',
+  // A timed region lasts 5 ms of wall time and reports 1 ms: long enough for NVML samples.
+  cuEventSynchronize: 'int cuEventSynchronize(void* e) { struct timespec t = {0, 5000000}; nanosleep(&t, 0); return 0; }',
   cuStreamCreate: 'int cuStreamCreate(void** s, unsigned f) { *s = (void*)0x20; return 0; }',
   cuEventCreate: 'int cuEventCreate(void** e, unsigned f) { *e = (void*)0x30; return 0; }',
   cuDevicePrimaryCtxRetain: 'int cuDevicePrimaryCtxRetain(void** c, int d) { *c = (void*)0x40; return 0; }',
   cuEventElapsedTime_v2: 'int cuEventElapsedTime_v2(float* ms, void* a, void* b) { *ms = 1.0f; return 0; }',
-  nvmlInit_v2: 'int nvmlInit_v2(void) { return 9; }',
+  // FAKE_NVML=ok: a board drawing 350 W at 1980 MHz, its energy counter following wall time.
+  nvmlInit_v2: 'int nvmlInit_v2(void) { return getenv("FAKE_NVML") ? 0 : 9; }',
+  nvmlSystemGetDriverVersion: 'int nvmlSystemGetDriverVersion(char* v, unsigned n) { strncpy(v, "580.00.fake", n); return 0; }',
+  nvmlDeviceGetHandleByUUID: 'int nvmlDeviceGetHandleByUUID(const char* u, void** d) { *d = (void*)0x50; return 0; }',
+  nvmlDeviceGetName: 'int nvmlDeviceGetName(void* d, char* v, unsigned n) { strncpy(v, "NVIDIA Fake H100 80GB HBM3", n); return 0; }',
+  nvmlDeviceGetPowerUsage: 'int nvmlDeviceGetPowerUsage(void* d, unsigned* mw) { *mw = 350000; return 0; }',
+  nvmlDeviceGetEnforcedPowerLimit: 'int nvmlDeviceGetEnforcedPowerLimit(void* d, unsigned* mw) { *mw = 700000; return 0; }',
+  nvmlDeviceGetTotalEnergyConsumption:
+    'int nvmlDeviceGetTotalEnergyConsumption(void* d, unsigned long long* mj) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); *mj = (unsigned long long)((t.tv_sec + t.tv_nsec * 1e-9) * 350000.0); return 0; }',
+  nvmlDeviceGetClockInfo: 'int nvmlDeviceGetClockInfo(void* d, int c, unsigned* mhz) { *mhz = c == 2 ? 2619 : 1980; return 0; }',
+  nvmlDeviceGetTemperature: 'int nvmlDeviceGetTemperature(void* d, int s, unsigned* t) { *t = 47; return 0; }',
+  nvmlDeviceGetCurrentClocksEventReasons: 'int nvmlDeviceGetCurrentClocksEventReasons(void* d, unsigned long long* r) { *r = 0x4; return 0; }',
   nvmlErrorString: 'const char* nvmlErrorString(int r) { return r == 9 ? "Driver Not Loaded" : "Unknown Error"; }',
+  // FAKE_LT=n: the heuristic offers n (zeroed) candidates; cublasLtMatmul then "runs" and writes nothing.
+  cublasLtMatmulAlgoGetHeuristic:
+    'int cublasLtMatmulAlgoGetHeuristic(void* h, void* op, void* a, void* b, void* c, void* d, void* p, int req, unsigned char* res, int* ret) { int n = getenv("FAKE_LT") ? atoi(getenv("FAKE_LT")) : 0; if (n > req) n = req; memset(res, 0, 96 * (size_t)n); *ret = n; return 0; }',
   ncclGetVersion: 'int ncclGetVersion(int* v) { *v = 22703; return 0; }',
   ncclGetErrorString: 'const char* ncclGetErrorString(int r) { return r == 1 ? "unhandled cuda error (run with NCCL_DEBUG=INFO for details)" : "fake"; }',
   ncclGetLastError: 'const char* ncclGetLastError(void* c) { return ""; }',
@@ -57,7 +81,7 @@ export function buildFakes(addon: NativeAddon, libs: LibraryId[], drop: Partial<
   const dir = mkdtempSync(join(tmpdir(), 'gpubench-fake-cuda-'));
   mkdirSync(dir, { recursive: true });
   for (const id of libs) {
-    const lines = ['#include <stdlib.h>', '#include <string.h>', '#include <stddef.h>'];
+    const lines = ['#include <stdlib.h>', '#include <string.h>', '#include <stddef.h>', '#include <time.h>', 'static int host(void) { const char* m = getenv("FAKE_CUDA"); return m && !strcmp(m, "host"); }'];
     for (const s of addon.symbols(id)) {
       const name = s.names[0]!;
       if (drop[id]?.includes(name) || s.names.some((n) => drop[id]?.includes(n))) continue;

@@ -72,7 +72,7 @@ function implOf(p: MatmulParams, c: GemmCandidate, tried: number): Impl {
 export const cudaMatmulKernel: KernelConfig<MatmulParams, MatmulData> = {
   workload: 'matmul',
   backend: 'cuda',
-  supports: (p, devices) => cudaMatmulSupport(p, devices[0]),
+  supports: (p, devices) => cudaMatmulSupport(p, devices.find((d) => d.id === `cuda:${process.env.GPUBENCH_CUDA_DEVICE ?? 0}`) ?? devices[0]),
 
   async setup(p, data): Promise<PreparedCase> {
     const s = await cudaStack();
