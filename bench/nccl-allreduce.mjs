@@ -20,9 +20,9 @@ for (const bytes of [1 << 20, 1 << 24, 1 << 28]) {
       const outs = ar.runChecked();
       let wrong = 0;
       for (const out of outs) for (let i = 0; i < count; i += 101) if (out[i] !== inputs.reduce((s, d) => s + d[i], 0)) wrong++;
-      ar.time(5);
+      await ar.time(5);
       const iters = bytes >= 1 << 28 ? 20 : 100;
-      const ms = ar.time(iters) / iters;
+      const ms = (await ar.time(iters)) / iters;
       const algbw = bytes / (ms / 1e3) / 1e9;
       const n = ar.ranks;
       if (wrong) failed++;

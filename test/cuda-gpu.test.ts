@@ -72,7 +72,7 @@ describe.skipIf(!stack)(`cuda on a GPU${reason ? ` (skipped: ${reason})` : ''}`,
         inputs.forEach((d, r) => ar.upload(r, d));
         const outs = ar.runChecked();
         for (const out of outs) for (let i = 0; i < count; i += 997) expect(out[i]).toBe(inputs.reduce((s, d) => s + d[i]!, 0));
-        expect(ar.time(5)).toBeGreaterThan(0);
+        expect(await ar.time(5)).toBeGreaterThan(0);
       } finally {
         ar.dispose();
       }

@@ -313,3 +313,40 @@ describe('a whole case on a fake driver whose memory is host memory', () => {
     expect(cases[1]!.impl!.notes![0]).toMatch(/^fp8 e4m3 inputs \(B stored transposed, cuBLASLt TN\), bf16 output/);
   });
 });
+
+describe('timing on a worker thread', () => {
+  const script = `import { cudaStack } from './dist/kernels/cuda/context.js';
+    import { nativeAsync } from './dist/kernels/cuda/errors.js';
+    const s = await cudaStack();
+    const c = new s.stack.addon.Copy({ device: 0, bytes: 4096 });
+    c.upload(new Float32Array(1024).fill(1));
+    const p = nativeAsync(() => c.timeAsync(3));
+    let busy = '';
+    try { c.dispose(); } catch (e) { busy = e.statusName; }
+    const out = { busy };
+    try { out.ms = await p; } catch (e) { out.error = { name: e.name, library: e.library, call: e.call, statusName: e.statusName, message: e.message }; }
+    c.dispose();
+    console.log(JSON.stringify(out));`;
+  const run = (env: NodeJS.ProcessEnv) => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, FAKE_CUDA: 'host', ...env } });
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout.trim()) as { busy: string; ms?: number; error?: Record<string, string> };
+  };
+
+  withFakes('resolves with the event time, and the object cannot be disposed while it runs', () => {
+    const dir = buildFakes(addon!, ['cuda']);
+    expect(run({ GPUBENCH_CUDA_LIBRARY_PATH: dir })).toEqual({ busy: 'GPUBENCH_BUSY', ms: 1 });
+  });
+
+  withFakes('rejects with the driver’s error when a call fails on the worker thread', () => {
+    const dir = buildFakes(addon!, ['cuda']);
+    const out = run({ GPUBENCH_CUDA_LIBRARY_PATH: dir, FAKE_CUDA_FAULT: '1' });
+    expect(out.error).toEqual({
+      name: 'CudaLibraryError',
+      library: 'cuda',
+      call: 'cuEventElapsedTime',
+      statusName: 'CUDA_ERROR_ILLEGAL_ADDRESS',
+      message: 'cuda cuEventElapsedTime failed: CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access was encountered (code 700)',
+    });
+  });
+});

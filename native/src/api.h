@@ -69,9 +69,10 @@ struct CudaApi {
 // ---- cuBLASLt (cublasLt.h, library_types.h) ----------------------------------------------
 typedef int cublasStatus_t;  // CUBLAS_STATUS_SUCCESS = 0
 typedef struct cublasLtContext* cublasLtHandle_t;
-typedef struct { uint64_t data[32]; }* cublasLtMatmulDesc_t;
-typedef struct { uint64_t data[8]; }* cublasLtMatrixLayout_t;
-typedef struct { uint64_t data[8]; }* cublasLtMatmulPreference_t;
+// Descriptors are created and owned by cuBLASLt; only their pointers pass through here.
+typedef struct cublasLtMatmulDescOpaque* cublasLtMatmulDesc_t;
+typedef struct cublasLtMatrixLayoutOpaque* cublasLtMatrixLayout_t;
+typedef struct cublasLtMatmulPreferenceOpaque* cublasLtMatmulPreference_t;
 struct cublasLtMatmulAlgo_t { uint64_t data[8]; };
 struct cublasLtMatmulHeuristicResult_t {
   cublasLtMatmulAlgo_t algo;

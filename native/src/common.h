@@ -3,6 +3,8 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
+#include <functional>
 #include <string>
 
 #include "api.h"
@@ -42,6 +44,31 @@ auto guard(Napi::Env env, F&& fn) -> decltype(fn()) {
     throw toJs(env, e);
   }
 }
+
+/**
+ * Runs `work` on a libuv worker thread and settles a Promise with its number, or rejects
+ * it with the LibError's JS form; keeps `receiver` (the wrapped object) alive meanwhile and
+ * holds `busy` so the object cannot be disposed or used concurrently.
+ */
+class AsyncCall : public Napi::AsyncWorker {
+ public:
+  static Napi::Value Start(const Napi::CallbackInfo& info, std::atomic<bool>& busy, std::function<double()> work);
+
+ protected:
+  void Execute() override;
+  void OnOK() override;
+  void OnError(const Napi::Error& e) override;
+
+ private:
+  AsyncCall(const Napi::Object& receiver, std::atomic<bool>& busy, std::function<double()> work);
+  Napi::ObjectReference receiver_;  // keeps the wrapped object (and its buffers) alive
+  std::atomic<bool>& busy_;
+  std::function<double()> work_;
+  Napi::Promise::Deferred deferred_;
+  double value_ = 0;
+  bool failed_ = false;
+  LibError error_{};
+};
 
 /** Makes the device's primary context current on this thread (retained once per device). */
 void useDevice(int ordinal);

@@ -10,6 +10,7 @@ Napi::Function Copy::Init(Napi::Env env) {
     InstanceMethod("upload", &Copy::Upload),
     InstanceMethod("runChecked", &Copy::RunChecked),
     InstanceMethod("time", &Copy::Time),
+    InstanceMethod("timeAsync", &Copy::TimeAsync),
     InstanceMethod("dispose", &Copy::Dispose),
   });
 }
@@ -44,6 +45,7 @@ void Copy::Release() {
 void Copy::Upload(const Napi::CallbackInfo& info) {
   auto src = info[0].As<Napi::Float32Array>();
   guard(info.Env(), [&] {
+    if (busy_) fail("upload", "a timed call is still running");
     if (released_) fail("upload", "case disposed");
     if (src.ByteLength() != bytes_) fail("upload", "source has the wrong length");
     useDevice(device_);
@@ -66,22 +68,38 @@ Napi::Value Copy::RunChecked(const Napi::CallbackInfo& info) {
   });
 }
 
+double Copy::TimeN(int iterations) {
+  useDevice(device_);
+  checkCu(cu.cuEventRecord(start_, stream_), "cuEventRecord");
+  for (int i = 0; i < iterations; i++) checkCu(cu.cuMemcpyDtoDAsync(dst_, src_, bytes_, stream_), "cuMemcpyDtoDAsync");
+  checkCu(cu.cuEventRecord(stop_, stream_), "cuEventRecord");
+  checkCu(cu.cuEventSynchronize(stop_), "cuEventSynchronize");
+  float ms = 0;
+  checkCu(cu.cuEventElapsedTime(&ms, start_, stop_), "cuEventElapsedTime");
+  return ms;
+}
+
 Napi::Value Copy::Time(const Napi::CallbackInfo& info) {
+  int iterations = info[0].As<Napi::Number>().Int32Value();
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (released_ || busy_) fail("time", released_ ? "case disposed" : "a timed call is still running");
+    if (iterations < 1) fail("time", "iterations must be positive");
+    return Napi::Number::New(info.Env(), TimeN(iterations));
+  });
+}
+
+Napi::Value Copy::TimeAsync(const Napi::CallbackInfo& info) {
   int iterations = info[0].As<Napi::Number>().Int32Value();
   return guard(info.Env(), [&]() -> Napi::Value {
     if (released_) fail("time", "case disposed");
     if (iterations < 1) fail("time", "iterations must be positive");
-    useDevice(device_);
-    checkCu(cu.cuEventRecord(start_, stream_), "cuEventRecord");
-    for (int i = 0; i < iterations; i++) checkCu(cu.cuMemcpyDtoDAsync(dst_, src_, bytes_, stream_), "cuMemcpyDtoDAsync");
-    checkCu(cu.cuEventRecord(stop_, stream_), "cuEventRecord");
-    checkCu(cu.cuEventSynchronize(stop_), "cuEventSynchronize");
-    float ms = 0;
-    checkCu(cu.cuEventElapsedTime(&ms, start_, stop_), "cuEventElapsedTime");
-    return Napi::Number::New(info.Env(), ms);
+    return AsyncCall::Start(info, busy_, [this, iterations] { return TimeN(iterations); });
   });
 }
 
-void Copy::Dispose(const Napi::CallbackInfo&) { Release(); }
+void Copy::Dispose(const Napi::CallbackInfo& info) {
+  if (busy_) throw toJs(info.Env(), LibError{"gpubench", "dispose", -1, "GPUBENCH_BUSY", "a timed call is still running"});
+  Release();
+}
 
 }  // namespace gb

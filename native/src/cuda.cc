@@ -88,6 +88,41 @@ Napi::Error toJs(Napi::Env env, const LibError& e) {
   return err;
 }
 
+AsyncCall::AsyncCall(const Napi::Object& receiver, std::atomic<bool>& busy, std::function<double()> work)
+    : Napi::AsyncWorker(receiver.Env()), receiver_(Napi::Persistent(receiver)), busy_(busy), work_(std::move(work)),
+      deferred_(Napi::Promise::Deferred::New(receiver.Env())) {}
+
+Napi::Value AsyncCall::Start(const Napi::CallbackInfo& info, std::atomic<bool>& busy, std::function<double()> work) {
+  if (busy.exchange(true)) throw toJs(info.Env(), LibError{"gpubench", "async", -1, "GPUBENCH_BUSY", "a call on this object is still running"});
+  auto* call = new AsyncCall(info.This().As<Napi::Object>(), busy, std::move(work));
+  Napi::Promise p = call->deferred_.Promise();
+  call->Queue();  // libuv deletes the worker after OnOK/OnError
+  return p;
+}
+
+void AsyncCall::Execute() {
+  try {
+    value_ = work_();
+  } catch (const LibError& e) {
+    failed_ = true;
+    error_ = e;
+  } catch (const std::exception& e) {
+    failed_ = true;
+    error_ = LibError{"gpubench", "async", -1, "GPUBENCH_ERROR", e.what()};
+  }
+}
+
+void AsyncCall::OnOK() {
+  busy_ = false;
+  if (failed_) deferred_.Reject(toJs(Env(), error_).Value());
+  else deferred_.Resolve(Napi::Number::New(Env(), value_));
+}
+
+void AsyncCall::OnError(const Napi::Error& e) {
+  busy_ = false;
+  deferred_.Reject(e.Value());
+}
+
 void requireLoaded(LibSlot& slot) {
   if (!slot.handle) fail("load", std::string(slot.id) + " library is not loaded");
 }

@@ -73,6 +73,7 @@ Napi::Function Gemm::Init(Napi::Env env) {
     InstanceMethod("tune", &Gemm::Tune),
     InstanceMethod("runChecked", &Gemm::RunChecked),
     InstanceMethod("time", &Gemm::Time),
+    InstanceMethod("timeAsync", &Gemm::TimeAsync),
     InstanceMethod("dispose", &Gemm::Dispose),
   });
 }
@@ -144,6 +145,7 @@ void Gemm::Upload(const Napi::CallbackInfo& info) {
   auto a = info[0].As<Napi::Float32Array>();
   auto b = info[1].As<Napi::Float32Array>();
   guard(info.Env(), [&] {
+    if (busy_) fail("upload", "a timed call is still running");
     if (released_) fail("upload", "case disposed");
     DtypeInfo t = dtypeInfo(dtype_);
     size_t na = static_cast<size_t>(batch_ * m_ * k_), nb = static_cast<size_t>(batch_ * k_ * n_);
@@ -276,12 +278,28 @@ Napi::Value Gemm::Time(const Napi::CallbackInfo& info) {
   int iterations = info[0].As<Napi::Number>().Int32Value();
   return guard(info.Env(), [&]() -> Napi::Value {
     if (!tuned_) fail("time", "call tune() first");
+    if (busy_) fail("time", "a timed call is still running");
     if (iterations < 1) fail("time", "iterations must be positive");
     useDevice(device_);
     return Napi::Number::New(info.Env(), TimeWith(&algo_, algoWs_, iterations));
   });
 }
 
-void Gemm::Dispose(const Napi::CallbackInfo&) { Release(); }
+Napi::Value Gemm::TimeAsync(const Napi::CallbackInfo& info) {
+  int iterations = info[0].As<Napi::Number>().Int32Value();
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (!tuned_) fail("time", "call tune() first");
+    if (iterations < 1) fail("time", "iterations must be positive");
+    return AsyncCall::Start(info, busy_, [this, iterations] {
+      useDevice(device_);  // contexts are current per thread
+      return static_cast<double>(TimeWith(&algo_, algoWs_, iterations));
+    });
+  });
+}
+
+void Gemm::Dispose(const Napi::CallbackInfo& info) {
+  if (busy_) throw toJs(info.Env(), LibError{"gpubench", "dispose", -1, "GPUBENCH_BUSY", "a timed call is still running"});
+  Release();
+}
 
 }  // namespace gb

@@ -2,6 +2,7 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
 
@@ -24,8 +25,10 @@ class Gemm : public Napi::ObjectWrap<Gemm> {
   Napi::Value Tune(const Napi::CallbackInfo& info);
   Napi::Value RunChecked(const Napi::CallbackInfo& info);
   Napi::Value Time(const Napi::CallbackInfo& info);
+  Napi::Value TimeAsync(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);
 
+  std::atomic<bool> busy_{false};
   int device_ = 0;
   int64_t m_ = 0, n_ = 0, k_ = 0, batch_ = 1;
   std::string dtype_;
@@ -53,8 +56,11 @@ class Copy : public Napi::ObjectWrap<Copy> {
   void Upload(const Napi::CallbackInfo& info);
   Napi::Value RunChecked(const Napi::CallbackInfo& info);
   Napi::Value Time(const Napi::CallbackInfo& info);
+  Napi::Value TimeAsync(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);
+  double TimeN(int iterations);
 
+  std::atomic<bool> busy_{false};
   int device_ = 0;
   size_t bytes_ = 0;
   CUstream stream_ = nullptr;

@@ -35,6 +35,7 @@ Napi::Function NcclAllReduce::Init(Napi::Env env) {
     InstanceMethod("upload", &NcclAllReduce::Upload),
     InstanceMethod("runChecked", &NcclAllReduce::RunChecked),
     InstanceMethod("time", &NcclAllReduce::Time),
+    InstanceMethod("timeAsync", &NcclAllReduce::TimeAsync),
     InstanceMethod("dispose", &NcclAllReduce::Dispose),
   });
 }
@@ -92,6 +93,7 @@ void NcclAllReduce::Upload(const Napi::CallbackInfo& info) {
   int rank = info[0].As<Napi::Number>().Int32Value();
   auto data = info[1].As<Napi::Float32Array>();
   guard(info.Env(), [&] {
+    if (busy_) fail("upload", "a timed call is still running");
     if (released_) fail("upload", "disposed");
     if (rank < 0 || static_cast<size_t>(rank) >= ranks_.size()) fail("upload", "rank out of range");
     if (data.ElementLength() != count_) fail("upload", "data has the wrong length");
@@ -156,29 +158,45 @@ Napi::Value NcclAllReduce::RunChecked(const Napi::CallbackInfo& info) {
   });
 }
 
+double NcclAllReduce::TimeN(int iterations) {
+  for (size_t r = 0; r < ranks_.size(); r++) {
+    useDevice(devices_[r]);
+    checkCu(cu.cuEventRecord(ranks_[r].start, ranks_[r].stream), "cuEventRecord");
+  }
+  for (int i = 0; i < iterations; i++) Launch();
+  float slowest = 0;
+  for (size_t r = 0; r < ranks_.size(); r++) {
+    useDevice(devices_[r]);
+    checkCu(cu.cuEventRecord(ranks_[r].stop, ranks_[r].stream), "cuEventRecord");
+    checkCu(cu.cuEventSynchronize(ranks_[r].stop), "cuEventSynchronize");
+    float ms = 0;
+    checkCu(cu.cuEventElapsedTime(&ms, ranks_[r].start, ranks_[r].stop), "cuEventElapsedTime");
+    slowest = std::max(slowest, ms);
+  }
+  return slowest;
+}
+
 Napi::Value NcclAllReduce::Time(const Napi::CallbackInfo& info) {
+  int iterations = info[0].As<Napi::Number>().Int32Value();
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (released_ || busy_) fail("time", released_ ? "disposed" : "a timed call is still running");
+    if (iterations < 1) fail("time", "iterations must be positive");
+    return Napi::Number::New(info.Env(), TimeN(iterations));
+  });
+}
+
+Napi::Value NcclAllReduce::TimeAsync(const Napi::CallbackInfo& info) {
   int iterations = info[0].As<Napi::Number>().Int32Value();
   return guard(info.Env(), [&]() -> Napi::Value {
     if (released_) fail("time", "disposed");
     if (iterations < 1) fail("time", "iterations must be positive");
-    for (size_t r = 0; r < ranks_.size(); r++) {
-      useDevice(devices_[r]);
-      checkCu(cu.cuEventRecord(ranks_[r].start, ranks_[r].stream), "cuEventRecord");
-    }
-    for (int i = 0; i < iterations; i++) Launch();
-    float slowest = 0;
-    for (size_t r = 0; r < ranks_.size(); r++) {
-      useDevice(devices_[r]);
-      checkCu(cu.cuEventRecord(ranks_[r].stop, ranks_[r].stream), "cuEventRecord");
-      checkCu(cu.cuEventSynchronize(ranks_[r].stop), "cuEventSynchronize");
-      float ms = 0;
-      checkCu(cu.cuEventElapsedTime(&ms, ranks_[r].start, ranks_[r].stop), "cuEventElapsedTime");
-      slowest = std::max(slowest, ms);
-    }
-    return Napi::Number::New(info.Env(), slowest);
+    return AsyncCall::Start(info, busy_, [this, iterations] { return TimeN(iterations); });
   });
 }
 
-void NcclAllReduce::Dispose(const Napi::CallbackInfo&) { Release(); }
+void NcclAllReduce::Dispose(const Napi::CallbackInfo& info) {
+  if (busy_) throw toJs(info.Env(), LibError{"gpubench", "dispose", -1, "GPUBENCH_BUSY", "a timed call is still running"});
+  Release();
+}
 
 }  // namespace gb

@@ -2,6 +2,7 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -28,7 +29,11 @@ class NcclAllReduce : public Napi::ObjectWrap<NcclAllReduce> {
   void Upload(const Napi::CallbackInfo& info);
   Napi::Value RunChecked(const Napi::CallbackInfo& info);
   Napi::Value Time(const Napi::CallbackInfo& info);
+  Napi::Value TimeAsync(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);
+  double TimeN(int iterations);
+
+  std::atomic<bool> busy_{false};
 
   std::vector<int> devices_;
   std::vector<Rank> ranks_;

@@ -19,8 +19,8 @@ const SPECIAL: Record<string, string> = {
   cuInit: 'int cuInit(unsigned f) { const char* m = getenv("FAKE_CUDA"); return m && !strcmp(m, "nodevice") ? 100 : 0; }',
   cuDriverGetVersion: 'int cuDriverGetVersion(int* v) { *v = 13000; return 0; }',
   cuGetErrorString:
-    'int cuGetErrorString(int e, const char** s) { *s = e == 100 ? "no CUDA-capable device is detected" : e == 2 ? "out of memory" : "fake error"; return 0; }',
-  cuGetErrorName: 'int cuGetErrorName(int e, const char** s) { *s = e == 100 ? "CUDA_ERROR_NO_DEVICE" : e == 2 ? "CUDA_ERROR_OUT_OF_MEMORY" : "CUDA_ERROR_UNKNOWN"; return 0; }',
+    'int cuGetErrorString(int e, const char** s) { *s = e == 100 ? "no CUDA-capable device is detected" : e == 2 ? "out of memory" : e == 700 ? "an illegal memory access was encountered" : "fake error"; return 0; }',
+  cuGetErrorName: 'int cuGetErrorName(int e, const char** s) { *s = e == 100 ? "CUDA_ERROR_NO_DEVICE" : e == 2 ? "CUDA_ERROR_OUT_OF_MEMORY" : e == 700 ? "CUDA_ERROR_ILLEGAL_ADDRESS" : "CUDA_ERROR_UNKNOWN"; return 0; }',
   cuDeviceGetCount: 'int cuDeviceGetCount(int* n) { const char* m = getenv("FAKE_CUDA"); *n = m && !strcmp(m, "zero") ? 0 : 1; return 0; }',
   cuDeviceGet: 'int cuDeviceGet(int* d, int i) { *d = i; return 0; }',
   cuDeviceGetName: 'int cuDeviceGetName(char* n, int len, int d) { strncpy(n, "NVIDIA Fake H100 80GB HBM3", len); return 0; }',
@@ -42,7 +42,7 @@ const SPECIAL: Record<string, string> = {
   cuStreamCreate: 'int cuStreamCreate(void** s, unsigned f) { *s = (void*)0x20; return 0; }',
   cuEventCreate: 'int cuEventCreate(void** e, unsigned f) { *e = (void*)0x30; return 0; }',
   cuDevicePrimaryCtxRetain: 'int cuDevicePrimaryCtxRetain(void** c, int d) { *c = (void*)0x40; return 0; }',
-  cuEventElapsedTime_v2: 'int cuEventElapsedTime_v2(float* ms, void* a, void* b) { *ms = 1.0f; return 0; }',
+  cuEventElapsedTime_v2: 'int cuEventElapsedTime_v2(float* ms, void* a, void* b) { if (getenv("FAKE_CUDA_FAULT")) return 700; *ms = 1.0f; return 0; }',
   // FAKE_NVML=ok: a board drawing 350 W at 1980 MHz, its energy counter following wall time.
   nvmlInit_v2: 'int nvmlInit_v2(void) { return getenv("FAKE_NVML") ? 0 : 9; }',
   nvmlSystemGetDriverVersion: 'int nvmlSystemGetDriverVersion(char* v, unsigned n) { strncpy(v, "580.00.fake", n); return 0; }',

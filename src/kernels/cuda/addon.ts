@@ -56,14 +56,20 @@ export interface NativeGemm {
   upload(a: Float32Array, b: Float32Array): void;
   tune(requested: number, reps: number): { chosen: number; candidates: GemmCandidate[] };
   runChecked(): Float32Array;
+  /** Milliseconds for `iterations` runs between CUDA events (blocks the event loop). */
   time(iterations: number): number;
+  /** The same on a worker thread, so the event loop keeps running. */
+  timeAsync(iterations: number): Promise<number>;
   dispose(): void;
 }
 
 export interface NativeCopy {
   upload(src: Float32Array): void;
   runChecked(): Float32Array;
+  /** Milliseconds for `iterations` runs between CUDA events (blocks the event loop). */
   time(iterations: number): number;
+  /** The same on a worker thread, so the event loop keeps running. */
+  timeAsync(iterations: number): Promise<number>;
   dispose(): void;
 }
 
@@ -95,6 +101,8 @@ export interface NativeAllReduce {
   runChecked(): Float64Array[];
   /** Milliseconds for `iterations` all-reduces on the slowest rank. */
   time(iterations: number): number;
+  /** The same on a worker thread. */
+  timeAsync(iterations: number): Promise<number>;
   dispose(): void;
 }
 

@@ -2,7 +2,7 @@
 import type { KernelConfig, PreparedCase } from '../../harness/backend.js';
 import type { MemcpyData, MemcpyParams } from '../memcpy/workload.js';
 import { caseDevice, cudaStack } from './context.js';
-import { native } from './errors.js';
+import { native, nativeAsync } from './errors.js';
 import { openSampler, sampled, toTelemetry } from './telemetry.js';
 
 export const cudaCopyKernel: KernelConfig<MemcpyParams, MemcpyData> = {
@@ -31,7 +31,7 @@ export const cudaCopyKernel: KernelConfig<MemcpyParams, MemcpyData> = {
       timer: 'cuda-event',
       impl: { kernel: 'cuMemcpyDtoDAsync' },
       runChecked: async () => native(() => copy.runChecked()),
-      time: async (n) => sampled(sam, () => native(() => copy.time(n))),
+      time: (n) => sampled(sam, () => nativeAsync(() => copy.timeAsync(n))),
       telemetry: () => (sam ? toTelemetry(sam.summary()) : undefined),
       async dispose() {
         sam?.close();

@@ -57,6 +57,15 @@ export function toLibraryError(err: unknown): Error {
   return new CudaLibraryError(err.message, library, String(f.call ?? ''), typeof f.code === 'number' ? f.code : -1, f.statusName, HINTS[f.statusName]);
 }
 
+/** Awaits an asynchronous addon call, rethrowing its errors (thrown or rejected) as CudaLibraryError. */
+export async function nativeAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toLibraryError(err);
+  }
+}
+
 /** Calls into the addon, rethrowing its errors as CudaLibraryError. */
 export function native<T>(fn: () => T): T {
   try {

@@ -5,7 +5,7 @@
  */
 import type { Backend, ProbeResult } from '../../harness/backend.js';
 import { registerBackend, registerKernel } from '../../harness/registry.js';
-import { cudaStack, deviceInfo } from './context.js';
+import { cudaStack, cudaVersionString, deviceInfo } from './context.js';
 import { cudaCopyKernel } from './copy.js';
 import { cudaMatmulKernel } from './matmul.js';
 import { ncclVersionString } from './nccl.js';
@@ -17,7 +17,10 @@ export const cudaBackend: Backend = {
     const s = await cudaStack();
     if (!s.ok) return { available: false, reason: s.reason };
     const { stack } = s;
-    const notes = [`libcuda: ${stack.libcuda}`];
+    const notes = stack.devices.map(
+      (d) => `cuda:${d.index}: sm_${d.ccMajor}${d.ccMinor}, ${d.smCount} SMs, ${(d.memoryBytes / 2 ** 30).toFixed(1)} GiB, PCI ${d.pciBusId}, ${d.uuid}`,
+    );
+    notes.push(`libcuda: ${stack.libcuda} (CUDA ${cudaVersionString(stack.driverApi)} driver API)`);
     notes.push(stack.cublasLt.ok ? `cuBLASLt ${stack.cublasLt.version}: ${stack.cublasLt.path}` : `matmul unavailable: ${stack.cublasLt.reason}`);
     notes.push(stack.nvml.ok ? `NVML (driver ${stack.nvml.driver}): power, clocks, temperature sampled at 50 Hz` : `no telemetry: ${stack.nvml.reason}`);
     return { available: true, devices: stack.devices.map((d) => deviceInfo(stack, d, 'cuda')), notes };

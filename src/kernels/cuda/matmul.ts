@@ -8,7 +8,7 @@ import type { DeviceInfo, Impl } from '../../harness/results/schema.js';
 import type { MatmulData, MatmulParams } from '../matmul/workload.js';
 import type { GemmCandidate } from './addon.js';
 import { caseDevice, cudaStack, openedStack } from './context.js';
-import { native } from './errors.js';
+import { native, nativeAsync } from './errors.js';
 import { openSampler, sampled, toTelemetry } from './telemetry.js';
 
 /** Kernel variants: `auto` times the heuristic's candidates, `heuristic` takes its first. */
@@ -98,7 +98,7 @@ export const cudaMatmulKernel: KernelConfig<MatmulParams, MatmulData> = {
         timer: 'cuda-event',
         impl,
         runChecked: async () => native(() => gemm.runChecked()),
-        time: async (iterations) => sampled(sam, () => native(() => gemm.time(iterations))),
+        time: (iterations) => sampled(sam, () => nativeAsync(() => gemm.timeAsync(iterations))),
         telemetry: () => (sam ? toTelemetry(sam.summary()) : undefined),
         async dispose() {
           sam?.close();

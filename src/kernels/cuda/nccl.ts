@@ -5,7 +5,7 @@
  */
 import type { NativeAllReduce } from './addon.js';
 import { cudaStack } from './context.js';
-import { native } from './errors.js';
+import { native, nativeAsync } from './errors.js';
 
 /** Element types NCCL all-reduce runs here (contract names). */
 export const NCCL_DTYPES = ['f32', 'f16', 'bf16', 'f64', 'i32'] as const;
@@ -34,8 +34,8 @@ export interface PreparedAllReduce {
   devices: number[];
   upload(rank: number, data: Float32Array): void;
   runChecked(): Float64Array[];
-  /** Milliseconds for n all-reduces on the slowest rank (CUDA events). */
-  time(iterations: number): number;
+  /** Milliseconds for n all-reduces on the slowest rank (CUDA events), on a worker thread. */
+  time(iterations: number): Promise<number>;
   dispose(): void;
 }
 
@@ -66,7 +66,7 @@ export async function prepareAllReduce(o: AllReduceOptions): Promise<PreparedAll
     devices,
     upload: (rank, data) => native(() => ar.upload(rank, data)),
     runChecked: () => native(() => ar.runChecked()),
-    time: (n) => native(() => ar.time(n)),
+    time: (n) => nativeAsync(() => ar.timeAsync(n)),
     dispose: () => ar.dispose(),
   };
 }

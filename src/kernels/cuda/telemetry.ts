@@ -56,11 +56,11 @@ export function openSampler(s: CudaStack, uuid: string, hz = 50): NativeSampler 
   }
 }
 
-/** Runs `fn` with the sampler resumed around it. */
-export function sampled<T>(sampler: NativeSampler | undefined, fn: () => T): T {
+/** Awaits `fn` with the sampler resumed around it. */
+export async function sampled<T>(sampler: NativeSampler | undefined, fn: () => Promise<T>): Promise<T> {
   sampler?.resume();
   try {
-    return fn();
+    return await fn();
   } finally {
     sampler?.pause();
   }
