@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv2020 from 'ajv/dist/2020.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { ResultsFile, type CaseResult } from '../src/harness/results/schema.js';
 import { FORMAT_NAMES, renderReport } from '../src/reporters/formats/index.js';
 import { caseLine } from '../src/reporters/console.js';
