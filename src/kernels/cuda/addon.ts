@@ -138,7 +138,9 @@ export function loadAddon(path = process.env.GPUBENCH_NATIVE_ADDON ?? ADDON_PATH
   if (cached && path === (process.env.GPUBENCH_NATIVE_ADDON ?? ADDON_PATH)) return cached;
   let result: { addon: NativeAddon } | { reason: string };
   if (!existsSync(path)) {
-    const why = existsSync(BUILD_ERROR) ? readFileSync(BUILD_ERROR, 'utf8').trim() : `${path} is missing`;
+    // No marker: the install script never ran (npm --ignore-scripts, or npm 11 waiting for
+    // dependency install scripts to be approved: `npm install-scripts approve gpubench`).
+    const why = existsSync(BUILD_ERROR) ? readFileSync(BUILD_ERROR, 'utf8').trim() : `${path} is missing (the install script did not run)`;
     result = { reason: `native addon not built: ${why} (build it with \`npm run build:native\`; needs g++, make, python3)` };
   } else {
     try {
