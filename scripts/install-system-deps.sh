@@ -2,8 +2,10 @@
 # System packages gpubench's tests and its no-GPU default need on Debian 12 (bookworm):
 # Mesa's software Vulkan driver (lavapipe) from bookworm-backports (Debian 12's own
 # Mesa 22 is too old for Dawn) and the Vulkan loader; and Chromium, which the tests of
-# the HTML report drive headless. Machines with a GPU driver need only libvulkan1 to run
-# benchmarks. Idempotent; run as root (or it uses sudo).
+# the HTML report drive headless; and g++, make and python3, with which `npm ci` builds the
+# native CUDA addon (no CUDA needed; without them it is skipped and the cuda backend says
+# why, but the addon's tests then fail). Machines with a GPU driver need only libvulkan1 to
+# run benchmarks. Idempotent; run as root (or it uses sudo).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 sudo=""
@@ -17,4 +19,5 @@ fi
 $sudo apt-get update -q >/dev/null
 $sudo apt-get install -y -q -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
 $sudo apt-get install -y -q chromium >/dev/null
-dpkg-query -W -f='installed: ${Package} ${Version}\n' mesa-vulkan-drivers libvulkan1 chromium
+$sudo apt-get install -y -q g++ make python3 >/dev/null
+dpkg-query -W -f='installed: ${Package} ${Version}\n' mesa-vulkan-drivers libvulkan1 chromium g++ make python3

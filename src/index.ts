@@ -11,3 +11,4 @@ export { UsageError, RuntimeFault, ExitCode } from './harness/errors.js';
 export { summarize } from './harness/stats.js';
 export { measure, DEFAULT_MEASURE, type MeasureOptions } from './harness/measure.js';
 export type { MatmulParams, MatmulData } from './kernels/matmul/workload.js';
+export type { MemcpyParams, MemcpyData } from './kernels/memcpy/workload.js';

@@ -2,7 +2,7 @@
  * The backend seam: one folder per backend under `src/kernels/` (or `src/collectives/`),
  * one object each, registered in the registry. Adding a backend never edits the harness.
  */
-import type { DeviceInfo, Impl, TimerKind, WorkloadId } from './results/schema.js';
+import type { DeviceInfo, Impl, Telemetry, TimerKind, WorkloadId } from './results/schema.js';
 
 /** What `probe()` found: usable with its devices, or not with a reason a person can act on. */
 export type ProbeResult =
@@ -47,6 +47,11 @@ export interface PreparedCase {
    * after timing; a reason fails the case instead of counting it.
    */
   fallbackReason?(): string | undefined;
+  /**
+   * Device telemetry (power, clocks…) over the `time()` calls so far, read after
+   * measuring; the runner adds avgWatts, energyJ and tflopsPerWatt to the metrics from it.
+   */
+  telemetry?(): Telemetry | undefined;
   /** Frees the case's buffers. */
   dispose(): Promise<void>;
 }

@@ -66,6 +66,13 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
     result.stats = summarize(m.samplesMs);
     const peak = datasheetPeak(prepared.device, workload.peakDtype?.(c.params));
     result.metrics = workload.metrics(c.params, result.stats.medianMs, { tflops: peak?.tflops });
+    const tel = prepared.telemetry?.();
+    if (tel) {
+      result.telemetry = tel;
+      result.metrics.avgWatts = tel.avgWatts;
+      result.metrics.energyJ = tel.energyJ;
+      if (result.metrics.tflops !== undefined && tel.avgWatts > 0) result.metrics.tflopsPerWatt = result.metrics.tflops / tel.avgWatts;
+    }
     const fallback = prepared.fallbackReason?.();
     if (fallback) {
       result.reason = `not counted: ${fallback}`;

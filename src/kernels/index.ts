@@ -4,9 +4,12 @@
  */
 import { registerWorkload } from '../harness/registry.js';
 import { matmulWorkload } from './matmul/workload.js';
+import { memcpyWorkload } from './memcpy/workload.js';
 import './webgpu/index.js';
 import './tfjs-webgpu/index.js';
 import './tfjs-node/index.js';
 import './tfjs-cpu/index.js';
+import './cuda/index.js';
 
 registerWorkload(matmulWorkload);
+registerWorkload(memcpyWorkload);

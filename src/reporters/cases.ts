@@ -11,7 +11,7 @@ export const COLLECTIVES = new Set(['allreduce', 'allgather', 'reducescatter', '
 /** The metric a case is judged by in exports and charts (bigger is better). */
 export interface HeadlineMetric {
   /** Key in `metrics`, e.g. `tflops` or `busbwGBps`. */
-  key: 'tflops' | 'busbwGBps';
+  key: 'tflops' | 'busbwGBps' | 'bandwidthGBps';
   /** Unit as people write it. */
   unit: 'TFLOP/s' | 'GB/s';
   value: number;
@@ -114,7 +114,7 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
  * inversely proportional to time, so the p90 time gives the lower bound.
  */
 export function headline(c: CaseResult): HeadlineMetric | undefined {
-  const key = isCollective(c) ? 'busbwGBps' : c.workload === 'matmul' ? 'tflops' : undefined;
+  const key = isCollective(c) ? 'busbwGBps' : c.workload === 'matmul' ? 'tflops' : c.workload === 'memcpy' ? 'bandwidthGBps' : undefined;
   if (!key) return undefined;
   const value = c.metrics[key];
   if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;

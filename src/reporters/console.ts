@@ -24,7 +24,22 @@ export function caseLine(r: CaseResult): string {
   if (r.status === 'skipped') return `${statusText(r.status)} ${r.id}: ${r.reason ?? ''}`;
   if (r.status === 'failed') return `${statusText(r.status)} ${r.id}: ${r.reason ?? ''}`;
   const s = r.stats!;
-  return `${statusText(r.status)} ${r.id}  median ${fmtMs(s.medianMs)} ms (cv ${(s.cv * 100).toFixed(1)}%, ${r.samplesMs.length} samples, ${r.timer})  ${fmtTflops(r.metrics.tflops)} TFLOP/s  err ${r.check?.maxRelError?.toExponential(1) ?? '-'}`;
+  return `${statusText(r.status)} ${r.id}  median ${fmtMs(s.medianMs)} ms (cv ${(s.cv * 100).toFixed(1)}%, ${r.samplesMs.length} samples, ${r.timer})  ${throughput(r)}  err ${r.check?.maxRelError?.toExponential(1) ?? '-'}${power(r)}`;
+}
+
+/** The case's headline throughput with its unit (TFLOP/s for matmul, GB/s for copies). */
+function throughput(r: CaseResult): string {
+  const m = r.metrics;
+  if (m.tflops === undefined && m.bandwidthGBps !== undefined) return `${m.bandwidthGBps.toFixed(1)} GB/s`;
+  if (m.tflops === undefined && m.busbwGBps !== undefined) return `${m.busbwGBps.toFixed(2)} GB/s busbw`;
+  return `${fmtTflops(m.tflops)} TFLOP/s`;
+}
+
+/** Board power over the timed region, where the backend sampled it. */
+function power(r: CaseResult): string {
+  const m = r.metrics;
+  if (m.avgWatts === undefined) return '';
+  return `  ${m.avgWatts.toFixed(0)} W${m.tflopsPerWatt !== undefined ? ` (${m.tflopsPerWatt.toFixed(2)} TFLOP/s/W)` : ''}`;
 }
 
 /** The final table of a run. */

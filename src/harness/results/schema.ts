@@ -14,8 +14,11 @@ export const DTYPES = ['f32', 'tf32', 'f16', 'bf16', 'fp8', 'i32', 'f64'] as con
 export const Dtype = z.enum(DTYPES);
 export type Dtype = z.infer<typeof Dtype>;
 
-/** Workloads the contract knows; collectives arrive with the collectives issue. */
-export const WORKLOADS = ['matmul', 'allreduce', 'allgather', 'reducescatter', 'broadcast'] as const;
+/**
+ * Workloads the contract knows; collectives arrive with the collectives issue. `memcpy` is a
+ * device-to-device copy, the memory-bandwidth ceiling of a roofline.
+ */
+export const WORKLOADS = ['matmul', 'allreduce', 'allgather', 'reducescatter', 'broadcast', 'memcpy'] as const;
 export const WorkloadId = z.enum(WORKLOADS);
 export type WorkloadId = z.infer<typeof WorkloadId>;
 
@@ -50,11 +53,37 @@ export const Metrics = z.object({
   peakTflops: z.number().optional(),
   algbwGBps: z.number().optional(),
   busbwGBps: z.number().optional(),
+  /** Memory bandwidth: bytes read + bytes written / median seconds / 1e9 (memcpy). */
+  bandwidthGBps: z.number().optional(),
+  /** Mean board power over the timed region (NVML). */
   avgWatts: z.number().optional(),
+  /** Energy over the timed region, in joules (NVML). */
   energyJ: z.number().optional(),
+  /** tflops / avgWatts. */
   tflopsPerWatt: z.number().optional(),
 }).passthrough();
 export type Metrics = z.infer<typeof Metrics>;
+
+/** Device telemetry sampled during a case's timed region (NVML on the `cuda` backend). */
+export const Telemetry = z.object({
+  source: z.literal('nvml'),
+  samples: z.number().int().nonnegative(),
+  /** Achieved sampling rate. */
+  hz: z.number(),
+  /** Seconds of timed region the samples cover. */
+  seconds: z.number(),
+  avgWatts: z.number(),
+  maxWatts: z.number(),
+  energyJ: z.number(),
+  /** The board's energy counter (Volta and newer), or sampled power integrated over time. */
+  energySource: z.enum(['nvml-energy-counter', 'integrated-power']),
+  avgSmClockMHz: z.number().optional(),
+  avgMemClockMHz: z.number().optional(),
+  maxTemperatureC: z.number().optional(),
+  /** NVML clocks-event reasons seen in any sample (sw-power-cap, hw-thermal-slowdown…). */
+  throttleReasons: z.array(z.string()),
+}).passthrough();
+export type Telemetry = z.infer<typeof Telemetry>;
 
 /** The correctness check against a float64 reference on fresh random data. */
 export const Check = z.object({
@@ -98,6 +127,7 @@ export const CaseResult = z.object({
   metrics: Metrics,
   check: Check.optional(),
   impl: Impl.optional(),
+  telemetry: Telemetry.optional(),
   status: CaseStatus,
   reason: z.string().optional(),
 }).passthrough();

@@ -18,7 +18,7 @@ export interface BmfMetric {
 export type Bmf = Record<string, Record<string, BmfMetric>>;
 
 /** Measure slugs used for the headline metrics. */
-export const BMF_MEASURES = { tflops: 'tflops', busbwGBps: 'busbw-gbps', algbwGBps: 'algbw-gbps' } as const;
+export const BMF_MEASURES = { tflops: 'tflops', busbwGBps: 'busbw-gbps', algbwGBps: 'algbw-gbps', bandwidthGBps: 'bandwidth-gbps' } as const;
 
 /** The BMF document for a results file. */
 export function bmfDocument(results: ResultsFile): Bmf {

@@ -61,6 +61,14 @@ export function renderMarkdown(results: ResultsFile, options: FormatOptions = {}
       ['l', 'l', 'l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'l'],
     ));
   }
+  const copies = results.cases.filter((c) => c.workload === 'memcpy' && c.status !== 'skipped');
+  if (copies.length) {
+    out.push('', '### Memory copy', '', mdTable(
+      ['case', 'backend', 'device', 'size', 'median ms', 'p10–p90 ms', 'GB/s (read+write)', 'check'],
+      copies.map((c) => [c.id, c.backend, deviceName(results, c), sizeLabel(c), sig(caseStats(c)?.medianMs), spread(c), sig(c.metrics.bandwidthGBps), checkCell(c)]),
+      ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'l'],
+    ));
+  }
   if (bad.length || skipped.length) {
     out.push('', '### Failed and skipped', '');
     for (const c of [...bad, ...skipped]) {

@@ -1,0 +1,155 @@
+/**
+ * Loads the native addon (`native/build/Release/gpubench_native.node`) and types its
+ * exports. A missing build is not an error here: it becomes the `cuda` backend's reason.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../harness/version.js';
+
+/** What `load()` found for one library. */
+export interface NativeLoadResult {
+  ok: boolean;
+  /** The file loaded (resolved through the dynamic loader's search for a bare name). */
+  path?: string;
+  /** "candidate: why" for each candidate that failed. */
+  attempts: string[];
+  /** Required symbols absent from the first library that opened. */
+  missing: string[];
+}
+
+/** Facts the CUDA driver gives about one device. */
+export interface NativeDevice {
+  index: number;
+  name: string;
+  uuid: string;
+  memoryBytes: number;
+  smCount: number;
+  ccMajor: number;
+  ccMinor: number;
+  clockKHz: number;
+  memoryClockKHz: number;
+  memoryBusWidth: number;
+  l2Bytes: number;
+  pciBusId: string;
+}
+
+/** One cuBLASLt heuristic candidate as timed by `Gemm.tune()`. */
+export interface GemmCandidate {
+  index: number;
+  algoId: number;
+  tile: number;
+  stages: number;
+  splitK: number;
+  reduction: number;
+  swizzle: number;
+  customOption: number;
+  cluster: number;
+  workspaceBytes: number;
+  waves: number;
+  /** Mean milliseconds per GEMM; absent when the candidate could not run. */
+  ms?: number;
+  error?: string;
+}
+
+export interface NativeGemm {
+  upload(a: Float32Array, b: Float32Array): void;
+  tune(requested: number, reps: number): { chosen: number; candidates: GemmCandidate[] };
+  runChecked(): Float32Array;
+  /** Milliseconds for `iterations` runs between CUDA events (blocks the event loop). */
+  time(iterations: number): number;
+  /** The same on a worker thread, so the event loop keeps running. */
+  timeAsync(iterations: number): Promise<number>;
+  dispose(): void;
+}
+
+export interface NativeCopy {
+  upload(src: Float32Array): void;
+  runChecked(): Float32Array;
+  /** Milliseconds for `iterations` runs between CUDA events (blocks the event loop). */
+  time(iterations: number): number;
+  /** The same on a worker thread, so the event loop keeps running. */
+  timeAsync(iterations: number): Promise<number>;
+  dispose(): void;
+}
+
+/** NVML readings over the resumed windows of a sampler. */
+export interface NativeTelemetry {
+  samples: number;
+  activeSeconds: number;
+  hz: number;
+  energyJ?: number;
+  energySource?: 'nvml-energy-counter' | 'integrated-power';
+  avgWatts?: number;
+  maxWatts?: number;
+  avgSmClockMHz?: number;
+  avgMemClockMHz?: number;
+  maxTemperatureC?: number;
+  throttleMask?: number;
+}
+
+export interface NativeSampler {
+  resume(): void;
+  pause(): void;
+  summary(): NativeTelemetry;
+  close(): void;
+}
+
+export interface NativeAllReduce {
+  upload(rank: number, data: Float32Array): void;
+  /** Each rank's output after one all-reduce, as float64. */
+  runChecked(): Float64Array[];
+  /** Milliseconds for `iterations` all-reduces on the slowest rank. */
+  time(iterations: number): number;
+  /** The same on a worker thread. */
+  timeAsync(iterations: number): Promise<number>;
+  dispose(): void;
+}
+
+/** The addon's exports (native/src/addon.cc). */
+export interface NativeAddon {
+  abi: number;
+  load(id: LibraryId, candidates: string[]): NativeLoadResult;
+  /** The entry points resolved for a library: names tried (newest first) and whether optional. */
+  symbols(id: LibraryId): { names: string[]; optional: boolean }[];
+  cudaInit(): number;
+  devices(): NativeDevice[];
+  cublasLtVersion(): number;
+  ncclVersion(): number;
+  nvmlInit(): string;
+  nvmlDevice(uuid: string): { name: string; powerLimitW?: number };
+  roundTrip(kind: 'f16' | 'bf16' | 'fp8', values: Float32Array): Float32Array;
+  Gemm: new (o: { device: number; m: number; n: number; k: number; batch: number; dtype: string; workspaceBytes: number }) => NativeGemm;
+  Copy: new (o: { device: number; bytes: number }) => NativeCopy;
+  Sampler: new (uuid: string, hz: number) => NativeSampler;
+  NcclAllReduce: new (o: { devices: number[]; count: number; dtype: string; op: string; inPlace: boolean }) => NativeAllReduce;
+}
+
+export type LibraryId = 'cuda' | 'cublasLt' | 'nccl' | 'nvml';
+
+/** Where the build puts the addon, and the marker the install script leaves when it could not build. */
+export const ADDON_PATH = join(PACKAGE_ROOT, 'native', 'build', 'Release', 'gpubench_native.node');
+const BUILD_ERROR = join(PACKAGE_ROOT, 'native', 'build', 'gpubench-build-error.txt');
+
+let cached: { addon: NativeAddon } | { reason: string } | undefined;
+
+/** The addon, or why it is not there ("native addon not built: …"). Never throws. */
+export function loadAddon(path = process.env.GPUBENCH_NATIVE_ADDON ?? ADDON_PATH): { addon: NativeAddon } | { reason: string } {
+  if (cached && path === (process.env.GPUBENCH_NATIVE_ADDON ?? ADDON_PATH)) return cached;
+  let result: { addon: NativeAddon } | { reason: string };
+  if (!existsSync(path)) {
+    // No marker: the install script never ran (npm --ignore-scripts, or npm 11 waiting for
+    // dependency install scripts to be approved: `npm install-scripts approve gpubench`).
+    const why = existsSync(BUILD_ERROR) ? readFileSync(BUILD_ERROR, 'utf8').trim() : `${path} is missing (the install script did not run)`;
+    result = { reason: `native addon not built: ${why} (build it with \`npm run build:native\`; needs g++, make, python3)` };
+  } else {
+    try {
+      const addon = createRequire(import.meta.url)(path) as NativeAddon;
+      result = addon.abi === 1 ? { addon } : { reason: `native addon at ${path} is from another gpubench version: run \`npm run build:native\`` };
+    } catch (err) {
+      result = { reason: `native addon failed to load: ${err instanceof Error ? err.message : String(err)} (rebuild with \`npm run build:native\`)` };
+    }
+  }
+  cached = result;
+  return result;
+}

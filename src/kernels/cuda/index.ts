@@ -1,0 +1,49 @@
+/**
+ * The `cuda` backend (cuBLASLt GEMM, device-to-device copy, NVML telemetry) and the `nccl`
+ * backend (NCCL all-reduce over the local GPUs), both through the native addon, which
+ * loads every CUDA library at run time; whatever is missing becomes the probe's reason.
+ */
+import type { Backend, ProbeResult } from '../../harness/backend.js';
+import { registerBackend, registerKernel } from '../../harness/registry.js';
+import { cudaStack, cudaVersionString, deviceInfo } from './context.js';
+import { cudaCopyKernel } from './copy.js';
+import { cudaMatmulKernel } from './matmul.js';
+import { ncclVersionString } from './nccl.js';
+
+export const cudaBackend: Backend = {
+  id: 'cuda',
+  title: 'NVIDIA cuBLASLt GEMM (autotuned over heuristic candidates) and device copies, CUDA events, NVML power (native addon)',
+  async probe(): Promise<ProbeResult> {
+    const s = await cudaStack();
+    if (!s.ok) return { available: false, reason: s.reason };
+    const { stack } = s;
+    const notes = stack.devices.map(
+      (d) => `cuda:${d.index}: sm_${d.ccMajor}${d.ccMinor}, ${d.smCount} SMs, ${(d.memoryBytes / 2 ** 30).toFixed(1)} GiB, PCI ${d.pciBusId}, ${d.uuid}`,
+    );
+    notes.push(`libcuda: ${stack.libcuda} (CUDA ${cudaVersionString(stack.driverApi)} driver API)`);
+    notes.push(stack.cublasLt.ok ? `cuBLASLt ${stack.cublasLt.version}: ${stack.cublasLt.path}` : `matmul unavailable: ${stack.cublasLt.reason}`);
+    notes.push(stack.nvml.ok ? `NVML (driver ${stack.nvml.driver}): power, clocks, temperature sampled at 50 Hz` : `no telemetry: ${stack.nvml.reason}`);
+    return { available: true, devices: stack.devices.map((d) => deviceInfo(stack, d, 'cuda')), notes };
+  },
+};
+
+export const ncclBackend: Backend = {
+  id: 'nccl',
+  title: 'NCCL all-reduce, one process over every local GPU (native addon)',
+  async probe(): Promise<ProbeResult> {
+    const s = await cudaStack();
+    if (!s.ok) return { available: false, reason: s.reason };
+    const { stack } = s;
+    if (!stack.nccl.ok) return { available: false, reason: stack.nccl.reason };
+    return {
+      available: true,
+      devices: stack.devices.map((d) => deviceInfo(stack, d, 'nccl')),
+      notes: [`NCCL ${ncclVersionString(stack.nccl.version)}: ${stack.nccl.path}`, `${stack.devices.length} rank(s), one per local GPU`],
+    };
+  },
+};
+
+registerBackend(cudaBackend, 90);
+registerBackend(ncclBackend, 80);
+registerKernel(cudaMatmulKernel);
+registerKernel(cudaCopyKernel);

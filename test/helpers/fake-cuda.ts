@@ -1,0 +1,96 @@
+/**
+ * Fake CUDA libraries for the no-GPU tests: small C files compiled into shared objects with
+ * the real sonames, exporting the entry points the addon resolves (read from the addon
+ * itself, so they cannot drift). A fake driver has one "GPU" and answers every call with
+ * success; FAKE_CUDA=nodevice makes cuInit fail with CUDA_ERROR_NO_DEVICE, FAKE_CUDA=zero
+ * reports no devices. Fake NVML fails nvmlInit with "Driver Not Loaded"; fake NCCL reports
+ * version 2.27.3 and fails ncclCommInitAll with ncclUnhandledCudaError.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LibraryId, NativeAddon } from '../../src/kernels/cuda/addon.js';
+
+/** A C compiler, or undefined (the fake-library tests then skip, saying why). */
+export const CC = ['cc', 'gcc', 'clang'].find((c) => spawnSync(c, ['--version']).status === 0);
+
+const SPECIAL: Record<string, string> = {
+  cuInit: 'int cuInit(unsigned f) { const char* m = getenv("FAKE_CUDA"); return m && !strcmp(m, "nodevice") ? 100 : 0; }',
+  cuDriverGetVersion: 'int cuDriverGetVersion(int* v) { *v = 13000; return 0; }',
+  cuGetErrorString:
+    'int cuGetErrorString(int e, const char** s) { *s = e == 100 ? "no CUDA-capable device is detected" : e == 2 ? "out of memory" : e == 700 ? "an illegal memory access was encountered" : "fake error"; return 0; }',
+  cuGetErrorName: 'int cuGetErrorName(int e, const char** s) { *s = e == 100 ? "CUDA_ERROR_NO_DEVICE" : e == 2 ? "CUDA_ERROR_OUT_OF_MEMORY" : e == 700 ? "CUDA_ERROR_ILLEGAL_ADDRESS" : "CUDA_ERROR_UNKNOWN"; return 0; }',
+  cuDeviceGetCount: 'int cuDeviceGetCount(int* n) { const char* m = getenv("FAKE_CUDA"); *n = m && !strcmp(m, "zero") ? 0 : 1; return 0; }',
+  cuDeviceGet: 'int cuDeviceGet(int* d, int i) { *d = i; return 0; }',
+  cuDeviceGetName: 'int cuDeviceGetName(char* n, int len, int d) { strncpy(n, "NVIDIA Fake H100 80GB HBM3", len); return 0; }',
+  cuDeviceGetUuid_v2: 'int cuDeviceGetUuid_v2(unsigned char* u, int d) { for (int i = 0; i < 16; i++) u[i] = (unsigned char)(i * 17); return 0; }',
+  cuDeviceTotalMem_v2: 'int cuDeviceTotalMem_v2(size_t* b, int d) { *b = (size_t)80 << 30; return 0; }',
+  cuDeviceGetAttribute:
+    'int cuDeviceGetAttribute(int* v, int a, int d) { *v = a == 16 ? 132 : a == 75 ? 9 : a == 76 ? 0 : a == 38 ? 52428800 : a == 33 ? 0x1b : 0; return 0; }',
+  // FAKE_CUDA=host: "device" memory is host memory and the copies and memsets really happen,
+  // so a whole case (upload, poison, copy, check, timing) runs; otherwise they do nothing.
+  cuMemAlloc_v2: 'int cuMemAlloc_v2(unsigned long long* p, size_t n) { if (getenv("FAKE_CUDA_OOM")) return 2; *p = (unsigned long long)(host() ? malloc(n) : (void*)0x10000); return 0; }',
+  cuMemFree_v2: 'int cuMemFree_v2(unsigned long long p) { if (host()) free((void*)p); return 0; }',
+  cuMemcpyHtoD_v2: 'int cuMemcpyHtoD_v2(unsigned long long d, const void* s, size_t n) { if (host()) memcpy((void*)d, s, n); return 0; }',
+  cuMemcpyDtoH_v2: 'int cuMemcpyDtoH_v2(void* d, unsigned long long s, size_t n) { if (host()) memcpy(d, (void*)s, n); return 0; }',
+  cuMemcpyDtoDAsync_v2: 'int cuMemcpyDtoDAsync_v2(unsigned long long d, unsigned long long s, size_t n, void* st) { if (host()) memcpy((void*)d, (void*)s, n); return 0; }',
+  cuMemsetD32_v2: 'int cuMemsetD32_v2(unsigned long long d, unsigned v, size_t n) { if (host()) for (size_t i = 0; i < n; i++) ((unsigned*)d)[i] = v; return 0; }',
+  cuMemsetD16_v2: 'int cuMemsetD16_v2(unsigned long long d, unsigned short v, size_t n) { if (host()) for (size_t i = 0; i < n; i++) ((unsigned short*)d)[i] = v; return 0; }',
+  // A timed region lasts 5 ms of wall time and reports 1 ms: long enough for NVML samples.
+  cuEventSynchronize: 'int cuEventSynchronize(void* e) { struct timespec t = {0, 5000000}; nanosleep(&t, 0); return 0; }',
+  cuStreamCreate: 'int cuStreamCreate(void** s, unsigned f) { *s = (void*)0x20; return 0; }',
+  cuEventCreate: 'int cuEventCreate(void** e, unsigned f) { *e = (void*)0x30; return 0; }',
+  cuDevicePrimaryCtxRetain: 'int cuDevicePrimaryCtxRetain(void** c, int d) { *c = (void*)0x40; return 0; }',
+  cuEventElapsedTime_v2: 'int cuEventElapsedTime_v2(float* ms, void* a, void* b) { if (getenv("FAKE_CUDA_FAULT")) return 700; *ms = 1.0f; return 0; }',
+  // FAKE_NVML=ok: a board drawing 350 W at 1980 MHz, its energy counter following wall time.
+  nvmlInit_v2: 'int nvmlInit_v2(void) { return getenv("FAKE_NVML") ? 0 : 9; }',
+  nvmlSystemGetDriverVersion: 'int nvmlSystemGetDriverVersion(char* v, unsigned n) { strncpy(v, "580.00.fake", n); return 0; }',
+  nvmlDeviceGetHandleByUUID: 'int nvmlDeviceGetHandleByUUID(const char* u, void** d) { *d = (void*)0x50; return 0; }',
+  nvmlDeviceGetName: 'int nvmlDeviceGetName(void* d, char* v, unsigned n) { strncpy(v, "NVIDIA Fake H100 80GB HBM3", n); return 0; }',
+  nvmlDeviceGetPowerUsage: 'int nvmlDeviceGetPowerUsage(void* d, unsigned* mw) { *mw = 350000; return 0; }',
+  nvmlDeviceGetEnforcedPowerLimit: 'int nvmlDeviceGetEnforcedPowerLimit(void* d, unsigned* mw) { *mw = 700000; return 0; }',
+  nvmlDeviceGetTotalEnergyConsumption:
+    'int nvmlDeviceGetTotalEnergyConsumption(void* d, unsigned long long* mj) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); *mj = (unsigned long long)((t.tv_sec + t.tv_nsec * 1e-9) * 350000.0); return 0; }',
+  nvmlDeviceGetClockInfo: 'int nvmlDeviceGetClockInfo(void* d, int c, unsigned* mhz) { *mhz = c == 2 ? 2619 : 1980; return 0; }',
+  nvmlDeviceGetTemperature: 'int nvmlDeviceGetTemperature(void* d, int s, unsigned* t) { *t = 47; return 0; }',
+  nvmlDeviceGetCurrentClocksEventReasons: 'int nvmlDeviceGetCurrentClocksEventReasons(void* d, unsigned long long* r) { *r = 0x4; return 0; }',
+  nvmlErrorString: 'const char* nvmlErrorString(int r) { return r == 9 ? "Driver Not Loaded" : "Unknown Error"; }',
+  // FAKE_LT=n: the heuristic offers n (zeroed) candidates; cublasLtMatmul then "runs" and writes nothing.
+  cublasLtMatmulAlgoGetHeuristic:
+    'int cublasLtMatmulAlgoGetHeuristic(void* h, void* op, void* a, void* b, void* c, void* d, void* p, int req, unsigned char* res, int* ret) { int n = getenv("FAKE_LT") ? atoi(getenv("FAKE_LT")) : 0; if (n > req) n = req; memset(res, 0, 96 * (size_t)n); *ret = n; return 0; }',
+  ncclGetVersion: 'int ncclGetVersion(int* v) { *v = 22703; return 0; }',
+  ncclGetErrorString: 'const char* ncclGetErrorString(int r) { return r == 1 ? "unhandled cuda error (run with NCCL_DEBUG=INFO for details)" : "fake"; }',
+  ncclGetLastError: 'const char* ncclGetLastError(void* c) { return ""; }',
+  ncclCommInitAll: 'int ncclCommInitAll(void** comms, int n, const int* devs) { return 1; }',
+};
+
+const SONAME: Record<LibraryId, string> = {
+  cuda: 'libcuda.so.1',
+  cublasLt: 'libcublasLt.so.12',
+  nccl: 'libnccl.so.2',
+  nvml: 'libnvidia-ml.so.1',
+};
+
+/**
+ * Builds fake libraries into a new folder and returns it.
+ * @param drop required symbols to leave out, per library (the "too old / not CUDA" path)
+ */
+export function buildFakes(addon: NativeAddon, libs: LibraryId[], drop: Partial<Record<LibraryId, string[]>> = {}): string {
+  if (!CC) throw new Error('no C compiler');
+  const dir = mkdtempSync(join(tmpdir(), 'gpubench-fake-cuda-'));
+  mkdirSync(dir, { recursive: true });
+  for (const id of libs) {
+    const lines = ['#include <stdlib.h>', '#include <string.h>', '#include <stddef.h>', '#include <time.h>', 'static int host(void) { const char* m = getenv("FAKE_CUDA"); return m && !strcmp(m, "host"); }'];
+    for (const s of addon.symbols(id)) {
+      const name = s.names[0]!;
+      if (drop[id]?.includes(name) || s.names.some((n) => drop[id]?.includes(n))) continue;
+      lines.push(SPECIAL[name] ?? `int ${name}() { return 0; }`);
+    }
+    const src = join(dir, `${id}.c`);
+    writeFileSync(src, `${lines.join('\n')}\n`);
+    const r = spawnSync(CC, ['-shared', '-fPIC', '-w', '-o', join(dir, SONAME[id]), src], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`building fake ${id} failed: ${r.stderr}`);
+  }
+  return dir;
+}
