@@ -49,7 +49,10 @@ export async function planRun(suite: Suite, f: PlanFilters): Promise<Plan> {
   const backendIds = listBackends().map((b) => b.id);
   if (f.backends) checkIds('backend', '--backends', f.backends, backendIds);
 
-  const entries = suite.workloads
+  // A workload named on the command line that the suite lacks runs with its entry's
+  // defaults (e.g. `--workloads allreduce` with the matmul-only default suite).
+  const missing = (f.workloads ?? []).filter((w) => !suite.workloads.some((e) => e.workload === w));
+  const entries = [...suite.workloads, ...missing.map((workload) => ({ workload }))]
     .map((e, index) => ({ e, index }))
     .filter(({ e }) => !f.workloads || f.workloads.includes(e.workload));
   if (entries.length === 0)
