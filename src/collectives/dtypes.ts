@@ -31,7 +31,14 @@ export function bytesOf(a: ArrayBufferView): Uint8Array {
 
 /** `bytes` itself when aligned for `dtype`, else an aligned copy (pooled Buffers may sit at odd offsets). */
 export function aligned(dtype: CollectiveDtype, bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset % elementBytes(dtype) === 0 ? bytes : bytes.slice();
+  return bytes.byteOffset % elementBytes(dtype) === 0 ? bytes : copyBytes(bytes);
+}
+
+/** A fresh copy (Buffer#slice would return a view, so never rely on slice to copy). */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.byteLength);
+  out.set(bytes);
+  return out;
 }
 
 /** Allocates `count` elements of `dtype`. */

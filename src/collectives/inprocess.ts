@@ -4,6 +4,7 @@
  * sender may reuse its buffer as soon as the promise resolves.
  */
 import { Mailbox, PeerLostError, type Transport } from './transport.js';
+import { copyBytes } from './dtypes.js';
 
 class InProcessRank implements Transport {
   constructor(
@@ -15,7 +16,7 @@ class InProcessRank implements Transport {
 
   send(peer: number, bytes: Uint8Array): Promise<void> {
     if (this.group.closed) return Promise.reject(new PeerLostError('transport closed'));
-    this.boxes[this.rank]![peer]!.push(bytes.slice());
+    this.boxes[this.rank]![peer]!.push(copyBytes(bytes));
     return Promise.resolve();
   }
 

@@ -32,8 +32,12 @@ export async function barrier(t: Transport): Promise<void> {
   if (t.size > 1) await recursiveDoublingAllReduce(t, new Uint8Array(4), 'i32', 'sum');
 }
 
-const f64 = (x: number) => new Uint8Array(new Float64Array([x]).buffer);
-const readF64 = (b: Uint8Array) => new Float64Array(b.slice(0, 8).buffer)[0]!;
+const f64 = (x: number) => {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setFloat64(0, x, true);
+  return b;
+};
+const readF64 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat64(0, true);
 
 /**
  * Runs the case on this rank. The check runs on every rank; a failed check skips

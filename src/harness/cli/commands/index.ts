@@ -4,10 +4,12 @@
  */
 import type { CliCommand } from '../command.js';
 import { compareCommand } from './compare.js';
+import { coordinatorCommand } from './coordinator.js';
 import { listCommand } from './list.js';
 import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 import { schemasCommand } from './schemas.js';
+import { workerCommand } from './worker.js';
 
 export const commands: CliCommand[] = [
   listCommand,
@@ -15,4 +17,6 @@ export const commands: CliCommand[] = [
   reportCommand,
   compareCommand,
   schemasCommand,
+  coordinatorCommand,
+  workerCommand,
 ];
