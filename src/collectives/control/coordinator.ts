@@ -160,9 +160,13 @@ export class Coordinator {
       if (j >= 0 && this.members.length === 0) this.joining.splice(j, 1);
       const m = member ?? this.members.find((x) => x.ws === ws);
       if (m && !this.finished) this.fail(new RuntimeFault(`lost rank ${m.rank} (${m.hello.hostname} pid ${m.hello.pid}): connection closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`));
-      if (code === 1009) this.protocolErrors.push({ at: new Date().toISOString(), peer, error: 'message too large' });
     });
-    ws.on('error', () => undefined);
+    // ws reports frames over maxPayload, bad UTF-8 and framing errors here, then closes (1009/1002/1007).
+    ws.on('error', (err: Error & { code?: string }) => {
+      const error = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'message too large' : err.message;
+      this.protocolErrors.push({ at: new Date().toISOString(), peer, error, ...(member ? { rank: member.rank } : {}) });
+      this.log(`gpubench coordinator: protocol error from ${peer}: ${error}; disconnected`);
+    });
   }
 
   /** Waits until `until()` holds, a fault happens, or the deadline passes. */
