@@ -43,7 +43,7 @@ describe('f16 and bf16 conversions', () => {
 });
 
 describe('all-reduce on the in-process transport', () => {
-  for (const algorithm of ['ring', 'recursive-doubling', 'auto'])
+  for (const algorithm of ['ring', 'recursive-doubling', 'one-shot', 'auto'])
     for (const ranks of [1, 2, 3, 5])
       it(`${algorithm}, ${ranks} ranks, every op and dtype, odd counts`, async () => {
         for (const dtype of COLLECTIVE_DTYPES)

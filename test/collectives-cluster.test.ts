@@ -66,10 +66,11 @@ describe('run --local-nodes', () => {
       expect(c.metrics.busbwGBps).toBeCloseTo(algbw * (2 * 3) / 4, 12);
       expect(c.timer).toBe('wall-clock');
     }
-    expect(res.cases[0]!.impl?.kernel).toBe('recursive-doubling');
+    expect(res.cases[0]!.impl?.kernel).toBe('one-shot');
+    expect(res.cases.find((c) => c.params.bytes === 32768)!.impl?.kernel).toBe('recursive-doubling');
     expect(res.cases.at(-1)!.impl?.kernel).toBe('ring');
     const fits = res.collectives!.fits;
-    expect(fits.map((f) => f.algorithm).sort()).toEqual(['recursive-doubling', 'ring']);
+    expect(fits.map((f) => f.algorithm).sort()).toEqual(['one-shot', 'recursive-doubling', 'ring']);
     for (const f of fits) expect(f.alphaUs).toBeGreaterThanOrEqual(0);
   });
 

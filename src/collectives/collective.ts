@@ -8,6 +8,7 @@ import { elementBytes, type CollectiveDtype } from './dtypes.js';
 import type { ReduceOp } from './ops.js';
 import { allReduceBusFactor, ringAllReduce } from './algorithms/ring-allreduce.js';
 import { recursiveDoublingAllReduce } from './algorithms/recursive-doubling.js';
+import { oneShotAllReduce } from './algorithms/one-shot.js';
 import { allGatherBusFactor, ringAllGatherCollective } from './algorithms/allgather.js';
 import { reduceScatterBusFactor, ringReduceScatterCollective } from './algorithms/reducescatter.js';
 import { broadcastBusFactor, chainBroadcast } from './algorithms/broadcast.js';
@@ -18,13 +19,15 @@ export type CollectiveKind = (typeof COLLECTIVES)[number];
 
 /** Algorithm names per collective; `auto` picks by message size. */
 export const ALGORITHMS: Record<CollectiveKind, readonly string[]> = {
-  allreduce: ['auto', 'ring', 'recursive-doubling'],
+  allreduce: ['auto', 'ring', 'recursive-doubling', 'one-shot'],
   allgather: ['auto', 'ring'],
   reducescatter: ['auto', 'ring'],
   broadcast: ['auto', 'chain'],
 };
 
-/** Below this many bytes `auto` all-reduce uses recursive doubling (latency), above it the ring (bandwidth). */
+/** Up to this many bytes `auto` all-reduce uses one-shot (one round of latency). */
+export const AUTO_ONE_SHOT_MAX_BYTES = 16 * 1024;
+/** Below this many bytes `auto` all-reduce uses recursive doubling (log2 n rounds), from here the ring (bandwidth). */
 export const AUTO_RING_MIN_BYTES = 64 * 1024;
 
 /** nccl-tests' bus factor: busbw = algbw · factor(n). */
@@ -53,7 +56,10 @@ export interface CollectiveCall {
 /** The concrete algorithm `auto` stands for at this size. */
 export function resolveAlgorithm(c: Pick<CollectiveCall, 'kind' | 'algorithm' | 'count' | 'dtype'>): string {
   if (c.algorithm !== 'auto') return c.algorithm;
-  if (c.kind === 'allreduce') return c.count * elementBytes(c.dtype) < AUTO_RING_MIN_BYTES ? 'recursive-doubling' : 'ring';
+  if (c.kind === 'allreduce') {
+    const bytes = c.count * elementBytes(c.dtype);
+    return bytes <= AUTO_ONE_SHOT_MAX_BYTES ? 'one-shot' : bytes < AUTO_RING_MIN_BYTES ? 'recursive-doubling' : 'ring';
+  }
   return c.kind === 'broadcast' ? 'chain' : 'ring';
 }
 
@@ -104,6 +110,7 @@ export async function runCollective(t: Transport, c: CollectiveCall, b: RankBuff
       if (!c.inPlace) b.output.set(b.input);
       if (algorithm === 'ring') return ringAllReduce(t, b.output, c.dtype, c.op, c.chunkBytes);
       if (algorithm === 'recursive-doubling') return recursiveDoublingAllReduce(t, b.output, c.dtype, c.op);
+      if (algorithm === 'one-shot') return oneShotAllReduce(t, b.output, c.dtype, c.op);
       break;
     }
     case 'allgather':

@@ -46,7 +46,7 @@ function entrySchema(kind: CollectiveKind) {
     /** Largest S in bytes (nccl-tests -e). @default 67108864 */
     maxBytes: Bytes.default(64 * 1024 * 1024),
     /** Multiply S by this between sizes (nccl-tests -f). @default 2 */
-    stepFactor: z.number().min(1.01).max(1024).default(2),
+    stepFactor: z.number().min(1.01).max(2 ** 40).default(2),
     /** @default [f32] */
     dtypes: z.array(z.enum(COLLECTIVE_DTYPES)).min(1).default(['f32']),
     /** Reduction ops (ignored by all-gather and broadcast). @default [sum] */
@@ -55,7 +55,7 @@ function entrySchema(kind: CollectiveKind) {
     algorithms: z.array(z.enum(ALGORITHMS[kind] as [string, ...string[]])).min(1).default(['auto']),
     /** In-place (output aliases input, as NCCL's in-place) and/or out-of-place. @default [false] */
     inPlace: z.array(z.boolean()).min(1).default([false]),
-    /** Pipelining slice of the ring and chain algorithms. @default 524288 */
+    /** Pipelining slice of the ring and chain algorithms. @default 1048576 */
     chunkBytes: z.number().int().min(64).max(1 << 30).default(DEFAULT_CHUNK_BYTES),
   }).refine((e) => e.minBytes <= e.maxBytes, { message: 'minBytes must not exceed maxBytes', path: ['minBytes'] });
 }

@@ -8,7 +8,7 @@ import { aligned, elementBytes, view, type CollectiveDtype } from '../dtypes.js'
 import { finalize, reduceInto, type ReduceOp } from '../ops.js';
 
 /** Default pipelining slice: small enough to overlap, big enough to amortise a message. */
-export const DEFAULT_CHUNK_BYTES = 512 * 1024;
+export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
 
 /** Most sends in flight at once before the algorithm waits for the oldest (backpressure). */
 const SEND_WINDOW = 16;

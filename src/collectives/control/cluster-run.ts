@@ -34,7 +34,8 @@ export interface Cluster {
 /** Starts `n` worker processes of this CLI against `url`. */
 function spawnLocalWorkers(n: number, url: string, token: string | undefined): ChildProcess[] {
   return Array.from({ length: n }, (_, i) =>
-    spawn(process.execPath, [CLI, 'worker', '--coordinator', url], {
+    // Workers inherit this process's Node flags (e.g. --cpu-prof, --max-old-space-size).
+    spawn(process.execPath, [...process.execArgv, CLI, 'worker', '--coordinator', url], {
       stdio: ['ignore', 'ignore', 'inherit'],
       // The token travels in the environment, not argv, where `ps` would show it.
       env: { ...process.env, GPUBENCH_TOKEN: token ?? '', GPUBENCH_RANK: String(i), GPUBENCH_WORLD_SIZE: String(n) },

@@ -49,6 +49,6 @@ export function intIn(min: number, max: number): (value: string) => number {
 /** A number greater than 1 (a sweep's step factor). */
 export function factor(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 1 || n > 1024) throw new InvalidArgumentError(`"${value}" is not a factor greater than 1`);
+  if (!Number.isFinite(n) || n <= 1 || n > 2 ** 40) throw new InvalidArgumentError(`"${value}" is not a factor greater than 1`);
   return n;
 }
