@@ -5,7 +5,7 @@
  */
 import type { Check } from '../harness/results/schema.js';
 import { uniform } from '../harness/random.js';
-import { bytesOf, encode, readElement, view, type CollectiveDtype, type ElementArray } from './dtypes.js';
+import { allocate, bytesOf, readElement, toBf16, toF16, view, type CollectiveDtype, type ElementArray } from './dtypes.js';
 import { referenceReduce, type ReduceOp } from './ops.js';
 import { inputCount, type CollectiveCall, type RankBuffers } from './collective.js';
 import { segmentOf } from './algorithms/ring-steps.js';
@@ -13,13 +13,18 @@ import { segmentOf } from './algorithms/ring-steps.js';
 /** Rank r's input values: never zeros, in a range where the op neither overflows nor underflows. */
 export function rankInput(c: CollectiveCall, ranks: number, rank: number, seed: number): ElementArray {
   const u = uniform(inputCount(c, ranks), (seed + Math.imul(rank + 1, 0x9e3779b9)) | 0);
-  const vals = new Float64Array(u.length);
+  const prod = c.op === 'prod';
+  const out = allocate(c.dtype, u.length);
+  // Written straight into the dtype's storage: a 64 MiB case must not need float64 copies.
   for (let i = 0; i < u.length; i++) {
     const x = u[i]!;
-    if (c.dtype === 'i32') vals[i] = c.op === 'prod' ? (x < 0 ? -1 : 1) * (Math.abs(x) < 0.5 ? 1 : 2) : Math.round(x * 1000);
-    else vals[i] = c.op === 'prod' ? 1 + 0.25 * x : x;
+    if (c.dtype === 'i32') out[i] = prod ? (x < 0 ? -1 : 1) * (Math.abs(x) < 0.5 ? 1 : 2) : Math.round(x * 1000);
+    else {
+      const v = prod ? 1 + 0.25 * x : x;
+      out[i] = c.dtype === 'f32' ? v : c.dtype === 'f16' ? toF16(v) : toBf16(v);
+    }
   }
-  return encode(c.dtype, vals);
+  return out;
 }
 
 /** Unit roundoff of a dtype: half the gap between 1 and the next value. */

@@ -18,7 +18,6 @@ import type { MeasureOptions } from '../../measure.js';
 import { loadReporters, parseFormats, ResultsFileReporter, writeReports } from '../../../reporters/index.js';
 import { tally } from '../../../reporters/console.js';
 import '../../../kernels/index.js';
-import '../../../collectives/index.js';
 import { randomBytes } from 'node:crypto';
 import { setWorld } from '../../../collectives/world.js';
 import { startCluster, type Cluster } from '../../../collectives/control/cluster-run.js';
