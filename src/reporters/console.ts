@@ -24,17 +24,25 @@ export function caseLine(r: CaseResult): string {
   if (r.status === 'skipped') return `${statusText(r.status)} ${r.id}: ${r.reason ?? ''}`;
   if (r.status === 'failed') return `${statusText(r.status)} ${r.id}: ${r.reason ?? ''}`;
   const s = r.stats!;
-  return `${statusText(r.status)} ${r.id}  median ${fmtMs(s.medianMs)} ms (cv ${(s.cv * 100).toFixed(1)}%, ${r.samplesMs.length} samples, ${r.timer})  ${fmtTflops(r.metrics.tflops)} TFLOP/s  err ${r.check?.maxRelError?.toExponential(1) ?? '-'}`;
+  // Collectives report bandwidth (nccl-tests' algbw/busbw), compute reports TFLOP/s.
+  const rate = r.metrics.busbwGBps !== undefined
+    ? `algbw ${fmtGBps(r.metrics.algbwGBps)} busbw ${fmtGBps(r.metrics.busbwGBps)} GB/s`
+    : `${fmtTflops(r.metrics.tflops)} TFLOP/s`;
+  return `${statusText(r.status)} ${r.id}  median ${fmtMs(s.medianMs)} ms (cv ${(s.cv * 100).toFixed(1)}%, ${r.samplesMs.length} samples, ${r.timer})  ${rate}  err ${r.check?.maxRelError?.toExponential(1) ?? '-'}`;
 }
 
-/** The final table of a run. */
+const fmtGBps = (x: number | undefined): string => (x === undefined ? '-' : x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(3));
+
+/** The final table of a run (with busbw columns when it has collective cases). */
 export function resultsTable(results: ResultsFile): string {
+  const bw = results.cases.some((r) => r.metrics.busbwGBps !== undefined);
   const t = new Table({
-    head: ['case', 'device', 'timer', 'median ms', 'p10–p90 ms', 'cv', 'TFLOP/s', '% peak', 'rel err', 'status'],
+    head: ['case', 'device', 'timer', 'median ms', 'p10–p90 ms', 'cv', 'TFLOP/s', '% peak', ...(bw ? ['algbw GB/s', 'busbw GB/s'] : []), 'rel err', 'status'],
     style: { head: [], border: [] },
   });
   for (const r of results.cases) {
     const s = r.stats;
+    const bwCells = bw ? [fmtGBps(r.metrics.algbwGBps), fmtGBps(r.metrics.busbwGBps)] : [];
     t.push([
       r.id,
       r.device.length > 28 ? `${r.device.slice(0, 27)}…` : r.device || '-',
@@ -44,6 +52,7 @@ export function resultsTable(results: ResultsFile): string {
       s ? fmtPct(s.cv * 100) : '-',
       fmtTflops(r.metrics.tflops),
       fmtPct(r.metrics.pctOfPeak),
+      ...bwCells,
       r.check?.maxRelError != null ? r.check.maxRelError.toExponential(1) : '-',
       r.status === 'ok' ? 'ok' : r.status,
     ]);
