@@ -11,6 +11,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { Mailbox, PeerLostError, type Transport } from './transport.js';
+import { sameSecret } from './control/secret.js';
 
 /** Largest data message a rank accepts from a peer (a whole buffer for recursive doubling). */
 export const MAX_DATA_MESSAGE = 1024 * 1024 * 1024;
@@ -75,7 +76,7 @@ export class DataServer {
       const a = this.auth;
       const why = !hello ? 'not a data hello'
         : !a || hello.runId !== a.runId ? 'wrong run id'
-        : a.token !== undefined && hello.token !== a.token ? 'wrong token'
+        : a.token !== undefined && !sameSecret(hello.token, a.token) ? 'wrong token'
         : hello.rank >= a.size || this.outgoing.has(hello.rank) ? `bad rank ${hello.rank}`
         : undefined;
       if (why || !hello) {

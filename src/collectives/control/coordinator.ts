@@ -7,6 +7,7 @@
  * recorded in `protocolErrors`; before it has a rank, the run goes on without it.
  */
 import { randomUUID } from 'node:crypto';
+import { sameSecret } from './secret.js';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { RuntimeFault } from '../../harness/errors.js';
@@ -134,7 +135,7 @@ export class Coordinator {
       if (member) member.lastSeen = Date.now();
       if (msg.type === 'hello') {
         if (member || this.joining.some((j) => j.ws === ws)) return this.protocolError(ws, peer, 'hello sent twice', member?.rank);
-        if (this.opts.token !== undefined && msg.token !== this.opts.token) return this.protocolError(ws, peer, 'wrong or missing token');
+        if (this.opts.token !== undefined && !sameSecret(msg.token, this.opts.token)) return this.protocolError(ws, peer, 'wrong or missing token');
         if (this.members.length > 0 || this.joining.length >= this.opts.worldSize) {
           this.protocolErrors.push({ at: new Date().toISOString(), peer, error: 'world already full' });
           ws.close(1008, 'world already full');
