@@ -51,6 +51,8 @@ describe('run --local-nodes', () => {
     const res = readResults(json);
     expect(res.run.status).toBe('complete');
     expect(res.environment.nodes).toHaveLength(4);
+    // Local workers carry their rank in GPUBENCH_RANK; the coordinator honours it.
+    expect(res.environment.nodes.map((n) => [n.rank, n.launcher])).toEqual([0, 1, 2, 3].map((r) => [r, 'explicit']));
     expect(res.run.cluster).toMatchObject({ worldSize: 4, protocolErrors: [] });
     const sizes = res.cases.map((c) => c.params.bytes);
     expect(sizes).toEqual([8, 64, 512, 4096, 32768, 262144, 1048576]);
@@ -127,6 +129,23 @@ describe('coordinator and workers as separate processes', () => {
     expect(errors).toEqual(expect.arrayContaining(['not JSON', 'wrong or missing token', 'message too large']));
     expect(errors.some((e) => /before welcome|bad message/.test(e))).toBe(true);
     expect(coord.stderr()).toMatch(/protocol error/);
+  });
+
+  it('takes ranks and the coordinator address from torchrun-style variables', async () => {
+    const json = join(tmp(), 'r.json');
+    const coord = start(['coordinator', '--world-size', '2', '--port', '0', '--workloads', 'allreduce', '-b', '4K', '-e', '4K', '--json', json, ...FAST]);
+    const port = (await coord.waitFor(/listening on ws:\/\/127\.0\.0\.1:(\d+)/))[1]!;
+    const env = (rank: number) => ({ RANK: String(rank), WORLD_SIZE: '2', LOCAL_RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: port, GPUBENCH_RANK: '', GPUBENCH_COORDINATOR: '' });
+    // Rank 1 joins first: ranks must follow RANK, not arrival order.
+    const w1 = start(['worker'], 60_000, env(1));
+    await coord.waitFor(/joined \(1\/2\)/);
+    const w0 = start(['worker'], 60_000, env(0));
+    expect(await coord.exited, coord.stderr()).toBe(0);
+    expect(await w0.exited).toBe(0);
+    expect(await w1.exited).toBe(0);
+    const res = readResults(json);
+    expect(res.cases[0]!.status).toBe('ok');
+    expect(res.environment.nodes.map((n) => [n.rank, n.launcher, n.pid])).toEqual([[0, 'torchrun', w0.child.pid], [1, 'torchrun', w1.child.pid]]);
   });
 
   it('a killed worker is a lost peer: the coordinator exits 3 and the results say failed', async () => {

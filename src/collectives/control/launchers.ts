@@ -47,8 +47,9 @@ export function firstSlurmHost(nodelist: string): string | undefined {
   return `${m[1]}${first}`;
 }
 
-/** Reads the launcher variables from `env`. */
+/** Reads the launcher variables from `env` (an empty variable counts as unset). */
 export function detectLaunch(env: NodeJS.ProcessEnv = process.env): LaunchInfo | undefined {
+  env = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const port = int(env.GPUBENCH_COORDINATOR_PORT) ?? DEFAULT_COORDINATOR_PORT;
   const explicit = env.GPUBENCH_COORDINATOR;
   if (env.GPUBENCH_RANK !== undefined || explicit)
