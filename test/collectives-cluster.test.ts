@@ -148,6 +148,25 @@ describe('coordinator and workers as separate processes', () => {
     expect(res.environment.nodes.map((n) => [n.rank, n.launcher, n.pid])).toEqual([[0, 'torchrun', w0.child.pid], [1, 'torchrun', w1.child.pid]]);
   });
 
+  it('a worker that stops sending heartbeats is lost: exit 3 after --heartbeat-timeout', async () => {
+    const json = join(tmp(), 'r.json');
+    const coord = start(['coordinator', '--world-size', '1', '--port', '0', '--heartbeat-timeout', '1500', '--workloads', 'allreduce', '-b', '8', '-e', '8', '--json', json, ...FAST], 30_000);
+    const url = (await coord.waitFor(/listening on (ws:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    // A fake worker that joins properly, says ready, then falls silent (a hung process).
+    const ws = new WebSocket(url);
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', protocol: 1, hostname: 'fake', pid: 1, dataHost: '127.0.0.1', dataPort: 9, node: {} })));
+    ws.on('message', (d) => {
+      if ((JSON.parse(String(d)) as { type: string }).type === 'welcome') ws.send(JSON.stringify({ type: 'ready' }));
+    });
+    ws.on('error', () => undefined);
+    const t0 = Date.now();
+    expect(await coord.exited).toBe(3);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(coord.stderr()).toMatch(/no heartbeat for 1500 ms/);
+    expect(readResults(json).run).toMatchObject({ status: 'failed', fault: expect.stringMatching(/heartbeat/) });
+    ws.close();
+  });
+
   it('a killed worker is a lost peer: the coordinator exits 3 and the results say failed', async () => {
     const json = join(tmp(), 'r.json');
     const coord = start(['coordinator', '--world-size', '2', '--port', '0', '--workloads', 'allreduce', '-b', '8', '-e', '64MiB', '-f', '2', '--json', json, '--min-time', '300', '--reporter', 'silent']);
