@@ -49,7 +49,10 @@ export async function planRun(suite: Suite, f: PlanFilters): Promise<Plan> {
   const backendIds = listBackends().map((b) => b.id);
   if (f.backends) checkIds('backend', '--backends', f.backends, backendIds);
 
-  const entries = suite.workloads
+  // A workload named on the command line that the suite lacks runs with its entry's
+  // defaults (e.g. `--workloads allreduce` with the matmul-only default suite).
+  const missing = (f.workloads ?? []).filter((w) => !suite.workloads.some((e) => e.workload === w));
+  const entries = [...suite.workloads, ...missing.map((workload): Suite['workloads'][number] => ({ workload }))]
     .map((e, index) => ({ e, index }))
     .filter(({ e }) => !f.workloads || f.workloads.includes(e.workload));
   if (entries.length === 0)
@@ -60,20 +63,26 @@ export async function planRun(suite: Suite, f: PlanFilters): Promise<Plan> {
   const unavailable = new Map<string, string>();
   const seen = new Set<string>();
   const namedBySuite = new Set(entries.flatMap(({ e }) => e.backends ?? []));
+  const usedFromCli = new Set<string>();
   for (const { e: raw, index } of entries) {
     const workload = getWorkload(e_workload(raw))!;
     const e = applyOverrides(workload.entrySchema, raw, f.overrides);
     if (e.backends) checkIds('backend', `workloads[${index}].backends`, e.backends, backendIds);
     // --backends narrows: an entry that names its own backends keeps those also given, and
-    // a given backend the suite never names (a plugin's, say) runs in every entry.
-    const named =
-      f.backends && e.backends
-        ? f.backends.filter((b) => e.backends!.includes(b) || !namedBySuite.has(b))
-        : (f.backends ?? e.backends);
-    if (named && named.length === 0) continue;
-    for (const id of named ?? [])
-      if (!getKernel(workload.id, id))
-        throw new UsageError(`backend "${id}" has no ${workload.id} kernel`, f.backends ? '--backends' : `workloads[${index}].backends`);
+    // a given backend the suite never names (a plugin's, say) runs in every entry whose
+    // workload it implements.
+    let named: string[] | undefined;
+    if (f.backends) {
+      named = f.backends.filter(
+        (b) => getKernel(workload.id, b) && (!e.backends || e.backends.includes(b) || !namedBySuite.has(b)),
+      );
+      for (const b of named) usedFromCli.add(b);
+      if (named.length === 0) continue;
+    } else if (e.backends) {
+      named = e.backends;
+      for (const id of named)
+        if (!getKernel(workload.id, id)) throw new UsageError(`backend "${id}" has no ${workload.id} kernel`, `workloads[${index}].backends`);
+    }
     const candidates = (named ?? backendIds).filter((id) => getKernel(workload.id, id));
     for (const backendId of candidates) {
       const probe = await probeBackend(backendId);
@@ -95,6 +104,9 @@ export async function planRun(suite: Suite, f: PlanFilters): Promise<Plan> {
       }
     }
   }
+  for (const b of f.backends ?? [])
+    if (!usedFromCli.has(b))
+      throw new UsageError(`backend "${b}" runs none of the selected workloads (${[...new Set(entries.map(({ e }) => e.workload))].join(', ')})`, '--backends');
   return {
     cases,
     devices: [...devices.values()],

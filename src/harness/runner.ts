@@ -24,6 +24,16 @@ export interface RunOptions {
   suite?: string;
   /** Checked between cases; true stops the run (status `partial`). */
   shouldStop?: () => boolean;
+  /**
+   * Runs one case; defaults to `runCase` in this process. A multi-process run hands
+   * its cases to the control plane here. May throw a RuntimeFault (peer lost): the run
+   * then ends `failed`, the results so far are written, and the fault propagates.
+   */
+  execute?: (c: PlannedCase, opts: RunOptions) => Promise<CaseResult>;
+  /** Adds to the results skeleton before any reporter sees it (e.g. `environment.nodes`). */
+  annotate?: (results: ResultsFile) => void;
+  /** Adds derived data (e.g. alpha-beta fits) after the last case, before `onRunEnd`. */
+  finalize?: (results: ResultsFile) => void;
 }
 
 const errMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -108,20 +118,32 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile
   const call = async (fn: (r: Reporter) => void | Promise<void>) => {
     for (const r of opts.reporters) await fn(r);
   };
+  opts.annotate?.(results);
   await call((r) => r.onRunStart?.(plan.cases, results));
   let stopped = false;
+  let fault: unknown;
+  const execute = opts.execute ?? runCase;
   for (const [i, c] of plan.cases.entries()) {
     if (opts.shouldStop?.()) {
       stopped = true;
       break;
     }
     await call((r) => r.onCaseStart?.(c, i, plan.cases.length));
-    const res = await runCase(c, opts);
+    let res: CaseResult;
+    try {
+      res = await execute(c, opts);
+    } catch (err) {
+      fault = err;
+      break;
+    }
     results.cases.push(res);
     await call((r) => r.onCaseEnd?.(res, results));
   }
   results.run.finishedAt = new Date().toISOString();
-  results.run.status = stopped ? 'partial' : 'complete';
+  results.run.status = fault ? 'failed' : stopped ? 'partial' : 'complete';
+  if (fault) results.run.fault = errMessage(fault);
+  opts.finalize?.(results);
   await call((r) => r.onRunEnd?.(results));
+  if (fault) throw fault;
   return results;
 }

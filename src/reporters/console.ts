@@ -27,11 +27,12 @@ export function caseLine(r: CaseResult): string {
   return `${statusText(r.status)} ${r.id}  median ${fmtMs(s.medianMs)} ms (cv ${(s.cv * 100).toFixed(1)}%, ${r.samplesMs.length} samples, ${r.timer})  ${throughput(r)}  err ${r.check?.maxRelError?.toExponential(1) ?? '-'}${power(r)}`;
 }
 
-/** The case's headline throughput with its unit (TFLOP/s for matmul, GB/s for copies). */
+/** The case's headline throughput with its unit. */
 function throughput(r: CaseResult): string {
   const m = r.metrics;
+  // Collectives report bandwidth as nccl-tests does (algbw/busbw), copies GB/s, compute TFLOP/s.
+  if (m.busbwGBps !== undefined) return `algbw ${fmtGBps(m.algbwGBps)} busbw ${fmtGBps(m.busbwGBps)} GB/s`;
   if (m.tflops === undefined && m.bandwidthGBps !== undefined) return `${m.bandwidthGBps.toFixed(1)} GB/s`;
-  if (m.tflops === undefined && m.busbwGBps !== undefined) return `${m.busbwGBps.toFixed(2)} GB/s busbw`;
   return `${fmtTflops(m.tflops)} TFLOP/s`;
 }
 
@@ -42,16 +43,20 @@ function power(r: CaseResult): string {
   return `  ${m.avgWatts.toFixed(0)} W${m.tflopsPerWatt !== undefined ? ` (${m.tflopsPerWatt.toFixed(2)} TFLOP/s/W)` : ''}`;
 }
 
-/** The final table of a run. */
+const fmtGBps = (x: number | undefined): string => (x === undefined ? '-' : x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(3));
+
+/** The final table of a run (with busbw columns when it has collective cases). */
 export function resultsTable(results: ResultsFile): string {
+  const bw = results.cases.some((r) => r.metrics.busbwGBps !== undefined);
   const t = new Table({
-    head: ['case', 'device', 'timer', 'median ms', 'p10–p90 ms', 'cv', 'TFLOP/s', '% peak', 'rel err', 'status'],
+    head: ['case', 'device', 'timer', 'median ms', 'p10–p90 ms', 'cv', 'TFLOP/s', '% peak', ...(bw ? ['algbw GB/s', 'busbw GB/s'] : []), 'rel err', 'status'],
     style: { head: [], border: [] },
     // No rule between rows: a sweep is read down its columns.
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });
   for (const r of results.cases) {
     const s = r.stats;
+    const bwCells = bw ? [fmtGBps(r.metrics.algbwGBps), fmtGBps(r.metrics.busbwGBps)] : [];
     t.push([
       r.id,
       r.device.length > 28 ? `${r.device.slice(0, 27)}…` : r.device || '-',
@@ -61,6 +66,7 @@ export function resultsTable(results: ResultsFile): string {
       s ? fmtPct(s.cv * 100) : '-',
       fmtTflops(r.metrics.tflops),
       fmtPct(r.metrics.pctOfPeak),
+      ...bwCells,
       r.check?.maxRelError != null ? r.check.maxRelError.toExponential(1) : '-',
       r.status === 'ok' ? 'ok' : r.status,
     ]);

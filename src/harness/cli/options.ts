@@ -25,3 +25,30 @@ export function ms(value: string): number {
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`"${value}" is not a non-negative number of milliseconds`);
   return n;
 }
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** A byte size: `8`, `1K`, `64MiB`, `1G` (K/M/G are powers of 1024, as nccl-tests reads them). */
+export function byteSize(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined;
+  const n = m && unit ? Math.round(Number(m[1]) * unit) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 2 ** 40) throw new InvalidArgumentError(`"${value}" is not a byte size from 1 to 1TiB, e.g. 8, 1K, 64MiB`);
+  return n;
+}
+
+/** A positive integer within [min, max]. */
+export function intIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`"${value}" is not an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+/** A number greater than 1 (a sweep's step factor). */
+export function factor(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 1 || n > 2 ** 40) throw new InvalidArgumentError(`"${value}" is not a factor greater than 1`);
+  return n;
+}

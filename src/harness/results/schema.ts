@@ -113,6 +113,17 @@ export const Impl = z.object({
 }).passthrough();
 export type Impl = z.infer<typeof Impl>;
 
+/** One rank's view of a multi-rank case: its own times and its own check. */
+export const RankTimes = z.object({
+  rank: z.number().int().nonnegative(),
+  host: z.string(),
+  /** Median of this rank's own per-iteration times (the case's samples are the slowest rank's). */
+  medianMs: z.number().optional(),
+  samplesMs: z.array(z.number()),
+  check: Check.optional(),
+}).passthrough();
+export type RankTimes = z.infer<typeof RankTimes>;
+
 /** One measured (or failed, or skipped) case. */
 export const CaseResult = z.object({
   /** Stable key for compare, e.g. `matmul/webgpu/f32/1024x1024x1024`. */
@@ -130,6 +141,8 @@ export const CaseResult = z.object({
   telemetry: Telemetry.optional(),
   status: CaseStatus,
   reason: z.string().optional(),
+  /** Multi-rank cases: every rank's own times and check, in rank order. */
+  ranks: z.array(RankTimes).optional(),
 }).passthrough();
 export type CaseResult = z.infer<typeof CaseResult>;
 
@@ -172,8 +185,49 @@ export const RunInfo = z.object({
   suite: z.string().optional(),
   /** Backends the suite would have used that are unavailable on this machine, and why. */
   unavailable: z.array(z.object({ backend: z.string(), reason: z.string() })).optional(),
+  /** Why the run stopped early with status `failed` (peer lost, timeout…). */
+  fault: z.string().optional(),
+  /** Multi-process runs: the control plane's run id, world size and what went wrong on it. */
+  cluster: z.object({
+    runId: z.string(),
+    worldSize: z.number().int().positive(),
+    coordinator: z.string(),
+    /** Connections cut off for protocol errors (garbage, bad token, too large). */
+    protocolErrors: z.array(z.object({ at: z.string(), peer: z.string(), rank: z.number().int().optional(), error: z.string() }).passthrough()),
+  }).passthrough().optional(),
 }).passthrough();
 export type RunInfo = z.infer<typeof RunInfo>;
+
+/**
+ * A latency/bandwidth (alpha-beta) model of one collective algorithm fitted to a sweep:
+ * t(S) ≈ alpha + beta·S, weighted by 1/t² so small and large sizes count alike.
+ */
+export const AlphaBetaFit = z.object({
+  workload: WorkloadId,
+  backend: z.string(),
+  /** The algorithm that ran (`auto` resolved per size, so each is fitted on its own). */
+  algorithm: z.string(),
+  dtype: z.string(),
+  op: z.string().optional(),
+  inPlace: z.boolean(),
+  ranks: z.number().int().positive(),
+  nodes: z.number().int().positive().optional(),
+  /** Sizes the fit used. */
+  points: z.number().int().positive(),
+  minBytes: z.number(),
+  maxBytes: z.number(),
+  /** Fixed cost per call, microseconds. */
+  alphaUs: z.number(),
+  /** Cost per byte of S, nanoseconds. */
+  betaNsPerByte: z.number(),
+  /** 1/beta: the algbw the algorithm tends to at large S, GB/s. */
+  algbwGBps: z.number().nullable(),
+  /** algbwGBps × the collective's bus factor. */
+  busbwGBps: z.number().nullable(),
+  /** Largest |relative residual| of the fit over its points. */
+  maxRelResidual: z.number(),
+}).passthrough();
+export type AlphaBetaFit = z.infer<typeof AlphaBetaFit>;
 
 /** A whole results file. */
 export const ResultsFile = z.object({
@@ -182,5 +236,7 @@ export const ResultsFile = z.object({
   environment: Environment,
   devices: z.array(DeviceInfo),
   cases: z.array(CaseResult),
+  /** Collective runs: an alpha-beta fit per algorithm (and dtype, op, placement). */
+  collectives: z.object({ fits: z.array(AlphaBetaFit) }).passthrough().optional(),
 }).passthrough();
 export type ResultsFile = z.infer<typeof ResultsFile>;

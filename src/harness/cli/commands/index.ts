@@ -5,10 +5,12 @@
 import type { CliCommand } from '../command.js';
 import { compareCommand } from './compare.js';
 import { estimateCommand } from './estimate.js';
+import { coordinatorCommand } from './coordinator.js';
 import { listCommand } from './list.js';
 import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 import { schemasCommand } from './schemas.js';
+import { workerCommand } from './worker.js';
 
 export const commands: CliCommand[] = [
   listCommand,
@@ -17,4 +19,6 @@ export const commands: CliCommand[] = [
   compareCommand,
   estimateCommand,
   schemasCommand,
+  coordinatorCommand,
+  workerCommand,
 ];

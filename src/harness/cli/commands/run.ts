@@ -6,7 +6,7 @@
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import type { CliCommand } from '../command.js';
-import { intList, list, ms } from '../options.js';
+import { byteSize, factor, intIn, intList, list, ms } from '../options.js';
 import { loadSuite } from '../../suite.js';
 import { planRun } from '../../plan.js';
 import { runPlan } from '../../runner.js';
@@ -18,6 +18,10 @@ import type { MeasureOptions } from '../../measure.js';
 import { loadReporters, parseFormats, ResultsFileReporter, writeReports } from '../../../reporters/index.js';
 import { tally } from '../../../reporters/console.js';
 import '../../../kernels/index.js';
+import { randomBytes } from 'node:crypto';
+import { setWorld } from '../../../collectives/world.js';
+import { startCluster, type Cluster } from '../../../collectives/control/cluster-run.js';
+import type { CoordinatorOptions } from '../../../collectives/control/coordinator.js';
 
 /** Options of `gpubench run`, as commander parses them. */
 export interface RunCliOptions {
@@ -33,7 +37,20 @@ export interface RunCliOptions {
   warmup?: number;
   plugin?: string[];
   report?: string[];
+  /** Start a coordinator and this many worker processes on loopback. */
+  localNodes?: number;
+  minBytes?: number;
+  maxBytes?: number;
+  stepFactor?: number;
+  algorithm?: string[];
+  op?: string[];
+  inPlace?: boolean;
+  outOfPlace?: boolean;
+  chunkBytes?: number;
 }
+
+/** A multi-process run's coordinator settings (from `gpubench coordinator`, or made up for `--local-nodes`). */
+export type ClusterSettings = CoordinatorOptions & { localNodes?: number };
 
 /** Imports plugin modules (they register backends, kernels or workloads on import). */
 export async function loadPlugins(paths: string[] = []): Promise<void> {
@@ -47,7 +64,10 @@ export async function loadPlugins(paths: string[] = []): Promise<void> {
 }
 
 /** Runs the command; returns the exit code. */
-export async function runCli(opts: RunCliOptions, argv: string[]): Promise<number> {
+export async function runCli(opts: RunCliOptions, argv: string[], clusterSettings?: ClusterSettings): Promise<number> {
+  if (opts.localNodes !== undefined)
+    clusterSettings = { worldSize: opts.localNodes, localNodes: opts.localNodes, host: '127.0.0.1', port: 0, token: randomBytes(16).toString('hex') };
+  setWorld(clusterSettings ? { ranks: clusterSettings.worldSize } : undefined);
   await loadPlugins(opts.plugin);
   // Validate report formats before measuring anything. `json` is the results file itself.
   const reportFormats = opts.report ? parseFormats(opts.report, '--report').filter((f) => f !== 'json') : [];
@@ -63,17 +83,44 @@ export async function runCli(opts: RunCliOptions, argv: string[]): Promise<numbe
     process.stderr.write('\ngpubench: stopping after this case (Ctrl-C again to quit now; results so far are on disk)\n');
   };
   process.on('SIGINT', onSigint);
+  let cluster: Cluster | undefined;
   try {
     const plan = await planRun(suite, {
       workloads: opts.workloads,
       backends: opts.backends,
-      overrides: { sizes: opts.sizes, dtypes: opts.dtypes },
+      overrides: {
+        sizes: opts.sizes,
+        dtypes: opts.dtypes,
+        minBytes: opts.minBytes,
+        maxBytes: opts.maxBytes,
+        stepFactor: opts.stepFactor,
+        algorithm: opts.algorithm,
+        op: opts.op,
+        inPlace: opts.inPlace || opts.outOfPlace ? [...(opts.outOfPlace ? [false] : []), ...(opts.inPlace ? [true] : [])] : undefined,
+        chunkBytes: opts.chunkBytes,
+      },
     });
     for (const u of plan.unavailable) process.stderr.write(`gpubench: ${u.backend} unavailable: ${u.reason}\n`);
     const jsonPath = opts.json ?? join(opts.out, `gpubench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     const fileReporter = new ResultsFileReporter(jsonPath);
     const reporters = [...(await loadReporters(opts.reporter)), fileReporter];
-    const results = await runPlan(plan, { measure, reporters, argv, suite: suite.name, shouldStop: () => stopRequested });
+    // Multi-process: the plan is valid (usage errors came first); now assemble the world.
+    if (clusterSettings) cluster = await startCluster(clusterSettings);
+    const results = await runPlan(plan, {
+      measure,
+      reporters,
+      argv,
+      suite: suite.name,
+      shouldStop: () => stopRequested,
+      ...(cluster ? { execute: cluster.execute, annotate: cluster.annotate, finalize: cluster.finalize } : {}),
+    }).catch(async (err: unknown) => {
+      await cluster?.close(err instanceof Error ? err.message : String(err));
+      cluster = undefined;
+      process.stderr.write(`results: ${jsonPath} (status failed)\n`);
+      throw err;
+    });
+    await cluster?.close();
+    cluster = undefined;
     process.stderr.write(`results: ${jsonPath} (and ${fileReporter.jsonlPath})\n`);
     if (reportFormats.length > 0) {
       const written = await writeReports(results, reportFormats, dirname(jsonPath), basename(jsonPath, '.json'));
@@ -84,27 +131,45 @@ export async function runCli(opts: RunCliOptions, argv: string[]): Promise<numbe
     return n.failed > 0 ? ExitCode.failed : ExitCode.ok;
   } finally {
     process.off('SIGINT', onSigint);
+    await cluster?.close('coordinator stopped');
+    setWorld(undefined);
     await disposeBackends();
   }
 }
 
+/** The options `run` and `coordinator` share: what to run and how to measure it. */
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option('--suite <name|file>', 'built-in suite name (configs/suites/NAME.yaml) or a YAML file', 'default')
+    .option('--workloads <list>', 'only these workloads, e.g. matmul', list)
+    .option('--backends <list>', 'only these backends, e.g. webgpu,tfjs-webgpu,tfjs-cpu (see `gpubench list`); a suite entry that names backends keeps those also given, and one the suite never names runs in every entry', list)
+    .option('--sizes <list>', 'square sizes m=n=k, e.g. 256,512,1024 (replaces the suite\'s sizes and shapes)', intList)
+    .option('--dtypes <list>', 'element types, e.g. f32,f16', list)
+    .option('--json <file>', 'results file (a .jsonl beside it is written as cases complete)')
+    .option('--out <dir>', 'directory for the results file when --json is not given', 'results')
+    .option('--reporter <list>', 'console reporters: console, silent, or a module path', list, ['console'])
+    .option('--min-time <ms>', 'minimum measured time per case (overrides the suite)', ms)
+    .option('--warmup <ms>', 'minimum warm-up time per case (overrides the suite)', ms)
+    .option('--report <list>', 'also write these reports beside the results file: html, md, csv, gab, bmf, openmetrics', list)
+    .option('--plugin <list>', 'modules to import first: they register extra backends, kernels or workloads', list)
+    .option('-b, --min-bytes <size>', 'collectives: smallest message S, e.g. 8, 1K (nccl-tests -b)', byteSize)
+    .option('-e, --max-bytes <size>', 'collectives: largest message S, e.g. 64MiB (nccl-tests -e)', byteSize)
+    .option('-f, --step-factor <x>', 'collectives: multiply S by this between sizes (nccl-tests -f)', factor)
+    .option('--algorithm <list>', 'collectives: auto, ring, recursive-doubling, one-shot (all-reduce), chain (broadcast)', list)
+    .option('--op <list>', 'collectives: reduction ops sum, prod, min, max, avg', list)
+    .option('--in-place', 'collectives: in-place calls (output aliases input)')
+    .option('--out-of-place', 'collectives: out-of-place calls (the default; with --in-place, both)')
+    .option('--chunk-bytes <size>', 'collectives: pipelining slice of the ring and chain algorithms', byteSize);
+}
+
 export const runCommand: CliCommand = {
   register(program: Command) {
-    program
-      .command('run')
-      .description('run a suite: every case checked against a float64 reference, timed, written to a results file')
-      .option('--suite <name|file>', 'built-in suite name (configs/suites/NAME.yaml) or a YAML file', 'default')
-      .option('--workloads <list>', 'only these workloads, e.g. matmul', list)
-      .option('--backends <list>', 'only these backends, e.g. webgpu,tfjs-webgpu,tfjs-cpu (see `gpubench list`); a suite entry that names backends keeps those also given, and one the suite never names runs in every entry', list)
-      .option('--sizes <list>', 'square sizes m=n=k, e.g. 256,512,1024 (replaces the suite\'s sizes and shapes)', intList)
-      .option('--dtypes <list>', 'element types, e.g. f32,f16', list)
-      .option('--json <file>', 'results file (a .jsonl beside it is written as cases complete)')
-      .option('--out <dir>', 'directory for the results file when --json is not given', 'results')
-      .option('--reporter <list>', 'console reporters: console, silent, or a module path', list, ['console'])
-      .option('--min-time <ms>', 'minimum measured time per case (overrides the suite)', ms)
-      .option('--warmup <ms>', 'minimum warm-up time per case (overrides the suite)', ms)
-      .option('--report <list>', 'also write these reports beside the results file: html, md, csv, gab, bmf, openmetrics', list)
-      .option('--plugin <list>', 'modules to import first: they register extra backends, kernels or workloads', list)
+    addRunOptions(
+      program
+        .command('run')
+        .description('run a suite: every case checked against a float64 reference, timed, written to a results file'),
+    )
+      .option('--local-nodes <n>', 'multi-process run on this machine: a coordinator and N worker processes on loopback (collectives run on every rank)', intIn(1, 256))
       .action(async (opts: RunCliOptions) => {
         // Commander appends repeatable list values to the default; keep only what was given.
         if (opts.reporter.length > 1 && opts.reporter[0] === 'console') opts.reporter = opts.reporter.slice(1);

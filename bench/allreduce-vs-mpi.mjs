@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// Benchmark, not a test: gpubench's all-reduce across 4 local worker processes over
+// WebSockets against Open MPI's MPI_Allreduce over TCP (--mca btl tcp,self), both 4 ranks
+// on this machine, measured in the same script in interleaved rounds so load drift hits
+// both; iperf3's raw TCP loopback rate is the ceiling. f32 sum, out of place, time = the
+// slowest rank's, busbw = algbw · 2(n−1)/n as nccl-tests.
+// Targets: busbw at 16 and 64 MiB >= 1.0x MPI (aim 1.5x); 1 KiB latency within 3x (aim 1x).
+//   node bench/allreduce-vs-mpi.mjs [--rounds 5] [--ranks 4] [--min-time 2000]
+// Needs: apt-get install -y openmpi-bin libopenmpi-dev iperf3. Builds bench/.build/ (git-ignored).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : dflt;
+};
+const rounds = Number(arg('rounds', 5));
+const ranks = Number(arg('ranks', 4));
+const minTime = Number(arg('min-time', 2000));
+const SIZES = [1024, 16 * 2 ** 20, 64 * 2 ** 20];
+const dir = mkdtempSync(join(tmpdir(), 'gpubench-bench-'));
+const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const h = (s.length - 1) / 2; return (s[Math.floor(h)] + s[Math.ceil(h)]) / 2; };
+const busbw = (bytes, us) => (bytes / 1e9 / (us / 1e6)) * (2 * (ranks - 1)) / ranks;
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+
+// Build the MPI baseline into a git-ignored folder.
+const build = join(root, 'bench/.build');
+mkdirSync(build, { recursive: true });
+const mpiBin = join(build, 'mpi-allreduce');
+execFileSync('mpicc', ['-O2', '-o', mpiBin, join(root, 'bench/mpi-allreduce.c')], { stdio: 'inherit' });
+
+function iperf() {
+  const port = '5299';
+  const server = spawn('iperf3', ['-s', '-1', '-B', '127.0.0.1', '-p', port], { stdio: 'ignore' });
+  spawnSync('sleep', ['0.5']);
+  const r = spawnSync('iperf3', ['-c', '127.0.0.1', '-p', port, '-t', '3', '-J'], { encoding: 'utf8' });
+  server.kill();
+  if (r.status !== 0) throw new Error(`iperf3 failed: ${r.stderr}`);
+  return JSON.parse(r.stdout).end.sum_received.bits_per_second / 8 / 1e9;
+}
+
+function mpiRound() {
+  const r = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '--mca', 'btl', 'tcp,self', '-np', String(ranks), mpiBin, SIZES.join(','), String(minTime)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`mpirun failed: ${r.stderr}`);
+  const us = {};
+  for (const line of r.stdout.trim().split('\n')) {
+    const [b, t] = line.trim().split(/\s+/).map(Number);
+    us[b] = t;
+  }
+  return us;
+}
+
+function gpubenchRound(i) {
+  const json = join(dir, `round${i}.json`);
+  // The suite sets samples of >= 50 ms of back-to-back calls, as the MPI program times them.
+  const r = spawnSync(process.execPath, [join(root, 'dist/cli.js'), 'run', '--suite', join(root, 'bench/allreduce-vs-mpi.yaml'), '--local-nodes', String(ranks),
+    '-b', '1K', '-e', '64MiB', '-f', String(2 ** 14), '--min-time', String(minTime), '--json', json, '--reporter', 'silent'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`gpubench exited ${r.status}: ${r.stderr}`);
+  const res = JSON.parse(readFileSync(json, 'utf8'));
+  const us = {};
+  for (const c of res.cases) {
+    if (c.status !== 'ok') throw new Error(`${c.id}: ${c.status} ${c.reason}`);
+    us[c.params.bytes] = c.stats.medianMs * 1e3;
+    us[`alg${c.params.bytes}`] = c.impl?.kernel;
+  }
+  return us;
+}
+
+console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), load average at start ${load()}`);
+const tcp = iperf();
+const mpi = [];
+const ours = [];
+for (let i = 0; i < rounds; i++) {
+  mpi.push(mpiRound());
+  ours.push(gpubenchRound(i));
+  process.stderr.write(`round ${i + 1}/${rounds} done, load ${load()}\n`);
+}
+const tcp2 = iperf();
+console.log(`raw TCP loopback (iperf3, 1 stream): ${tcp.toFixed(2)} GB/s before, ${tcp2.toFixed(2)} GB/s after`);
+console.log(`all-reduce f32 sum, ${ranks} processes, ${rounds} interleaved rounds (median of per-round medians), load average at end ${load()}`);
+console.log(`${'size'.padEnd(10)} ${'MPI us'.padStart(12)} ${'gpubench us'.padStart(12)} ${'MPI busbw'.padStart(11)} ${'ours busbw'.padStart(11)}  ratio (ours/MPI)`);
+const verdicts = [];
+for (const b of SIZES) {
+  const m = med(mpi.map((x) => x[b]));
+  const o = med(ours.map((x) => x[b]));
+  const label = b >= 2 ** 20 ? `${b / 2 ** 20} MiB` : `${b / 1024} KiB`;
+  if (b <= 4096) {
+    const ratio = o / m;
+    verdicts.push(`${label} latency: ${ratio.toFixed(2)}x MPI's (target within 3x, aim 1x): ${ratio <= 3 ? 'MET' : 'NOT MET'}`);
+    console.log(`${label.padEnd(10)} ${m.toFixed(1).padStart(12)} ${o.toFixed(1).padStart(12)} ${''.padStart(11)} ${''.padStart(11)}  latency ${ratio.toFixed(2)}x  [${ours[0][`alg${b}`]}]`);
+  } else {
+    const ratio = busbw(b, o) / busbw(b, m);
+    verdicts.push(`${label} busbw: ${ratio.toFixed(2)}x MPI's (target >= 1.0x, aim 1.5x): ${ratio >= 1 ? 'MET' : 'NOT MET'}`);
+    console.log(`${label.padEnd(10)} ${m.toFixed(0).padStart(12)} ${o.toFixed(0).padStart(12)} ${busbw(b, m).toFixed(3).padStart(11)} ${busbw(b, o).toFixed(3).padStart(11)}  busbw ${ratio.toFixed(2)}x  [${ours[0][`alg${b}`]}]`);
+  }
+}
+console.log(`per-round us: MPI ${JSON.stringify(mpi)}; gpubench ${JSON.stringify(ours.map((x) => Object.fromEntries(SIZES.map((b) => [b, Math.round(x[b])]))))}`);
+for (const v of verdicts) console.log(v);

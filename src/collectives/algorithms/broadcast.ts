@@ -1,0 +1,31 @@
+/**
+ * Pipelined chain broadcast: the root streams slices to the next rank, which forwards
+ * each slice as it lands; the last rank only receives. n−1 hops, one buffer per link.
+ *
+ * Bus bandwidth (nccl-tests): busbw = algbw · 1.
+ * Check: every rank's buffer equals the root's input, bit for bit.
+ */
+import type { Transport } from '../transport.js';
+import { DEFAULT_CHUNK_BYTES, slicesOf } from './ring-steps.js';
+
+/** nccl-tests' broadcast bus factor. */
+export const broadcastBusFactor = (_n: number): number => 1;
+
+/** Broadcasts `buf` from `root` to every rank, in place. */
+export async function chainBroadcast(t: Transport, buf: Uint8Array, root: number, chunkBytes = DEFAULT_CHUNK_BYTES): Promise<void> {
+  const { rank: r, size: n } = t;
+  if (n === 1) return;
+  const pos = (r - root + n) % n;
+  const next = (r + 1) % n;
+  const prev = (r - 1 + n) % n;
+  const sends: Promise<void>[] = [];
+  for (const [a, b] of slicesOf([0, buf.byteLength], chunkBytes)) {
+    if (pos > 0) {
+      const got = await t.recv(prev);
+      if (got.byteLength !== b - a) throw new Error(`broadcast: ${got.byteLength}-byte slice from rank ${prev}, expected ${b - a}`);
+      buf.set(got, a);
+    }
+    if (pos < n - 1) sends.push(t.send(next, buf.subarray(a, b)));
+  }
+  await Promise.all(sends);
+}

@@ -1,0 +1,25 @@
+/**
+ * Ring all-reduce = reduce-scatter then all-gather, chunked and pipelined: each rank
+ * sends and receives 2(n−1)/n of the buffer, the bandwidth optimum, in 2(n−1) steps.
+ *
+ * Bus bandwidth (nccl-tests): busbw = algbw · 2(n−1)/n. Check: every rank ends with the
+ * element-wise reduction of all ranks' inputs.
+ */
+import type { Transport } from '../transport.js';
+import type { CollectiveDtype } from '../dtypes.js';
+import { finalize, type ReduceOp } from '../ops.js';
+import { view } from '../dtypes.js';
+import { RingPass, ringAllGather, ringReduceScatter } from './ring-steps.js';
+
+/** nccl-tests' all-reduce bus factor. */
+export const allReduceBusFactor = (n: number): number => (2 * (n - 1)) / n;
+
+/** Reduces `buf` (count elements of dtype) across the ring, in place. */
+export async function ringAllReduce(t: Transport, buf: Uint8Array, dtype: CollectiveDtype, op: ReduceOp, chunkBytes?: number): Promise<void> {
+  const count = buf.byteLength / (dtype === 'f16' || dtype === 'bf16' ? 2 : 4);
+  if (t.size === 1) return finalize(dtype, op, view(dtype, buf), 1);
+  const p = new RingPass(t, buf, count, dtype, chunkBytes);
+  await ringReduceScatter(p, op, 0, true);
+  await ringAllGather(p, t.rank + 1, true);
+  await p.drain();
+}

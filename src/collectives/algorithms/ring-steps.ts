@@ -1,0 +1,127 @@
+/**
+ * The two halves of every ring algorithm, streamed slice by slice: a slice is forwarded
+ * to the right neighbour the moment it has been reduced (or received), so reduction and
+ * transfer overlap across the whole ring (NCCL's chunked pipelining).
+ */
+import type { Transport } from '../transport.js';
+import { aligned, elementBytes, view, type CollectiveDtype } from '../dtypes.js';
+import { finalize, reduceInto, type ReduceOp } from '../ops.js';
+
+/** Default pipelining slice: small enough to overlap, big enough to amortise a message. */
+export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+
+/** Most sends in flight at once before the algorithm waits for the oldest (backpressure). */
+const SEND_WINDOW = 16;
+
+const mod = (a: number, n: number) => ((a % n) + n) % n;
+
+/** Element ranges [start, end) of segment i when `count` elements split into n parts. */
+export function segmentOf(count: number, n: number, i: number): [number, number] {
+  const s = mod(i, n);
+  return [Math.floor((s * count) / n), Math.floor(((s + 1) * count) / n)];
+}
+
+/** Ranges of at most `chunk` elements covering [a, b); empty when a = b. */
+export function slicesOf([a, b]: [number, number], chunk: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let x = a; x < b; x += chunk) out.push([x, Math.min(b, x + chunk)]);
+  return out;
+}
+
+/** State of one ring pass over a byte buffer. */
+export class RingPass {
+  readonly n: number;
+  readonly r: number;
+  readonly right: number;
+  readonly left: number;
+  readonly es: number;
+  readonly chunk: number;
+  private readonly window: Promise<void>[] = [];
+  /** Latest send of each slice, by its first element: a slice must not be overwritten before it is out. */
+  private readonly lastSend = new Map<number, Promise<void>>();
+
+  constructor(
+    readonly t: Transport,
+    readonly buf: Uint8Array,
+    readonly count: number,
+    readonly dtype: CollectiveDtype,
+    chunkBytes = DEFAULT_CHUNK_BYTES,
+  ) {
+    this.n = t.size;
+    this.r = t.rank;
+    this.right = mod(this.r + 1, this.n);
+    this.left = mod(this.r - 1, this.n);
+    this.es = elementBytes(dtype);
+    this.chunk = Math.max(1, Math.floor(chunkBytes / this.es));
+  }
+
+  bytes([a, b]: [number, number]): Uint8Array {
+    return this.buf.subarray(a * this.es, b * this.es);
+  }
+
+  slices(segment: number): [number, number][] {
+    return slicesOf(segmentOf(this.count, this.n, segment), this.chunk);
+  }
+
+  async send(s: [number, number]): Promise<void> {
+    if (this.window.length >= SEND_WINDOW) await this.window.shift();
+    const p = this.t.send(this.right, this.bytes(s));
+    this.window.push(p);
+    this.lastSend.set(s[0], p);
+  }
+
+  async recv(s: [number, number]): Promise<Uint8Array> {
+    const got = await this.t.recv(this.left);
+    const want = (s[1] - s[0]) * this.es;
+    if (got.byteLength !== want) throw new Error(`ring: expected a ${want}-byte slice from rank ${this.left}, got ${got.byteLength}`);
+    return aligned(this.dtype, got);
+  }
+
+  /** Waits until the last send of slice s has left, so its memory may be overwritten. */
+  async released(s: [number, number]): Promise<void> {
+    await this.lastSend.get(s[0]);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.window.splice(0));
+  }
+}
+
+/**
+ * Ring reduce-scatter: n−1 steps; at step s rank r sends segment r−s+shift and reduces
+ * segment r−s−1+shift arriving from the left. Afterwards rank r holds segment
+ * r+1+shift fully reduced (finalized for avg). With `forwardFinal` the final slices are
+ * sent on at once (the first all-gather step of an all-reduce).
+ */
+export async function ringReduceScatter(p: RingPass, op: ReduceOp, shift: number, forwardFinal: boolean): Promise<void> {
+  const { n, r, dtype } = p;
+  for (const s of p.slices(r + shift)) await p.send(s);
+  for (let step = 0; step < n - 1; step++) {
+    const last = step === n - 2;
+    for (const s of p.slices(r - step - 1 + shift)) {
+      const got = await p.recv(s);
+      const dst = view(dtype, p.bytes(s));
+      reduceInto(dtype, op, dst, view(dtype, got));
+      if (last) finalize(dtype, op, dst, n);
+      if (!last || forwardFinal) await p.send(s);
+    }
+  }
+}
+
+/**
+ * Ring all-gather: rank r holds segment `owned`; n−1 steps receive segments owned−1−s
+ * from the left and forward all but the last. `ownedSent` when the owned segment
+ * already went out (all-reduce's reduce-scatter forwarded it).
+ */
+export async function ringAllGather(p: RingPass, owned: number, ownedSent: boolean): Promise<void> {
+  const { n } = p;
+  if (!ownedSent) for (const s of p.slices(owned)) await p.send(s);
+  for (let step = 0; step < n - 1; step++) {
+    for (const s of p.slices(owned - 1 - step)) {
+      const got = await p.recv(s);
+      await p.released(s);
+      p.buf.set(got, s[0] * p.es);
+      if (step < n - 2) await p.send(s);
+    }
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The collectives as one table: for each kind, its algorithms, its nccl-tests bus factor
+ * and how one call runs on a rank's buffers. The workload, the rank-side case runner and
+ * the tests all go through `runCollective`.
+ */
+import type { Transport } from './transport.js';
+import { elementBytes, type CollectiveDtype } from './dtypes.js';
+import type { ReduceOp } from './ops.js';
+import { allReduceBusFactor, ringAllReduce } from './algorithms/ring-allreduce.js';
+import { recursiveDoublingAllReduce } from './algorithms/recursive-doubling.js';
+import { oneShotAllReduce } from './algorithms/one-shot.js';
+import { allGatherBusFactor, ringAllGatherCollective } from './algorithms/allgather.js';
+import { reduceScatterBusFactor, ringReduceScatterCollective } from './algorithms/reducescatter.js';
+import { broadcastBusFactor, chainBroadcast } from './algorithms/broadcast.js';
+
+/** Collective workloads. */
+export const COLLECTIVES = ['allreduce', 'allgather', 'reducescatter', 'broadcast'] as const;
+export type CollectiveKind = (typeof COLLECTIVES)[number];
+
+/** Algorithm names per collective; `auto` picks by message size. */
+export const ALGORITHMS: Record<CollectiveKind, readonly string[]> = {
+  allreduce: ['auto', 'ring', 'recursive-doubling', 'one-shot'],
+  allgather: ['auto', 'ring'],
+  reducescatter: ['auto', 'ring'],
+  broadcast: ['auto', 'chain'],
+};
+
+/** Up to this many bytes `auto` all-reduce uses one-shot (one round of latency). */
+export const AUTO_ONE_SHOT_MAX_BYTES = 16 * 1024;
+/** Below this many bytes `auto` all-reduce uses recursive doubling (log2 n rounds), from here the ring (bandwidth). */
+export const AUTO_RING_MIN_BYTES = 64 * 1024;
+
+/** nccl-tests' bus factor: busbw = algbw · factor(n). */
+export const BUS_FACTOR: Record<CollectiveKind, (n: number) => number> = {
+  allreduce: allReduceBusFactor,
+  allgather: allGatherBusFactor,
+  reducescatter: reduceScatterBusFactor,
+  broadcast: broadcastBusFactor,
+};
+
+/** One collective call's shape. `count` is the total elements of S (nccl-tests' size). */
+export interface CollectiveCall {
+  kind: CollectiveKind;
+  dtype: CollectiveDtype;
+  op: ReduceOp;
+  algorithm: string;
+  /** Elements of S: the all-reduce buffer, the gathered output, the reduce-scatter input, the broadcast buffer. */
+  count: number;
+  inPlace: boolean;
+  /** Broadcast root. @default 0 */
+  root?: number;
+  /** Pipelining slice in bytes. */
+  chunkBytes?: number;
+}
+
+/** The concrete algorithm `auto` stands for at this size. */
+export function resolveAlgorithm(c: Pick<CollectiveCall, 'kind' | 'algorithm' | 'count' | 'dtype'>): string {
+  if (c.algorithm !== 'auto') return c.algorithm;
+  if (c.kind === 'allreduce') {
+    const bytes = c.count * elementBytes(c.dtype);
+    return bytes <= AUTO_ONE_SHOT_MAX_BYTES ? 'one-shot' : bytes < AUTO_RING_MIN_BYTES ? 'recursive-doubling' : 'ring';
+  }
+  return c.kind === 'broadcast' ? 'chain' : 'ring';
+}
+
+/** Elements of this rank's input buffer for the call. */
+export function inputCount(c: CollectiveCall, ranks: number): number {
+  return c.kind === 'allgather' ? c.count / ranks : c.count;
+}
+
+/** Elements of this rank's output buffer. */
+export function outputCount(c: CollectiveCall, ranks: number): number {
+  return c.kind === 'reducescatter' ? c.count / ranks : c.count;
+}
+
+/** A rank's buffers: `input` is never written by out-of-place calls. */
+export interface RankBuffers {
+  input: Uint8Array;
+  output: Uint8Array;
+  /** Working copy for out-of-place reduce-scatter. */
+  scratch?: Uint8Array;
+}
+
+/** Allocates the buffers of one rank (in-place calls alias output to input where NCCL does). */
+export function allocateBuffers(c: CollectiveCall, ranks: number, rank: number): RankBuffers {
+  const es = elementBytes(c.dtype);
+  const input = new Uint8Array(inputCount(c, ranks) * es);
+  if (!c.inPlace) {
+    const output = new Uint8Array(outputCount(c, ranks) * es);
+    return c.kind === 'reducescatter' ? { input, output, scratch: new Uint8Array(input.byteLength) } : { input, output };
+  }
+  if (c.kind === 'reducescatter') {
+    const n = outputCount(c, ranks) * es;
+    return { input, output: input.subarray(rank * n, (rank + 1) * n) };
+  }
+  if (c.kind === 'allgather') {
+    // In-place all-gather: the input is block r of the output, as in NCCL.
+    const output = new Uint8Array(c.count * es);
+    const n = input.byteLength;
+    return { input: output.subarray(rank * n, (rank + 1) * n), output };
+  }
+  return { input, output: input };
+}
+
+/** Runs one call of the collective on this rank. */
+export async function runCollective(t: Transport, c: CollectiveCall, b: RankBuffers): Promise<void> {
+  const algorithm = resolveAlgorithm(c);
+  switch (c.kind) {
+    case 'allreduce': {
+      if (!c.inPlace) b.output.set(b.input);
+      if (algorithm === 'ring') return ringAllReduce(t, b.output, c.dtype, c.op, c.chunkBytes);
+      if (algorithm === 'recursive-doubling') return recursiveDoublingAllReduce(t, b.output, c.dtype, c.op);
+      if (algorithm === 'one-shot') return oneShotAllReduce(t, b.output, c.dtype, c.op);
+      break;
+    }
+    case 'allgather':
+      if (algorithm === 'ring') return ringAllGatherCollective(t, b.output, c.dtype, c.inPlace ? undefined : b.input, c.chunkBytes);
+      break;
+    case 'reducescatter':
+      if (algorithm === 'ring') {
+        if (c.inPlace) return ringReduceScatterCollective(t, b.input, c.dtype, c.op, undefined, c.chunkBytes);
+        b.scratch!.set(b.input);
+        return ringReduceScatterCollective(t, b.scratch!, c.dtype, c.op, b.output, c.chunkBytes);
+      }
+      break;
+    case 'broadcast':
+      if (algorithm === 'chain') {
+        const root = c.root ?? 0;
+        if (!c.inPlace && t.rank === root) b.output.set(b.input);
+        return chainBroadcast(t, b.output, root, c.chunkBytes);
+      }
+      break;
+  }
+  throw new Error(`${c.kind}: unknown algorithm "${c.algorithm}"; allowed: ${ALGORITHMS[c.kind].join(', ')}`);
+}

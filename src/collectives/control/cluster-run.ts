@@ -1,0 +1,142 @@
+/**
+ * A multi-process run from the coordinating process: the coordinator, optionally N
+ * local worker processes on loopback (`--local-nodes N`), and the executor the runner
+ * calls for each case — collective cases go to every rank, anything else runs here.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { PlannedCase } from '../../harness/plan.js';
+import { runCase, type RunOptions } from '../../harness/runner.js';
+import type { CaseResult, ResultsFile } from '../../harness/results/schema.js';
+import { getWorkload } from '../../harness/registry.js';
+import { freshSeed } from '../../harness/random.js';
+import { summarize } from '../../harness/stats.js';
+import { COLLECTIVES } from '../collective.js';
+import { callOf, type CollectiveParams } from '../workload.js';
+import { addFits } from '../fit.js';
+import { Coordinator, type CoordinatorOptions } from './coordinator.js';
+import type { RankCaseResult } from '../rank-case.js';
+
+const CLI = fileURLToPath(new URL('../../cli.js', import.meta.url));
+
+/** A coordinator with its world assembled. */
+export interface Cluster {
+  coordinator: Coordinator;
+  url: string;
+  /** Runner hooks: the executor, `environment.nodes` + `run.cluster`, and the fits. */
+  execute: NonNullable<RunOptions['execute']>;
+  annotate: NonNullable<RunOptions['annotate']>;
+  finalize: NonNullable<RunOptions['finalize']>;
+  /** Ends the run on every worker (done, or abort with a reason) and reaps local workers. */
+  close(abortReason?: string): Promise<void>;
+}
+
+/** Starts `n` worker processes of this CLI against `url`. */
+function spawnLocalWorkers(n: number, url: string, token: string | undefined): ChildProcess[] {
+  return Array.from({ length: n }, (_, i) =>
+    // Workers inherit this process's Node flags (e.g. --cpu-prof, --max-old-space-size).
+    spawn(process.execPath, [...process.execArgv, CLI, 'worker', '--coordinator', url], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      // The token travels in the environment, not argv, where `ps` would show it.
+      env: { ...process.env, GPUBENCH_TOKEN: token ?? '', GPUBENCH_RANK: String(i), GPUBENCH_WORLD_SIZE: String(n) },
+    }),
+  );
+}
+
+/** Merges every rank's result of one case into the case's result. */
+export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseResult[], hosts: string[]): CaseResult {
+  const workload = getWorkload<CollectiveParams, unknown>(c.workload)!;
+  const nodes = new Set(hosts).size;
+  const lead = ranks[0]!;
+  const bad = ranks.filter((r) => !r.check.passed);
+  const rels = ranks.map((r) => r.check.maxRelError);
+  const result: CaseResult = {
+    id: c.id,
+    workload: c.workload,
+    backend: c.backend,
+    device: `${ranks.length} ranks on ${nodes} host${nodes === 1 ? '' : 's'}, WebSocket/TCP`,
+    params: { ...workload.describe(p), nodes },
+    timer: 'wall-clock',
+    samplesMs: lead.samplesMs ?? [],
+    metrics: {},
+    check: {
+      passed: bad.length === 0,
+      maxRelError: rels.some((x) => x === null) ? null : Math.max(...(rels as number[])),
+      tolerance: lead.check.tolerance,
+      wrong: ranks.reduce((s, r) => s + r.check.wrong, 0),
+      checked: ranks.reduce((s, r) => s + (r.check.checked ?? 0), 0),
+      ...(lead.check.seed !== undefined ? { seed: lead.check.seed } : {}),
+    },
+    impl: { kernel: lead.algorithm, config: { chunkBytes: p.chunkBytes, transport: 'ws' } },
+    status: 'failed',
+    ranks: ranks.map((r, i) => {
+      const own = lead.perRankSamplesMs?.[i] ?? [];
+      return { rank: r.rank, host: hosts[i] ?? '?', samplesMs: own, ...(own.length ? { medianMs: summarize(own).medianMs } : {}), check: r.check };
+    }),
+  };
+  if (bad.length > 0) {
+    result.reason = `wrong result on rank${bad.length > 1 ? 's' : ''} ${bad.map((r) => r.rank).join(', ')}: ${bad.reduce((s, r) => s + r.check.wrong, 0)} wrong of ${result.check!.checked} checked`;
+    return result;
+  }
+  if (result.samplesMs.length === 0) {
+    result.reason = 'no samples';
+    return result;
+  }
+  result.stats = summarize(result.samplesMs);
+  result.metrics = workload.metrics({ ...p, ranks: ranks.length }, result.stats.medianMs, {});
+  result.status = 'ok';
+  return result;
+}
+
+/**
+ * Starts the coordinator, spawns `localNodes` workers if asked, and waits for the
+ * world. On failure everything started is stopped again before the error propagates.
+ */
+export async function startCluster(o: CoordinatorOptions & { localNodes?: number }): Promise<Cluster> {
+  const coordinator = new Coordinator(o);
+  const url = await coordinator.listen();
+  const children = o.localNodes ? spawnLocalWorkers(o.localNodes, url, o.token) : [];
+  let closing = false;
+  const childExit = children.map((ch, i) => new Promise<void>((resolve) => ch.once('exit', (code, signal) => {
+    if (!closing && code !== 0) coordinator.reportFault(`local worker ${i} (pid ${ch.pid}) exited with ${signal ?? `code ${code}`}`);
+    resolve();
+  })));
+  const close = async (abortReason?: string) => {
+    closing = true;
+    await coordinator.close(abortReason);
+    const grace = setTimeout(() => {
+      for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGKILL');
+    }, 5000);
+    await Promise.all(childExit);
+    clearTimeout(grace);
+  };
+  try {
+    if (children.length) process.stderr.write(`gpubench: coordinator ${url}, ${children.length} local worker processes\n`);
+    else process.stderr.write(`gpubench: coordinator listening on ${url}, waiting for ${o.worldSize} workers\n`);
+    await coordinator.rendezvous();
+  } catch (err) {
+    await close(err instanceof Error ? err.message : String(err));
+    throw err;
+  }
+  let caseIndex = 0;
+  const hosts = () => coordinator.nodes.map((h) => h.hostname);
+  return {
+    coordinator,
+    url,
+    close,
+    async execute(c, opts) {
+      if (c.skip || c.backend !== 'ws' || !(COLLECTIVES as readonly string[]).includes(c.workload)) return runCase(c, opts);
+      const p = c.params as CollectiveParams;
+      const ranks = await coordinator.runCase(caseIndex++, c.id, callOf(p), freshSeed(), opts.measure);
+      return mergeRanks(c, p, ranks, hosts());
+    },
+    annotate(results: ResultsFile) {
+      results.environment.nodes = coordinator.nodes.map((h, rank) => ({ rank, ...h.node, hostname: h.hostname, pid: h.pid, ...(h.launcher ? { launcher: h.launcher } : {}), ...(h.localRank !== undefined ? { localRank: h.localRank } : {}) }));
+      results.run.cluster = { runId: coordinator.runId, worldSize: o.worldSize, coordinator: url, protocolErrors: coordinator.protocolErrors };
+    },
+    finalize(results: ResultsFile) {
+      addFits(results);
+      if (results.run.cluster) results.run.cluster.protocolErrors = coordinator.protocolErrors;
+    },
+  };
+}

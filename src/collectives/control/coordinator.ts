@@ -1,0 +1,242 @@
+/**
+ * The coordinator: accepts `world size` workers (rendezvous), gives each a rank, the
+ * run id and every peer's data address, then hands out cases one at a time and gathers
+ * every rank's result (each case is a barrier). Heartbeats keep the run honest: a worker
+ * silent for `heartbeatTimeoutMs`, or whose link closes, is a lost peer — a runtime
+ * fault (exit 3). A connection that sends garbage is cut off with a protocol error and
+ * recorded in `protocolErrors`; before it has a rank, the run goes on without it.
+ */
+import { randomUUID } from 'node:crypto';
+import { sameSecret } from './secret.js';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { RuntimeFault } from '../../harness/errors.js';
+import type { MeasureOptions } from '../../harness/measure.js';
+import type { CollectiveCall } from '../collective.js';
+import type { RankCaseResult } from '../rank-case.js';
+import { MAX_CONTROL_MESSAGE, PROTOCOL_VERSION, WorkerMessage, parseFrame, type CoordinatorMessage, type Hello } from './protocol.js';
+
+/** How to run a coordinator. */
+export interface CoordinatorOptions {
+  worldSize: number;
+  /** Bind address. @default 127.0.0.1 */
+  host?: string;
+  /** Port; 0 picks a free one. @default 0 */
+  port?: number;
+  /** Shared secret every worker must present; required off loopback (the CLI enforces it). */
+  token?: string;
+  /** How long to wait for every worker. @default 120000 */
+  rendezvousTimeoutMs?: number;
+  /** Worker heartbeat period. @default 1000 */
+  heartbeatMs?: number;
+  /** A worker silent this long is lost. @default 60000 */
+  heartbeatTimeoutMs?: number;
+  /** Progress and protocol-error lines (stderr by default). */
+  log?: (line: string) => void;
+}
+
+/** A protocol error, as recorded in the results. */
+export type ProtocolErrorRecord = {
+  at: string;
+  peer: string;
+  rank?: number;
+  error: string;
+};
+
+/** A worker that has joined. */
+interface Member {
+  ws: WebSocket;
+  hello: Hello;
+  rank: number;
+  lastSeen: number;
+  ready: boolean;
+}
+
+/** Whether `host` is a loopback address (binding there needs no token). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
+}
+
+export class Coordinator {
+  readonly runId = randomUUID();
+  readonly protocolErrors: ProtocolErrorRecord[] = [];
+  private readonly opts: Required<Omit<CoordinatorOptions, 'token' | 'log'>> & Pick<CoordinatorOptions, 'token'>;
+  private readonly log: (line: string) => void;
+  private wss?: WebSocketServer;
+  private readonly joining: { ws: WebSocket; hello: Hello }[] = [];
+  private members: Member[] = [];
+  private fault?: RuntimeFault;
+  private wake?: () => void;
+  private readonly results = new Map<number, RankCaseResult>();
+  private currentIndex = -1;
+  private watchdog?: NodeJS.Timeout;
+  private finished = false;
+
+  constructor(opts: CoordinatorOptions) {
+    this.opts = {
+      host: '127.0.0.1',
+      port: 0,
+      rendezvousTimeoutMs: 120_000,
+      heartbeatMs: 1000,
+      heartbeatTimeoutMs: 60_000,
+      ...opts,
+    };
+    this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
+  }
+
+  /** Starts listening; resolves with the ws:// URL workers connect to. */
+  listen(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const wss = new WebSocketServer({ host: this.opts.host, port: this.opts.port, perMessageDeflate: false, maxPayload: MAX_CONTROL_MESSAGE });
+      this.wss = wss;
+      wss.once('error', reject);
+      wss.once('listening', () => {
+        const a = wss.address() as AddressInfo;
+        const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+        resolve(`ws://${host}:${a.port}`);
+      });
+      wss.on('connection', (ws, req) => this.accept(ws, `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`));
+    });
+  }
+
+  /** The workers in rank order (after rendezvous). */
+  get nodes(): Hello[] {
+    return this.members.map((m) => m.hello);
+  }
+
+  private send(ws: WebSocket, msg: CoordinatorMessage): void {
+    ws.send(JSON.stringify(msg));
+  }
+
+  private protocolError(ws: WebSocket, peer: string, error: string, rank?: number): void {
+    this.protocolErrors.push({ at: new Date().toISOString(), peer, error, ...(rank !== undefined ? { rank } : {}) });
+    this.log(`gpubench coordinator: protocol error from ${rank !== undefined ? `rank ${rank} ` : ''}${peer}: ${error}; disconnected`);
+    ws.close(1002, error.slice(0, 120));
+    if (rank !== undefined) this.fail(new RuntimeFault(`rank ${rank} (${peer}) sent a bad message: ${error}`));
+  }
+
+  /** Ends the run with a fault from outside (e.g. a local worker process died). */
+  reportFault(message: string): void {
+    this.fail(new RuntimeFault(message));
+  }
+
+  private fail(err: RuntimeFault): void {
+    if (this.finished) return;
+    this.fault ??= err;
+    this.wake?.();
+  }
+
+  private accept(ws: WebSocket, peer: string): void {
+    let member: Member | undefined;
+    ws.on('message', (data, isBinary) => {
+      const r = parseFrame(WorkerMessage, data as Buffer, isBinary);
+      if (!r.ok) return this.protocolError(ws, peer, r.error, member?.rank);
+      const msg = r.msg;
+      if (member) member.lastSeen = Date.now();
+      if (msg.type === 'hello') {
+        if (member || this.joining.some((j) => j.ws === ws)) return this.protocolError(ws, peer, 'hello sent twice', member?.rank);
+        if (this.opts.token !== undefined && !sameSecret(msg.token, this.opts.token)) return this.protocolError(ws, peer, 'wrong or missing token');
+        if (this.members.length > 0 || this.joining.length >= this.opts.worldSize) {
+          this.protocolErrors.push({ at: new Date().toISOString(), peer, error: 'world already full' });
+          ws.close(1008, 'world already full');
+          return;
+        }
+        this.joining.push({ ws, hello: msg });
+        this.log(`gpubench coordinator: ${msg.hostname} pid ${msg.pid} joined (${this.joining.length}/${this.opts.worldSize})`);
+        this.wake?.();
+        return;
+      }
+      member ??= this.members.find((m) => m.ws === ws);
+      if (!member) return this.protocolError(ws, peer, `"${msg.type}" before welcome`);
+      member.lastSeen = Date.now();
+      if (msg.type === 'ready') member.ready = true;
+      else if (msg.type === 'result') {
+        if (msg.index !== this.currentIndex || msg.result.rank !== member.rank) return this.protocolError(ws, peer, `result for case ${msg.index} rank ${msg.result.rank} unexpected`, member.rank);
+        this.results.set(member.rank, msg.result as RankCaseResult);
+      } else if (msg.type === 'fault') this.fail(new RuntimeFault(`rank ${member.rank} (${member.hello.hostname}): ${msg.message}`));
+      this.wake?.();
+    });
+    ws.on('close', (code, reason) => {
+      const j = this.joining.findIndex((x) => x.ws === ws);
+      if (j >= 0 && this.members.length === 0) this.joining.splice(j, 1);
+      const m = member ?? this.members.find((x) => x.ws === ws);
+      if (m && !this.finished) this.fail(new RuntimeFault(`lost rank ${m.rank} (${m.hello.hostname} pid ${m.hello.pid}): connection closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`));
+    });
+    // ws reports frames over maxPayload, bad UTF-8 and framing errors here, then closes (1009/1002/1007).
+    ws.on('error', (err: Error & { code?: string }) => {
+      const error = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'message too large' : err.message;
+      this.protocolErrors.push({ at: new Date().toISOString(), peer, error, ...(member ? { rank: member.rank } : {}) });
+      this.log(`gpubench coordinator: protocol error from ${peer}: ${error}; disconnected`);
+    });
+  }
+
+  /** Waits until `until()` holds, a fault happens, or the deadline passes. */
+  private async waitFor(until: () => boolean, deadlineMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + deadlineMs;
+    while (!until()) {
+      if (this.fault) throw this.fault;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new RuntimeFault(`timed out after ${deadlineMs} ms waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 1000));
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    if (this.fault) throw this.fault;
+  }
+
+  /**
+   * Rendezvous: waits for every worker, assigns ranks (the launchers' ranks when they
+   * form 0..N−1, else arrival order), sends each its welcome and waits until every
+   * worker has its data links up.
+   */
+  async rendezvous(): Promise<void> {
+    const n = this.opts.worldSize;
+    await this.waitFor(() => this.joining.length >= n, this.opts.rendezvousTimeoutMs, `${n} workers (have ${this.joining.length})`);
+    const hints = this.joining.map((j) => j.hello.rankHint);
+    const useHints = hints.every((h) => h !== undefined && h < n) && new Set(hints).size === n;
+    const order = useHints ? [...this.joining].sort((a, b) => a.hello.rankHint! - b.hello.rankHint!) : [...this.joining];
+    this.members = order.map((j, rank) => ({ ws: j.ws, hello: j.hello, rank, lastSeen: Date.now(), ready: false }));
+    const peers = this.members.map((m) => ({ rank: m.rank, host: m.hello.dataHost, port: m.hello.dataPort }));
+    for (const m of this.members)
+      this.send(m.ws, { type: 'welcome', runId: this.runId, rank: m.rank, size: n, peers, heartbeatMs: this.opts.heartbeatMs });
+    this.watchdog = setInterval(() => {
+      const now = Date.now();
+      for (const m of this.members)
+        if (now - m.lastSeen > this.opts.heartbeatTimeoutMs)
+          this.fail(new RuntimeFault(`lost rank ${m.rank} (${m.hello.hostname} pid ${m.hello.pid}): no heartbeat for ${this.opts.heartbeatTimeoutMs} ms`));
+    }, Math.min(1000, this.opts.heartbeatTimeoutMs / 4));
+    this.watchdog.unref();
+    await this.waitFor(() => this.members.every((m) => m.ready), this.opts.rendezvousTimeoutMs, 'every worker to connect its data links');
+    this.log(`gpubench coordinator: run ${this.runId}: ${n} ranks on ${new Set(this.members.map((m) => m.hello.hostname)).size} host(s) ready`);
+  }
+
+  /** Runs one case on every rank and returns the ranks' results, in rank order. */
+  async runCase(index: number, id: string, call: CollectiveCall, seed: number, measure: MeasureOptions, timeoutMs = 600_000): Promise<RankCaseResult[]> {
+    if (this.fault) throw this.fault;
+    this.currentIndex = index;
+    this.results.clear();
+    for (const m of this.members) this.send(m.ws, { type: 'case', index, id, call, seed, measure });
+    await this.waitFor(() => this.results.size === this.members.length, timeoutMs, `every rank to finish case ${id}`);
+    return this.members.map((m) => this.results.get(m.rank)!);
+  }
+
+  /** Tells every worker the run is over (or aborted) and stops listening. */
+  async close(abortReason?: string): Promise<void> {
+    this.finished = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    for (const m of this.members) {
+      if (m.ws.readyState === m.ws.OPEN) this.send(m.ws, abortReason ? { type: 'abort', reason: abortReason } : { type: 'done' });
+    }
+    for (const j of this.joining) if (!this.members.some((m) => m.ws === j.ws)) j.ws.close(1001, 'run over');
+    // Give workers a moment to read their last message before the server goes away.
+    await new Promise((r) => setTimeout(r, 50));
+    for (const c of this.wss?.clients ?? []) c.close(1000);
+    await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
+  }
+}
+
+export { PROTOCOL_VERSION };

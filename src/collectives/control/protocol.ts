@@ -1,0 +1,120 @@
+/**
+ * The control-plane protocol between the coordinator and its workers: JSON text frames,
+ * each checked against these schemas on arrival and limited in size (`MAX_CONTROL_MESSAGE`).
+ * A frame that is not JSON, not one of these, or too large is a protocol error: the
+ * sender is disconnected (close code 1002, or 1009 for size) and the run reports it.
+ *
+ * worker → coordinator: hello, ready, heartbeat, result, fault
+ * coordinator → worker: welcome, case, done, abort
+ */
+import { z } from 'zod';
+import { COLLECTIVE_DTYPES } from '../dtypes.js';
+import { REDUCE_OPS } from '../ops.js';
+import { COLLECTIVES } from '../collective.js';
+
+/** Protocol version; a worker of another version is refused at hello. */
+export const PROTOCOL_VERSION = 1;
+/** Largest control frame, either way (a result of 50 samples × 1024 ranks fits easily). */
+export const MAX_CONTROL_MESSAGE = 4 * 1024 * 1024;
+
+const Int = z.number().int();
+const Ms = z.number().finite().nonnegative();
+
+export const Hello = z.strictObject({
+  type: z.literal('hello'),
+  protocol: z.literal(PROTOCOL_VERSION),
+  token: z.string().max(1000).optional(),
+  /** Rank the launcher assigned (Slurm, Open MPI, torchrun, Kubernetes), if any. */
+  rankHint: Int.min(0).optional(),
+  localRank: Int.min(0).optional(),
+  launcher: z.string().max(40).optional(),
+  hostname: z.string().max(255),
+  pid: Int,
+  dataHost: z.string().max(255),
+  dataPort: Int.min(1).max(65535),
+  /** The worker's environment fingerprint, for `environment.nodes`. */
+  node: z.record(z.string(), z.unknown()),
+});
+export type Hello = z.infer<typeof Hello>;
+
+export const Ready = z.strictObject({ type: z.literal('ready') });
+export const Heartbeat = z.strictObject({ type: z.literal('heartbeat') });
+
+const CheckSchema = z.strictObject({
+  passed: z.boolean(),
+  maxRelError: z.number().nullable(),
+  tolerance: z.number(),
+  wrong: Int.min(0),
+  checked: Int.min(0).optional(),
+  seed: Int.optional(),
+});
+
+export const RankResultSchema = z.strictObject({
+  rank: Int.min(0),
+  check: CheckSchema,
+  algorithm: z.string().max(60),
+  ownSamplesMs: z.array(Ms).max(100_000),
+  samplesMs: z.array(Ms).max(100_000).optional(),
+  perRankSamplesMs: z.array(z.array(Ms).max(100_000)).max(100_000).optional(),
+});
+
+export const Result = z.strictObject({ type: z.literal('result'), index: Int.min(0), result: RankResultSchema });
+export const Fault = z.strictObject({ type: z.literal('fault'), index: Int.min(0).optional(), message: z.string().max(10_000) });
+
+/** Anything a worker may send. */
+export const WorkerMessage = z.discriminatedUnion('type', [Hello, Ready, Heartbeat, Result, Fault]);
+export type WorkerMessage = z.infer<typeof WorkerMessage>;
+
+export const CallSchema = z.strictObject({
+  kind: z.enum(COLLECTIVES),
+  dtype: z.enum(COLLECTIVE_DTYPES),
+  op: z.enum(REDUCE_OPS),
+  algorithm: z.string().max(60),
+  count: Int.min(0),
+  inPlace: z.boolean(),
+  root: Int.min(0).optional(),
+  chunkBytes: Int.min(1).optional(),
+});
+
+export const MeasureSchema = z.strictObject({
+  warmupMs: Ms,
+  warmupIterations: Int.min(0),
+  minTimeMs: Ms,
+  minSamples: Int.min(1),
+  maxSamples: Int.min(1),
+  minSampleMs: Ms,
+  maxTimeMs: Ms,
+});
+
+export const Welcome = z.strictObject({
+  type: z.literal('welcome'),
+  runId: z.string(),
+  rank: Int.min(0),
+  size: Int.min(1),
+  peers: z.array(z.strictObject({ rank: Int.min(0), host: z.string(), port: Int })),
+  heartbeatMs: Ms,
+});
+export const CaseMessage = z.strictObject({ type: z.literal('case'), index: Int.min(0), id: z.string(), call: CallSchema, seed: Int, measure: MeasureSchema });
+export const Done = z.strictObject({ type: z.literal('done') });
+export const Abort = z.strictObject({ type: z.literal('abort'), reason: z.string() });
+
+/** Anything the coordinator may send. */
+export const CoordinatorMessage = z.discriminatedUnion('type', [Welcome, CaseMessage, Done, Abort]);
+export type CoordinatorMessage = z.infer<typeof CoordinatorMessage>;
+
+/** Parses one frame against a schema; the error says what was wrong, briefly. */
+export function parseFrame<T>(schema: z.ZodType<T>, data: Buffer | string, isBinary: boolean): { ok: true; msg: T } | { ok: false; error: string } {
+  if (isBinary) return { ok: false, error: 'binary frame on the control plane' };
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
+  } catch {
+    return { ok: false, error: 'not JSON' };
+  }
+  const r = schema.safeParse(json);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    return { ok: false, error: `bad message: ${i.path.join('.') || '(root)'}: ${i.message}` };
+  }
+  return { ok: true, msg: r.data };
+}

@@ -1,0 +1,102 @@
+/**
+ * One collective case as a rank runs it: fresh inputs from the case seed, a poisoned
+ * checked call verified against the reference on this rank, then the measurement loop.
+ * Rank 0 leads the harness's `measure()` loop and tells the others, over the same
+ * transport, how many iterations each sample has; every sample starts after a barrier
+ * and its time is the slowest rank's (as nccl-tests reports).
+ */
+import type { Check } from '../harness/results/schema.js';
+import { measure, type MeasureOptions } from '../harness/measure.js';
+import type { Transport } from './transport.js';
+import { bytesOf } from './dtypes.js';
+import { allocateBuffers, resolveAlgorithm, runCollective, type CollectiveCall } from './collective.js';
+import { checkOutput, prepareRank } from './reference.js';
+import { recursiveDoublingAllReduce } from './algorithms/recursive-doubling.js';
+
+/** What one rank reports for one case. */
+export interface RankCaseResult {
+  rank: number;
+  check: Check;
+  /** The algorithm that ran (`auto` resolved). */
+  algorithm: string;
+  /** Per-iteration ms of each sample as this rank saw it. */
+  ownSamplesMs: number[];
+  /** Rank 0 only: per-iteration ms of each sample, the slowest rank's. */
+  samplesMs?: number[];
+  /** Rank 0 only: every rank's own per-sample ms, by rank. */
+  perRankSamplesMs?: number[][];
+}
+
+/** Synchronises all ranks: a 4-byte all-reduce, which no rank can finish before all have entered. */
+export async function barrier(t: Transport): Promise<void> {
+  if (t.size > 1) await recursiveDoublingAllReduce(t, new Uint8Array(4), 'i32', 'sum');
+}
+
+const f64 = (x: number) => {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setFloat64(0, x, true);
+  return b;
+};
+const readF64 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat64(0, true);
+
+/**
+ * Runs the case on this rank. The check runs on every rank; a failed check skips
+ * timing on every rank alike (each rank learns every rank's verdict first), so no rank
+ * is left waiting for a call the others will not make.
+ */
+export async function runRankCase(t: Transport, c: CollectiveCall, seed: number, opts: MeasureOptions): Promise<RankCaseResult> {
+  const { rank, size } = t;
+  const bufs = allocateBuffers(c, size, rank);
+  prepareRank(c, size, rank, seed, bufs);
+  await runCollective(t, c, bufs);
+  const check = checkOutput(c, size, rank, seed, bufs.output);
+  const result: RankCaseResult = { rank, check, algorithm: resolveAlgorithm(c), ownSamplesMs: [] };
+
+  // Agree on the verdict: a 4-byte sum of failures.
+  const verdict = new Int32Array([check.passed ? 0 : 1]);
+  if (size > 1) await recursiveDoublingAllReduce(t, bytesOf(verdict), 'i32', 'sum');
+  if (verdict[0]! > 0) return result;
+
+  const timeOwn = async (iterations: number) => {
+    await barrier(t);
+    const t0 = performance.now();
+    for (let i = 0; i < iterations; i++) await runCollective(t, c, bufs);
+    const ms = performance.now() - t0;
+    result.ownSamplesMs.push(ms / iterations);
+    return ms;
+  };
+
+  if (rank === 0) {
+    const perRank: number[][] = Array.from({ length: size }, () => []);
+    const m = await measure(
+      {
+        timer: 'wall-clock',
+        time: async (iterations) => {
+          await Promise.all(Array.from({ length: size - 1 }, (_, i) => t.send(i + 1, f64(iterations))));
+          let slowest = await timeOwn(iterations);
+          perRank[0]!.push(slowest / iterations);
+          for (let peer = 1; peer < size; peer++) {
+            const ms = readF64(await t.recv(peer));
+            perRank[peer]!.push(ms / iterations);
+            slowest = Math.max(slowest, ms);
+          }
+          return slowest;
+        },
+      },
+      opts,
+    );
+    await Promise.all(Array.from({ length: size - 1 }, (_, i) => t.send(i + 1, f64(0))));
+    // measure() returns only the calibrated samples; warm-up calls are the leading entries.
+    const warm = perRank[0]!.length - m.samplesMs.length;
+    result.samplesMs = m.samplesMs;
+    result.perRankSamplesMs = perRank.map((s) => s.slice(warm));
+    result.ownSamplesMs = result.ownSamplesMs.slice(warm);
+  } else {
+    for (;;) {
+      const iterations = readF64(await t.recv(0));
+      if (iterations === 0) break;
+      await t.send(0, f64(await timeOwn(iterations)));
+    }
+  }
+  return result;
+}

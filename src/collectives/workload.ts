@@ -1,0 +1,143 @@
+/**
+ * The collective workloads (`allreduce`, `allgather`, `reducescatter`, `broadcast`):
+ * a sweep of message sizes as nccl-tests runs it (`minBytes`…`maxBytes`, ×`stepFactor`),
+ * over dtypes, ops, algorithms and in-place/out-of-place. Metrics as nccl-tests defines
+ * them: algbw = S / t (GB = 1e9 bytes), busbw = algbw × the collective's bus factor,
+ * t the slowest rank's time. The cases run on every rank under the control plane.
+ */
+import { z } from 'zod';
+import type { Check, Metrics } from '../harness/results/schema.js';
+import type { CliOverrides, Workload } from '../harness/workload.js';
+import { UsageError } from '../harness/errors.js';
+import { COLLECTIVE_DTYPES, elementBytes, type CollectiveDtype } from './dtypes.js';
+import { REDUCE_OPS, type ReduceOp } from './ops.js';
+import { ALGORITHMS, BUS_FACTOR, type CollectiveCall, type CollectiveKind } from './collective.js';
+import { currentWorld } from './world.js';
+import { DEFAULT_CHUNK_BYTES } from './algorithms/ring-steps.js';
+
+/** One collective case. */
+export interface CollectiveParams {
+  kind: CollectiveKind;
+  /** S in bytes, rounded down to whole elements (and to whole per-rank blocks). */
+  bytes: number;
+  count: number;
+  dtype: CollectiveDtype;
+  op: ReduceOp;
+  algorithm: string;
+  inPlace: boolean;
+  ranks: number;
+  chunkBytes: number;
+}
+
+/** Data is made on each rank from the seed; the coordinator holds only the seed. */
+export interface CollectiveData {
+  seed: number;
+}
+
+const Bytes = z.number().int().min(1).max(2 ** 40);
+
+function entrySchema(kind: CollectiveKind) {
+  return z.strictObject({
+    workload: z.literal(kind),
+    /** Backends to run; omitted = every available one with this collective (`ws`). */
+    backends: z.array(z.string().min(1)).min(1).optional(),
+    /** Smallest S in bytes (nccl-tests -b). @default 8 */
+    minBytes: Bytes.default(8),
+    /** Largest S in bytes (nccl-tests -e). @default 67108864 */
+    maxBytes: Bytes.default(64 * 1024 * 1024),
+    /** Multiply S by this between sizes (nccl-tests -f). @default 2 */
+    stepFactor: z.number().min(1.01).max(2 ** 40).default(2),
+    /** @default [f32] */
+    dtypes: z.array(z.enum(COLLECTIVE_DTYPES)).min(1).default(['f32']),
+    /** Reduction ops (ignored by all-gather and broadcast). @default [sum] */
+    ops: z.array(z.enum(REDUCE_OPS)).min(1).default(['sum']),
+    /** @default [auto] */
+    algorithms: z.array(z.enum(ALGORITHMS[kind] as [string, ...string[]])).min(1).default(['auto']),
+    /** In-place (output aliases input, as NCCL's in-place) and/or out-of-place. @default [false] */
+    inPlace: z.array(z.boolean()).min(1).default([false]),
+    /** Pipelining slice of the ring and chain algorithms. @default 1048576 */
+    chunkBytes: z.number().int().min(64).max(1 << 30).default(DEFAULT_CHUNK_BYTES),
+  }).refine((e) => e.minBytes <= e.maxBytes, { message: 'minBytes must not exceed maxBytes', path: ['minBytes'] });
+}
+
+type Entry = z.infer<ReturnType<typeof entrySchema>>;
+
+/** Sizes from min to max, ×factor, always including max (as nccl-tests does with -f). */
+export function sweepSizes(min: number, max: number, factor: number): number[] {
+  const out: number[] = [];
+  for (let s = min; s <= max; s = Math.max(s + 1, Math.floor(s * factor))) out.push(s);
+  if (out[out.length - 1] !== max) out.push(max);
+  return out;
+}
+
+const pickList = <T extends string>(given: unknown, allowed: readonly T[], option: string): T[] | undefined => {
+  if (given === undefined) return undefined;
+  const list = given as string[];
+  for (const v of list) if (!allowed.includes(v as T)) throw new UsageError(`"${v}" is not one of ${allowed.join(', ')}`, option);
+  return list as T[];
+};
+
+/** The call a case makes on every rank. */
+export function callOf(p: CollectiveParams): CollectiveCall {
+  return { kind: p.kind, dtype: p.dtype, op: p.op, algorithm: p.algorithm, count: p.count, inPlace: p.inPlace, chunkBytes: p.chunkBytes };
+}
+
+/** The workload definition of one collective. */
+export function collectiveWorkload(kind: CollectiveKind): Workload<CollectiveParams, CollectiveData> {
+  const schema = entrySchema(kind);
+  const reduces = kind === 'allreduce' || kind === 'reducescatter';
+  return {
+    id: kind,
+    entrySchema: schema as unknown as z.ZodObject,
+
+    expand(raw, o: CliOverrides): CollectiveParams[] {
+      const e = raw as Entry;
+      const ranks = currentWorld()?.ranks ?? 1;
+      const minBytes = (o.minBytes as number | undefined) ?? e.minBytes;
+      const maxBytes = (o.maxBytes as number | undefined) ?? e.maxBytes;
+      const factor = (o.stepFactor as number | undefined) ?? e.stepFactor;
+      if (minBytes > maxBytes) throw new UsageError(`${minBytes} is larger than the largest size ${maxBytes}`, o.minBytes !== undefined ? '--min-bytes' : '--max-bytes');
+      const ops = reduces ? (pickList(o.op, REDUCE_OPS, '--op') ?? e.ops) : (['sum'] as ReduceOp[]);
+      const algorithms = pickList(o.algorithm, ALGORITHMS[kind], '--algorithm') ?? e.algorithms;
+      const inPlace = o.inPlace !== undefined ? (o.inPlace as boolean[]) : e.inPlace;
+      const chunkBytes = (o.chunkBytes as number | undefined) ?? e.chunkBytes;
+      const out: CollectiveParams[] = [];
+      for (const dtype of e.dtypes)
+        for (const op of ops)
+          for (const algorithm of algorithms)
+            for (const ip of inPlace) {
+              const seen = new Set<number>();
+              for (const size of sweepSizes(minBytes, maxBytes, factor)) {
+                // Whole elements; gathers and scatters need whole per-rank blocks.
+                const unit = elementBytes(dtype) * (kind === 'allgather' || kind === 'reducescatter' ? ranks : 1);
+                const bytes = Math.floor(size / unit) * unit;
+                if (bytes === 0 || seen.has(bytes)) continue;
+                seen.add(bytes);
+                out.push({ kind, bytes, count: bytes / elementBytes(dtype), dtype, op, algorithm, inPlace: ip, ranks, chunkBytes });
+              }
+            }
+      return out;
+    },
+
+    caseId(backend, p) {
+      const op = reduces ? `/${p.op}` : '';
+      return `${kind}/${backend}/${p.dtype}${op}/${p.algorithm}/${p.bytes}${p.inPlace ? '/inplace' : ''}`;
+    },
+
+    describe(p) {
+      return { bytes: p.bytes, count: p.count, dtype: p.dtype, op: reduces ? p.op : undefined, algorithm: p.algorithm, ranks: p.ranks, inPlace: p.inPlace, chunkBytes: p.chunkBytes };
+    },
+
+    makeData: (_p, seed) => ({ seed }),
+
+    check(): Check {
+      // Checked on every rank by the control plane (rank-case.ts); nothing runs here.
+      throw new Error(`${kind} is checked on every rank, not in the coordinating process`);
+    },
+
+    metrics(p, medianMs): Metrics {
+      const algbwGBps = p.bytes / 1e9 / (medianMs / 1e3);
+      return { algbwGBps, busbwGBps: algbwGBps * BUS_FACTOR[kind](p.ranks) };
+    },
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * The WebSocket transport between processes and hosts. Every rank runs a data server;
+ * for each ordered pair (i → j), rank j connects to rank i's server, so bulk data always
+ * travels server → client: servers send unmasked frames (no per-byte XOR, no copy), and
+ * clients send only their 1-frame hello. Binary frames, perMessageDeflate off, Nagle off
+ * (ws sets TCP_NODELAY); a send resolves when ws has written the frame to the socket,
+ * which is how TCP backpressure reaches the algorithms. `bufferutil`, when installed,
+ * speeds ws's masking of the few client frames; the bulk path needs none.
+ */
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { Mailbox, PeerLostError, type Transport } from './transport.js';
+import { sameSecret } from './control/secret.js';
+
+/** Largest data message a rank accepts from a peer (a whole buffer for recursive doubling). */
+export const MAX_DATA_MESSAGE = 1024 * 1024 * 1024;
+/** The only thing a client sends on a data link: who it is. */
+const MAX_HELLO = 4096;
+
+const DataHello = z.strictObject({ type: z.literal('data-hello'), runId: z.string().max(100), token: z.string().max(1000).optional(), rank: z.number().int().min(0) });
+
+/** Where a rank's data server listens, as the coordinator tells every rank. */
+export interface PeerAddress {
+  rank: number;
+  host: string;
+  port: number;
+}
+
+const toBytes = (data: RawData): Uint8Array => {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+};
+
+/** A rank's data server, started before rendezvous so its port can be announced. */
+export class DataServer {
+  private readonly wss: WebSocketServer;
+  /** Accepted, authenticated links by the client's rank: this rank sends to that rank on them. */
+  private readonly outgoing = new Map<number, WebSocket>();
+  private readonly waiting = new Set<() => void>();
+  private auth?: { runId: string; token?: string; size: number };
+  /** Why links were refused (wrong run, token, rank): reported, never fatal. */
+  readonly refused: string[] = [];
+
+  private constructor(wss: WebSocketServer) {
+    this.wss = wss;
+    wss.on('connection', (ws) => this.accept(ws));
+  }
+
+  /** Listens on host, port 0 (any free port). */
+  static listen(host: string): Promise<DataServer> {
+    return new Promise((resolve, reject) => {
+      const wss = new WebSocketServer({ host, port: 0, perMessageDeflate: false, maxPayload: MAX_HELLO, clientTracking: true });
+      wss.once('listening', () => resolve(new DataServer(wss)));
+      wss.once('error', reject);
+    });
+  }
+
+  get port(): number {
+    return (this.wss.address() as AddressInfo).port;
+  }
+
+  /** Accepts links for this run from here on. */
+  expect(runId: string, size: number, token?: string): void {
+    this.auth = { runId, size, token };
+  }
+
+  private accept(ws: WebSocket): void {
+    ws.once('message', (data, isBinary) => {
+      let hello: z.infer<typeof DataHello> | undefined;
+      try {
+        if (!isBinary) hello = DataHello.parse(JSON.parse(toBytes(data).toString()));
+      } catch {
+        /* refused below */
+      }
+      const a = this.auth;
+      const why = !hello ? 'not a data hello'
+        : !a || hello.runId !== a.runId ? 'wrong run id'
+        : a.token !== undefined && !sameSecret(hello.token, a.token) ? 'wrong token'
+        : hello.rank >= a.size || this.outgoing.has(hello.rank) ? `bad rank ${hello.rank}`
+        : undefined;
+      if (why || !hello) {
+        this.refused.push(why ?? 'refused');
+        ws.close(1008, why);
+        return;
+      }
+      // Anything further from a client is a protocol error: clients only receive.
+      ws.on('message', () => ws.close(1002, 'data clients must not send'));
+      this.outgoing.set(hello.rank, ws);
+      for (const w of this.waiting) w();
+    });
+  }
+
+  /** Resolves once every peer has connected in; rejects after timeoutMs. */
+  waitForPeers(peers: number[], timeoutMs: number): Promise<Map<number, WebSocket>> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (peers.every((p) => this.outgoing.has(p))) {
+          this.waiting.delete(check);
+          clearTimeout(timer);
+          resolve(this.outgoing);
+        }
+      };
+      const timer = setTimeout(() => {
+        this.waiting.delete(check);
+        reject(new PeerLostError(`data links: ranks ${peers.filter((p) => !this.outgoing.has(p)).join(', ')} did not connect within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiting.add(check);
+      check();
+    });
+  }
+
+  close(): Promise<void> {
+    for (const ws of this.wss.clients) ws.terminate();
+    return new Promise((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+/** Connects as a client to one peer's data server and says who this rank is. */
+function connectTo(peer: PeerAddress, hello: z.infer<typeof DataHello>, timeoutMs: number): Promise<{ ws: WebSocket; box: Mailbox }> {
+  return new Promise((resolve, reject) => {
+    const host = peer.host.includes(':') ? `[${peer.host}]` : peer.host;
+    const ws = new WebSocket(`ws://${host}:${peer.port}/`, { perMessageDeflate: false, maxPayload: MAX_DATA_MESSAGE, skipUTF8Validation: true, handshakeTimeout: timeoutMs });
+    ws.binaryType = 'nodebuffer';
+    // Listen from the first byte: a fast peer may send before this rank's mesh is complete.
+    const box = new Mailbox();
+    ws.on('message', (data) => box.push(toBytes(data)));
+    const lost = () => box.fail(new PeerLostError(`data link from rank ${peer.rank} closed`));
+    ws.on('close', lost);
+    ws.once('open', () => {
+      ws.send(JSON.stringify(hello));
+      ws.on('error', lost);
+      resolve({ ws, box });
+    });
+    ws.once('error', (err) => reject(new PeerLostError(`data link to rank ${peer.rank} at ${host}:${peer.port}: ${err.message}`)));
+  });
+}
+
+class WsRank implements Transport {
+  constructor(
+    readonly rank: number,
+    readonly size: number,
+    private readonly incoming: Map<number, WebSocket>,
+    private readonly inbox: Map<number, Mailbox>,
+    private readonly outgoing: Map<number, WebSocket>,
+    private readonly server: DataServer,
+  ) {}
+
+  send(peer: number, bytes: Uint8Array): Promise<void> {
+    const ws = this.outgoing.get(peer);
+    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new PeerLostError(`no open data link to rank ${peer}`));
+    return new Promise((resolve, reject) => {
+      ws.send(bytes, { binary: true }, (err) => (err ? reject(new PeerLostError(`send to rank ${peer}: ${err.message}`)) : resolve()));
+    });
+  }
+
+  recv(peer: number): Promise<Uint8Array> {
+    const box = this.inbox.get(peer);
+    if (!box) return Promise.reject(new PeerLostError(`no data link from rank ${peer}`));
+    return box.next();
+  }
+
+  async close(): Promise<void> {
+    for (const box of this.inbox.values()) box.fail(new PeerLostError('transport closed'));
+    for (const ws of this.incoming.values()) ws.close();
+    await this.server.close();
+  }
+}
+
+/**
+ * Opens this rank's links to every peer: a client link to each peer's server (data in)
+ * and waits for every peer's client link to this server (data out).
+ */
+export async function connectMesh(opts: {
+  rank: number;
+  size: number;
+  runId: string;
+  token?: string;
+  server: DataServer;
+  peers: PeerAddress[];
+  timeoutMs?: number;
+}): Promise<Transport> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const others = opts.peers.filter((p) => p.rank !== opts.rank);
+  const incoming = new Map<number, WebSocket>();
+  const inbox = new Map<number, Mailbox>();
+  const hello = { type: 'data-hello' as const, runId: opts.runId, token: opts.token, rank: opts.rank };
+  const [links, outgoing] = await Promise.all([
+    Promise.all(others.map((p) => connectTo(p, hello, timeoutMs))),
+    opts.server.waitForPeers(others.map((p) => p.rank), timeoutMs),
+  ]);
+  others.forEach((p, i) => {
+    incoming.set(p.rank, links[i]!.ws);
+    inbox.set(p.rank, links[i]!.box);
+  });
+  return new WsRank(opts.rank, opts.size, incoming, inbox, outgoing, opts.server);
+}

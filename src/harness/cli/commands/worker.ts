@@ -1,0 +1,49 @@
+/**
+ * `gpubench worker`: one rank of a multi-node run. Connects to the coordinator (from
+ * `--coordinator`, or the launcher's environment: Slurm, Open MPI, torchrun, Kubernetes;
+ * see docs/collectives.md), runs what it is sent, exits 0 when the run is done and 3 when
+ * the coordinator or a peer is lost.
+ */
+import type { Command } from 'commander';
+import type { CliCommand } from '../command.js';
+import { UsageError } from '../../errors.js';
+import { detectLaunch } from '../../../collectives/control/launchers.js';
+import { runWorker } from '../../../collectives/control/worker.js';
+
+interface WorkerCliOptions {
+  coordinator?: string;
+  token?: string;
+  dataHost?: string;
+  dataBind?: string;
+}
+
+export const workerCommand: CliCommand = {
+  register(program: Command) {
+    program
+      .command('worker')
+      .description('join a multi-node run as one rank (the coordinator and rank may come from Slurm, Open MPI, torchrun or Kubernetes variables)')
+      .option('--coordinator <url>', 'ws://host:port of the coordinator (default: from the launcher environment)')
+      .option('--token <secret>', 'the coordinator\'s shared secret (or GPUBENCH_TOKEN)')
+      .option('--data-host <addr>', 'address peers reach this worker\'s data server at (default: loopback for a loopback coordinator, else the hostname)')
+      .option('--data-bind <addr>', 'address the data server binds (default: the data host on loopback, else 0.0.0.0)')
+      .action(async (opts: WorkerCliOptions) => {
+        const launch = detectLaunch();
+        const coordinator = opts.coordinator ?? launch?.coordinator;
+        if (!coordinator) throw new UsageError('no coordinator given, and no launcher variables name one (MASTER_ADDR, SLURM_JOB_NODELIST, GPUBENCH_COORDINATOR)', '--coordinator');
+        let url: URL;
+        try {
+          url = new URL(coordinator);
+        } catch {
+          throw new UsageError(`"${coordinator}" is not a URL like ws://host:29400`, '--coordinator');
+        }
+        if (url.protocol !== 'ws:') throw new UsageError(`"${coordinator}" must start with ws://`, '--coordinator');
+        process.exitCode = await runWorker({
+          coordinator,
+          token: opts.token ?? (process.env.GPUBENCH_TOKEN || undefined),
+          dataHost: opts.dataHost,
+          dataBind: opts.dataBind,
+          launch,
+        });
+      });
+  },
+};

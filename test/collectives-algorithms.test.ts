@@ -1,0 +1,102 @@
+/**
+ * Every collective and algorithm on the in-process transport, for odd sizes and rank
+ * counts, every op and dtype, on fresh random data against the float64 reference; and
+ * the f16/bf16 conversions against known bit patterns.
+ */
+import { describe, expect, it } from 'vitest';
+import { inProcessGroup } from '../src/collectives/inprocess.js';
+import { COLLECTIVE_DTYPES, F16_TO_F32, fromBf16, toBf16, toF16 } from '../src/collectives/dtypes.js';
+import { REDUCE_OPS } from '../src/collectives/ops.js';
+import { allocateBuffers, runCollective, type CollectiveCall } from '../src/collectives/collective.js';
+import { checkOutput, prepareRank, rankInput } from '../src/collectives/reference.js';
+import { bytesOf } from '../src/collectives/dtypes.js';
+import { freshSeed } from '../src/harness/random.js';
+import { runRankCase } from '../src/collectives/rank-case.js';
+
+/** Runs one call on every rank of an in-process group; returns each rank's check. */
+async function runGroup(c: CollectiveCall, ranks: number, seed = freshSeed()) {
+  const ts = inProcessGroup(ranks);
+  const bufs = ts.map((t) => allocateBuffers(c, ranks, t.rank));
+  bufs.forEach((b, r) => prepareRank(c, ranks, r, seed, b));
+  await Promise.all(ts.map((t, r) => runCollective(t, c, bufs[r]!)));
+  return bufs.map((b, r) => checkOutput(c, ranks, r, seed, b.output));
+}
+
+const expectAllPassed = (checks: { passed: boolean; wrong: number }[], what: string) => {
+  checks.forEach((ch, r) => expect(ch, `${what} rank ${r}`).toMatchObject({ passed: true, wrong: 0 }));
+};
+
+describe('f16 and bf16 conversions', () => {
+  it('round to nearest even and keep specials', () => {
+    expect(toF16(1)).toBe(0x3c00);
+    expect(toF16(65504)).toBe(0x7bff);
+    expect(toF16(65520)).toBe(0x7c00); // rounds up to Inf
+    expect(toF16(2 ** -24)).toBe(0x0001);
+    expect(toF16(-0)).toBe(0x8000);
+    expect(toF16(1 + 2 ** -11)).toBe(0x3c00); // tie → even
+    expect(toF16(1 + 3 * 2 ** -11)).toBe(0x3c02);
+    expect(Number.isNaN(F16_TO_F32[toF16(NaN)]!)).toBe(true);
+    expect(toBf16(1)).toBe(0x3f80);
+    expect(fromBf16(toBf16(3.14159))).toBeCloseTo(3.140625, 6);
+    for (let h = 0; h < 0x7c00; h += 7) expect(toF16(F16_TO_F32[h]!)).toBe(h);
+  });
+});
+
+describe('all-reduce on the in-process transport', () => {
+  for (const algorithm of ['ring', 'recursive-doubling', 'one-shot', 'auto'])
+    for (const ranks of [1, 2, 3, 5])
+      it(`${algorithm}, ${ranks} ranks, every op and dtype, odd counts`, async () => {
+        for (const dtype of COLLECTIVE_DTYPES)
+          for (const op of REDUCE_OPS)
+            for (const count of [1, 7, 1001]) {
+              const c: CollectiveCall = { kind: 'allreduce', dtype, op, algorithm, count, inPlace: count % 2 === 1 && op !== 'max', chunkBytes: 256 };
+              expectAllPassed(await runGroup(c, ranks), `${dtype} ${op} ${count}`);
+            }
+      });
+
+  it('ring with a large buffer and several slices per segment, out of place', async () => {
+    const c: CollectiveCall = { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'ring', count: 300_001, inPlace: false, chunkBytes: 16 * 1024 };
+    expectAllPassed(await runGroup(c, 4), 'f32 sum');
+  });
+
+  it('the check catches a wrong result', async () => {
+    const c: CollectiveCall = { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'ring', count: 100, inPlace: true };
+    const seed = freshSeed();
+    const out = rankInput(c, 3, 0, seed); // rank 0's input alone is not the sum
+    const ch = checkOutput(c, 3, 0, seed, bytesOf(out));
+    expect(ch.passed).toBe(false);
+    expect(ch.wrong).toBeGreaterThan(50);
+  });
+});
+
+describe('all-gather, reduce-scatter, broadcast on the in-process transport', () => {
+  for (const ranks of [1, 2, 3, 4, 7])
+    it(`${ranks} ranks, every dtype, in and out of place`, async () => {
+      for (const dtype of COLLECTIVE_DTYPES)
+        for (const inPlace of [false, true])
+          for (const per of [1, 13, 257]) {
+            const count = per * ranks;
+            expectAllPassed(await runGroup({ kind: 'allgather', dtype, op: 'sum', algorithm: 'ring', count, inPlace, chunkBytes: 64 }, ranks), `allgather ${dtype}`);
+            expectAllPassed(await runGroup({ kind: 'broadcast', dtype, op: 'sum', algorithm: 'auto', count: count + 1, inPlace, root: ranks - 1, chunkBytes: 64 }, ranks), `broadcast ${dtype}`);
+            for (const op of REDUCE_OPS)
+              expectAllPassed(await runGroup({ kind: 'reducescatter', dtype, op, algorithm: 'ring', count, inPlace, chunkBytes: 64 }, ranks), `reducescatter ${dtype} ${op}`);
+          }
+    });
+});
+
+describe('a rank-side case', () => {
+  it('checks on every rank and times with the slowest rank, rank 0 leading', async () => {
+    const ts = inProcessGroup(3);
+    const c: CollectiveCall = { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'auto', count: 4096, inPlace: false };
+    const opts = { warmupMs: 5, warmupIterations: 2, minTimeMs: 20, minSamples: 3, maxSamples: 10, minSampleMs: 2, maxTimeMs: 5000 };
+    const seed = freshSeed();
+    const res = await Promise.all(ts.map((t) => runRankCase(t, c, seed, opts)));
+    for (const r of res) expect(r.check.passed).toBe(true);
+    const lead = res[0]!;
+    expect(lead.samplesMs!.length).toBeGreaterThanOrEqual(3);
+    expect(lead.perRankSamplesMs!.length).toBe(3);
+    lead.samplesMs!.forEach((s, i) => {
+      for (const own of lead.perRankSamplesMs!) expect(s).toBeGreaterThanOrEqual(own[i]! - 1e-9);
+    });
+  });
+});

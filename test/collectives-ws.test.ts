@@ -1,0 +1,80 @@
+/**
+ * The WebSocket transport in one process (real sockets on 127.0.0.1): every collective
+ * over it against the reference, the server→client direction of data, and a data link
+ * that refuses a stranger. Also the launcher environments.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { connectMesh, DataServer } from '../src/collectives/ws-transport.js';
+import type { Transport } from '../src/collectives/transport.js';
+import { allocateBuffers, runCollective, type CollectiveCall } from '../src/collectives/collective.js';
+import { checkOutput, prepareRank } from '../src/collectives/reference.js';
+import { freshSeed } from '../src/harness/random.js';
+import { detectLaunch, firstSlurmHost } from '../src/collectives/control/launchers.js';
+
+let open: Transport[] = [];
+afterEach(async () => {
+  await Promise.all(open.map((t) => t.close()));
+  open = [];
+});
+
+async function wsGroup(n: number): Promise<{ ts: Transport[]; servers: DataServer[] }> {
+  const servers = await Promise.all(Array.from({ length: n }, () => DataServer.listen('127.0.0.1')));
+  const runId = `test-${freshSeed()}`;
+  for (const s of servers) s.expect(runId, n, 'secret');
+  const peers = servers.map((s, rank) => ({ rank, host: '127.0.0.1', port: s.port }));
+  const ts = await Promise.all(servers.map((server, rank) => connectMesh({ rank, size: n, runId, token: 'secret', server, peers, timeoutMs: 10_000 })));
+  open = ts;
+  return { ts, servers };
+}
+
+describe('WebSocket transport on loopback', () => {
+  it('runs every collective across 3 ranks, checked on every rank', async () => {
+    const { ts } = await wsGroup(3);
+    const calls: CollectiveCall[] = [
+      { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'ring', count: 200_003, inPlace: false, chunkBytes: 32 * 1024 },
+      { kind: 'allreduce', dtype: 'bf16', op: 'avg', algorithm: 'recursive-doubling', count: 999, inPlace: true },
+      { kind: 'allreduce', dtype: 'i32', op: 'prod', algorithm: 'auto', count: 5, inPlace: false },
+      { kind: 'allgather', dtype: 'f16', op: 'sum', algorithm: 'ring', count: 3 * 4097, inPlace: true, chunkBytes: 1024 },
+      { kind: 'reducescatter', dtype: 'f32', op: 'max', algorithm: 'ring', count: 3 * 1001, inPlace: false, chunkBytes: 512 },
+      { kind: 'broadcast', dtype: 'i32', op: 'sum', algorithm: 'chain', count: 70_001, inPlace: false, root: 2, chunkBytes: 8192 },
+    ];
+    for (const c of calls) {
+      const seed = freshSeed();
+      const bufs = ts.map((t) => allocateBuffers(c, 3, t.rank));
+      bufs.forEach((b, r) => prepareRank(c, 3, r, seed, b));
+      await Promise.all(ts.map((t, r) => runCollective(t, c, bufs[r]!)));
+      bufs.forEach((b, r) => expect(checkOutput(c, 3, r, seed, b.output), `${c.kind} ${c.dtype} rank ${r}`).toMatchObject({ passed: true, wrong: 0 }));
+    }
+  });
+
+  it('refuses a data link with the wrong token or run id, and keeps serving the others', async () => {
+    const server = await DataServer.listen('127.0.0.1');
+    server.expect('run-1', 2, 'secret');
+    const tryHello = (hello: object) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+        ws.on('open', () => ws.send(JSON.stringify(hello)));
+        ws.on('close', (code) => resolve(code));
+        ws.on('error', () => undefined);
+      });
+    expect(await tryHello({ type: 'data-hello', runId: 'run-1', token: 'nope', rank: 1 })).toBe(1008);
+    expect(await tryHello({ type: 'data-hello', runId: 'run-2', token: 'secret', rank: 1 })).toBe(1008);
+    expect(await tryHello({ garbage: true })).toBe(1008);
+    expect(server.refused).toEqual(['wrong token', 'wrong run id', 'not a data hello']);
+    await server.close();
+  });
+});
+
+describe('launcher environments', () => {
+  it('reads Slurm, Open MPI, torchrun and Kubernetes variables', () => {
+    expect(firstSlurmHost('gpu[003-010,012],cpu01')).toBe('gpu003');
+    expect(firstSlurmHost('node7')).toBe('node7');
+    expect(detectLaunch({ SLURM_PROCID: '3', SLURM_NTASKS: '8', SLURM_LOCALID: '1', SLURM_JOB_NODELIST: 'a[01-04]' })).toEqual({ launcher: 'slurm', rank: 3, size: 8, localRank: 1, coordinator: 'ws://a01:29400' });
+    expect(detectLaunch({ OMPI_COMM_WORLD_RANK: '2', OMPI_COMM_WORLD_SIZE: '4', OMPI_COMM_WORLD_LOCAL_RANK: '0' })).toEqual({ launcher: 'openmpi', rank: 2, size: 4, localRank: 0 });
+    expect(detectLaunch({ RANK: '1', WORLD_SIZE: '2', LOCAL_RANK: '1', MASTER_ADDR: 'head', MASTER_PORT: '1234' })).toEqual({ launcher: 'torchrun', rank: 1, size: 2, localRank: 1, coordinator: 'ws://head:1234' });
+    expect(detectLaunch({ JOB_COMPLETION_INDEX: '5', GPUBENCH_WORLD_SIZE: '6' })).toEqual({ launcher: 'kubernetes', rank: 5, size: 6 });
+    expect(detectLaunch({ GPUBENCH_COORDINATOR: 'ws://[::1]:9', GPUBENCH_RANK: '0' })).toMatchObject({ launcher: 'explicit', rank: 0, coordinator: 'ws://[::1]:9' });
+    expect(detectLaunch({})).toBeUndefined();
+  });
+});
