@@ -58,7 +58,7 @@ describe.skipIf(missing)('webgpu-local on this machine', () => {
   it('runs one rank per distinct adapter and says so in list and in the case', async () => {
     const probe = await probeBackend('webgpu-local');
     expect(probe.available, probe.available ? '' : probe.reason).toBe(true);
-    const { ranks } = await localAdapters();
+    const ranks = (await localAdapters()).adapters;
     expect(ranks.length).toBeGreaterThanOrEqual(1);
     const listing = (await listAll()).find((b) => b.id === 'webgpu-local')!;
     expect(listing.devices).toHaveLength(ranks.length);

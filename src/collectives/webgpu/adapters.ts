@@ -66,23 +66,32 @@ async function openRank(gpu: GPU, adapter: GPUAdapter): Promise<RankDevice> {
   return { gpu, adapter, device, info: describeAdapter(adapter, device), f16, reducer: new GpuReducer(device, f16) };
 }
 
-/** The distinct local adapters, one device each, and notes on what could not be reached. */
+/** A local adapter found, not yet opened. */
+export interface LocalAdapter {
+  gpu: GPU;
+  adapter: GPUAdapter;
+  info: DeviceInfo;
+}
+
+/** The distinct local adapters and notes on what could not be reached. */
 export interface LocalAdapters {
-  ranks: RankDevice[];
+  adapters: LocalAdapter[];
   notes: string[];
 }
 
 /**
- * Opens one device on every distinct adapter Dawn exposes. The process's shared Dawn
+ * Finds every distinct adapter Dawn exposes (devices are opened later, by
+ * `openRankDevices`: a probe opens none — a device opened only to be listed and
+ * destroyed made dawn.node crash now and then at process exit). The process's shared Dawn
  * instance answers both power preferences; an instance of its own per listed name is
  * made only when the list names more adapters than those reached (every extra Dawn
  * instance is more driver state to tear down at exit).
  */
-export async function openLocalAdapters(): Promise<LocalAdapters> {
+export async function findLocalAdapters(): Promise<LocalAdapters> {
   const dawn = await loadDawn();
   const flags = baseFlags();
   const listed = await listAdapters();
-  const ranks: RankDevice[] = [];
+  const ranks: LocalAdapter[] = [];
   const notes: string[] = [];
   const seen = new Set<string>();
   const consider = async (gpu: GPU, options: GPURequestAdapterOptions) => {
@@ -90,7 +99,7 @@ export async function openLocalAdapters(): Promise<LocalAdapters> {
       const adapter = await gpu.requestAdapter(options);
       if (!adapter || seen.has(infoKey(adapter))) return;
       seen.add(infoKey(adapter));
-      ranks.push(await openRank(gpu, adapter));
+      ranks.push({ gpu, adapter, info: describeAdapter(adapter) });
     } catch {
       // An adapter that cannot be opened is not a rank; the probe says what was found.
     }
@@ -113,10 +122,17 @@ export async function openLocalAdapters(): Promise<LocalAdapters> {
   for (const [name, k] of names)
     if (k > 1)
       notes.push(`${k} adapters are named "${name}": Dawn's Node bindings select adapters by name, so only the first of them is reachable as a rank`);
-  return { ranks, notes };
+  return { adapters: ranks, notes };
 }
 
-/** Whether `openLocalAdapters` holds a use of the shared Dawn instance. */
+/** Opens one device on each adapter (a GPUAdapter gives out one device, so once). */
+export async function openRankDevices(adapters: LocalAdapter[]): Promise<RankDevice[]> {
+  const out: RankDevice[] = [];
+  for (const a of adapters) out.push(await openRank(a.gpu, a.adapter));
+  return out;
+}
+
+/** Whether `findLocalAdapters` holds a use of the shared Dawn instance. */
 let usesSharedGpu = false;
 
 /**
@@ -136,7 +152,7 @@ export async function openSameAdapterDevices(n: number): Promise<RankDevice[]> {
   return out;
 }
 
-/** Destroys the devices of `openLocalAdapters`; the Dawn instances go with the last reference. */
+/** Destroys the devices of `openRankDevices` and gives back `findLocalAdapters`' use of the shared instance. */
 export function closeRanks(ranks: RankDevice[]): void {
   for (const r of ranks) r.device.destroy();
   if (usesSharedGpu) {

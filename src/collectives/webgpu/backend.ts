@@ -11,16 +11,23 @@ import { registerBackend, registerKernel } from '../../harness/registry.js';
 import { noAdapterReason } from '../../kernels/webgpu/dawn.js';
 import { callOf, type CollectiveData, type CollectiveParams } from '../workload.js';
 import { currentWorld, setLocalRanks } from '../world.js';
-import { closeRanks, openLocalAdapters, type LocalAdapters } from './adapters.js';
+import { closeRanks, findLocalAdapters, openRankDevices, type LocalAdapters, type RankDevice } from './adapters.js';
 import { localAlgorithm, localNotes, setupLocalAllReduce } from './local-case.js';
 
 export const WEBGPU_LOCAL = 'webgpu-local';
 
-let opened: Promise<LocalAdapters> | undefined;
+let found: Promise<LocalAdapters> | undefined;
+let opened: Promise<RankDevice[]> | undefined;
 
-/** Opens (once) a device on every local adapter. */
+/** Finds (once) the local adapters. */
 export function localAdapters(): Promise<LocalAdapters> {
-  opened ??= openLocalAdapters();
+  found ??= findLocalAdapters();
+  return found;
+}
+
+/** Opens (once) a device on every local adapter: the ranks. */
+export function localRanks(): Promise<RankDevice[]> {
+  opened ??= localAdapters().then((a) => openRankDevices(a.adapters));
   return opened;
 }
 
@@ -31,20 +38,21 @@ export const webgpuLocalBackend: Backend = {
     if (currentWorld())
       return { available: false, reason: 'a multi-process run measures its worker ranks; local adapters run as ranks in a run without --local-nodes or a coordinator' };
     try {
-      const { ranks, notes } = await localAdapters();
-      if (ranks.length === 0) return { available: false, reason: noAdapterReason() };
-      setLocalRanks(WEBGPU_LOCAL, ranks.length);
-      return { available: true, devices: ranks.map((r) => r.info), notes: [...localNotes(ranks), ...notes] };
+      const { adapters, notes } = await localAdapters();
+      if (adapters.length === 0) return { available: false, reason: noAdapterReason() };
+      setLocalRanks(WEBGPU_LOCAL, adapters.length);
+      return { available: true, devices: adapters.map((r) => r.info), notes: [...localNotes(adapters.map((a) => a.info)), ...notes] };
     } catch (err) {
       return { available: false, reason: noAdapterReason(err instanceof Error ? err.message : String(err)) };
     }
   },
   async dispose() {
-    const pending = opened;
-    opened = undefined;
+    const pendingFound = found;
+    const pendingOpened = opened;
+    found = opened = undefined;
     setLocalRanks(WEBGPU_LOCAL, undefined);
-    const got = await pending?.catch(() => undefined);
-    if (got) closeRanks(got.ranks);
+    const devices = await pendingOpened?.catch(() => undefined);
+    if (await pendingFound?.catch(() => undefined)) closeRanks(devices ?? []);
   },
 };
 
@@ -60,7 +68,6 @@ registerKernel<CollectiveParams, CollectiveData>({
     return undefined;
   },
   async setup(p, data) {
-    const { ranks } = await localAdapters();
-    return setupLocalAllReduce(ranks, callOf(p), data);
+    return setupLocalAllReduce(await localRanks(), callOf(p), data);
   },
 });

@@ -7,7 +7,7 @@
  * calls of all ranks, staging included, until every GPU's queue has drained.
  */
 import type { PreparedCase } from '../../harness/backend.js';
-import type { Impl } from '../../harness/results/schema.js';
+import type { DeviceInfo, Impl } from '../../harness/results/schema.js';
 import { allocateBuffers, AUTO_RING_MIN_BYTES, type CollectiveCall } from '../collective.js';
 import { elementBytes } from '../dtypes.js';
 import { inProcessGroup } from '../inprocess.js';
@@ -24,14 +24,14 @@ export function localAlgorithm(c: Pick<CollectiveCall, 'algorithm' | 'count' | '
 }
 
 /** Notes every local case carries: what the ranks are and what that means for the figures. */
-export function localNotes(devices: RankDevice[]): string[] {
+export function localNotes(devices: DeviceInfo[]): string[] {
   const n = devices.length;
   const notes = [
     `${n} local WebGPU adapter${n === 1 ? '' : 's'} as ${n} rank${n === 1 ? '' : 's'} in one process: in-process transport, slices staged through host memory, reduction in WGSL on the receiving GPU`,
   ];
   if (n === 1)
     notes.push('one adapter, so one rank: no data moves between GPUs; algbw is the single rank\'s call rate, busbw = algbw × 2(n−1)/n = 0');
-  if (devices.some((d) => d.info.software)) notes.push('software adapter: the "GPU" is the CPU, numbers measure the CPU');
+  if (devices.some((d) => d.software)) notes.push('software adapter: the "GPU" is the CPU, numbers measure the CPU');
   return notes;
 }
 
@@ -48,7 +48,7 @@ export async function setupLocalAllReduce(devices: RankDevice[], c: CollectiveCa
   const impl: Impl = {
     kernel: algorithm,
     config: { transport: 'in-process', staging: 'host', reduction: 'wgsl', ranks: n },
-    notes: localNotes(devices),
+    notes: localNotes(devices.map((d) => d.info)),
   };
   return {
     device: `${n} rank${n === 1 ? '' : 's'}: ${names.join(', ')}${n > 1 && names.length === 1 ? ` ×${n}` : ''}`,
