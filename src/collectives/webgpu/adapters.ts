@@ -63,7 +63,7 @@ const infoKey = (a: GPUAdapter): string => {
 async function openRank(gpu: GPU, adapter: GPUAdapter): Promise<RankDevice> {
   const device = await requestBenchDevice(adapter);
   const f16 = device.features.has('shader-f16');
-  return { gpu, adapter, device, info: describeAdapter(adapter, device), f16, reducer: new GpuReducer(device, f16) };
+  return { gpu, adapter, device, info: { ...describeAdapter(adapter, device), backend: 'webgpu-local' }, f16, reducer: new GpuReducer(device, f16) };
 }
 
 /** A local adapter found, not yet opened. */
@@ -99,7 +99,7 @@ export async function findLocalAdapters(): Promise<LocalAdapters> {
       const adapter = await gpu.requestAdapter(options);
       if (!adapter || seen.has(infoKey(adapter))) return;
       seen.add(infoKey(adapter));
-      ranks.push({ gpu, adapter, info: describeAdapter(adapter) });
+      ranks.push({ gpu, adapter, info: { ...describeAdapter(adapter), backend: 'webgpu-local' } });
     } catch {
       // An adapter that cannot be opened is not a rank; the probe says what was found.
     }
