@@ -85,6 +85,7 @@ describe.skipIf(missing)('webgpu-local on this machine', () => {
     expect(k.supports!(p, [])).toMatch(/bf16/);
     expect(k.supports!({ ...p, dtype: 'f32', algorithm: 'recursive-doubling' }, [])).toMatch(/recursive-doubling/);
     expect(k.supports!({ ...p, dtype: 'f16' }, [{ backend: 'webgpu-local', id: 'x', name: 'x', features: [] }])).toMatch(/shader-f16/);
+    expect(k.supports!({ ...p, dtype: 'f32', bytes: 1 << 30 }, [{ backend: 'webgpu-local', id: 'x', name: 'x', limits: { maxStorageBufferBindingSize: 1 << 27 } }])).toMatch(/largest storage buffer/);
   });
 
   it.each([2, 3])('%i ranks on as many devices of one adapter (stand-in for physical adapters): every op and dtype, ring and one-shot, checked on every rank', async (n) => {

@@ -65,6 +65,9 @@ registerKernel<CollectiveParams, CollectiveData>({
     if (p.dtype === 'bf16') return 'WGSL has no bf16 type (f32, f16, i32 run on local adapters)';
     if (!localAlgorithm(p)) return `algorithm "${p.algorithm}" is not implemented on local adapters (auto, ring, one-shot are)`;
     if (p.dtype === 'f16' && !devices.every((d) => d.features?.includes('shader-f16'))) return 'an adapter lacks shader-f16';
+    // One storage binding holds the whole buffer: it must fit every adapter's limits.
+    const limit = Math.min(...devices.map((d) => Math.min(d.limits?.maxStorageBufferBindingSize ?? Infinity, d.limits?.maxBufferSize ?? Infinity)));
+    if (p.bytes > limit) return `${p.bytes} bytes exceed an adapter's largest storage buffer (${limit} bytes)`;
     return undefined;
   },
   async setup(p, data) {
