@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { CLI, gpubench, ROOT } from './helpers/cli.js';
 import { REQUIRE_WEBGPU } from './helpers/webgpu.js';
 
@@ -130,6 +130,32 @@ describe.skipIf(!haveScript)(`gpubench run on a terminal${haveScript ? '' : ' (s
     expect(r.stdout).toMatch(/\[2\/2\] matmul\/tfjs-cpu\/f32\/64x64x64/);
     expect(r.stdout).toMatch(/\u001b\[2K|\u001b\[1A/); // the line is erased and redrawn
     expect(stripVTControlCharacters(r.stdout)).toMatch(/2 ok, 0 failed, 0 skipped/);
+  });
+});
+
+describe('gpubench run interrupted', () => {
+  it('stops after the current case on Ctrl-C, keeps what was measured, and exits 130', async () => {
+    const dir = tmp();
+    const json = join(dir, 'int.json');
+    const child = spawn(process.execPath, [CLI, 'run', '--backends', 'tfjs-cpu', '--sizes', '16,24,32,48,64,96', '--json', json, '--min-time', '300'], { cwd: ROOT });
+    let stderr = '';
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (b: Buffer) => {
+        stderr += b.toString();
+        // After the first case has ended, interrupt as a person at the terminal would.
+        if (/^(\u001b\[\d+m)?ok\b/m.test(stderr) && !child.killed) child.kill('SIGINT');
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/stopping after this case/);
+    const res = JSON.parse(readFileSync(json, 'utf8')) as Results;
+    expect(res.run.status).toBe('partial');
+    expect(res.cases.length).toBeGreaterThanOrEqual(1);
+    expect(res.cases.length).toBeLessThan(6);
+    expect(res.cases.every((c) => c.status === 'ok')).toBe(true);
+    const lines = readFileSync(join(dir, 'int.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.length).toBe(res.cases.length + 2); // run header, the cases, the end
   });
 });
 

@@ -17,7 +17,7 @@ afterAll(async () => {
   await closeWebgpuContext();
 });
 
-describe.skipIf(missing)('WGSL reduce kernel', () => {
+describe.skipIf(missing !== undefined)(`WGSL reduce kernel${missing ? ` (skipped: ${missing})` : ''}`, () => {
   it('matches the CPU reduction bit for bit', async () => {
     const ctx = await webgpuContext();
     const { device } = ctx;

@@ -62,7 +62,7 @@ describe.skipIf(!stack)(`cuda on a GPU${reason ? ` (skipped: ${reason})` : ''}`,
     expect(cases[0]!.metrics.bandwidthGBps).toBeGreaterThan(50);
   });
 
-  it.skipIf(!stack?.nccl.ok)('NCCL all-reduce sums over the local GPUs, in and out of place', async () => {
+  it.skipIf(!stack?.nccl.ok)(`NCCL all-reduce sums over the local GPUs, in and out of place${stack?.nccl.ok ? '' : ' (skipped: NCCL not loaded)'}`, async () => {
     for (const [dtype, inPlace] of [['f32', false], ['bf16', true]] as const) {
       const count = 1 << 20;
       const ar = await prepareAllReduce({ count, dtype, op: 'sum', inPlace });

@@ -2,16 +2,15 @@
  * The GPU catalog as the estimator reads it (`configs/gpus.yaml`): datasheet peaks plus
  * the two estimator-only fields `gemmFraction` and `nvlinkGen`.
  */
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../harness/errors.js';
+import { PACKAGE_ROOT } from '../harness/version.js';
 import { matchGpu } from '../harness/peaks.js';
 import { parseOrThrow, readYamlFile } from './validate-input.js';
 import type { Precision } from './inputs.js';
 
-/** Root of the installed package (dist/estimate/.. /.. or src/estimate/../..). */
-export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { PACKAGE_ROOT };
 /** Where the shipped configs live. */
 export const CONFIG_DIR = resolve(PACKAGE_ROOT, 'configs');
 

@@ -1,10 +1,11 @@
 /**
  * Errors that map to gpubench's exit codes:
- * 0 all ok · 1 a check failed or a regression was found · 2 bad usage/config · 3 runtime fault.
+ * 0 all ok · 1 a check failed or a regression was found · 2 bad usage/config · 3 runtime fault
+ * · 130 stopped by Ctrl-C (results so far written, status `partial`).
  */
 
-/** Exit codes, as documented in README. */
-export const ExitCode = { ok: 0, failed: 1, usage: 2, fault: 3 } as const;
+/** Exit codes, as documented in README (130 = 128 + SIGINT, as shells report Ctrl-C). */
+export const ExitCode = { ok: 0, failed: 1, usage: 2, fault: 3, interrupted: 130 } as const;
 
 /** Bad command line or configuration: exit 2, message names the field and what is allowed. */
 export class UsageError extends Error {

@@ -40,6 +40,12 @@ export interface Timed {
   time(iterations: number): Promise<number>;
 }
 
+/**
+ * Lets the event loop turn. A stack whose awaits all resolve as microtasks (tfjs-cpu)
+ * would otherwise starve signal handlers (Ctrl-C) and timers until the whole run ends.
+ */
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** What the loop measured. */
 export interface Measurement {
   /** Milliseconds per iteration, one entry per sample. */
@@ -73,6 +79,7 @@ export async function measure(task: Timed, opts: MeasureOptions, onSample?: (n: 
     samplesMs.push(ms / iterations);
     total += ms;
     onSample?.(samplesMs.length);
+    await yieldToEventLoop();
     const enough = total >= opts.minTimeMs && samplesMs.length >= opts.minSamples;
     const outOfTime = performance.now() - start >= opts.maxTimeMs;
     if (enough || outOfTime) break;

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PlannedCase, Plan } from './plan.js';
-import { measure, type MeasureOptions } from './measure.js';
+import { measure, yieldToEventLoop, type MeasureOptions } from './measure.js';
 import { datasheetPeak } from './peaks.js';
 import { getKernel, getWorkload } from './registry.js';
 import type { Reporter } from './reporter.js';
@@ -124,6 +124,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile
   let fault: unknown;
   const execute = opts.execute ?? runCase;
   for (const [i, c] of plan.cases.entries()) {
+    await yieldToEventLoop(); // a pending Ctrl-C is seen before the next case starts
     if (opts.shouldStop?.()) {
       stopped = true;
       break;

@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
-import { ExitCode, UsageError, exitCodeFor } from '../errors.js';
+import { ExitCode, exitCodeFor } from '../errors.js';
 import { packageVersion } from '../version.js';
 
 /** Builds the program; exported for tests that drive the CLI in-process. */

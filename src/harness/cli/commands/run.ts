@@ -130,7 +130,9 @@ export async function runCli(opts: RunCliOptions, argv: string[], clusterSetting
     }
     const n = tally(results);
     if (n.ok + n.failed === 0) process.stderr.write('gpubench: warning: no case ran (all skipped)\n');
-    return n.failed > 0 ? ExitCode.failed : ExitCode.ok;
+    if (n.failed > 0) return ExitCode.failed;
+    // Stopped by Ctrl-C: what was measured is on disk, but the run is not complete.
+    return results.run.status === 'partial' ? ExitCode.interrupted : ExitCode.ok;
   } finally {
     process.off('SIGINT', onSigint);
     await cluster?.close('coordinator stopped');
