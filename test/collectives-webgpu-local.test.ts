@@ -54,7 +54,7 @@ describe('adapter list', () => {
   });
 });
 
-describe.skipIf(missing)('webgpu-local on this machine', () => {
+describe.skipIf(missing !== undefined)(`webgpu-local on this machine${missing ? ` (skipped: ${missing})` : ''}`, () => {
   it('runs one rank per distinct adapter and says so in list and in the case', async () => {
     const probe = await probeBackend('webgpu-local');
     expect(probe.available, probe.available ? '' : probe.reason).toBe(true);
