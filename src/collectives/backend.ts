@@ -26,6 +26,6 @@ for (const workload of COLLECTIVES)
     workload,
     backend: 'ws',
     supports: () =>
-      currentWorld() ? undefined : 'collectives need several ranks: run with --local-nodes N, or gpubench coordinator with workers',
+      currentWorld() ? undefined : 'collectives need several ranks: run with --local-nodes N, or gpubench coordinator with workers (this machine\'s WebGPU adapters as ranks: --backends webgpu-local)',
     setup: () => Promise.reject(new Error(`${workload} runs on every rank through the control plane, not in one process`)),
   });

@@ -1,9 +1,10 @@
 /**
  * The reduction step on the GPU, for buffers that live there: dst = dst ⊕ src over two
- * storage buffers, in WGSL (f32 and i32; f16 when the device has `shader-f16`). Same
+ * storage buffers, in WGSL (f32 and i32; f16 when the device has `shader-f16`), at an
+ * element offset into dst, plus an element-wise copy for gathered slices. Same
  * semantics as the CPU ops (`ops.ts`): i32 wraps, `avg` sums and is divided once by
- * `finalize`. A building block for ranks that are local GPU adapters; the WebSocket path
- * reduces on the CPU because its data arrives in host memory.
+ * `finalize`. Used by the `webgpu-local` backend (local adapters as ranks); the WebSocket
+ * path reduces on the CPU because its data arrives in host memory.
  */
 import type { CollectiveDtype } from './dtypes.js';
 import type { ReduceOp } from './ops.js';
@@ -22,17 +23,31 @@ function wgslType(dtype: CollectiveDtype): string {
   return dtype === 'f32' ? 'f32' : dtype === 'i32' ? 'i32' : 'f16';
 }
 
-/** The WGSL of one (dtype, op) reduce kernel, or of the avg divide when `divide`. */
-export function reduceWgsl(dtype: CollectiveDtype, op: ReduceOp, divide = false): string {
+/**
+ * What a kernel does to dst[offset + i]: `reduce` with src[i], `copy` src[i] into it
+ * (element-wise, so f16 ranges need not start on a 4-byte boundary as buffer copies
+ * must), or `divide` it by the rank count (avg's final step).
+ */
+export type GpuReduceMode = 'reduce' | 'copy' | 'divide';
+
+/** The WGSL of one (dtype, op, mode) kernel. `divide` = true is the avg divide (older signature). */
+export function reduceWgsl(dtype: CollectiveDtype, op: ReduceOp, mode: GpuReduceMode | boolean = 'reduce'): string {
+  const m: GpuReduceMode = mode === true ? 'divide' : mode === false ? 'reduce' : mode;
   const T = wgslType(dtype);
-  const body = divide ? `dst[i] = dst[i] / ${T}(p.ranks);` : `let a = dst[i]; let b = src[i]; dst[i] = ${OP_EXPR[op]};`;
-  return `${T === 'f16' ? 'enable f16;\n' : ''}struct P { n: u32, ranks: u32, rowLen: u32, pad: u32 };
+  const body =
+    m === 'divide'
+      ? `dst[j] = dst[j] / ${T}(p.ranks);`
+      : m === 'copy'
+        ? 'dst[j] = src[i];'
+        : `let a = dst[j]; let b = src[i]; dst[j] = ${OP_EXPR[op]};`;
+  return `${T === 'f16' ? 'enable f16;\n' : ''}struct P { n: u32, ranks: u32, rowLen: u32, offset: u32 };
 @group(0) @binding(0) var<storage, read_write> dst: array<${T}>;
-${divide ? '' : `@group(0) @binding(1) var<storage, read> src: array<${T}>;\n`}@group(0) @binding(2) var<uniform> p: P;
+${m === 'divide' ? '' : `@group(0) @binding(1) var<storage, read> src: array<${T}>;\n`}@group(0) @binding(2) var<uniform> p: P;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3u) {
   let i = g.x + g.y * p.rowLen;
   if (i >= p.n) { return; }
+  let j = p.offset + i;
   ${body}
 }
 `;
@@ -55,30 +70,29 @@ export class GpuReducer {
     return undefined;
   }
 
-  private pipeline(dtype: CollectiveDtype, op: ReduceOp, divide: boolean): GPUComputePipeline {
-    const key = `${dtype}/${op}/${divide}`;
+  private pipeline(dtype: CollectiveDtype, op: ReduceOp, mode: GpuReduceMode): GPUComputePipeline {
+    const key = `${dtype}/${mode === 'copy' ? '' : op}/${mode}`;
     let p = this.pipelines.get(key);
     if (!p) {
-      const module = this.device.createShaderModule({ code: reduceWgsl(dtype, op, divide) });
+      const module = this.device.createShaderModule({ code: reduceWgsl(dtype, op, mode) });
       p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
       this.pipelines.set(key, p);
     }
     return p;
   }
 
-  private dispatch(dtype: CollectiveDtype, op: ReduceOp, dst: GPUBuffer, src: GPUBuffer | undefined, count: number, ranks: number): void {
+  private dispatch(mode: GpuReduceMode, dtype: CollectiveDtype, op: ReduceOp, dst: GPUBuffer, src: GPUBuffer | undefined, count: number, ranks: number, offset: number): void {
     if (count === 0) return;
     const why = this.unsupported(dtype);
     if (why) throw new Error(`gpu reduce ${dtype}: ${why}`);
-    const divide = src === undefined;
-    const pipeline = this.pipeline(dtype, op, divide);
+    const pipeline = this.pipeline(dtype, op, mode);
     // 2-D grid: one row holds at most maxComputeWorkgroupsPerDimension workgroups.
     const groups = Math.ceil(count / WG);
     const maxX = this.device.limits.maxComputeWorkgroupsPerDimension;
     const x = Math.min(groups, maxX);
     const y = Math.ceil(groups / x);
     const params = this.device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    this.device.queue.writeBuffer(params, 0, new Uint32Array([count, ranks, x * WG, 0]));
+    this.device.queue.writeBuffer(params, 0, new Uint32Array([count, ranks, x * WG, offset]));
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: dst } }, { binding: 2, resource: { buffer: params } }];
     if (src) entries.push({ binding: 1, resource: { buffer: src } });
     const bind = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
@@ -92,13 +106,18 @@ export class GpuReducer {
     params.destroy();
   }
 
-  /** dst[i] = dst[i] ⊕ src[i] for the first `count` elements (queued; awaits nothing). */
-  reduce(dtype: CollectiveDtype, op: ReduceOp, dst: GPUBuffer, src: GPUBuffer, count: number): void {
-    this.dispatch(dtype, op, dst, src, count, 1);
+  /** dst[offset + i] = dst[offset + i] ⊕ src[i] for i < `count` (queued; awaits nothing). */
+  reduce(dtype: CollectiveDtype, op: ReduceOp, dst: GPUBuffer, src: GPUBuffer, count: number, offset = 0): void {
+    this.dispatch('reduce', dtype, op, dst, src, count, 1, offset);
   }
 
-  /** Divides by `ranks` for avg; nothing for the other ops. */
-  finalize(dtype: CollectiveDtype, op: ReduceOp, buf: GPUBuffer, count: number, ranks: number): void {
-    if (op === 'avg') this.dispatch(dtype, op, buf, undefined, count, ranks);
+  /** dst[offset + i] = src[i] for i < `count` (queued). */
+  copy(dtype: CollectiveDtype, dst: GPUBuffer, src: GPUBuffer, count: number, offset = 0): void {
+    this.dispatch('copy', dtype, 'sum', dst, src, count, 1, offset);
+  }
+
+  /** Divides elements [offset, offset + count) by `ranks` for avg; nothing for the other ops. */
+  finalize(dtype: CollectiveDtype, op: ReduceOp, buf: GPUBuffer, count: number, ranks: number, offset = 0): void {
+    if (op === 'avg') this.dispatch('divide', dtype, op, buf, undefined, count, ranks, offset);
   }
 }

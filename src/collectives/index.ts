@@ -1,11 +1,13 @@
 /**
- * The collectives layer: registers the collective workloads and the `ws` backend, and
+ * The collectives layer: registers the collective workloads, the `ws` backend and the
+ * `webgpu-local` backend (local adapters as ranks), and
  * re-exports the pieces other code builds on (transport seam, algorithms, ops).
  */
 import { registerWorkload } from '../harness/registry.js';
 import { COLLECTIVES } from './collective.js';
 import { collectiveWorkload } from './workload.js';
 import './backend.js';
+import './webgpu/backend.js';
 
 for (const kind of COLLECTIVES) registerWorkload(collectiveWorkload(kind));
 

@@ -7,12 +7,12 @@
  */
 import { z } from 'zod';
 import type { Check, Metrics } from '../harness/results/schema.js';
-import type { CliOverrides, Workload } from '../harness/workload.js';
+import type { CliOverrides, ExpandContext, Workload } from '../harness/workload.js';
 import { UsageError } from '../harness/errors.js';
 import { COLLECTIVE_DTYPES, elementBytes, type CollectiveDtype } from './dtypes.js';
 import { REDUCE_OPS, type ReduceOp } from './ops.js';
 import { ALGORITHMS, BUS_FACTOR, type CollectiveCall, type CollectiveKind } from './collective.js';
-import { currentWorld } from './world.js';
+import { ranksFor } from './world.js';
 import { DEFAULT_CHUNK_BYTES } from './algorithms/ring-steps.js';
 
 /** One collective case. */
@@ -32,6 +32,25 @@ export interface CollectiveParams {
 /** Data is made on each rank from the seed; the coordinator holds only the seed. */
 export interface CollectiveData {
   seed: number;
+  /**
+   * Each rank's check, left here by a backend whose ranks all run in this process
+   * (`webgpu-local`) during its checked call; `check()` merges them.
+   */
+  rankChecks?: Check[];
+}
+
+/** One check for a case from every rank's: wrong and checked summed, the worst error. */
+export function mergeChecks(checks: Check[]): Check {
+  const first = checks[0]!;
+  const rels = checks.map((c) => c.maxRelError);
+  return {
+    passed: checks.every((c) => c.passed),
+    maxRelError: rels.some((x) => x === null) ? null : Math.max(...(rels as number[])),
+    tolerance: first.tolerance,
+    wrong: checks.reduce((s, c) => s + c.wrong, 0),
+    checked: checks.reduce((s, c) => s + (c.checked ?? 0), 0),
+    ...(first.seed !== undefined ? { seed: first.seed } : {}),
+  };
 }
 
 const Bytes = z.number().int().min(1).max(2 ** 40);
@@ -90,9 +109,9 @@ export function collectiveWorkload(kind: CollectiveKind): Workload<CollectivePar
     id: kind,
     entrySchema: schema as unknown as z.ZodObject,
 
-    expand(raw, o: CliOverrides): CollectiveParams[] {
+    expand(raw, o: CliOverrides, context?: ExpandContext): CollectiveParams[] {
       const e = raw as Entry;
-      const ranks = currentWorld()?.ranks ?? 1;
+      const ranks = ranksFor(context?.backend);
       const minBytes = (o.minBytes as number | undefined) ?? e.minBytes;
       const maxBytes = (o.maxBytes as number | undefined) ?? e.maxBytes;
       const factor = (o.stepFactor as number | undefined) ?? e.stepFactor;
@@ -130,8 +149,10 @@ export function collectiveWorkload(kind: CollectiveKind): Workload<CollectivePar
 
     makeData: (_p, seed) => ({ seed }),
 
-    check(): Check {
-      // Checked on every rank by the control plane (rank-case.ts); nothing runs here.
+    check(_p, data): Check {
+      // In-process ranks checked themselves during the checked call; across processes
+      // every rank checks itself under the control plane (rank-case.ts).
+      if (data.rankChecks?.length) return mergeChecks(data.rankChecks);
       throw new Error(`${kind} is checked on every rank, not in the coordinating process`);
     },
 

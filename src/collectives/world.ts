@@ -2,6 +2,8 @@
  * The multi-process world a run plans for: set by the coordinator (`--local-nodes N`,
  * `gpubench coordinator --world-size N`) before planning, read by the collective
  * workloads (sizes round to the rank count) and the `ws` backend (no world: skip).
+ * Backends whose ranks all live in this process (`webgpu-local`: one rank per adapter)
+ * declare their own rank count instead.
  */
 
 /** Ranks and hosts of the current run. */
@@ -19,4 +21,17 @@ export function setWorld(w: World | undefined): void {
 /** The world, if this process coordinates a multi-rank run. */
 export function currentWorld(): World | undefined {
   return current;
+}
+
+const localRanks = new Map<string, number>();
+
+/** Declares that `backend` runs its collectives on `ranks` ranks inside this process (undefined: forget). */
+export function setLocalRanks(backend: string, ranks: number | undefined): void {
+  if (ranks === undefined) localRanks.delete(backend);
+  else localRanks.set(backend, ranks);
+}
+
+/** Ranks a case of `backend` runs on: its own in-process group, else the world, else 1. */
+export function ranksFor(backend?: string): number {
+  return (backend !== undefined ? localRanks.get(backend) : undefined) ?? current?.ranks ?? 1;
 }

@@ -13,6 +13,12 @@ export interface CliOverrides {
   [option: string]: unknown;
 }
 
+/** What `expand` knows about where its cases will run. */
+export interface ExpandContext {
+  /** Id of the backend the cases are planned for. */
+  backend: string;
+}
+
 /** Facts a workload's metrics need about the device: its datasheet peak, if known. */
 export interface PeakInfo {
   /** Datasheet peak in TFLOP/s for the case's dtype. */
@@ -28,8 +34,12 @@ export interface Workload<P, D> {
   id: WorkloadId;
   /** Schema of this workload's entries in a suite file (`workload: <id>` discriminates). */
   entrySchema: z.ZodObject;
-  /** Expands a validated suite entry, with command-line overrides applied, into cases. */
-  expand(entry: Record<string, unknown>, overrides: CliOverrides): P[];
+  /**
+   * Expands a validated suite entry, with command-line overrides applied, into cases.
+   * `context.backend` is the backend the cases are planned for (collectives size their
+   * blocks by that backend's rank count).
+   */
+  expand(entry: Record<string, unknown>, overrides: CliOverrides, context?: ExpandContext): P[];
   /** The case's stable id for compare, e.g. `matmul/webgpu/f32/1024x1024x1024`. */
   caseId(backend: string, params: P): string;
   /** The parameters as written into the results file. */

@@ -109,14 +109,11 @@ export function releaseGpu(): void {
   if (shared && --shared.users <= 0) shared = undefined;
 }
 
-/** Opens the high-performance adapter and a device with the features and limits a benchmark needs. */
-export async function openDawn(): Promise<DawnContext> {
-  const gpu = await acquireGpu();
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) {
-    releaseGpu();
-    throw new Error(noAdapterReason());
-  }
+/**
+ * A device on `adapter` with the features a benchmark uses (where the adapter has them)
+ * and the adapter's own maximum limits; uncaptured errors are written to stderr.
+ */
+export async function requestBenchDevice(adapter: GPUAdapter): Promise<GPUDevice> {
   const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
   const requiredLimits: Record<string, number> = {};
   for (const name of WANTED_LIMITS) {
@@ -128,6 +125,18 @@ export async function openDawn(): Promise<DawnContext> {
   device.addEventListener('uncapturederror', (ev) => {
     process.stderr.write(`webgpu: uncaptured error: ${(ev as GPUUncapturedErrorEvent).error.message}\n`);
   });
+  return device;
+}
+
+/** Opens the high-performance adapter and a device with the features and limits a benchmark needs. */
+export async function openDawn(): Promise<DawnContext> {
+  const gpu = await acquireGpu();
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) {
+    releaseGpu();
+    throw new Error(noAdapterReason());
+  }
+  const device = await requestBenchDevice(adapter);
   return {
     gpu,
     adapter,

@@ -21,6 +21,7 @@ import '../../../kernels/index.js';
 import { randomBytes } from 'node:crypto';
 import { setWorld } from '../../../collectives/world.js';
 import { startCluster, type Cluster } from '../../../collectives/control/cluster-run.js';
+import { addFits } from '../../../collectives/fit.js';
 import type { CoordinatorOptions } from '../../../collectives/control/coordinator.js';
 
 /** Options of `gpubench run`, as commander parses them. */
@@ -112,7 +113,8 @@ export async function runCli(opts: RunCliOptions, argv: string[], clusterSetting
       argv,
       suite: suite.name,
       shouldStop: () => stopRequested,
-      ...(cluster ? { execute: cluster.execute, annotate: cluster.annotate, finalize: cluster.finalize } : {}),
+      // In one process (local adapters as ranks) the collective sweeps get their fits too.
+      ...(cluster ? { execute: cluster.execute, annotate: cluster.annotate, finalize: cluster.finalize } : { finalize: addFits }),
     }).catch(async (err: unknown) => {
       await cluster?.close(err instanceof Error ? err.message : String(err));
       cluster = undefined;

@@ -1,0 +1,76 @@
+/**
+ * The `webgpu-local` backend: the WebGPU adapters of this machine as the ranks of one
+ * process (design: "Local GPUs of one node"). Each distinct adapter Dawn exposes gets a
+ * device and is one rank over the in-process transport; with one adapter it runs as one
+ * rank and says so (busbw is 0 for n = 1 by nccl-tests' definition). It implements
+ * all-reduce. In a multi-process run (`--local-nodes`, `gpubench coordinator`) it stands
+ * aside: those runs measure the ranks of the world, not this process's adapters.
+ */
+import type { Backend } from '../../harness/backend.js';
+import { registerBackend, registerKernel } from '../../harness/registry.js';
+import { noAdapterReason } from '../../kernels/webgpu/dawn.js';
+import { callOf, type CollectiveData, type CollectiveParams } from '../workload.js';
+import { currentWorld, setLocalRanks } from '../world.js';
+import { closeRanks, findLocalAdapters, openRankDevices, type LocalAdapters, type RankDevice } from './adapters.js';
+import { localAlgorithm, localNotes, setupLocalAllReduce } from './local-case.js';
+
+export const WEBGPU_LOCAL = 'webgpu-local';
+
+let found: Promise<LocalAdapters> | undefined;
+let opened: Promise<RankDevice[]> | undefined;
+
+/** Finds (once) the local adapters. */
+export function localAdapters(): Promise<LocalAdapters> {
+  found ??= findLocalAdapters();
+  return found;
+}
+
+/** Opens (once) a device on every local adapter: the ranks. */
+export function localRanks(): Promise<RankDevice[]> {
+  opened ??= localAdapters().then((a) => openRankDevices(a.adapters));
+  return opened;
+}
+
+export const webgpuLocalBackend: Backend = {
+  id: WEBGPU_LOCAL,
+  title: 'collectives across the local WebGPU adapters of this machine, one rank each in one process (staged through host memory, WGSL reduction)',
+  async probe() {
+    if (currentWorld())
+      return { available: false, reason: 'a multi-process run measures its worker ranks; local adapters run as ranks in a run without --local-nodes or a coordinator' };
+    try {
+      const { adapters, notes } = await localAdapters();
+      if (adapters.length === 0) return { available: false, reason: noAdapterReason() };
+      setLocalRanks(WEBGPU_LOCAL, adapters.length);
+      return { available: true, devices: adapters.map((r) => r.info), notes: [...localNotes(adapters.map((a) => a.info)), ...notes] };
+    } catch (err) {
+      return { available: false, reason: noAdapterReason(err instanceof Error ? err.message : String(err)) };
+    }
+  },
+  async dispose() {
+    const pendingFound = found;
+    const pendingOpened = opened;
+    found = opened = undefined;
+    setLocalRanks(WEBGPU_LOCAL, undefined);
+    const devices = await pendingOpened?.catch(() => undefined);
+    if (await pendingFound?.catch(() => undefined)) closeRanks(devices ?? []);
+  },
+};
+
+// Below `ws` (−10): where both run, the multi-process cases come first.
+registerBackend(webgpuLocalBackend, -20);
+registerKernel<CollectiveParams, CollectiveData>({
+  workload: 'allreduce',
+  backend: WEBGPU_LOCAL,
+  supports(p, devices) {
+    if (p.dtype === 'bf16') return 'WGSL has no bf16 type (f32, f16, i32 run on local adapters)';
+    if (!localAlgorithm(p)) return `algorithm "${p.algorithm}" is not implemented on local adapters (auto, ring, one-shot are)`;
+    if (p.dtype === 'f16' && !devices.every((d) => d.features?.includes('shader-f16'))) return 'an adapter lacks shader-f16';
+    // One storage binding holds the whole buffer: it must fit every adapter's limits.
+    const limit = Math.min(...devices.map((d) => Math.min(d.limits?.maxStorageBufferBindingSize ?? Infinity, d.limits?.maxBufferSize ?? Infinity)));
+    if (p.bytes > limit) return `${p.bytes} bytes exceed an adapter's largest storage buffer (${limit} bytes)`;
+    return undefined;
+  },
+  async setup(p, data) {
+    return setupLocalAllReduce(await localRanks(), callOf(p), data);
+  },
+});

@@ -1,0 +1,129 @@
+/**
+ * The `webgpu-local` backend on real WebGPU devices (lavapipe where there is no GPU):
+ * local adapters as ranks of one process, buffers in GPU memory, slices staged through
+ * host memory, reduction in WGSL on the receiving GPU, every rank checked against the
+ * float64 reference on fresh random data.
+ *
+ * A machine with one adapter runs one rank; the multi-rank path is exercised by N
+ * devices opened from the SAME adapter — each its own GPUDevice with its own queue and
+ * buffers, so staging and the WGSL reduction across ranks are real — as a stand-in for
+ * N physical adapters.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { webgpuMissing } from './helpers/webgpu.js';
+import { getKernel, probeBackend } from '../src/harness/registry.js';
+import { runCase } from '../src/harness/runner.js';
+import { DEFAULT_MEASURE, type MeasureOptions } from '../src/harness/measure.js';
+import type { PlannedCase } from '../src/harness/plan.js';
+import { listAll } from '../src/harness/cli/commands/list.js';
+import { freshSeed } from '../src/harness/random.js';
+import { REDUCE_OPS } from '../src/collectives/ops.js';
+import type { CollectiveDtype } from '../src/collectives/dtypes.js';
+import type { CollectiveCall } from '../src/collectives/collective.js';
+import type { CollectiveData, CollectiveParams } from '../src/collectives/workload.js';
+import { setWorld } from '../src/collectives/world.js';
+import { closeDevices, openSameAdapterDevices, parseAdapterList, type RankDevice } from '../src/collectives/webgpu/adapters.js';
+import { localAdapters, webgpuLocalBackend } from '../src/collectives/webgpu/backend.js';
+import { setupLocalAllReduce } from '../src/collectives/webgpu/local-case.js';
+
+const missing = await webgpuMissing('webgpu-local');
+const FAST: MeasureOptions = { ...DEFAULT_MEASURE, minTimeMs: 5, warmupMs: 1, minSamples: 3, maxSamples: 3, minSampleMs: 2 };
+
+const standIns: RankDevice[][] = [];
+afterAll(async () => {
+  for (const d of standIns) closeDevices(d);
+  await webgpuLocalBackend.dispose?.();
+});
+
+describe('adapter list', () => {
+  it('parses the adapters Dawn names when asked for one that does not exist', () => {
+    const msg = "no suitable backends found\nAvailable adapters:\n * backend: 'vulkan', name: 'NVIDIA H100 80GB HBM3'\n * backend: 'vulkan', name: 'llvmpipe (LLVM 15.0.6, 256 bits)'";
+    expect(parseAdapterList(msg)).toEqual([
+      { backend: 'vulkan', name: 'NVIDIA H100 80GB HBM3' },
+      { backend: 'vulkan', name: 'llvmpipe (LLVM 15.0.6, 256 bits)' },
+    ]);
+  });
+
+  it('stands aside in a multi-process run', async () => {
+    setWorld({ ranks: 4 });
+    try {
+      expect(await webgpuLocalBackend.probe()).toMatchObject({ available: false, reason: expect.stringMatching(/--local-nodes/) });
+    } finally {
+      setWorld(undefined);
+    }
+  });
+});
+
+describe.skipIf(missing !== undefined)(`webgpu-local on this machine${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  it('runs one rank per distinct adapter and says so in list and in the case', async () => {
+    const probe = await probeBackend('webgpu-local');
+    expect(probe.available, probe.available ? '' : probe.reason).toBe(true);
+    const ranks = (await localAdapters()).adapters;
+    expect(ranks.length).toBeGreaterThanOrEqual(1);
+    const listing = (await listAll()).find((b) => b.id === 'webgpu-local')!;
+    expect(listing.devices).toHaveLength(ranks.length);
+    if (ranks.length === 1) expect(listing.notes.join('\n')).toMatch(/one adapter, so one rank/);
+
+    const n = ranks.length;
+    const params: CollectiveParams = { kind: 'allreduce', bytes: 4 * 3001 * n, count: 3001 * n, dtype: 'f32', op: 'sum', algorithm: 'auto', inPlace: false, ranks: n, chunkBytes: 1 << 20 };
+    expect(getKernel('allreduce', 'webgpu-local')!.supports!(params as never, probe.available ? probe.devices : [])).toBeUndefined();
+    const c: PlannedCase = { id: 'allreduce/webgpu-local/f32/sum/auto/x', workload: 'allreduce', backend: 'webgpu-local', params };
+    const res = await runCase(c, { measure: FAST, reporters: [], argv: [] });
+    expect(res.status, res.reason).toBe('ok');
+    expect(res.check).toMatchObject({ passed: true, wrong: 0, checked: params.count * n });
+    expect(res.timer).toBe('wall-clock');
+    expect(res.device).toMatch(new RegExp(`^${n} ranks?:`));
+    expect(res.metrics.algbwGBps).toBeGreaterThan(0);
+    // nccl-tests' busbw factor 2(n−1)/n: 0 for one rank, reported as such.
+    expect(res.metrics.busbwGBps).toBeCloseTo(res.metrics.algbwGBps! * ((2 * (n - 1)) / n), 12);
+    if (n === 1) expect(res.impl?.notes?.join('\n')).toMatch(/one rank/);
+  });
+
+  it('skips what WGSL cannot do, with the reason', () => {
+    const k = getKernel<CollectiveParams, CollectiveData>('allreduce', 'webgpu-local')!;
+    const p: CollectiveParams = { kind: 'allreduce', bytes: 8, count: 4, dtype: 'bf16', op: 'sum', algorithm: 'auto', inPlace: false, ranks: 1, chunkBytes: 1 << 20 };
+    expect(k.supports!(p, [])).toMatch(/bf16/);
+    expect(k.supports!({ ...p, dtype: 'f32', algorithm: 'recursive-doubling' }, [])).toMatch(/recursive-doubling/);
+    expect(k.supports!({ ...p, dtype: 'f16' }, [{ backend: 'webgpu-local', id: 'x', name: 'x', features: [] }])).toMatch(/shader-f16/);
+    expect(k.supports!({ ...p, dtype: 'f32', bytes: 1 << 30 }, [{ backend: 'webgpu-local', id: 'x', name: 'x', limits: { maxStorageBufferBindingSize: 1 << 27 } }])).toMatch(/largest storage buffer/);
+  });
+
+  it.each([2, 3])('%i ranks on as many devices of one adapter (stand-in for physical adapters): every op and dtype, ring and one-shot, checked on every rank', async (n) => {
+    const devices = await openSameAdapterDevices(n);
+    standIns.push(devices);
+    expect(new Set(devices.map((d) => d.device)).size).toBe(n);
+    const dtypes: CollectiveDtype[] = devices.every((d) => d.f16) ? ['f32', 'i32', 'f16'] : ['f32', 'i32'];
+    let i = 0;
+    for (const dtype of dtypes)
+      for (const op of REDUCE_OPS)
+        for (const algorithm of ['ring', 'one-shot'])
+          // Odd counts: uneven segments, f16 slices that start inside a 4-byte word, empty segments.
+          for (const count of [2, 10_001]) {
+            const call: CollectiveCall = { kind: 'allreduce', dtype, op, algorithm, count, inPlace: i++ % 2 === 1 };
+            const data: CollectiveData = { seed: freshSeed() };
+            const prepared = await setupLocalAllReduce(devices, call, data);
+            try {
+              await prepared.runChecked();
+              const label = `${n} ranks ${dtype} ${op} ${algorithm} ${count}${call.inPlace ? ' in-place' : ''}`;
+              expect(data.rankChecks, label).toHaveLength(n);
+              for (const [r, chk] of data.rankChecks!.entries()) expect(chk, `${label}: rank ${r}`).toMatchObject({ passed: true, wrong: 0, checked: count });
+            } finally {
+              await prepared.dispose();
+            }
+          }
+  });
+
+  it('times whole calls of every rank, staging included', async () => {
+    const devices = await openSameAdapterDevices(2);
+    standIns.push(devices);
+    const prepared = await setupLocalAllReduce(devices, { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'ring', count: 1 << 16, inPlace: false }, { seed: freshSeed() });
+    try {
+      expect(prepared.timer).toBe('wall-clock');
+      expect(prepared.device).toMatch(/^2 ranks: .* ×2$/);
+      await prepared.runChecked();
+      expect(await prepared.time(3)).toBeGreaterThan(0);
+    } finally {
+      await prepared.dispose();
+    }
+  });
+});
