@@ -70,6 +70,18 @@ class AsyncCall : public Napi::AsyncWorker {
   LibError error_{};
 };
 
+/**
+ * The `time(n)`, `timeAsync(n)` and `dispose()` entry points every timed class shares.
+ * `notReady` says why the object cannot time now ("" when it can); `timeN` runs n
+ * iterations and returns milliseconds, on the caller's thread or on a libuv worker.
+ */
+Napi::Value timeSync(const Napi::CallbackInfo& info, const std::atomic<bool>& busy,
+                     const std::function<std::string()>& notReady, const std::function<double(int)>& timeN);
+Napi::Value timeOnWorker(const Napi::CallbackInfo& info, std::atomic<bool>& busy,
+                         const std::function<std::string()>& notReady, std::function<double(int)> timeN);
+/** Releases the object's resources, refusing while a timed call is still running. */
+void disposeWhenIdle(const Napi::CallbackInfo& info, const std::atomic<bool>& busy, const std::function<void()>& release);
+
 /** Makes the device's primary context current on this thread (retained once per device). */
 void useDevice(int ordinal);
 void requireLoaded(LibSlot& slot);

@@ -80,26 +80,17 @@ double Copy::TimeN(int iterations) {
 }
 
 Napi::Value Copy::Time(const Napi::CallbackInfo& info) {
-  int iterations = info[0].As<Napi::Number>().Int32Value();
-  return guard(info.Env(), [&]() -> Napi::Value {
-    if (released_ || busy_) fail("time", released_ ? "case disposed" : "a timed call is still running");
-    if (iterations < 1) fail("time", "iterations must be positive");
-    return Napi::Number::New(info.Env(), TimeN(iterations));
-  });
+  return timeSync(info, busy_, [this] { return std::string(released_ ? "case disposed" : ""); },
+                  [this](int n) { return TimeN(n); });
 }
 
 Napi::Value Copy::TimeAsync(const Napi::CallbackInfo& info) {
-  int iterations = info[0].As<Napi::Number>().Int32Value();
-  return guard(info.Env(), [&]() -> Napi::Value {
-    if (released_) fail("time", "case disposed");
-    if (iterations < 1) fail("time", "iterations must be positive");
-    return AsyncCall::Start(info, busy_, [this, iterations] { return TimeN(iterations); });
-  });
+  return timeOnWorker(info, busy_, [this] { return std::string(released_ ? "case disposed" : ""); },
+                      [this](int n) { return TimeN(n); });
 }
 
 void Copy::Dispose(const Napi::CallbackInfo& info) {
-  if (busy_) throw toJs(info.Env(), LibError{"gpubench", "dispose", -1, "GPUBENCH_BUSY", "a timed call is still running"});
-  Release();
+  disposeWhenIdle(info, busy_, [this] { Release(); });
 }
 
 }  // namespace gb

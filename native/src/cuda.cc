@@ -100,6 +100,34 @@ Napi::Value AsyncCall::Start(const Napi::CallbackInfo& info, std::atomic<bool>& 
   return p;
 }
 
+Napi::Value timeSync(const Napi::CallbackInfo& info, const std::atomic<bool>& busy,
+                     const std::function<std::string()>& notReady, const std::function<double(int)>& timeN) {
+  int iterations = info[0].As<Napi::Number>().Int32Value();
+  return guard(info.Env(), [&]() -> Napi::Value {
+    std::string why = notReady();
+    if (!why.empty()) fail("time", why);
+    if (busy) fail("time", "a timed call is still running");
+    if (iterations < 1) fail("time", "iterations must be positive");
+    return Napi::Number::New(info.Env(), timeN(iterations));
+  });
+}
+
+Napi::Value timeOnWorker(const Napi::CallbackInfo& info, std::atomic<bool>& busy,
+                         const std::function<std::string()>& notReady, std::function<double(int)> timeN) {
+  int iterations = info[0].As<Napi::Number>().Int32Value();
+  return guard(info.Env(), [&]() -> Napi::Value {
+    std::string why = notReady();
+    if (!why.empty()) fail("time", why);
+    if (iterations < 1) fail("time", "iterations must be positive");
+    return AsyncCall::Start(info, busy, [timeN = std::move(timeN), iterations] { return timeN(iterations); });
+  });
+}
+
+void disposeWhenIdle(const Napi::CallbackInfo& info, const std::atomic<bool>& busy, const std::function<void()>& release) {
+  if (busy) throw toJs(info.Env(), LibError{"gpubench", "dispose", -1, "GPUBENCH_BUSY", "a timed call is still running"});
+  release();
+}
+
 void AsyncCall::Execute() {
   try {
     value_ = work_();

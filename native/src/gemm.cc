@@ -275,31 +275,22 @@ Napi::Value Gemm::RunChecked(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Gemm::Time(const Napi::CallbackInfo& info) {
-  int iterations = info[0].As<Napi::Number>().Int32Value();
-  return guard(info.Env(), [&]() -> Napi::Value {
-    if (!tuned_) fail("time", "call tune() first");
-    if (busy_) fail("time", "a timed call is still running");
-    if (iterations < 1) fail("time", "iterations must be positive");
-    useDevice(device_);
-    return Napi::Number::New(info.Env(), TimeWith(&algo_, algoWs_, iterations));
-  });
+  return timeSync(info, busy_, [this] { return std::string(tuned_ ? "" : "call tune() first"); },
+                  [this](int n) { return TimedRun(n); });
 }
 
 Napi::Value Gemm::TimeAsync(const Napi::CallbackInfo& info) {
-  int iterations = info[0].As<Napi::Number>().Int32Value();
-  return guard(info.Env(), [&]() -> Napi::Value {
-    if (!tuned_) fail("time", "call tune() first");
-    if (iterations < 1) fail("time", "iterations must be positive");
-    return AsyncCall::Start(info, busy_, [this, iterations] {
-      useDevice(device_);  // contexts are current per thread
-      return static_cast<double>(TimeWith(&algo_, algoWs_, iterations));
-    });
-  });
+  return timeOnWorker(info, busy_, [this] { return std::string(tuned_ ? "" : "call tune() first"); },
+                      [this](int n) { return TimedRun(n); });
+}
+
+double Gemm::TimedRun(int iterations) {
+  useDevice(device_);  // contexts are current per thread, and this may run on a worker
+  return static_cast<double>(TimeWith(&algo_, algoWs_, iterations));
 }
 
 void Gemm::Dispose(const Napi::CallbackInfo& info) {
-  if (busy_) throw toJs(info.Env(), LibError{"gpubench", "dispose", -1, "GPUBENCH_BUSY", "a timed call is still running"});
-  Release();
+  disposeWhenIdle(info, busy_, [this] { Release(); });
 }
 
 }  // namespace gb

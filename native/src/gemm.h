@@ -21,6 +21,8 @@ class Gemm : public Napi::ObjectWrap<Gemm> {
   void Release();
   void Launch(const cublasLtMatmulAlgo_t* algo, size_t ws);
   float TimeWith(const cublasLtMatmulAlgo_t* algo, size_t ws, int iterations);
+  // The tuned algorithm, n times, on this thread's context (sync or worker).
+  double TimedRun(int iterations);
   void Upload(const Napi::CallbackInfo& info);
   Napi::Value Tune(const Napi::CallbackInfo& info);
   Napi::Value RunChecked(const Napi::CallbackInfo& info);
