@@ -9,7 +9,8 @@
         "src/gemm.cc",
         "src/copy.cc",
         "src/nvml.cc",
-        "src/nccl.cc"
+        "src/nccl.cc",
+        "src/reduce.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

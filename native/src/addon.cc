@@ -9,6 +9,7 @@
 #include "gemm.h"
 #include "nccl.h"
 #include "nvml.h"
+#include "reduce.h"
 
 namespace gb {
 namespace {
@@ -189,6 +190,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("Copy", Copy::Init(env));
   exports.Set("Sampler", Sampler::Init(env));
   exports.Set("NcclAllReduce", NcclAllReduce::Init(env));
+  registerReduce(env, exports);
   return exports;
 }
 

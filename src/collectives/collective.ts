@@ -107,8 +107,8 @@ export async function runCollective(t: Transport, c: CollectiveCall, b: RankBuff
   const algorithm = resolveAlgorithm(c);
   switch (c.kind) {
     case 'allreduce': {
+      if (algorithm === 'ring') return ringAllReduce(t, b.output, c.dtype, c.op, c.chunkBytes, c.inPlace ? undefined : b.input);
       if (!c.inPlace) b.output.set(b.input);
-      if (algorithm === 'ring') return ringAllReduce(t, b.output, c.dtype, c.op, c.chunkBytes);
       if (algorithm === 'recursive-doubling') return recursiveDoublingAllReduce(t, b.output, c.dtype, c.op);
       if (algorithm === 'one-shot') return oneShotAllReduce(t, b.output, c.dtype, c.op);
       break;

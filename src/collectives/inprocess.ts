@@ -24,6 +24,13 @@ class InProcessRank implements Transport {
     return this.boxes[peer]![this.rank]!.next();
   }
 
+  async recvInto(peer: number, dst: Uint8Array): Promise<Uint8Array> {
+    const got = await this.recv(peer);
+    if (got.byteLength !== dst.byteLength) throw new PeerLostError(`a ${got.byteLength}-byte message from rank ${peer} where ${dst.byteLength} bytes were expected`);
+    dst.set(got);
+    return dst;
+  }
+
   close(): Promise<void> {
     this.group.closed = true;
     for (const row of this.boxes) for (const b of row) b.fail(new PeerLostError('transport closed'));

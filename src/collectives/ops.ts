@@ -5,6 +5,10 @@
  * as a device accumulating in that type does; i32 wraps as two's complement.
  */
 import { F16_TO_F32, fromBf16, toBf16, toF16, type CollectiveDtype, type ElementArray } from './dtypes.js';
+import { nativeReduce } from './native-reduce.js';
+
+/** Below this many elements the JS loop beats the cost of a call into the addon. */
+const NATIVE_MIN_ELEMENTS = 256;
 
 /** Reduction operators, as NCCL names them. */
 export const REDUCE_OPS = ['sum', 'prod', 'min', 'max', 'avg'] as const;
@@ -18,10 +22,31 @@ const BINARY: Record<Exclude<ReduceOp, 'avg'>, Binary> = {
   max: (a, b) => (a > b || a !== a ? a : b),
 };
 
-/** dst[i] = dst[i] ⊕ src[i] for every i (lengths must match). */
+/** dst[i] = dst[i] ⊕ src[i] for every i (lengths must match; natively where the addon is built). */
 export function reduceInto(dtype: CollectiveDtype, op: ReduceOp, dst: ElementArray, src: ElementArray): void {
   const n = dst.length;
   if (src.length !== n) throw new RangeError(`reduce: length ${src.length} into ${n}`);
+  const native = n >= NATIVE_MIN_ELEMENTS ? nativeReduce() : undefined;
+  if (native) native(dtype, op, dst, src);
+  else reduceIntoJs(dtype, op, dst, src);
+}
+
+/**
+ * dst[i] = a[i] ⊕ src[i]: an out-of-place step that spares the caller copying `a` into
+ * `dst` first. `a` is dst itself or a buffer disjoint from it.
+ */
+export function reduceFrom(dtype: CollectiveDtype, op: ReduceOp, dst: ElementArray, a: ElementArray, src: ElementArray): void {
+  const n = dst.length;
+  if (src.length !== n || a.length !== n) throw new RangeError(`reduce: lengths ${a.length} and ${src.length} into ${n}`);
+  const native = n >= NATIVE_MIN_ELEMENTS ? nativeReduce() : undefined;
+  if (native) return native(dtype, op, dst, src, a);
+  if (a.buffer !== dst.buffer || a.byteOffset !== dst.byteOffset) dst.set(a);
+  reduceIntoJs(dtype, op, dst, src);
+}
+
+/** The JS loops of reduceInto: the reference the native path must match bit for bit. */
+export function reduceIntoJs(dtype: CollectiveDtype, op: ReduceOp, dst: ElementArray, src: ElementArray): void {
+  const n = dst.length;
   const o = op === 'avg' ? 'sum' : op;
   if (dtype === 'f32') {
     const d = dst as Float32Array;

@@ -17,8 +17,18 @@ export interface Transport {
    * how backpressure reaches the algorithm.
    */
   send(peer: number, bytes: Uint8Array): Promise<void>;
-  /** The next message from `peer`, in the order it was sent. */
+  /**
+   * The next message from `peer`, in the order it was sent. The bytes are the caller's
+   * until its next receive from the same peer (a transport may reuse the memory then):
+   * use them at once, or copy what must outlive that.
+   */
   recv(peer: number): Promise<Uint8Array>;
+  /**
+   * The next message from `peer`, written into `dst` (its length must be the message's;
+   * anything else rejects). Where the message has not arrived yet a transport may read it
+   * straight into `dst`, so `dst` must not be read or written until this resolves.
+   */
+  recvInto(peer: number, dst: Uint8Array): Promise<Uint8Array>;
   /** Closes the links; pending receives reject. */
   close(): Promise<void>;
 }

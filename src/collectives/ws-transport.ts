@@ -10,7 +10,8 @@
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { Mailbox, PeerLostError, type Transport } from './transport.js';
+import { PeerLostError, type Transport } from './transport.js';
+import { ReceiveLink } from './ws-receiver.js';
 import { sameSecret } from './control/secret.js';
 
 /** Largest data message a rank accepts from a peer (a whole buffer for recursive doubling). */
@@ -116,32 +117,11 @@ export class DataServer {
   }
 }
 
-/** Connects as a client to one peer's data server and says who this rank is. */
-function connectTo(peer: PeerAddress, hello: z.infer<typeof DataHello>, timeoutMs: number): Promise<{ ws: WebSocket; box: Mailbox }> {
-  return new Promise((resolve, reject) => {
-    const host = peer.host.includes(':') ? `[${peer.host}]` : peer.host;
-    const ws = new WebSocket(`ws://${host}:${peer.port}/`, { perMessageDeflate: false, maxPayload: MAX_DATA_MESSAGE, skipUTF8Validation: true, handshakeTimeout: timeoutMs });
-    ws.binaryType = 'nodebuffer';
-    // Listen from the first byte: a fast peer may send before this rank's mesh is complete.
-    const box = new Mailbox();
-    ws.on('message', (data) => box.push(toBytes(data)));
-    const lost = () => box.fail(new PeerLostError(`data link from rank ${peer.rank} closed`));
-    ws.on('close', lost);
-    ws.once('open', () => {
-      ws.send(JSON.stringify(hello));
-      ws.on('error', lost);
-      resolve({ ws, box });
-    });
-    ws.once('error', (err) => reject(new PeerLostError(`data link to rank ${peer.rank} at ${host}:${peer.port}: ${err.message}`)));
-  });
-}
-
 class WsRank implements Transport {
   constructor(
     readonly rank: number,
     readonly size: number,
-    private readonly incoming: Map<number, WebSocket>,
-    private readonly inbox: Map<number, Mailbox>,
+    private readonly incoming: Map<number, ReceiveLink>,
     private readonly outgoing: Map<number, WebSocket>,
     private readonly server: DataServer,
   ) {}
@@ -154,15 +134,30 @@ class WsRank implements Transport {
     });
   }
 
+  private link(peer: number): ReceiveLink {
+    const link = this.incoming.get(peer);
+    if (!link) throw new PeerLostError(`no data link from rank ${peer}`);
+    return link;
+  }
+
   recv(peer: number): Promise<Uint8Array> {
-    const box = this.inbox.get(peer);
-    if (!box) return Promise.reject(new PeerLostError(`no data link from rank ${peer}`));
-    return box.next();
+    try {
+      return this.link(peer).recv();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  recvInto(peer: number, dst: Uint8Array): Promise<Uint8Array> {
+    try {
+      return this.link(peer).recvInto(dst);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   async close(): Promise<void> {
-    for (const box of this.inbox.values()) box.fail(new PeerLostError('transport closed'));
-    for (const ws of this.incoming.values()) ws.close();
+    for (const link of this.incoming.values()) link.close();
     await this.server.close();
   }
 }
@@ -182,16 +177,23 @@ export async function connectMesh(opts: {
 }): Promise<Transport> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const others = opts.peers.filter((p) => p.rank !== opts.rank);
-  const incoming = new Map<number, WebSocket>();
-  const inbox = new Map<number, Mailbox>();
-  const hello = { type: 'data-hello' as const, runId: opts.runId, token: opts.token, rank: opts.rank };
+  const hello = JSON.stringify({ type: 'data-hello', runId: opts.runId, token: opts.token, rank: opts.rank });
+  const open = (p: PeerAddress) =>
+    ReceiveLink.open({ host: p.host, port: p.port, hello, maxPayload: MAX_DATA_MESSAGE, label: `data link from rank ${p.rank} (${p.host}:${p.port})`, timeoutMs });
   const [links, outgoing] = await Promise.all([
-    Promise.all(others.map((p) => connectTo(p, hello, timeoutMs))),
-    opts.server.waitForPeers(others.map((p) => p.rank), timeoutMs),
+    Promise.allSettled(others.map(open)),
+    opts.server.waitForPeers(others.map((p) => p.rank), timeoutMs).catch((err: unknown) => err as Error),
   ]);
+  const incoming = new Map<number, ReceiveLink>();
   others.forEach((p, i) => {
-    incoming.set(p.rank, links[i]!.ws);
-    inbox.set(p.rank, links[i]!.box);
+    const l = links[i]!;
+    if (l.status === 'fulfilled') incoming.set(p.rank, l.value);
   });
-  return new WsRank(opts.rank, opts.size, incoming, inbox, outgoing, opts.server);
+  const failed = links.find((l) => l.status === 'rejected');
+  if (failed || outgoing instanceof Error) {
+    // Nothing half-open is left behind.
+    for (const l of incoming.values()) l.close();
+    throw failed ? (failed.reason as Error) : (outgoing as Error);
+  }
+  return new WsRank(opts.rank, opts.size, incoming, outgoing, opts.server);
 }

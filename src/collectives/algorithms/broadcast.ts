@@ -20,11 +20,7 @@ export async function chainBroadcast(t: Transport, buf: Uint8Array, root: number
   const prev = (r - 1 + n) % n;
   const sends: Promise<void>[] = [];
   for (const [a, b] of slicesOf([0, buf.byteLength], chunkBytes)) {
-    if (pos > 0) {
-      const got = await t.recv(prev);
-      if (got.byteLength !== b - a) throw new Error(`broadcast: ${got.byteLength}-byte slice from rank ${prev}, expected ${b - a}`);
-      buf.set(got, a);
-    }
+    if (pos > 0) await t.recvInto(prev, buf.subarray(a, b));
     if (pos < n - 1) sends.push(t.send(next, buf.subarray(a, b)));
   }
   await Promise.all(sends);

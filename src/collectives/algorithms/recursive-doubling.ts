@@ -27,9 +27,7 @@ export async function recursiveDoublingAllReduce(t: Transport, buf: Uint8Array, 
   };
   if (r >= p) {
     await t.send(r - p, buf);
-    const result = await t.recv(r - p);
-    if (result.byteLength !== buf.byteLength) throw new Error(`recursive doubling: ${result.byteLength} bytes from rank ${r - p}, expected ${buf.byteLength}`);
-    buf.set(result);
+    await t.recvInto(r - p, buf);
     return;
   }
   if (r < extra) reduceInto(dtype, op, mine, await take(r + p));

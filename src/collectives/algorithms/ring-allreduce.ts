@@ -14,11 +14,18 @@ import { RingPass, ringAllGather, ringReduceScatter } from './ring-steps.js';
 /** nccl-tests' all-reduce bus factor. */
 export const allReduceBusFactor = (n: number): number => (2 * (n - 1)) / n;
 
-/** Reduces `buf` (count elements of dtype) across the ring, in place. */
-export async function ringAllReduce(t: Transport, buf: Uint8Array, dtype: CollectiveDtype, op: ReduceOp, chunkBytes?: number): Promise<void> {
+/**
+ * Reduces `buf` (count elements of dtype) across the ring: in place, or out of place
+ * from `input` into `buf` (the input is read where it lies, never copied first).
+ */
+export async function ringAllReduce(t: Transport, buf: Uint8Array, dtype: CollectiveDtype, op: ReduceOp, chunkBytes?: number, input?: Uint8Array): Promise<void> {
   const count = buf.byteLength / (dtype === 'f16' || dtype === 'bf16' ? 2 : 4);
-  if (t.size === 1) return finalize(dtype, op, view(dtype, buf), 1);
-  const p = new RingPass(t, buf, count, dtype, chunkBytes);
+  if (input && input.byteLength !== buf.byteLength) throw new RangeError(`ring all-reduce: ${input.byteLength}-byte input for a ${buf.byteLength}-byte output`);
+  if (t.size === 1) {
+    if (input) buf.set(input);
+    return finalize(dtype, op, view(dtype, buf), 1);
+  }
+  const p = new RingPass(t, buf, count, dtype, chunkBytes, input);
   await ringReduceScatter(p, op, 0, true);
   await ringAllGather(p, t.rank + 1, true);
   await p.drain();

@@ -123,6 +123,11 @@ export interface NativeAddon {
   Copy: new (o: { device: number; bytes: number }) => NativeCopy;
   Sampler: new (uuid: string, hz: number) => NativeSampler;
   NcclAllReduce: new (o: { devices: number[]; count: number; dtype: string; op: string; inPlace: boolean }) => NativeAllReduce;
+  /**
+   * dst = dst ⊕ src (or a ⊕ src when `a` is given) element-wise on the host, bit for bit as
+   * src/collectives/ops.ts (native/src/reduce.cc).
+   */
+  reduce(dtype: 'f32' | 'f16' | 'bf16' | 'i32', op: 'sum' | 'prod' | 'min' | 'max' | 'avg', dst: ArrayBufferView, src: ArrayBufferView, a?: ArrayBufferView): void;
 }
 
 export type LibraryId = 'cuda' | 'cublasLt' | 'nccl' | 'nvml';
