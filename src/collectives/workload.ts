@@ -74,7 +74,7 @@ function entrySchema(kind: CollectiveKind) {
     algorithms: z.array(z.enum(ALGORITHMS[kind] as [string, ...string[]])).min(1).default(['auto']),
     /** In-place (output aliases input, as NCCL's in-place) and/or out-of-place. @default [false] */
     inPlace: z.array(z.boolean()).min(1).default([false]),
-    /** Pipelining slice of the ring and chain algorithms. @default 4194304 */
+    /** Pipelining slice of the ring and chain algorithms. @default 2097152 */
     chunkBytes: z.number().int().min(64).max(1 << 30).default(DEFAULT_CHUNK_BYTES),
   }).refine((e) => e.minBytes <= e.maxBytes, { message: 'minBytes must not exceed maxBytes', path: ['minBytes'] });
 }

@@ -92,8 +92,10 @@ export class ReceiveLink {
     host: string,
     port: number,
     private readonly key: string,
+    private readonly hello: string,
     private readonly maxPayload: number,
     private readonly label: string,
+    private readonly maxStagedBytes: number,
   ) {
     this.state = { kind: 'handshake' };
     this.socket = connect({
@@ -108,11 +110,21 @@ export class ReceiveLink {
 
   /**
    * Opens a link: TCP connect, the HTTP upgrade, then `hello` as the one text message
-   * this client ever sends. Rejects with the reason after `timeoutMs`.
+   * this client ever sends (besides pongs and a close). Rejects with the reason after
+   * `timeoutMs`.
    */
-  static async open(opts: { host: string; port: number; hello: string; maxPayload: number; label: string; timeoutMs: number }): Promise<ReceiveLink> {
+  static async open(opts: {
+    host: string;
+    port: number;
+    hello: string;
+    maxPayload: number;
+    label: string;
+    timeoutMs: number;
+    /** Staged bytes at which reading stops until receives catch up. @default 256 MiB */
+    maxStagedBytes?: number;
+  }): Promise<ReceiveLink> {
     const key = randomBytes(16).toString('base64');
-    const link = new ReceiveLink(opts.host, opts.port, key, opts.maxPayload, opts.label);
+    const link = new ReceiveLink(opts.host, opts.port, key, opts.hello, opts.maxPayload, opts.label, opts.maxStagedBytes ?? MAX_STAGED_BYTES);
     const hostHeader = opts.host.includes(':') ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
     link.socket.write(
       `GET / HTTP/1.1\r\nHost: ${hostHeader}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
@@ -131,7 +143,6 @@ export class ReceiveLink {
     } finally {
       clearTimeout(timer);
     }
-    link.socket.write(maskedFrame(0x1, Buffer.from(opts.hello)));
     return link;
   }
 
@@ -183,7 +194,7 @@ export class ReceiveLink {
 
   private unstage(s: Uint8Array): void {
     this.stagedBytes -= s.byteLength;
-    if (this.paused && this.stagedBytes < MAX_STAGED_BYTES) {
+    if (this.paused && this.stagedBytes < this.maxStagedBytes) {
       this.paused = false;
       this.socket.resume();
     }
@@ -232,7 +243,7 @@ export class ReceiveLink {
       this.destroy();
       return false;
     }
-    if (this.stagedBytes >= MAX_STAGED_BYTES && !this.paused) {
+    if (this.stagedBytes >= this.maxStagedBytes && !this.paused) {
       this.paused = true;
       return false;
     }
@@ -276,6 +287,8 @@ export class ReceiveLink {
     if (headers.get('sec-websocket-accept') !== accept) throw new DataProtocolError(`${this.label}: bad Sec-WebSocket-Accept`);
     if (headers.get('upgrade')?.toLowerCase() !== 'websocket') throw new DataProtocolError(`${this.label}: not a WebSocket upgrade`);
     this.state = { kind: 'header' };
+    // The hello goes out before anything the server sent after its 101 is answered.
+    this.socket.write(maskedFrame(0x1, Buffer.from(this.hello)));
     this.opened.push(new Uint8Array(0));
     return true;
   }

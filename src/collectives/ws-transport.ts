@@ -8,7 +8,8 @@
  * speeds ws's masking of the few client frames; the bulk path needs none.
  */
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type Server as HttpServer } from 'node:http';
 import { z } from 'zod';
 import { PeerLostError, type Transport } from './transport.js';
 import { ReceiveLink } from './ws-receiver.js';
@@ -33,32 +34,84 @@ const toBytes = (data: RawData): Uint8Array => {
   return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
 };
 
+/** Payloads up to this size go out as one write of header and payload together. */
+const COALESCE_BYTES = 16 * 1024;
+
+/**
+ * The sending end of a data link: `ws` made the upgrade and reads the client's frames;
+ * data frames are written here, straight onto the socket (unmasked, as a server sends).
+ * A small message goes out as one buffer, a large one as header + the caller's bytes in
+ * one corked write (no copy). Each frame is written in one synchronous block, so nothing
+ * `ws` writes (a pong, a close) can land inside it.
+ */
+export class SendLink {
+  constructor(
+    readonly ws: WebSocket,
+    private readonly socket: Socket,
+  ) {}
+
+  get open(): boolean {
+    return this.ws.readyState === WebSocket.OPEN && !this.socket.destroyed;
+  }
+
+  /** Writes one binary message; `done` runs once the kernel has the bytes (or with the error). */
+  write(payload: Uint8Array, done: (err?: Error | null) => void): void {
+    const n = payload.byteLength;
+    const at = n < 126 ? 2 : n < 65536 ? 4 : 10;
+    const small = n <= COALESCE_BYTES;
+    const head = Buffer.allocUnsafe(small ? at + n : at);
+    head[0] = 0x82; // FIN, binary
+    if (n < 126) head[1] = n;
+    else if (n < 65536) {
+      head[1] = 126;
+      head.writeUInt16BE(n, 2);
+    } else {
+      head[1] = 127;
+      head.writeBigUInt64BE(BigInt(n), 2);
+    }
+    if (small) {
+      head.set(payload, at);
+      this.socket.write(head, done);
+      return;
+    }
+    this.socket.cork();
+    this.socket.write(head);
+    this.socket.write(payload, done);
+    this.socket.uncork();
+  }
+}
+
 /** A rank's data server, started before rendezvous so its port can be announced. */
 export class DataServer {
   private readonly wss: WebSocketServer;
   /** Accepted, authenticated links by the client's rank: this rank sends to that rank on them. */
-  private readonly outgoing = new Map<number, WebSocket>();
+  private readonly outgoing = new Map<number, SendLink>();
   private readonly waiting = new Set<() => void>();
   private auth?: { runId: string; token?: string; size: number };
   /** Why links were refused (wrong run, token, rank): reported, never fatal. */
   readonly refused: string[] = [];
 
-  private constructor(wss: WebSocketServer) {
+  private constructor(
+    private readonly http: HttpServer,
+    wss: WebSocketServer,
+  ) {
     this.wss = wss;
-    wss.on('connection', (ws) => this.accept(ws));
+    // The upgrade is `ws`'s; the socket is kept so data frames can be written onto it.
+    http.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket as Socket)));
   }
 
   /** Listens on host, port 0 (any free port). */
   static listen(host: string): Promise<DataServer> {
     return new Promise((resolve, reject) => {
-      const wss = new WebSocketServer({ host, port: 0, perMessageDeflate: false, maxPayload: MAX_HELLO, clientTracking: true });
-      wss.once('listening', () => resolve(new DataServer(wss)));
-      wss.once('error', reject);
+      const http = createServer((_req, res) => res.writeHead(426).end('a gpubench data link: WebSocket only\n'));
+      const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_HELLO, clientTracking: true });
+      http.once('error', reject);
+      http.listen(0, host, () => resolve(new DataServer(http, wss)));
     });
   }
 
   get port(): number {
-    return (this.wss.address() as AddressInfo).port;
+    return (this.http.address() as AddressInfo).port;
   }
 
   /** Accepts links for this run from here on. */
@@ -66,7 +119,7 @@ export class DataServer {
     this.auth = { runId, size, token };
   }
 
-  private accept(ws: WebSocket): void {
+  private accept(ws: WebSocket, socket: Socket): void {
     ws.once('message', (data, isBinary) => {
       let hello: z.infer<typeof DataHello> | undefined;
       try {
@@ -87,13 +140,13 @@ export class DataServer {
       }
       // Anything further from a client is a protocol error: clients only receive.
       ws.on('message', () => ws.close(1002, 'data clients must not send'));
-      this.outgoing.set(hello.rank, ws);
+      this.outgoing.set(hello.rank, new SendLink(ws, socket));
       for (const w of this.waiting) w();
     });
   }
 
   /** Resolves once every peer has connected in; rejects after timeoutMs. */
-  waitForPeers(peers: number[], timeoutMs: number): Promise<Map<number, WebSocket>> {
+  waitForPeers(peers: number[], timeoutMs: number): Promise<Map<number, SendLink>> {
     return new Promise((resolve, reject) => {
       const check = () => {
         if (peers.every((p) => this.outgoing.has(p))) {
@@ -113,7 +166,8 @@ export class DataServer {
 
   close(): Promise<void> {
     for (const ws of this.wss.clients) ws.terminate();
-    return new Promise((resolve) => this.wss.close(() => resolve()));
+    this.wss.close();
+    return new Promise((resolve) => this.http.close(() => resolve()));
   }
 }
 
@@ -122,15 +176,15 @@ class WsRank implements Transport {
     readonly rank: number,
     readonly size: number,
     private readonly incoming: Map<number, ReceiveLink>,
-    private readonly outgoing: Map<number, WebSocket>,
+    private readonly outgoing: Map<number, SendLink>,
     private readonly server: DataServer,
   ) {}
 
   send(peer: number, bytes: Uint8Array): Promise<void> {
-    const ws = this.outgoing.get(peer);
-    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new PeerLostError(`no open data link to rank ${peer}`));
+    const link = this.outgoing.get(peer);
+    if (!link?.open) return Promise.reject(new PeerLostError(`no open data link to rank ${peer}`));
     return new Promise((resolve, reject) => {
-      ws.send(bytes, { binary: true }, (err) => (err ? reject(new PeerLostError(`send to rank ${peer}: ${err.message}`)) : resolve()));
+      link.write(bytes, (err) => (err ? reject(new PeerLostError(`send to rank ${peer}: ${err.message}`)) : resolve()));
     });
   }
 
