@@ -1,7 +1,8 @@
 /**
  * The real CUDA paths, on a machine with an NVIDIA GPU: cuBLASLt in every dtype against the
  * float64 reference, batched and ragged shapes, the device copy, NVML telemetry in the
- * results, and NCCL all-reduce over the local GPUs. Skipped, with the probe's reason in the
+ * results, and NCCL all-reduce over the local GPUs (the binding, and the `nccl` backend's
+ * allreduce cases through the CLI). Skipped, with the probe's reason in the
  * suite's title, where the `cuda` backend is unavailable (CI, this repository's dev box).
  */
 import { describe, expect, it } from 'vitest';
@@ -61,6 +62,30 @@ describe.skipIf(!stack)(`cuda on a GPU${reason ? ` (skipped: ${reason})` : ''}`,
     expect(cases[0]!.check?.passed).toBe(true);
     expect(cases[0]!.metrics.bandwidthGBps).toBeGreaterThan(50);
   });
+
+  it.skipIf(!stack?.nccl.ok)(
+    `the nccl backend's allreduce, f32 and bf16 sum in and out of place, every rank checked against float64, busbw as nccl-tests${stack?.nccl.ok ? '' : ` (skipped: ${stack && !stack.nccl.ok ? stack.nccl.reason : reason})`}`,
+    () => {
+      const n = stack!.devices.length;
+      const { code, cases, stderr } = runSuite(
+        '  - { workload: allreduce, backends: [nccl], dtypes: [f32, bf16], ops: [sum], minBytes: 1024, maxBytes: 16777216, stepFactor: 128, inPlace: [false, true] }\n',
+      );
+      expect(code, stderr).toBe(0);
+      expect(cases).toHaveLength(2 * 3 * 2);
+      for (const c of cases) {
+        expect(c.status, `${c.id}: ${c.reason}`).toBe('ok');
+        expect(c.timer).toBe('cuda-event');
+        expect(c.impl?.kernel).toBe('nccl');
+        expect(c.impl?.config?.ranks).toBe(n);
+        expect(c.params.ranks).toBe(n);
+        expect(c.check).toMatchObject({ passed: true, wrong: 0, checked: n * Number(c.params.count) });
+        expect(c.metrics.algbwGBps).toBeGreaterThan(0);
+        // nccl-tests' all-reduce bus factor 2(n−1)/n (0 on one GPU, and the notes say so).
+        expect(c.metrics.busbwGBps).toBeCloseTo(c.metrics.algbwGBps! * ((2 * (n - 1)) / n), 9);
+        if (n === 1) expect(c.impl?.notes?.join('\n')).toMatch(/one GPU: one rank/);
+      }
+    },
+  );
 
   it.skipIf(!stack?.nccl.ok)(`NCCL all-reduce sums over the local GPUs, in and out of place${stack?.nccl.ok ? '' : ' (skipped: NCCL not loaded)'}`, async () => {
     for (const [dtype, inPlace] of [['f32', false], ['bf16', true]] as const) {

@@ -1,6 +1,7 @@
 /**
- * The collectives layer: registers the collective workloads, the `ws` backend and the
- * `webgpu-local` backend (local adapters as ranks), and
+ * The collectives layer: registers the collective workloads, the `ws` backend, the
+ * `webgpu-local` backend (local adapters as ranks) and the `nccl` backend (local GPUs as
+ * NCCL ranks), and
  * re-exports the pieces other code builds on (transport seam, algorithms, ops).
  */
 import { registerWorkload } from '../harness/registry.js';
@@ -8,6 +9,7 @@ import { COLLECTIVES } from './collective.js';
 import { collectiveWorkload } from './workload.js';
 import './backend.js';
 import './webgpu/backend.js';
+import './nccl/backend.js';
 
 for (const kind of COLLECTIVES) registerWorkload(collectiveWorkload(kind));
 

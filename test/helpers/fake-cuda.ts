@@ -4,7 +4,7 @@
  * itself, so they cannot drift). A fake driver has one "GPU" and answers every call with
  * success; FAKE_CUDA=nodevice makes cuInit fail with CUDA_ERROR_NO_DEVICE, FAKE_CUDA=zero
  * reports no devices. Fake NVML fails nvmlInit with "Driver Not Loaded"; fake NCCL reports
- * version 2.27.3 and fails ncclCommInitAll with ncclUnhandledCudaError.
+ * version 2.27.3 and fails ncclCommInitAll with ncclUnhandledCudaError unless FAKE_NCCL is set.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -62,7 +62,13 @@ const SPECIAL: Record<string, string> = {
   ncclGetVersion: 'int ncclGetVersion(int* v) { *v = 22703; return 0; }',
   ncclGetErrorString: 'const char* ncclGetErrorString(int r) { return r == 1 ? "unhandled cuda error (run with NCCL_DEBUG=INFO for details)" : "fake"; }',
   ncclGetLastError: 'const char* ncclGetLastError(void* c) { return ""; }',
-  ncclCommInitAll: 'int ncclCommInitAll(void** comms, int n, const int* devs) { return 1; }',
+  // FAKE_NCCL set: communicators come up; FAKE_NCCL=copy with FAKE_CUDA=host makes the
+  // all-reduce of the fake's one rank what it is on one GPU, the identity (recv = send);
+  // any other value writes nothing, so the poisoned receive buffer must fail the check.
+  ncclCommInitAll:
+    'int ncclCommInitAll(void** comms, int n, const int* devs) { if (!getenv("FAKE_NCCL")) return 1; for (int i = 0; i < n; i++) comms[i] = (void*)(0x60 + (size_t)i); return 0; }',
+  ncclAllReduce:
+    'int ncclAllReduce(const void* s, void* r, size_t n, int t, int op, void* c, void* st) { const char* m = getenv("FAKE_NCCL"); if (host() && m && !strcmp(m, "copy") && s != r) memcpy(r, s, n * (t == 6 || t == 9 ? 2 : t == 8 ? 8 : 4)); return 0; }',
 };
 
 const SONAME: Record<LibraryId, string> = {

@@ -1,14 +1,14 @@
 /**
- * The `cuda` backend (cuBLASLt GEMM, device-to-device copy, NVML telemetry) and the `nccl`
- * backend (NCCL all-reduce over the local GPUs), both through the native addon, which
- * loads every CUDA library at run time; whatever is missing becomes the probe's reason.
+ * The `cuda` backend (cuBLASLt GEMM, device-to-device copy, NVML telemetry) through the
+ * native addon, which loads every CUDA library at run time; whatever is missing becomes
+ * the probe's reason. The `nccl` backend (all-reduce over the local GPUs) shares the same
+ * stack and lives with the collectives: src/collectives/nccl/backend.ts.
  */
 import type { Backend, ProbeResult } from '../../harness/backend.js';
 import { registerBackend, registerKernel } from '../../harness/registry.js';
 import { cudaStack, cudaVersionString, deviceInfo } from './context.js';
 import { cudaCopyKernel } from './copy.js';
 import { cudaMatmulKernel } from './matmul.js';
-import { ncclVersionString } from './nccl.js';
 
 export const cudaBackend: Backend = {
   id: 'cuda',
@@ -27,23 +27,6 @@ export const cudaBackend: Backend = {
   },
 };
 
-export const ncclBackend: Backend = {
-  id: 'nccl',
-  title: 'NCCL all-reduce, one process over every local GPU (native addon)',
-  async probe(): Promise<ProbeResult> {
-    const s = await cudaStack();
-    if (!s.ok) return { available: false, reason: s.reason };
-    const { stack } = s;
-    if (!stack.nccl.ok) return { available: false, reason: stack.nccl.reason };
-    return {
-      available: true,
-      devices: stack.devices.map((d) => deviceInfo(stack, d, 'nccl')),
-      notes: [`NCCL ${ncclVersionString(stack.nccl.version)}: ${stack.nccl.path}`, `${stack.devices.length} rank(s), one per local GPU`],
-    };
-  },
-};
-
 registerBackend(cudaBackend, 90);
-registerBackend(ncclBackend, 80);
 registerKernel(cudaMatmulKernel);
 registerKernel(cudaCopyKernel);
