@@ -4,6 +4,7 @@
  * killed worker ending the run with exit 3, and bad usage exiting 2. Every process is
  * bounded in time and stops by itself; only 127.0.0.1 is used.
  */
+import { hostReduction } from '../src/collectives/native-reduce.js';
 import { describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -68,11 +69,13 @@ describe('run --local-nodes', () => {
       expect(c.metrics.busbwGBps).toBeCloseTo(algbw * (2 * 3) / 4, 12);
       expect(c.timer).toBe('wall-clock');
     }
-    expect(res.cases[0]!.impl?.kernel).toBe('one-shot');
+    expect(res.cases[0]!.impl?.kernel).toBe('recursive-doubling');
     expect(res.cases.find((c) => c.params.bytes === 32768)!.impl?.kernel).toBe('recursive-doubling');
     expect(res.cases.at(-1)!.impl?.kernel).toBe('ring');
+    // Every worker is this install: the same host reduction as this process would use.
+    for (const c of res.cases) expect(c.impl?.config?.reduction).toBe(hostReduction());
     const fits = res.collectives!.fits;
-    expect(fits.map((f) => f.algorithm).sort()).toEqual(['one-shot', 'recursive-doubling', 'ring']);
+    expect(fits.map((f) => f.algorithm).sort()).toEqual(['recursive-doubling', 'ring']);
     for (const f of fits) expect(f.alphaUs).toBeGreaterThanOrEqual(0);
   });
 

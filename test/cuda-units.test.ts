@@ -1,12 +1,12 @@
 /** The JS side of the CUDA backends: error mapping, telemetry, support checks, memcpy, NCCL options. */
 import { describe, expect, it } from 'vitest';
 import { CudaLibraryError, native, toLibraryError } from '../src/kernels/cuda/errors.js';
-import { throttleNames, toTelemetry } from '../src/kernels/cuda/telemetry.js';
+import { combineTelemetry, throttleNames, toTelemetry } from '../src/kernels/cuda/telemetry.js';
 import { cudaMatmulSupport } from '../src/kernels/cuda/matmul.js';
 import { allReduceOptionsError, ncclVersionString } from '../src/kernels/cuda/nccl.js';
 import { cudaVersionString } from '../src/kernels/cuda/context.js';
 import { memcpyWorkload } from '../src/kernels/memcpy/workload.js';
-import type { DeviceInfo } from '../src/harness/results/schema.js';
+import type { DeviceInfo, Telemetry } from '../src/harness/results/schema.js';
 import type { MatmulParams } from '../src/kernels/matmul/workload.js';
 
 /** An Error shaped like the ones the addon throws. */
@@ -123,5 +123,20 @@ describe('NCCL options and versions', () => {
     expect(ncclVersionString(2804)).toBe('2.8.4');
     expect(cudaVersionString(13000)).toBe('13.0');
     expect(cudaVersionString(12080)).toBe('12.8');
+  });
+});
+
+describe('telemetry of several GPUs in one case (NCCL ranks)', () => {
+  const gpu = (w: number, extra: Partial<Telemetry> = {}): Telemetry => ({
+    source: 'nvml', samples: 50, hz: 50, seconds: 1, avgWatts: w, maxWatts: w + 10, energyJ: w,
+    energySource: 'nvml-energy-counter', avgSmClockMHz: 1980, avgMemClockMHz: 2619, maxTemperatureC: 60, throttleReasons: [], ...extra,
+  });
+  it('sums power and energy, averages clocks, keeps the hottest GPU and every throttle reason', () => {
+    const t = combineTelemetry([gpu(400), gpu(500, { avgSmClockMHz: 1780, maxTemperatureC: 71, throttleReasons: ['sw-power-cap'], energySource: 'integrated-power', samples: 48 })])!;
+    expect(t).toMatchObject({ avgWatts: 900, maxWatts: 920, energyJ: 900, avgSmClockMHz: 1880, maxTemperatureC: 71, throttleReasons: ['sw-power-cap'], energySource: 'integrated-power', samples: 48, gpus: 2 });
+  });
+  it('is the one GPU itself, or nothing', () => {
+    expect(combineTelemetry([gpu(300)])).toEqual(gpu(300));
+    expect(combineTelemetry([])).toBeUndefined();
   });
 });

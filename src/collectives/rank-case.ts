@@ -12,6 +12,7 @@ import { bytesOf } from './dtypes.js';
 import { allocateBuffers, resolveAlgorithm, runCollective, type CollectiveCall } from './collective.js';
 import { checkOutput, prepareRank } from './reference.js';
 import { recursiveDoublingAllReduce } from './algorithms/recursive-doubling.js';
+import { hostReduction } from './native-reduce.js';
 
 /** What one rank reports for one case. */
 export interface RankCaseResult {
@@ -19,6 +20,8 @@ export interface RankCaseResult {
   check: Check;
   /** The algorithm that ran (`auto` resolved). */
   algorithm: string;
+  /** What reduced on this rank's host: the native addon's loops or the JS ones. */
+  reduction?: 'native' | 'js';
   /** Per-iteration ms of each sample as this rank saw it. */
   ownSamplesMs: number[];
   /** Rank 0 only: per-iteration ms of each sample, the slowest rank's. */
@@ -50,7 +53,7 @@ export async function runRankCase(t: Transport, c: CollectiveCall, seed: number,
   prepareRank(c, size, rank, seed, bufs);
   await runCollective(t, c, bufs);
   const check = checkOutput(c, size, rank, seed, bufs.output);
-  const result: RankCaseResult = { rank, check, algorithm: resolveAlgorithm(c), ownSamplesMs: [] };
+  const result: RankCaseResult = { rank, check, algorithm: resolveAlgorithm(c), reduction: hostReduction(), ownSamplesMs: [] };
 
   // Agree on the verdict: a 4-byte sum of failures.
   const verdict = new Int32Array([check.passed ? 0 : 1]);

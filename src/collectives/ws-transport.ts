@@ -2,10 +2,12 @@
  * The WebSocket transport between processes and hosts. Every rank runs a data server;
  * for each ordered pair (i → j), rank j connects to rank i's server, so bulk data always
  * travels server → client: servers send unmasked frames (no per-byte XOR, no copy), and
- * clients send only their 1-frame hello. Binary frames, perMessageDeflate off, Nagle off
- * (ws sets TCP_NODELAY); a send resolves when ws has written the frame to the socket,
- * which is how TCP backpressure reaches the algorithms. `bufferutil`, when installed,
- * speeds ws's masking of the few client frames; the bulk path needs none.
+ * clients send only their 1-frame hello. Binary frames, one per message, no compression,
+ * TCP_NODELAY. `ws` performs the server's upgrade and reads the client's frames; data
+ * frames are written straight onto the socket (`SendLink`), and the client end is our
+ * receive-only link (`ws-receiver.ts`), which reads each message into the buffer it is
+ * bound for. A send resolves when the kernel has the bytes, which is how TCP
+ * backpressure reaches the algorithms.
  */
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { AddressInfo, Socket } from 'node:net';

@@ -67,7 +67,11 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
       checked: ranks.reduce((s, r) => s + (r.check.checked ?? 0), 0),
       ...(lead.check.seed !== undefined ? { seed: lead.check.seed } : {}),
     },
-    impl: { kernel: lead.algorithm, config: { chunkBytes: p.chunkBytes, transport: 'ws' } },
+    impl: {
+      kernel: lead.algorithm,
+      // Host reduction per rank: native (the addon's vectorised loops) or js; "mixed" says some ranks lacked the addon.
+      config: { chunkBytes: p.chunkBytes, transport: 'ws', reduction: reductionOf(ranks) },
+    },
     status: 'failed',
     ranks: ranks.map((r, i) => {
       const own = lead.perRankSamplesMs?.[i] ?? [];
@@ -139,4 +143,14 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
       if (results.run.cluster) results.run.cluster.protocolErrors = coordinator.protocolErrors;
     },
   };
+}
+
+/** "native", "js", or "mixed (native on ranks …, js on ranks …)" from the ranks' reports. */
+function reductionOf(ranks: { rank: number; reduction?: 'native' | 'js' }[]): string {
+  const by = (k: string) => ranks.filter((r) => (r.reduction ?? 'js') === k).map((r) => r.rank);
+  const native = by('native');
+  const js = by('js');
+  if (js.length === 0) return 'native';
+  if (native.length === 0) return 'js';
+  return `mixed (native on ranks ${native.join(', ')}, js on ranks ${js.join(', ')})`;
 }

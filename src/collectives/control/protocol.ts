@@ -53,6 +53,7 @@ export const RankResultSchema = z.strictObject({
   rank: Int.min(0),
   check: CheckSchema,
   algorithm: z.string().max(60),
+  reduction: z.enum(['native', 'js']).optional(),
   ownSamplesMs: z.array(Ms).max(100_000),
   samplesMs: z.array(Ms).max(100_000).optional(),
   perRankSamplesMs: z.array(z.array(Ms).max(100_000)).max(100_000).optional(),

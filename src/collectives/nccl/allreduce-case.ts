@@ -10,6 +10,8 @@
 import type { PreparedCase } from '../../harness/backend.js';
 import type { DeviceInfo, Impl } from '../../harness/results/schema.js';
 import { prepareAllReduce, allReduceOptionsError, ncclVersionString, type PreparedAllReduce } from '../../kernels/cuda/nccl.js';
+import type { CudaStack } from '../../kernels/cuda/context.js';
+import { combineTelemetry, openSampler, toTelemetry } from '../../kernels/cuda/telemetry.js';
 import { allocateBuffers, type CollectiveCall } from '../collective.js';
 import { bytesOf, encode, F16_TO_F32, fromBf16, view, type CollectiveDtype, type ElementArray } from '../dtypes.js';
 import { checkOutput, prepareRank } from '../reference.js';
@@ -104,9 +106,21 @@ function implOf(ar: PreparedAllReduce, version: number): Impl {
  * @param names the ranks' device names, for the case's `device`
  * @param version NCCL's version code (ncclGetVersion)
  */
-export async function setupNcclAllReduce(c: CollectiveCall, data: CollectiveData, names: string[], version: number): Promise<PreparedCase> {
+export async function setupNcclAllReduce(c: CollectiveCall, data: CollectiveData, names: string[], version: number, stack?: CudaStack): Promise<PreparedCase> {
   const ar = await prepareAllReduce({ count: c.count, dtype: c.dtype, op: c.op, inPlace: c.inPlace });
   const n = ar.ranks;
+  // NVML on every rank's GPU while the timed calls run (none where NVML is missing).
+  const samplers = stack
+    ? ar.devices.map((d) => stack.devices.find((x) => x.index === d)).flatMap((dev) => (dev ? [openSampler(stack, dev.uuid)] : [])).filter((x) => x !== undefined)
+    : [];
+  const timeAll = async (iterations: number): Promise<number> => {
+    for (const sam of samplers) sam.resume();
+    try {
+      return await ar.time(iterations);
+    } finally {
+      for (const sam of samplers) sam.pause();
+    }
+  };
   const distinct = [...new Set(names)];
   return {
     device: `${n} rank${n === 1 ? '' : 's'}: ${distinct.join(', ')}${n > 1 && distinct.length === 1 ? ` ×${n}` : ''}`,
@@ -125,8 +139,10 @@ export async function setupNcclAllReduce(c: CollectiveCall, data: CollectiveData
       data.rankChecks = outs.map((out, r) => checkOutput(c, n, r, data.seed, fromOutputValues(c.dtype, out)));
       return Promise.resolve(new Float64Array(0));
     },
-    time: (iterations) => ar.time(iterations),
+    time: timeAll,
+    telemetry: () => combineTelemetry(samplers.map((sam) => toTelemetry(sam.summary())).filter((t) => t !== undefined)),
     dispose() {
+      for (const sam of samplers) sam.close();
       ar.dispose();
       return Promise.resolve();
     },

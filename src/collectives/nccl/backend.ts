@@ -51,6 +51,6 @@ registerKernel<CollectiveParams, CollectiveData>({
     if (!s.ok) throw new Error(s.reason);
     const { stack } = s;
     if (!stack.nccl.ok) throw new Error(stack.nccl.reason);
-    return setupNcclAllReduce(callOf(p), data, stack.devices.map((d) => d.name), stack.nccl.version);
+    return setupNcclAllReduce(callOf(p), data, stack.devices.map((d) => d.name), stack.nccl.version, stack);
   },
 });

@@ -65,3 +65,34 @@ export async function sampled<T>(sampler: NativeSampler | undefined, fn: () => P
     sampler?.pause();
   }
 }
+
+/**
+ * One telemetry block for several GPUs sampled over the same timed region (the ranks of
+ * a single-process NCCL case): watts and energy summed (the GPUs' board power together),
+ * clocks averaged, the hottest temperature, every throttle reason; `gpus` says how many.
+ */
+export function combineTelemetry(parts: Telemetry[]): Telemetry | undefined {
+  if (parts.length === 0) return undefined;
+  if (parts.length === 1) return parts[0];
+  const mean = (xs: (number | undefined)[]) => {
+    const v = xs.filter((x): x is number => x !== undefined);
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : undefined;
+  };
+  const temps = parts.map((p) => p.maxTemperatureC).filter((x): x is number => x !== undefined);
+  return {
+    source: 'nvml',
+    samples: Math.min(...parts.map((p) => p.samples)),
+    hz: Math.min(...parts.map((p) => p.hz)),
+    seconds: Math.max(...parts.map((p) => p.seconds)),
+    avgWatts: parts.reduce((a, p) => a + p.avgWatts, 0),
+    // Peaks of different GPUs need not coincide: the sum bounds the combined peak from above.
+    maxWatts: parts.reduce((a, p) => a + p.maxWatts, 0),
+    energyJ: parts.reduce((a, p) => a + p.energyJ, 0),
+    energySource: parts.every((p) => p.energySource === 'nvml-energy-counter') ? 'nvml-energy-counter' : 'integrated-power',
+    avgSmClockMHz: mean(parts.map((p) => p.avgSmClockMHz)),
+    avgMemClockMHz: mean(parts.map((p) => p.avgMemClockMHz)),
+    maxTemperatureC: temps.length ? Math.max(...temps) : undefined,
+    throttleReasons: [...new Set(parts.flatMap((p) => p.throttleReasons))],
+    gpus: parts.length,
+  };
+}
