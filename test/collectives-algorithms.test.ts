@@ -8,7 +8,7 @@ import { inProcessGroup } from '../src/collectives/inprocess.js';
 import { COLLECTIVE_DTYPES, F16_TO_F32, fromBf16, toBf16, toF16 } from '../src/collectives/dtypes.js';
 import { REDUCE_OPS } from '../src/collectives/ops.js';
 import { allocateBuffers, runCollective, type CollectiveCall } from '../src/collectives/collective.js';
-import { checkOutput, prepareRank, rankInput } from '../src/collectives/reference.js';
+import { checkOutput, prepareRank, rankInput, ReferenceCache } from '../src/collectives/reference.js';
 import { bytesOf } from '../src/collectives/dtypes.js';
 import { freshSeed } from '../src/harness/random.js';
 import { runRankCase } from '../src/collectives/rank-case.js';
@@ -98,5 +98,34 @@ describe('a rank-side case', () => {
     lead.samplesMs!.forEach((s, i) => {
       for (const own of lead.perRankSamplesMs!) expect(s).toBeGreaterThanOrEqual(own[i]! - 1e-9);
     });
+  });
+});
+
+describe('checking every rank of a call in one process', () => {
+  it('gives each rank the verdict the per-rank check gives, with inputs made once', async () => {
+    const calls: CollectiveCall[] = [
+      { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'ring', count: 3001, inPlace: false },
+      { kind: 'allreduce', dtype: 'bf16', op: 'avg', algorithm: 'recursive-doubling', count: 517, inPlace: true },
+      { kind: 'reducescatter', dtype: 'f16', op: 'max', algorithm: 'ring', count: 3 * 401, inPlace: false },
+      { kind: 'allgather', dtype: 'i32', op: 'sum', algorithm: 'ring', count: 3 * 257, inPlace: true },
+      { kind: 'broadcast', dtype: 'f32', op: 'sum', algorithm: 'chain', count: 999, inPlace: false, root: 2 },
+    ];
+    for (const c of calls) {
+      const seed = freshSeed();
+      const ts = inProcessGroup(3);
+      const cache = new ReferenceCache(c, 3, seed);
+      const bufs = ts.map((t) => allocateBuffers(c, 3, t.rank));
+      bufs.forEach((b, r) => prepareRank(c, 3, r, seed, b, cache.input(r)));
+      await Promise.all(ts.map((t, r) => runCollective(t, c, bufs[r]!)));
+      // One element of rank 1's output spoiled: both checks must see exactly it.
+      const spoiled = bufs[1]!.output;
+      spoiled[0] = spoiled[0]! ^ 0x40;
+      bufs.forEach((b, r) => {
+        const alone = checkOutput(c, 3, r, seed, b.output);
+        expect(checkOutput(c, 3, r, seed, b.output, cache), `${c.kind} rank ${r}`).toEqual(alone);
+        expect(alone.wrong, `${c.kind} rank ${r}`).toBe(r === 1 ? 1 : 0);
+      });
+      expect(cache.input(0)).toBe(cache.input(0));
+    }
   });
 });

@@ -43,16 +43,26 @@ export function toleranceOf(c: CollectiveCall, ranks: number): number {
   return 2 * (ranks + 1) * unitRoundoff(c);
 }
 
-/** The expected output of `rank`, as float64 values. */
-export function expectedOutput(c: CollectiveCall, ranks: number, rank: number, seed: number, scale?: Float64Array): Float64Array {
+/**
+ * The expected output of `rank`, as float64 values.
+ * @param input rank r's input (default: made afresh from the seed; a ReferenceCache passes its own)
+ */
+export function expectedOutput(
+  c: CollectiveCall,
+  ranks: number,
+  rank: number,
+  seed: number,
+  scale?: Float64Array,
+  input: (r: number) => ElementArray = (r) => rankInput(c, ranks, r, seed),
+): Float64Array {
   const root = c.root ?? 0;
-  if (c.kind === 'broadcast') return decode(c.dtype, rankInput(c, ranks, root, seed));
+  if (c.kind === 'broadcast') return decode(c.dtype, input(root));
   if (c.kind === 'allgather') {
     const out = new Float64Array(c.count);
-    for (let r = 0; r < ranks; r++) out.set(decode(c.dtype, rankInput(c, ranks, r, seed)), segmentOf(c.count, ranks, r)[0]);
+    for (let r = 0; r < ranks; r++) out.set(decode(c.dtype, input(r)), segmentOf(c.count, ranks, r)[0]);
     return out;
   }
-  const inputs = Array.from({ length: ranks }, (_, r) => rankInput(c, ranks, r, seed));
+  const inputs = Array.from({ length: ranks }, (_, r) => input(r));
   const [a, b] = c.kind === 'reducescatter' ? segmentOf(c.count, ranks, rank) : [0, c.count];
   const out = new Float64Array(b - a);
   const vals = new Array<number>(ranks);
@@ -74,11 +84,50 @@ function decode(dtype: CollectiveDtype, a: ElementArray): Float64Array {
   return out;
 }
 
-/** Compares one rank's output with the reference: relative L2 error and elements beyond the rounding bound. */
-export function checkOutput(c: CollectiveCall, ranks: number, rank: number, seed: number, output: Uint8Array): Check {
-  const n = c.kind === 'reducescatter' ? c.count / ranks : c.count;
-  const scale = new Float64Array(n);
-  const ref = expectedOutput(c, ranks, rank, seed, scale);
+/**
+ * What the checks of every rank of one call share, built once where one process checks
+ * all of them (`webgpu-local`, `nccl`): each rank's input, made once instead of once per
+ * checked rank, and the all-reduce's reference, which is the same for every rank. Without
+ * it n ranks × n inputs are rebuilt, which at 8 GPUs × 256 MiB is minutes of host time.
+ */
+export class ReferenceCache {
+  private readonly inputs: ElementArray[] = [];
+  private shared?: { ref: Float64Array; scale: Float64Array };
+
+  constructor(
+    readonly c: CollectiveCall,
+    readonly ranks: number,
+    readonly seed: number,
+  ) {}
+
+  /** Rank r's input, made on first use. */
+  input(r: number): ElementArray {
+    return (this.inputs[r] ??= rankInput(this.c, this.ranks, r, this.seed));
+  }
+
+  /** The reference of `rank`'s output and each element's error scale. */
+  expected(rank: number): { ref: Float64Array; scale: Float64Array } {
+    if (this.c.kind === 'allreduce' && this.shared) return this.shared;
+    const n = this.c.kind === 'reducescatter' ? this.c.count / this.ranks : this.c.count;
+    const scale = new Float64Array(n);
+    const ref = expectedOutput(this.c, this.ranks, rank, this.seed, scale, (r) => this.input(r));
+    if (this.c.kind === 'allreduce') this.shared = { ref, scale };
+    return { ref, scale };
+  }
+}
+
+/**
+ * Compares one rank's output with the reference: relative L2 error and elements beyond
+ * the rounding bound. Pass `cache` when checking several ranks of one call in one process.
+ */
+export function checkOutput(c: CollectiveCall, ranks: number, rank: number, seed: number, output: Uint8Array, cache?: ReferenceCache): Check {
+  let ref: Float64Array;
+  let scale: Float64Array;
+  if (cache) ({ ref, scale } = cache.expected(rank));
+  else {
+    scale = new Float64Array(c.kind === 'reducescatter' ? c.count / ranks : c.count);
+    ref = expectedOutput(c, ranks, rank, seed, scale);
+  }
   const got = view(c.dtype, output);
   const tol = toleranceOf(c, ranks);
   if (got.length !== ref.length) return { passed: false, maxRelError: null, tolerance: tol, wrong: ref.length, checked: ref.length, seed };
@@ -98,15 +147,18 @@ export function checkOutput(c: CollectiveCall, ranks: number, rank: number, seed
   return { passed: wrong === 0, maxRelError: nonFinite ? null : rel, tolerance: tol, wrong, checked: ref.length, seed };
 }
 
-/** Fills this rank's input from the seed and poisons every output byte that is not input. */
-export function prepareRank(c: CollectiveCall, ranks: number, rank: number, seed: number, b: RankBuffers): void {
+/**
+ * Fills this rank's input from the seed and poisons every output byte that is not input.
+ * @param input the rank's input if already made (a ReferenceCache's), else made here
+ */
+export function prepareRank(c: CollectiveCall, ranks: number, rank: number, seed: number, b: RankBuffers, input?: ElementArray): void {
   if (b.output.buffer !== b.input.buffer) poison(c.dtype, b.output);
   else if (c.kind === 'allgather') {
     const n = b.input.byteLength;
     poison(c.dtype, b.output.subarray(0, rank * n));
     poison(c.dtype, b.output.subarray((rank + 1) * n));
   }
-  if (c.kind !== 'broadcast' || rank === (c.root ?? 0)) b.input.set(bytesOf(rankInput(c, ranks, rank, seed)));
+  if (c.kind !== 'broadcast' || rank === (c.root ?? 0)) b.input.set(bytesOf(input ?? rankInput(c, ranks, rank, seed)));
   else poison(c.dtype, b.input);
 }
 

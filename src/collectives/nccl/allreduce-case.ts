@@ -14,7 +14,7 @@ import type { CudaStack } from '../../kernels/cuda/context.js';
 import { combineTelemetry, openSampler, toTelemetry } from '../../kernels/cuda/telemetry.js';
 import { allocateBuffers, type CollectiveCall } from '../collective.js';
 import { bytesOf, encode, F16_TO_F32, fromBf16, view, type CollectiveDtype, type ElementArray } from '../dtypes.js';
-import { checkOutput, prepareRank } from '../reference.js';
+import { checkOutput, prepareRank, ReferenceCache } from '../reference.js';
 import type { CollectiveData, CollectiveParams } from '../workload.js';
 
 /** Largest integer magnitude a float32 holds exactly (the addon's upload is float32 values). */
@@ -130,13 +130,15 @@ export async function setupNcclAllReduce(c: CollectiveCall, data: CollectiveData
       // Fresh inputs from the seed on every rank, as every collective backend makes them.
       // The addon poisons the receive buffers itself (NaN; all-ones for i32) before the call,
       // so the host output prepareRank poisoned is not uploaded; in place, input is output.
+      // Each rank's input is made once, for its upload and for every rank's check.
+      const reference = new ReferenceCache(c, n, data.seed);
       for (let r = 0; r < n; r++) {
         const host = allocateBuffers(c, n, r);
-        prepareRank(c, n, r, data.seed, host);
+        prepareRank(c, n, r, data.seed, host, reference.input(r));
         ar.upload(r, toUploadValues(c.dtype, view(c.dtype, host.input)));
       }
       const outs = ar.runChecked();
-      data.rankChecks = outs.map((out, r) => checkOutput(c, n, r, data.seed, fromOutputValues(c.dtype, out)));
+      data.rankChecks = outs.map((out, r) => checkOutput(c, n, r, data.seed, fromOutputValues(c.dtype, out), reference));
       return Promise.resolve(new Float64Array(0));
     },
     time: timeAll,

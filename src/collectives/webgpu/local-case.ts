@@ -11,7 +11,7 @@ import type { DeviceInfo, Impl } from '../../harness/results/schema.js';
 import { allocateBuffers, AUTO_RING_MIN_BYTES, type CollectiveCall } from '../collective.js';
 import { elementBytes } from '../dtypes.js';
 import { inProcessGroup } from '../inprocess.js';
-import { checkOutput, prepareRank } from '../reference.js';
+import { checkOutput, prepareRank, ReferenceCache } from '../reference.js';
 import type { Transport } from '../transport.js';
 import type { CollectiveData } from '../workload.js';
 import type { RankDevice } from './adapters.js';
@@ -55,10 +55,12 @@ export async function setupLocalAllReduce(devices: RankDevice[], c: CollectiveCa
     timer: 'wall-clock',
     impl,
     async runChecked() {
-      // Fresh inputs from the seed on every rank, outputs poisoned, uploaded to each GPU.
+      // Fresh inputs from the seed on every rank, outputs poisoned, uploaded to each GPU;
+      // each input is made once, for its upload and for every rank's check.
+      const reference = new ReferenceCache(c, n, data.seed);
       ranks.forEach((g, r) => {
         const host = allocateBuffers(c, n, r);
-        prepareRank(c, n, r, data.seed, host);
+        prepareRank(c, n, r, data.seed, host, reference.input(r));
         g.upload(g.input, host.input);
         if (!c.inPlace) g.upload(g.output, host.output);
       });
@@ -66,7 +68,7 @@ export async function setupLocalAllReduce(devices: RankDevice[], c: CollectiveCa
       data.rankChecks = [];
       for (const [r, g] of ranks.entries()) {
         const out = await g.read(g.output, [0, c.count]);
-        data.rankChecks.push(checkOutput(c, n, r, data.seed, out));
+        data.rankChecks.push(checkOutput(c, n, r, data.seed, out, reference));
       }
       return new Float64Array(0);
     },
