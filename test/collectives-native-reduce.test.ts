@@ -36,7 +36,7 @@ function randomArray(dtype: CollectiveDtype, n: number, seed: number): ElementAr
 
 const bits = (a: ElementArray) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-describe('the native host reduction', () => {
+describe(addon ? 'the native host reduction' : `the native host reduction (addon not built: ${'reason' in loaded ? loaded.reason : ''})`, () => {
   withAddon('is built and chosen unless GPUBENCH_JS_REDUCE=1', () => {
     expect(addon, 'reason' in loaded ? loaded.reason : '').toBeDefined();
     expect(typeof addon!.reduce).toBe('function');
