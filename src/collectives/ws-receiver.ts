@@ -164,9 +164,10 @@ export class ReceiveLink {
     const s = this.staged.shift();
     if (s) {
       this.unstage(s);
+      const fits = s.byteLength === dst.byteLength;
+      if (fits) dst.set(s);
       this.release(s);
-      if (s.byteLength !== dst.byteLength) return Promise.reject(new PeerLostError(`${this.label}: a ${s.byteLength}-byte message where ${dst.byteLength} bytes were expected`));
-      dst.set(s);
+      if (!fits) return Promise.reject(new PeerLostError(`${this.label}: a ${s.byteLength}-byte message where ${dst.byteLength} bytes were expected`));
       return Promise.resolve(dst);
     }
     return this.post(dst);
