@@ -15,6 +15,7 @@ import { CSV_COLUMNS } from '../src/reporters/formats/csv.js';
 import { FORMAT_NAMES, formats, parseFormats, renderReport, writeReports } from '../src/reporters/formats/index.js';
 import { loadResults, mergeResults, parseResults } from '../src/reporters/load.js';
 import { allreduceCase, matmulCase, nodeResults, resultsFile } from './fixtures/results.js';
+import { resultsTable } from '../src/reporters/console.js';
 
 const results = nodeResults();
 const measured = results.cases.filter((c) => c.status === 'ok');
@@ -250,5 +251,22 @@ describe('loading results', () => {
     const m = mergeResults([a, b]);
     expect(m.cases.map((c) => c.id)).toEqual(['matmul/webgpu/f32/512x512x512', 'matmul/webgpu/f32/512x512x512@run-b']);
     expect(m.environment.nodes).toHaveLength(1);
+  });
+});
+
+describe('the console table', () => {
+  const header = (table: string) => table.split('\n').find((l) => l.includes('median ms'))!;
+  it('has algbw and busbw but no TFLOP/s or % peak for a run of collectives only', () => {
+    const h = header(resultsTable(resultsFile([allreduceCase('ws', 'ring', 1 << 24, 0.6), allreduceCase('ws', 'recursive-doubling', 1024, 0.01)])));
+    expect(h).toContain('busbw GB/s');
+    expect(h).not.toContain('TFLOP/s');
+    expect(h).not.toContain('% peak');
+  });
+  it('has TFLOP/s and % peak but no busbw for matmul only, and all of them for a mixed run', () => {
+    const mm = header(resultsTable(resultsFile([matmulCase('cuda', 'bf16', 8192, 700)])));
+    expect(mm).toContain('TFLOP/s');
+    expect(mm).not.toContain('busbw');
+    const mixed = header(resultsTable(resultsFile([matmulCase('cuda', 'bf16', 8192, 700), allreduceCase('nccl', 'auto', 1 << 28, 370)])));
+    for (const col of ['TFLOP/s', '% peak', 'algbw GB/s', 'busbw GB/s']) expect(mixed).toContain(col);
   });
 });

@@ -45,11 +45,15 @@ function power(r: CaseResult): string {
 
 const fmtGBps = (x: number | undefined): string => (x === undefined ? '-' : x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(3));
 
-/** The final table of a run (with busbw columns when it has collective cases). */
+/**
+ * The final table of a run: busbw columns when it has collective cases, TFLOP/s and
+ * % peak unless it has nothing but collectives (where they would be a column of dashes).
+ */
 export function resultsTable(results: ResultsFile): string {
   const bw = results.cases.some((r) => r.metrics.busbwGBps !== undefined);
+  const flops = !bw || results.cases.some((r) => r.metrics.tflops !== undefined);
   const t = new Table({
-    head: ['case', 'device', 'timer', 'median ms', 'p10–p90 ms', 'cv', 'TFLOP/s', '% peak', ...(bw ? ['algbw GB/s', 'busbw GB/s'] : []), 'rel err', 'status'],
+    head: ['case', 'device', 'timer', 'median ms', 'p10–p90 ms', 'cv', ...(flops ? ['TFLOP/s', '% peak'] : []), ...(bw ? ['algbw GB/s', 'busbw GB/s'] : []), 'rel err', 'status'],
     style: { head: [], border: [] },
     // No rule between rows: a sweep is read down its columns.
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
@@ -64,8 +68,7 @@ export function resultsTable(results: ResultsFile): string {
       fmtMs(s?.medianMs),
       s ? `${fmtMs(s.p10Ms)}–${fmtMs(s.p90Ms)}` : '-',
       s ? fmtPct(s.cv * 100) : '-',
-      fmtTflops(r.metrics.tflops),
-      fmtPct(r.metrics.pctOfPeak),
+      ...(flops ? [fmtTflops(r.metrics.tflops), fmtPct(r.metrics.pctOfPeak)] : []),
       ...bwCells,
       r.check?.maxRelError != null ? r.check.maxRelError.toExponential(1) : '-',
       r.status === 'ok' ? 'ok' : r.status,
