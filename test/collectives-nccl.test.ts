@@ -216,9 +216,13 @@ describe('a whole nccl case on a fake driver whose memory is host memory (one fa
     expect(refused.map((c) => c.reason)).toEqual(Array(6).fill('avg on i32 is integer division; use sum'));
   });
 
-  withFakes('an all-reduce that writes nothing fails on the NaN-poisoned receive buffer', () => {
-    const r = run('nothing', '  - { workload: allreduce, backends: [nccl], dtypes: [f32], minBytes: 1024, maxBytes: 1024 }\n');
+  withFakes('an all-reduce that writes nothing fails on the poisoned receive buffer, every element of it, i32 too', () => {
+    const r = run('nothing', '  - { workload: allreduce, backends: [nccl], dtypes: [f32, i32, bf16], ops: [sum, max], minBytes: 1024, maxBytes: 1024 }\n');
     expect(r.code, r.stderr).toBe(1);
-    expect(r.cases[0]).toMatchObject({ id: 'allreduce/nccl/f32/sum/auto/1024', status: 'failed', check: { passed: false, wrong: 256 } });
+    expect(r.cases.map((c) => c.id)).toEqual(['f32/sum', 'f32/max', 'i32/sum', 'i32/max', 'bf16/sum', 'bf16/max'].map((x) => `allreduce/nccl/${x}/auto/1024`));
+    for (const c of r.cases) {
+      const count = 1024 / (c.id.includes('bf16') ? 2 : 4);
+      expect(c, c.id).toMatchObject({ status: 'failed', check: { passed: false, wrong: count } });
+    }
   });
 });

@@ -130,9 +130,11 @@ Napi::Value NcclAllReduce::RunChecked(const Napi::CallbackInfo& info) {
     if (!inPlace_)
       for (size_t r = 0; r < ranks_.size(); r++) {
         useDevice(devices_[r]);
-        // NaN (all-ones for i32) in the receive buffer, so an untouched rank cannot pass.
+        // NaN in the receive buffer (all-ones is a NaN for f64); for i32 −2^31+15, the JS
+        // poison, which no checked input can sum, multiply or pick to (−1 could be an
+        // answer), so an untouched rank cannot pass.
         if (t.size == 2) checkCu(cu.cuMemsetD16(ranks_[r].recv, t.nccl == 6 ? 0x7e00 : 0x7fc0, count_), "cuMemsetD16");
-        else checkCu(cu.cuMemsetD32(ranks_[r].recv, t.nccl == 7 ? 0x7fc00000u : 0xffffffffu, count_ * t.size / 4), "cuMemsetD32");
+        else checkCu(cu.cuMemsetD32(ranks_[r].recv, t.nccl == 7 ? 0x7fc00000u : t.nccl == 8 ? 0xffffffffu : 0x8000000fu, count_ * t.size / 4), "cuMemsetD32");
         checkCu(cu.cuStreamSynchronize(nullptr), "cuStreamSynchronize(legacy)");  // uploads and poison done before any kernel
       }
     Launch();

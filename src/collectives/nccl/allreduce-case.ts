@@ -128,7 +128,7 @@ export async function setupNcclAllReduce(c: CollectiveCall, data: CollectiveData
     impl: implOf(ar, version),
     runChecked() {
       // Fresh inputs from the seed on every rank, as every collective backend makes them.
-      // The addon poisons the receive buffers itself (NaN; all-ones for i32) before the call,
+      // The addon poisons the receive buffers itself (NaN; −2^31+15 for i32) before the call,
       // so the host output prepareRank poisoned is not uploaded; in place, input is output.
       // Each rank's input is made once, for its upload and for every rank's check.
       const reference = new ReferenceCache(c, n, data.seed);
