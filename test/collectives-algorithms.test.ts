@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { inProcessGroup } from '../src/collectives/inprocess.js';
 import { COLLECTIVE_DTYPES, F16_TO_F32, fromBf16, toBf16, toF16 } from '../src/collectives/dtypes.js';
 import { REDUCE_OPS } from '../src/collectives/ops.js';
-import { allocateBuffers, runCollective, type CollectiveCall } from '../src/collectives/collective.js';
+import { allocateBuffers, resolveAlgorithm, runCollective, type CollectiveCall } from '../src/collectives/collective.js';
 import { checkOutput, prepareRank, rankInput, ReferenceCache } from '../src/collectives/reference.js';
 import { bytesOf } from '../src/collectives/dtypes.js';
 import { freshSeed } from '../src/harness/random.js';
@@ -43,8 +43,8 @@ describe('f16 and bf16 conversions', () => {
 });
 
 describe('all-reduce on the in-process transport', () => {
-  for (const algorithm of ['ring', 'recursive-doubling', 'one-shot', 'auto'])
-    for (const ranks of [1, 2, 3, 5])
+  for (const algorithm of ['ring', 'recursive-doubling', 'tree', 'one-shot', 'auto'])
+    for (const ranks of [1, 2, 3, 5, 7])
       it(`${algorithm}, ${ranks} ranks, every op and dtype, odd counts`, async () => {
         for (const dtype of COLLECTIVE_DTYPES)
           for (const op of REDUCE_OPS)
@@ -57,6 +57,28 @@ describe('all-reduce on the in-process transport', () => {
   it('ring with a large buffer and several slices per segment, out of place', async () => {
     const c: CollectiveCall = { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'ring', count: 300_001, inPlace: false, chunkBytes: 16 * 1024 };
     expectAllPassed(await runGroup(c, 4), 'f32 sum');
+  });
+
+  it('tree and recursive doubling leave every rank with the same bits', async () => {
+    for (const algorithm of ['tree', 'recursive-doubling'])
+      for (const dtype of ['f32', 'bf16'] as const) {
+        const c: CollectiveCall = { kind: 'allreduce', dtype, op: 'sum', algorithm, count: 513, inPlace: false };
+        const ts = inProcessGroup(6);
+        const seed = freshSeed();
+        const bufs = ts.map((t) => allocateBuffers(c, 6, t.rank));
+        bufs.forEach((b, r) => prepareRank(c, 6, r, seed, b));
+        await Promise.all(ts.map((t, r) => runCollective(t, c, bufs[r]!)));
+        for (const b of bufs.slice(1)) expect(Buffer.compare(b.output, bufs[0]!.output), `${algorithm} ${dtype}`).toBe(0);
+      }
+  });
+
+  it('auto takes the ring from 64 KiB, below it recursive doubling, or the tree when the ranks share cores', () => {
+    const call = (bytes: number, cpuBound?: boolean): CollectiveCall => ({ kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'auto', count: bytes / 4, inPlace: false, cpuBound });
+    expect(resolveAlgorithm(call(1024))).toBe('recursive-doubling');
+    expect(resolveAlgorithm(call(1024, true))).toBe('tree');
+    expect(resolveAlgorithm(call(65536 - 4, true))).toBe('tree');
+    expect(resolveAlgorithm(call(65536, true))).toBe('ring');
+    expect(resolveAlgorithm(call(65536))).toBe('ring');
   });
 
   it('the check catches a wrong result', async () => {

@@ -9,6 +9,7 @@ import type { ReduceOp } from './ops.js';
 import { allReduceBusFactor, ringAllReduce } from './algorithms/ring-allreduce.js';
 import { recursiveDoublingAllReduce } from './algorithms/recursive-doubling.js';
 import { oneShotAllReduce } from './algorithms/one-shot.js';
+import { treeAllReduce } from './algorithms/tree.js';
 import { allGatherBusFactor, ringAllGatherCollective } from './algorithms/allgather.js';
 import { reduceScatterBusFactor, ringReduceScatterCollective } from './algorithms/reducescatter.js';
 import { broadcastBusFactor, chainBroadcast } from './algorithms/broadcast.js';
@@ -19,18 +20,22 @@ export type CollectiveKind = (typeof COLLECTIVES)[number];
 
 /** Algorithm names per collective; `auto` picks by message size. */
 export const ALGORITHMS: Record<CollectiveKind, readonly string[]> = {
-  allreduce: ['auto', 'ring', 'recursive-doubling', 'one-shot'],
+  allreduce: ['auto', 'ring', 'recursive-doubling', 'tree', 'one-shot'],
   allgather: ['auto', 'ring'],
   reducescatter: ['auto', 'ring'],
   broadcast: ['auto', 'chain'],
 };
 
 /**
- * Below this many bytes `auto` all-reduce uses recursive doubling (log2 n rounds, one
- * message per rank per round), from here the ring (bandwidth). One-shot has a single
- * round but n−1 messages per rank; between processes each message costs a syscall and a
- * wake-up, and on 4 processes over loopback recursive doubling took 130–160 µs per 1 KiB
- * call against one-shot's 190–280 µs, so `auto` leaves one-shot to be asked for by name.
+ * Below this many bytes `auto` all-reduce takes a latency algorithm, from here the ring
+ * (bandwidth). Which latency algorithm depends on where the ranks run (`cpuBound`):
+ * - ranks with cores to themselves: recursive doubling, the fewest rounds (log2 n), one
+ *   message per rank per round;
+ * - ranks sharing cores (more ranks than cores on a host): the binomial tree, the fewest
+ *   messages (2(n−1) in all), since each message costs a syscall and a wake-up on a CPU
+ *   that is the bottleneck. 4 processes on 2 cores, 1 KiB: tree 131–185 µs, recursive
+ *   doubling 156–232 µs, one-shot 190–280 µs.
+ * One-shot (one round, n−1 messages per rank) is there to be asked for by name.
  */
 export const AUTO_RING_MIN_BYTES = 64 * 1024;
 
@@ -55,14 +60,17 @@ export interface CollectiveCall {
   root?: number;
   /** Pipelining slice in bytes. */
   chunkBytes?: number;
+  /** The ranks share cores (a host runs more ranks than it has cores): `auto` then favours fewer messages over fewer rounds. */
+  cpuBound?: boolean;
 }
 
 /** The concrete algorithm `auto` stands for at this size. */
-export function resolveAlgorithm(c: Pick<CollectiveCall, 'kind' | 'algorithm' | 'count' | 'dtype'>): string {
+export function resolveAlgorithm(c: Pick<CollectiveCall, 'kind' | 'algorithm' | 'count' | 'dtype' | 'cpuBound'>): string {
   if (c.algorithm !== 'auto') return c.algorithm;
   if (c.kind === 'allreduce') {
     const bytes = c.count * elementBytes(c.dtype);
-    return bytes < AUTO_RING_MIN_BYTES ? 'recursive-doubling' : 'ring';
+    if (bytes >= AUTO_RING_MIN_BYTES) return 'ring';
+    return c.cpuBound ? 'tree' : 'recursive-doubling';
   }
   return c.kind === 'broadcast' ? 'chain' : 'ring';
 }
@@ -115,6 +123,7 @@ export async function runCollective(t: Transport, c: CollectiveCall, b: RankBuff
       if (!c.inPlace) b.output.set(b.input);
       if (algorithm === 'recursive-doubling') return recursiveDoublingAllReduce(t, b.output, c.dtype, c.op);
       if (algorithm === 'one-shot') return oneShotAllReduce(t, b.output, c.dtype, c.op);
+      if (algorithm === 'tree') return treeAllReduce(t, b.output, c.dtype, c.op);
       break;
     }
     case 'allgather':

@@ -131,12 +131,13 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
     async execute(c, opts) {
       if (c.skip || c.backend !== 'ws' || !(COLLECTIVES as readonly string[]).includes(c.workload)) return runCase(c, opts);
       const p = c.params as CollectiveParams;
-      const ranks = await coordinator.runCase(caseIndex++, c.id, callOf(p), freshSeed(), opts.measure);
+      // The layout the coordinator saw decides `auto` for small messages on every rank alike.
+      const ranks = await coordinator.runCase(caseIndex++, c.id, { ...callOf(p), cpuBound: coordinator.cpuBound }, freshSeed(), opts.measure);
       return mergeRanks(c, p, ranks, hosts());
     },
     annotate(results: ResultsFile) {
       results.environment.nodes = coordinator.nodes.map((h, rank) => ({ rank, ...h.node, hostname: h.hostname, pid: h.pid, ...(h.launcher ? { launcher: h.launcher } : {}), ...(h.localRank !== undefined ? { localRank: h.localRank } : {}) }));
-      results.run.cluster = { runId: coordinator.runId, worldSize: o.worldSize, coordinator: url, protocolErrors: coordinator.protocolErrors };
+      results.run.cluster = { runId: coordinator.runId, worldSize: o.worldSize, coordinator: url, cpuBound: coordinator.cpuBound, protocolErrors: coordinator.protocolErrors };
     },
     finalize(results: ResultsFile) {
       addFits(results);

@@ -104,6 +104,21 @@ export class Coordinator {
     return this.members.map((m) => m.hello);
   }
 
+  /**
+   * Whether some host runs more ranks than it has cores (from each worker's fingerprint):
+   * then the ranks are CPU-bound and `auto` favours fewer messages over fewer rounds.
+   */
+  get cpuBound(): boolean {
+    const hosts = new Map<string, { ranks: number; cores: number }>();
+    for (const m of this.members) {
+      const cores = Number(m.hello.node.cpuCount);
+      const h = hosts.get(m.hello.hostname) ?? { ranks: 0, cores: Number.isFinite(cores) && cores > 0 ? cores : Infinity };
+      h.ranks++;
+      hosts.set(m.hello.hostname, h);
+    }
+    return [...hosts.values()].some((h) => h.ranks > h.cores);
+  }
+
   private send(ws: WebSocket, msg: CoordinatorMessage): void {
     ws.send(JSON.stringify(msg));
   }

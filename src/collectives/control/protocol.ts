@@ -75,6 +75,7 @@ export const CallSchema = z.strictObject({
   inPlace: z.boolean(),
   root: Int.min(0).optional(),
   chunkBytes: Int.min(1).optional(),
+  cpuBound: z.boolean().optional(),
 });
 
 export const MeasureSchema = z.strictObject({
