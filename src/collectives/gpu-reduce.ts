@@ -24,7 +24,8 @@ function wgslType(dtype: CollectiveDtype): string {
 }
 
 /**
- * What a kernel does to dst[offset + i]: `reduce` with src[i], `copy` src[i] into it
+ * What a kernel does to dst[offset + i]: `reduce` with src[srcOffset + i], `copy`
+ * src[srcOffset + i] into it
  * (element-wise, so f16 ranges need not start on a 4-byte boundary as buffer copies
  * must), or `divide` it by the rank count (avg's final step).
  */
@@ -38,9 +39,9 @@ export function reduceWgsl(dtype: CollectiveDtype, op: ReduceOp, mode: GpuReduce
     m === 'divide'
       ? `dst[j] = dst[j] / ${T}(p.ranks);`
       : m === 'copy'
-        ? 'dst[j] = src[i];'
-        : `let a = dst[j]; let b = src[i]; dst[j] = ${OP_EXPR[op]};`;
-  return `${T === 'f16' ? 'enable f16;\n' : ''}struct P { n: u32, ranks: u32, rowLen: u32, offset: u32 };
+        ? 'dst[j] = src[p.srcOffset + i];'
+        : `let a = dst[j]; let b = src[p.srcOffset + i]; dst[j] = ${OP_EXPR[op]};`;
+  return `${T === 'f16' ? 'enable f16;\n' : ''}struct P { n: u32, ranks: u32, rowLen: u32, offset: u32, srcOffset: u32 };
 @group(0) @binding(0) var<storage, read_write> dst: array<${T}>;
 ${m === 'divide' ? '' : `@group(0) @binding(1) var<storage, read> src: array<${T}>;\n`}@group(0) @binding(2) var<uniform> p: P;
 @compute @workgroup_size(${WG})
@@ -81,7 +82,7 @@ export class GpuReducer {
     return p;
   }
 
-  private dispatch(mode: GpuReduceMode, dtype: CollectiveDtype, op: ReduceOp, dst: GPUBuffer, src: GPUBuffer | undefined, count: number, ranks: number, offset: number): void {
+  private dispatch(mode: GpuReduceMode, dtype: CollectiveDtype, op: ReduceOp, dst: GPUBuffer, src: GPUBuffer | undefined, count: number, ranks: number, offset: number, srcOffset = 0): void {
     if (count === 0) return;
     const why = this.unsupported(dtype);
     if (why) throw new Error(`gpu reduce ${dtype}: ${why}`);
@@ -91,8 +92,9 @@ export class GpuReducer {
     const maxX = this.device.limits.maxComputeWorkgroupsPerDimension;
     const x = Math.min(groups, maxX);
     const y = Math.ceil(groups / x);
-    const params = this.device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    this.device.queue.writeBuffer(params, 0, new Uint32Array([count, ranks, x * WG, offset]));
+    // Five u32 fields, padded to the uniform block's 16-byte granule.
+    const params = this.device.createBuffer({ size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.device.queue.writeBuffer(params, 0, new Uint32Array([count, ranks, x * WG, offset, srcOffset, 0, 0, 0]));
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: dst } }, { binding: 2, resource: { buffer: params } }];
     if (src) entries.push({ binding: 1, resource: { buffer: src } });
     const bind = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
@@ -111,9 +113,12 @@ export class GpuReducer {
     this.dispatch('reduce', dtype, op, dst, src, count, 1, offset);
   }
 
-  /** dst[offset + i] = src[i] for i < `count` (queued). */
-  copy(dtype: CollectiveDtype, dst: GPUBuffer, src: GPUBuffer, count: number, offset = 0): void {
-    this.dispatch('copy', dtype, 'sum', dst, src, count, 1, offset);
+  /**
+   * dst[offset + i] = src[srcOffset + i] for i < `count` (queued). Element-wise, so
+   * f16 ranges may start inside a 4-byte word, where buffer copies cannot.
+   */
+  copy(dtype: CollectiveDtype, dst: GPUBuffer, src: GPUBuffer, count: number, offset = 0, srcOffset = 0): void {
+    this.dispatch('copy', dtype, 'sum', dst, src, count, 1, offset, srcOffset);
   }
 
   /** Divides elements [offset, offset + count) by `ranks` for avg; nothing for the other ops. */

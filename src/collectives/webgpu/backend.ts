@@ -3,16 +3,20 @@
  * process (design: "Local GPUs of one node"). Each distinct adapter Dawn exposes gets a
  * device and is one rank over the in-process transport; with one adapter it runs as one
  * rank and says so (busbw is 0 for n = 1 by nccl-tests' definition). It implements
- * all-reduce. In a multi-process run (`--local-nodes`, `gpubench coordinator`) it stands
+ * all-reduce (ring, one-shot, recursive doubling), all-gather and reduce-scatter (ring)
+ * and broadcast (chain). In a multi-process run (`--local-nodes`, `gpubench coordinator`) it stands
  * aside: those runs measure the ranks of the world, not this process's adapters.
  */
 import type { Backend } from '../../harness/backend.js';
+import type { DeviceInfo } from '../../harness/results/schema.js';
 import { registerBackend, registerKernel } from '../../harness/registry.js';
 import { noAdapterReason } from '../../kernels/webgpu/dawn.js';
 import { callOf, type CollectiveData, type CollectiveParams } from '../workload.js';
 import { currentWorld, setLocalRanks } from '../world.js';
 import { closeRanks, findLocalAdapters, openRankDevices, type LocalAdapters, type RankDevice } from './adapters.js';
-import { localAlgorithm, localNotes, setupLocalAllReduce } from './local-case.js';
+import { localCollectiveAlgorithm, localNotes, setupLocalCollective } from './local-case.js';
+import { GPU_ALLREDUCE_ALGORITHMS } from './gpu-allreduce.js';
+import { COLLECTIVES } from '../collective.js';
 
 export const WEBGPU_LOCAL = 'webgpu-local';
 
@@ -58,19 +62,30 @@ export const webgpuLocalBackend: Backend = {
 
 // Below `ws` (−10): where both run, the multi-process cases come first.
 registerBackend(webgpuLocalBackend, -20);
-registerKernel<CollectiveParams, CollectiveData>({
-  workload: 'allreduce',
-  backend: WEBGPU_LOCAL,
-  supports(p, devices) {
-    if (p.dtype === 'bf16') return 'WGSL has no bf16 type (f32, f16, i32 run on local adapters)';
-    if (!localAlgorithm(p)) return `algorithm "${p.algorithm}" is not implemented on local adapters (auto, ring, one-shot are)`;
-    if (p.dtype === 'f16' && !devices.every((d) => d.features?.includes('shader-f16'))) return 'an adapter lacks shader-f16';
-    // One storage binding holds the whole buffer: it must fit every adapter's limits.
-    const limit = Math.min(...devices.map((d) => Math.min(d.limits?.maxStorageBufferBindingSize ?? Infinity, d.limits?.maxBufferSize ?? Infinity)));
-    if (p.bytes > limit) return `${p.bytes} bytes exceed an adapter's largest storage buffer (${limit} bytes)`;
-    return undefined;
-  },
-  async setup(p, data) {
-    return setupLocalAllReduce(await localRanks(), callOf(p), data);
-  },
-});
+/**
+ * Why local adapters cannot run a case, or undefined: WGSL has no bf16, f16 needs
+ * shader-f16 on every adapter, and the largest buffer of a rank (S itself: the all-reduce
+ * and broadcast buffer, the gathered output, the scattered input) is one storage binding,
+ * so it must fit every adapter's limits.
+ */
+export function localSupports(p: CollectiveParams, devices: DeviceInfo[]): string | undefined {
+  if (p.dtype === 'bf16') return 'WGSL has no bf16 type (f32, f16, i32 run on local adapters)';
+  if (!localCollectiveAlgorithm(p)) {
+    const implemented = p.kind === 'allreduce' ? `auto, ${GPU_ALLREDUCE_ALGORITHMS.join(', ')}` : `auto, ${p.kind === 'broadcast' ? 'chain' : 'ring'}`;
+    return `algorithm "${p.algorithm}" is not implemented on local adapters (${implemented} are)`;
+  }
+  if (p.dtype === 'f16' && !devices.every((d) => d.features?.includes('shader-f16'))) return 'an adapter lacks shader-f16';
+  const limit = Math.min(...devices.map((d) => Math.min(d.limits?.maxStorageBufferBindingSize ?? Infinity, d.limits?.maxBufferSize ?? Infinity)));
+  if (p.bytes > limit) return `${p.bytes} bytes exceed an adapter's largest storage buffer (${limit} bytes)`;
+  return undefined;
+}
+
+for (const workload of COLLECTIVES)
+  registerKernel<CollectiveParams, CollectiveData>({
+    workload,
+    backend: WEBGPU_LOCAL,
+    supports: localSupports,
+    async setup(p, data) {
+      return setupLocalCollective(await localRanks(), callOf(p), data);
+    },
+  });

@@ -3,107 +3,22 @@
  * host transport (in-process between local adapters): a slice to send is copied to a
  * mappable buffer and read into host memory; a slice that arrives is written into a
  * staging storage buffer and reduced (or copied) into place by the WGSL kernel on this
- * rank's GPU. The queue orders every step, so a read-back sees the reductions before it.
+ * rank's GPU (`GpuRank`, gpu-rank.ts).
  *
- * Algorithms: `ring` (reduce-scatter then all-gather, one segment per step) and
- * `one-shot` (every rank sends its whole buffer to every other and reduces in rank order,
- * so every rank computes the same bits). Bus factor 2(n−1)/n as every all-reduce.
+ * Algorithms: `ring` (reduce-scatter then all-gather, one segment per step), `one-shot`
+ * (every rank sends its whole buffer to every other and reduces in rank order, so every
+ * rank computes the same bits) and `recursive-doubling` (log2 p whole-buffer swaps with
+ * partner r XOR 2^k, ranks beyond the power of two p folded in first and sent the result
+ * last, as the CPU version). Bus factor 2(n−1)/n as every all-reduce.
  */
 import type { Transport } from '../transport.js';
-import { elementBytes, type CollectiveDtype } from '../dtypes.js';
 import type { ReduceOp } from '../ops.js';
 import { segmentOf } from '../algorithms/ring-steps.js';
-import type { RankDevice } from './adapters.js';
+import type { GpuRank, Range } from './gpu-rank.js';
 
 /** Algorithms this rank implements. */
-export const GPU_ALLREDUCE_ALGORITHMS = ['ring', 'one-shot'] as const;
+export const GPU_ALLREDUCE_ALGORITHMS = ['ring', 'one-shot', 'recursive-doubling'] as const;
 export type GpuAllReduceAlgorithm = (typeof GPU_ALLREDUCE_ALGORITHMS)[number];
-
-const up4 = (x: number) => Math.ceil(x / 4) * 4;
-
-/** One rank's GPU buffers for one case. */
-export class GpuRank {
-  readonly es: number;
-  /** Bytes of the buffer, rounded up to 4 (buffer sizes and copies go in 4-byte units). */
-  readonly size: number;
-  readonly input: GPUBuffer;
-  /** The result; the input itself for in-place calls. */
-  readonly output: GPUBuffer;
-  private readonly staging: GPUBuffer;
-  private readonly readback: GPUBuffer;
-
-  constructor(
-    readonly dev: RankDevice,
-    readonly dtype: CollectiveDtype,
-    readonly count: number,
-    readonly inPlace: boolean,
-  ) {
-    this.es = elementBytes(dtype);
-    this.size = Math.max(4, up4(count * this.es));
-    const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const d = dev.device;
-    this.input = d.createBuffer({ size: this.size, usage: storage });
-    this.output = inPlace ? this.input : d.createBuffer({ size: this.size, usage: storage });
-    this.staging = d.createBuffer({ size: this.size, usage: storage });
-    this.readback = d.createBuffer({ size: this.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  }
-
-  /** Writes host bytes (a whole buffer's worth) into `buf`. */
-  upload(buf: GPUBuffer, bytes: Uint8Array): void {
-    this.dev.device.queue.writeBuffer(buf, 0, padded(bytes));
-  }
-
-  /** Elements [a, b) of `buf`, copied into host memory. */
-  async read(buf: GPUBuffer, [a, b]: [number, number]): Promise<Uint8Array> {
-    const start = a * this.es;
-    const end = b * this.es;
-    if (end === start) return new Uint8Array(0);
-    // Buffer copies move whole 4-byte words: copy the enclosing words, cut on the host.
-    const lo = Math.floor(start / 4) * 4;
-    const hi = up4(end);
-    const enc = this.dev.device.createCommandEncoder();
-    enc.copyBufferToBuffer(buf, lo, this.readback, 0, hi - lo);
-    this.dev.device.queue.submit([enc.finish()]);
-    await this.readback.mapAsync(GPUMapMode.READ, 0, hi - lo);
-    const out = new Uint8Array(this.readback.getMappedRange(0, hi - lo)).slice(start - lo, end - lo);
-    this.readback.unmap();
-    return out;
-  }
-
-  /** Reduces (or copies) host bytes into elements [a, b) of `buf` on this GPU. */
-  land(buf: GPUBuffer, [a, b]: [number, number], bytes: Uint8Array, op: ReduceOp | 'copy'): void {
-    if (bytes.byteLength !== (b - a) * this.es) throw new Error(`expected ${(b - a) * this.es} bytes, got ${bytes.byteLength}`);
-    if (b === a) return;
-    this.dev.device.queue.writeBuffer(this.staging, 0, padded(bytes));
-    if (op === 'copy') this.dev.reducer.copy(this.dtype, buf, this.staging, b - a, a);
-    else this.dev.reducer.reduce(this.dtype, op, buf, this.staging, b - a, a);
-  }
-
-  /** Out-of-place calls start from a copy of the input, made on the GPU. */
-  startCall(): void {
-    if (this.inPlace) return;
-    const enc = this.dev.device.createCommandEncoder();
-    enc.copyBufferToBuffer(this.input, 0, this.output, 0, this.size);
-    this.dev.device.queue.submit([enc.finish()]);
-  }
-
-  /** Waits for everything queued on this rank's GPU. */
-  settle(): Promise<void> {
-    return this.dev.device.queue.onSubmittedWorkDone();
-  }
-
-  destroy(): void {
-    for (const b of new Set([this.input, this.output, this.staging, this.readback])) b.destroy();
-  }
-}
-
-/** Bytes padded to a whole number of 4-byte words (writeBuffer's unit). */
-function padded(bytes: Uint8Array): Uint8Array {
-  if (bytes.byteLength % 4 === 0) return bytes;
-  const out = new Uint8Array(up4(bytes.byteLength));
-  out.set(bytes);
-  return out;
-}
 
 /** One all-reduce call on this rank: the output buffer ends as the reduction over all ranks. */
 export async function gpuAllReduce(t: Transport, g: GpuRank, op: ReduceOp, algorithm: GpuAllReduceAlgorithm): Promise<void> {
@@ -126,6 +41,7 @@ export async function gpuAllReduce(t: Transport, g: GpuRank, op: ReduceOp, algor
     fin(0, g.count);
     return;
   }
+  if (algorithm === 'recursive-doubling') return recursiveDoubling(t, g, op);
   const right = (r + 1) % n;
   const left = (r - 1 + n) % n;
   const seg = (i: number) => segmentOf(g.count, n, i);
@@ -140,4 +56,33 @@ export async function gpuAllReduce(t: Transport, g: GpuRank, op: ReduceOp, algor
   fin(...seg(r + 1));
   // All-gather: step s forwards segment r+1−s and stores segment r−s.
   for (let s = 0; s < n - 1; s++) g.land(buf, seg(r - s), await exchange(seg(r + 1 - s)), 'copy');
+}
+
+/**
+ * Recursive doubling on GPU buffers, step for step as `recursiveDoublingAllReduce` on the
+ * CPU: every landing is mine ⊕ what arrived, so partners combine the same two operands
+ * in the same order (IEEE ⊕ is commutative) and every rank ends with the same bits.
+ */
+async function recursiveDoubling(t: Transport, g: GpuRank, op: ReduceOp): Promise<void> {
+  const { rank: r, size: n } = t;
+  const buf = g.output;
+  const all: Range = [0, g.count];
+  let p = 1;
+  while (p * 2 <= n) p *= 2;
+  const extra = n - p;
+  if (r >= p) {
+    // Beyond the power of two: hand the data to rank r−p, take the result back.
+    await t.send(r - p, await g.read(buf, all));
+    g.land(buf, all, await t.recv(r - p), 'copy');
+    return;
+  }
+  if (r < extra) g.land(buf, all, await t.recv(r + p), op);
+  for (let mask = 1; mask < p; mask <<= 1) {
+    const partner = r ^ mask;
+    const mine = await g.read(buf, all);
+    const [, got] = await Promise.all([t.send(partner, mine), t.recv(partner)]);
+    g.land(buf, all, got, op);
+  }
+  g.dev.reducer.finalize(g.dtype, op, buf, g.count, n, 0);
+  if (r < extra) await t.send(r + p, await g.read(buf, all));
 }

@@ -1,5 +1,5 @@
 /**
- * One collective case on the local adapters: every adapter a rank in this process over
+ * One collective case (all-reduce, all-gather, reduce-scatter, broadcast) on the local adapters: every adapter a rank in this process over
  * the in-process transport, each rank's buffer in its GPU's memory, slices staged through
  * host memory, reduction in WGSL on the receiving rank's GPU. The checked call poisons
  * every output, then reads every rank's output back and checks it against the float64
@@ -8,19 +8,50 @@
  */
 import type { PreparedCase } from '../../harness/backend.js';
 import type { DeviceInfo, Impl } from '../../harness/results/schema.js';
-import { allocateBuffers, AUTO_RING_MIN_BYTES, type CollectiveCall } from '../collective.js';
+import { allocateBuffers, AUTO_RING_MIN_BYTES, resolveAlgorithm, type CollectiveCall } from '../collective.js';
 import { elementBytes } from '../dtypes.js';
 import { inProcessGroup } from '../inprocess.js';
 import { checkOutput, prepareRank, ReferenceCache } from '../reference.js';
 import type { Transport } from '../transport.js';
 import type { CollectiveData } from '../workload.js';
 import type { RankDevice } from './adapters.js';
-import { GPU_ALLREDUCE_ALGORITHMS, GpuRank, gpuAllReduce, type GpuAllReduceAlgorithm } from './gpu-allreduce.js';
+import { GPU_ALLREDUCE_ALGORITHMS, gpuAllReduce, type GpuAllReduceAlgorithm } from './gpu-allreduce.js';
+import { gpuAllGather, gpuBroadcast, gpuReduceScatter } from './gpu-collectives.js';
+import { GpuRank } from './gpu-rank.js';
 
-/** The algorithm a call runs on local GPU ranks (`auto`: one-shot below 64 KiB, ring from there). */
+/**
+ * The all-reduce algorithm a call runs on local GPU ranks. `auto`: one-shot below 64 KiB
+ * (in one process a message is a queued promise, not a syscall, so one round beats log2 n),
+ * ring from there.
+ */
 export function localAlgorithm(c: Pick<CollectiveCall, 'algorithm' | 'count' | 'dtype'>): GpuAllReduceAlgorithm | undefined {
   if (c.algorithm === 'auto') return c.count * elementBytes(c.dtype) < AUTO_RING_MIN_BYTES ? 'one-shot' : 'ring';
   return (GPU_ALLREDUCE_ALGORITHMS as readonly string[]).includes(c.algorithm) ? (c.algorithm as GpuAllReduceAlgorithm) : undefined;
+}
+
+/**
+ * The algorithm any collective runs on local GPU ranks, or undefined where none is
+ * implemented: all-reduce as `localAlgorithm`, the ring for all-gather and reduce-scatter,
+ * the chain for broadcast (`auto` resolves to those, as on the CPU).
+ */
+export function localCollectiveAlgorithm(c: Pick<CollectiveCall, 'kind' | 'algorithm' | 'count' | 'dtype'>): string | undefined {
+  if (c.kind === 'allreduce') return localAlgorithm(c);
+  const a = resolveAlgorithm(c);
+  return a === (c.kind === 'broadcast' ? 'chain' : 'ring') ? a : undefined;
+}
+
+/** One call of the collective on one GPU rank. */
+function callOn(t: Transport, g: GpuRank, c: CollectiveCall, algorithm: string): Promise<void> {
+  switch (c.kind) {
+    case 'allreduce':
+      return gpuAllReduce(t, g, c.op, algorithm as GpuAllReduceAlgorithm);
+    case 'allgather':
+      return gpuAllGather(t, g);
+    case 'reducescatter':
+      return gpuReduceScatter(t, g, c.op);
+    case 'broadcast':
+      return gpuBroadcast(t, g, c.root ?? 0, c.chunkBytes);
+  }
 }
 
 /** Notes every local case carries: what the ranks are and what that means for the figures. */
@@ -36,13 +67,29 @@ export function localNotes(devices: DeviceInfo[]): string[] {
 }
 
 /** Builds a ready-to-time all-reduce case over `devices` (one rank each). */
-export async function setupLocalAllReduce(devices: RankDevice[], c: CollectiveCall, data: CollectiveData): Promise<PreparedCase> {
+export function setupLocalAllReduce(devices: RankDevice[], c: CollectiveCall, data: CollectiveData): Promise<PreparedCase> {
+  if (c.kind !== 'allreduce') throw new Error(`setupLocalAllReduce: a ${c.kind} call`);
+  return setupLocalCollective(devices, c, data);
+}
+
+/**
+ * Builds a ready-to-time case of any collective over `devices` (one rank each): buffers
+ * shaped as `allocateBuffers` makes them, every rank's output checked after the checked
+ * call (`data.rankChecks`).
+ */
+export async function setupLocalCollective(devices: RankDevice[], c: CollectiveCall, data: CollectiveData): Promise<PreparedCase> {
   const n = devices.length;
-  const algorithm = localAlgorithm(c);
-  if (!algorithm) throw new Error(`webgpu-local all-reduce: algorithm "${c.algorithm}" not implemented; use ${['auto', ...GPU_ALLREDUCE_ALGORITHMS].join(', ')}`);
+  const algorithm = localCollectiveAlgorithm(c);
+  if (!algorithm) {
+    const allowed = c.kind === 'allreduce' ? ['auto', ...GPU_ALLREDUCE_ALGORITHMS] : ['auto', c.kind === 'broadcast' ? 'chain' : 'ring'];
+    throw new Error(`webgpu-local ${c.kind}: algorithm "${c.algorithm}" not implemented; use ${allowed.join(', ')}`);
+  }
+  if ((c.kind === 'allgather' || c.kind === 'reducescatter') && c.count % n !== 0) throw new Error(`webgpu-local ${c.kind}: ${c.count} elements do not split into ${n} equal blocks`);
+  const root = c.root ?? 0;
+  if (c.kind === 'broadcast' && !(Number.isInteger(root) && root >= 0 && root < n)) throw new Error(`webgpu-local broadcast: root ${root} is not one of ${n} ranks`);
   const transports: Transport[] = inProcessGroup(n);
-  const ranks = devices.map((d) => new GpuRank(d, c.dtype, c.count, c.inPlace));
-  const callAll = () => Promise.all(ranks.map((g, i) => gpuAllReduce(transports[i]!, g, c.op, algorithm)));
+  const ranks = devices.map((d, r) => new GpuRank(d, c, n, r));
+  const callAll = () => Promise.all(ranks.map((g, i) => callOn(transports[i]!, g, c, algorithm)));
   const settle = () => Promise.all(ranks.map((g) => g.settle()));
   const names = [...new Set(devices.map((d) => d.info.name))];
   const impl: Impl = {
@@ -60,14 +107,19 @@ export async function setupLocalAllReduce(devices: RankDevice[], c: CollectiveCa
       const reference = new ReferenceCache(c, n, data.seed);
       ranks.forEach((g, r) => {
         const host = allocateBuffers(c, n, r);
-        prepareRank(c, n, r, data.seed, host, reference.input(r));
-        g.upload(g.input, host.input);
-        if (!c.inPlace) g.upload(g.output, host.output);
+        // Only inputs that are data are made (a broadcast's non-roots start poisoned).
+        const own = c.kind !== 'broadcast' || r === (c.root ?? 0) ? reference.input(r) : undefined;
+        prepareRank(c, n, r, data.seed, host, own);
+        // In place one host array holds both (all-gather: the output; the rest: the input).
+        if (!c.inPlace) {
+          g.upload(g.input, host.input);
+          g.upload(g.output, host.output);
+        } else g.upload(g.input, c.kind === 'allgather' ? host.output : host.input);
       });
       await callAll();
       data.rankChecks = [];
       for (const [r, g] of ranks.entries()) {
-        const out = await g.read(g.output, [0, c.count]);
+        const out = await g.read(g.output, g.outputRange);
         data.rankChecks.push(checkOutput(c, n, r, data.seed, out, reference));
       }
       return new Float64Array(0);
