@@ -60,6 +60,11 @@ describe(addon ? 'the native host reduction' : `the native host reduction (addon
         addon!.reduce(dtype, op, out, src, a);
         expect(Buffer.compare(bits(out), bits(js)), `${dtype} ${op} out of place, seed ${seed}`).toBe(0);
         expect(Buffer.compare(bits(a), bits(dst)), `${dtype} ${op}: the input stays as it was`).toBe(0);
+        // Into what arrived (dst is src: the ring's partial sums), then in place.
+        const arrived = allocate(dtype, n);
+        arrived.set(src);
+        addon!.reduce(dtype, op, arrived, arrived, a);
+        expect(Buffer.compare(bits(arrived), bits(js)), `${dtype} ${op} into src, seed ${seed}`).toBe(0);
         addon!.reduce(dtype, op, dst, src);
         expect(Buffer.compare(bits(dst), bits(js)), `${dtype} ${op} seed ${seed}`).toBe(0);
       }
@@ -83,6 +88,9 @@ describe(addon ? 'the native host reduction' : `the native host reduction (addon
       const out = new Float32Array(n).fill(NaN);
       reduceFrom('f32', 'sum', out, dst, src);
       expect(Buffer.compare(bits(out), bits(js)), `reduceFrom n ${n}`).toBe(0);
+      const arrived = Float32Array.from(src);
+      reduceFrom('f32', 'sum', arrived, dst, arrived);
+      expect(Buffer.compare(bits(arrived), bits(js)), `reduceFrom into src, n ${n}`).toBe(0);
       reduceInto('f32', 'sum', dst, src);
       expect(Buffer.compare(bits(dst), bits(js)), `reduceInto n ${n}`).toBe(0);
     }

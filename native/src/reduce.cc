@@ -177,7 +177,10 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   const Span a = info.Length() > 4 && !info[4].IsUndefined() ? spanOf(env, info[4], "a") : d;
   if (d.bytes != s.bytes || a.bytes != d.bytes)
     throw Napi::RangeError::New(env, "reduce: " + std::to_string(s.bytes) + " bytes into " + std::to_string(d.bytes));
-  if (overlap(d, s) || overlap(a, s) || (a.data != d.data && overlap(a, d))) throw Napi::RangeError::New(env, "reduce: dst and src overlap");
+  // dst may be src itself or a itself (element i is read before it is written), never a
+  // part-overlap of either.
+  const auto partly = [](const Span& x, const Span& y) { return x.data != y.data && overlap(x, y); };
+  if (partly(d, s) || partly(a, s) || partly(a, d)) throw Napi::RangeError::New(env, "reduce: dst and src overlap");
   const size_t es = (dtype == "f16" || dtype == "bf16") ? 2 : 4;
   if (reinterpret_cast<uintptr_t>(d.data) % es || reinterpret_cast<uintptr_t>(s.data) % es || reinterpret_cast<uintptr_t>(a.data) % es)
     throw Napi::RangeError::New(env, "reduce: buffers must be aligned to the element size");

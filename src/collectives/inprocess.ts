@@ -31,6 +31,15 @@ class InProcessRank implements Transport {
     return dst;
   }
 
+  /** Every message here is a fresh copy already: the caller keeps it. */
+  recvKept(peer: number): Promise<Uint8Array> {
+    return this.recv(peer);
+  }
+
+  release(): void {
+    // Nothing to reuse: the copies are the garbage collector's.
+  }
+
   close(): Promise<void> {
     this.group.closed = true;
     for (const row of this.boxes) for (const b of row) b.fail(new PeerLostError('transport closed'));

@@ -31,17 +31,22 @@ export function reduceInto(dtype: CollectiveDtype, op: ReduceOp, dst: ElementArr
   else reduceIntoJs(dtype, op, dst, src);
 }
 
+const sameMemory = (x: ElementArray, y: ElementArray) => x.buffer === y.buffer && x.byteOffset === y.byteOffset;
+
 /**
  * dst[i] = a[i] ⊕ src[i]: an out-of-place step that spares the caller copying `a` into
- * `dst` first. `a` is dst itself or a buffer disjoint from it.
+ * `dst` first. `dst` is `a` itself, `src` itself (reduce into what arrived), or disjoint
+ * from both.
  */
 export function reduceFrom(dtype: CollectiveDtype, op: ReduceOp, dst: ElementArray, a: ElementArray, src: ElementArray): void {
   const n = dst.length;
   if (src.length !== n || a.length !== n) throw new RangeError(`reduce: lengths ${a.length} and ${src.length} into ${n}`);
   const native = n >= NATIVE_MIN_ELEMENTS ? nativeReduce() : undefined;
   if (native) return native(dtype, op, dst, src, a);
-  if (a.buffer !== dst.buffer || a.byteOffset !== dst.byteOffset) dst.set(a);
-  reduceIntoJs(dtype, op, dst, src);
+  // The JS loops take dst as the first operand: put a there, keeping src's values aside if dst is src.
+  const s = sameMemory(dst, src) ? src.slice() : src;
+  if (!sameMemory(a, dst)) dst.set(a);
+  reduceIntoJs(dtype, op, dst, s);
 }
 
 /** The JS loops of reduceInto: the reference the native path must match bit for bit. */

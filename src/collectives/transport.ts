@@ -29,6 +29,13 @@ export interface Transport {
    * straight into `dst`, so `dst` must not be read or written until this resolves.
    */
   recvInto(peer: number, dst: Uint8Array): Promise<Uint8Array>;
+  /**
+   * The next message from `peer`, as `recv`, but the bytes stay the caller's until it
+   * hands them back with `release` (a ring reduces into them and sends them on).
+   */
+  recvKept(peer: number): Promise<Uint8Array>;
+  /** Hands bytes from `recvKept` back for reuse; the caller must not touch them again. */
+  release(peer: number, bytes: Uint8Array): void;
   /** Closes the links; pending receives reject. */
   close(): Promise<void>;
 }

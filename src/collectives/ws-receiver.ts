@@ -57,6 +57,8 @@ export function maskedFrame(opcode: number, payload: Uint8Array): Buffer {
 interface Posted {
   /** Where the message goes; undefined: a staging buffer, lent to the receiver. */
   dst?: Uint8Array;
+  /** The staging buffer is the receiver's until it releases it (not lent). */
+  kept?: boolean;
   resolve: (b: Uint8Array) => void;
   reject: (e: Error) => void;
 }
@@ -158,6 +160,26 @@ export class ReceiveLink {
     return this.post(undefined);
   }
 
+  /** The next message, the caller's until it gives it back with `release`. */
+  recvKept(): Promise<Uint8Array> {
+    this.giveBack();
+    const s = this.staged.shift();
+    if (s) {
+      this.unstage(s);
+      return Promise.resolve(s);
+    }
+    return this.post(undefined, true);
+  }
+
+  /** Takes back a buffer `recvKept` handed out, for the next messages of its size. */
+  release(b: Uint8Array): void {
+    if (this.pooledBytes + b.byteLength > MAX_POOLED_BYTES) return;
+    const free = this.pool.get(b.byteLength) ?? [];
+    free.push(b);
+    this.pool.set(b.byteLength, free);
+    this.pooledBytes += b.byteLength;
+  }
+
   /** Receives the next message into `dst`, whose length must be the message's. */
   recvInto(dst: Uint8Array): Promise<Uint8Array> {
     this.giveBack();
@@ -183,9 +205,9 @@ export class ReceiveLink {
     this.socket.destroy();
   }
 
-  private post(dst: Uint8Array | undefined): Promise<Uint8Array> {
+  private post(dst: Uint8Array | undefined, kept = false): Promise<Uint8Array> {
     if (this.error) return Promise.reject(this.error);
-    return new Promise<Uint8Array>((resolve, reject) => this.posted.push({ dst, resolve, reject }));
+    return new Promise<Uint8Array>((resolve, reject) => this.posted.push({ dst, kept, resolve, reject }));
   }
 
   private giveBack(): void {
@@ -209,14 +231,6 @@ export class ReceiveLink {
       return b;
     }
     return new Uint8Array(size);
-  }
-
-  private release(b: Uint8Array): void {
-    if (this.pooledBytes + b.byteLength > MAX_POOLED_BYTES) return;
-    const free = this.pool.get(b.byteLength) ?? [];
-    free.push(b);
-    this.pool.set(b.byteLength, free);
-    this.pooledBytes += b.byteLength;
   }
 
   /** Where the next read goes: straight into a message's remaining bytes, else the scratch. */
@@ -356,7 +370,7 @@ export class ReceiveLink {
         p.dst.set(s.into);
         p.resolve(p.dst);
       } else {
-        if (!p.dst) this.lent = s.into;
+        if (!p.dst && !p.kept) this.lent = s.into;
         p.resolve(s.into);
       }
     } else if (s.opcode === OP_PING) this.socket.write(maskedFrame(OP_PONG, s.into));

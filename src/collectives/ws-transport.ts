@@ -212,6 +212,18 @@ class WsRank implements Transport {
     }
   }
 
+  recvKept(peer: number): Promise<Uint8Array> {
+    try {
+      return this.link(peer).recvKept();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  release(peer: number, bytes: Uint8Array): void {
+    this.incoming.get(peer)?.release(bytes);
+  }
+
   async close(): Promise<void> {
     for (const link of this.incoming.values()) link.close();
     await this.server.close();

@@ -87,11 +87,22 @@ export class RingPass {
     this.lastSend.set(s[0], p);
   }
 
-  async recv(s: [number, number]): Promise<Uint8Array> {
-    const got = await this.t.recv(this.left);
+  async recv(s: [number, number], kept = false): Promise<Uint8Array> {
+    const got = await (kept ? this.t.recvKept(this.left) : this.t.recv(this.left));
     const want = (s[1] - s[0]) * this.es;
     if (got.byteLength !== want) throw new Error(`ring: expected a ${want}-byte slice from rank ${this.left}, got ${got.byteLength}`);
     return aligned(this.dtype, got);
+  }
+
+  /** Sends bytes from `recvKept` on to the right, and hands them back once they are out. */
+  async forwardKept(bytes: Uint8Array): Promise<void> {
+    if (this.window.length >= SEND_WINDOW) await this.window.shift();
+    const p = this.t.send(this.right, bytes);
+    this.window.push(p);
+    p.then(
+      () => this.t.release(this.left, bytes),
+      () => undefined, // the failure surfaces where the window is awaited
+    );
   }
 
   /** Waits until the last send of slice s has left, so its memory may be overwritten. */
@@ -116,12 +127,22 @@ export async function ringReduceScatter(p: RingPass, op: ReduceOp, shift: number
   for (let step = 0; step < n - 1; step++) {
     const last = step === n - 2;
     for (const s of p.slices(r - step - 1 + shift)) {
+      const mine = view(dtype, p.inputBytes(s));
+      if (!last) {
+        // A partial sum is only passed on (the all-gather overwrites this segment later):
+        // reduce it into the bytes that arrived and send those, leaving `buf` untouched.
+        const got = await p.recv(s, true);
+        const partial = view(dtype, got);
+        reduceFrom(dtype, op, partial, mine, partial);
+        await p.forwardKept(got);
+        continue;
+      }
       const got = await p.recv(s);
       const dst = view(dtype, p.bytes(s));
-      // Each segment is reduced once here: out of place, dst = input ⊕ what arrived.
-      reduceFrom(dtype, op, dst, view(dtype, p.inputBytes(s)), view(dtype, got));
-      if (last) finalize(dtype, op, dst, n);
-      if (!last || forwardFinal) await p.send(s);
+      // Each final segment is reduced once, here: out of place, dst = input ⊕ what arrived.
+      reduceFrom(dtype, op, dst, mine, view(dtype, got));
+      finalize(dtype, op, dst, n);
+      if (forwardFinal) await p.send(s);
     }
   }
 }
