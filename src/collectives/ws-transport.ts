@@ -69,7 +69,9 @@ export class SendLink {
       head.writeUInt16BE(n, 2);
     } else {
       head[1] = 127;
-      head.writeBigUInt64BE(BigInt(n), 2);
+      // 64-bit length as two 32-bit halves: no BigInt per message.
+      head.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+      head.writeUInt32BE(n >>> 0, 6);
     }
     if (small) {
       head.set(payload, at);
