@@ -66,6 +66,37 @@ describe('WebSocket transport on loopback', () => {
   });
 });
 
+describe('a data link from a peer welcomed first', () => {
+  it('is held until this rank knows its run, then admitted; a stranger held alike is then refused', async () => {
+    // Rank 0 was welcomed and connects before rank 1 has processed its own welcome.
+    const server = await DataServer.listen('127.0.0.1');
+    const closed: number[] = [];
+    const early = (hello: object) =>
+      new Promise<WebSocket>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+        ws.on('open', () => {
+          ws.send(JSON.stringify(hello));
+          resolve(ws);
+        });
+        ws.on('close', (code) => closed.push(code));
+        ws.on('error', () => undefined);
+      });
+    const peer = await early({ type: 'data-hello', runId: 'run-1', token: 'secret', rank: 0 });
+    const stranger = await early({ type: 'data-hello', runId: 'run-0', token: 'secret', rank: 0 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.refused, 'nothing judged before the welcome').toEqual([]);
+    server.expect('run-1', 2, 'secret');
+    const links = await server.waitForPeers([0], 2000);
+    expect(links.has(0)).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.refused).toEqual(['wrong run id']);
+    expect(closed).toEqual([1008]);
+    peer.close();
+    stranger.terminate();
+    await server.close();
+  });
+});
+
 describe('launcher environments', () => {
   it('reads Slurm, Open MPI, torchrun and Kubernetes variables', () => {
     expect(firstSlurmHost('gpu[003-010,012],cpu01')).toBe('gpu003');

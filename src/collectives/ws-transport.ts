@@ -92,6 +92,8 @@ export class DataServer {
   private readonly outgoing = new Map<number, SendLink>();
   private readonly waiting = new Set<() => void>();
   private auth?: { runId: string; token?: string; size: number };
+  /** Hellos that came before this rank's own welcome (expect()): judged when it comes. */
+  private readonly early: { ws: WebSocket; socket: Socket; hello: z.infer<typeof DataHello> }[] = [];
   /** Why links were refused (wrong run, token, rank): reported, never fatal. */
   readonly refused: string[] = [];
 
@@ -118,9 +120,13 @@ export class DataServer {
     return (this.http.address() as AddressInfo).port;
   }
 
-  /** Accepts links for this run from here on. */
+  /**
+   * Accepts links for this run from here on. A peer welcomed before this rank may have
+   * said hello already: those hellos were held, and are judged now.
+   */
   expect(runId: string, size: number, token?: string): void {
     this.auth = { runId, size, token };
+    for (const early of this.early.splice(0)) this.admit(early.ws, early.socket, early.hello);
   }
 
   private accept(ws: WebSocket, socket: Socket): void {
@@ -131,22 +137,36 @@ export class DataServer {
       } catch {
         /* refused below */
       }
-      const a = this.auth;
-      const why = !hello ? 'not a data hello'
-        : !a || hello.runId !== a.runId ? 'wrong run id'
-        : a.token !== undefined && !sameSecret(hello.token, a.token) ? 'wrong token'
-        : hello.rank >= a.size || this.outgoing.has(hello.rank) ? `bad rank ${hello.rank}`
-        : undefined;
-      if (why || !hello) {
-        this.refused.push(why ?? 'refused');
-        ws.close(1008, why);
-        return;
-      }
       // Anything further from a client is a protocol error: clients only receive.
       ws.on('message', () => ws.close(1002, 'data clients must not send'));
-      this.outgoing.set(hello.rank, new SendLink(ws, socket));
-      for (const w of this.waiting) w();
+      if (hello && !this.auth) {
+        // This rank has not been welcomed yet; a faster peer has: hold the hello until expect().
+        this.early.push({ ws, socket, hello });
+        ws.once('close', () => {
+          const i = this.early.findIndex((e) => e.ws === ws);
+          if (i >= 0) this.early.splice(i, 1);
+        });
+        return;
+      }
+      this.admit(ws, socket, hello);
     });
+  }
+
+  /** Registers a link whose hello names this run, its token and a rank not yet linked; refuses any other. */
+  private admit(ws: WebSocket, socket: Socket, hello: z.infer<typeof DataHello> | undefined): void {
+    const a = this.auth;
+    const why = !hello ? 'not a data hello'
+      : !a || hello.runId !== a.runId ? 'wrong run id'
+      : a.token !== undefined && !sameSecret(hello.token, a.token) ? 'wrong token'
+      : hello.rank >= a.size || this.outgoing.has(hello.rank) ? `bad rank ${hello.rank}`
+      : undefined;
+    if (why || !hello) {
+      this.refused.push(why ?? 'refused');
+      ws.close(1008, why);
+      return;
+    }
+    this.outgoing.set(hello.rank, new SendLink(ws, socket));
+    for (const w of this.waiting) w();
   }
 
   /** Resolves once every peer has connected in; rejects after timeoutMs. */
