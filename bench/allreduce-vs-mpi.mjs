@@ -99,4 +99,11 @@ for (const b of SIZES) {
   }
 }
 console.log(`per-round us: MPI ${JSON.stringify(mpi)}; gpubench ${JSON.stringify(ours.map((x) => Object.fromEntries(SIZES.map((b) => [b, Math.round(x[b])]))))}`);
+// Each round times both back to back, so a round's ratio shares its load: the paired view.
+for (const b of SIZES) {
+  const label = b >= 2 ** 20 ? `${b / 2 ** 20} MiB` : `${b / 1024} KiB`;
+  const r = mpi.map((m, i) => (b <= 4096 ? ours[i][b] / m[b] : m[b] / ours[i][b]));
+  const what = b <= 4096 ? 'latency ours/MPI' : 'busbw ours/MPI';
+  console.log(`${label.padEnd(10)} per-round ${what}: ${r.map((x) => x.toFixed(2)).join(' ')} (median ${med(r).toFixed(2)}, range ${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)})`);
+}
 for (const v of verdicts) console.log(v);
