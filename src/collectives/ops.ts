@@ -24,11 +24,7 @@ const BINARY: Record<Exclude<ReduceOp, 'avg'>, Binary> = {
 
 /** dst[i] = dst[i] ⊕ src[i] for every i (lengths must match; natively where the addon is built). */
 export function reduceInto(dtype: CollectiveDtype, op: ReduceOp, dst: ElementArray, src: ElementArray): void {
-  const n = dst.length;
-  if (src.length !== n) throw new RangeError(`reduce: length ${src.length} into ${n}`);
-  const native = n >= NATIVE_MIN_ELEMENTS ? nativeReduce() : undefined;
-  if (native) native(dtype, op, dst, src);
-  else reduceIntoJs(dtype, op, dst, src);
+  reduceFrom(dtype, op, dst, dst, src);
 }
 
 const sameMemory = (x: ElementArray, y: ElementArray) => x.buffer === y.buffer && x.byteOffset === y.byteOffset;

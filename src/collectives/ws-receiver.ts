@@ -150,25 +150,21 @@ export class ReceiveLink {
 
   /** The next message; the bytes are the caller's until its next receive on this link. */
   recv(): Promise<Uint8Array> {
-    this.giveBack();
-    const s = this.staged.shift();
-    if (s) {
-      this.unstage(s);
-      this.lent = s;
-      return Promise.resolve(s);
-    }
-    return this.post(undefined);
+    return this.next(false);
   }
 
   /** The next message, the caller's until it gives it back with `release`. */
   recvKept(): Promise<Uint8Array> {
+    return this.next(true);
+  }
+
+  private next(kept: boolean): Promise<Uint8Array> {
     this.giveBack();
     const s = this.staged.shift();
-    if (s) {
-      this.unstage(s);
-      return Promise.resolve(s);
-    }
-    return this.post(undefined, true);
+    if (!s) return this.post(undefined, kept);
+    this.unstage(s);
+    if (!kept) this.lent = s;
+    return Promise.resolve(s);
   }
 
   /** Takes back a buffer `recvKept` handed out, for the next messages of its size. */

@@ -82,10 +82,15 @@ export class RingPass {
   }
 
   async send(s: [number, number], bytes = this.bytes(s)): Promise<void> {
+    this.lastSend.set(s[0], (await this.windowed(bytes)).sent);
+  }
+
+  /** Sends to the right once fewer than SEND_WINDOW sends are in flight (boxed: awaiting would flatten it). */
+  private async windowed(bytes: Uint8Array): Promise<{ sent: Promise<void> }> {
     if (this.window.length >= SEND_WINDOW) await this.window.shift();
-    const p = this.t.send(this.right, bytes);
-    this.window.push(p);
-    this.lastSend.set(s[0], p);
+    const sent = this.t.send(this.right, bytes);
+    this.window.push(sent);
+    return { sent };
   }
 
   async recv(s: [number, number], kept = false): Promise<Uint8Array> {
@@ -97,10 +102,8 @@ export class RingPass {
 
   /** Sends bytes from `recvKept` on to the right, and hands them back once they are out. */
   async forwardKept(bytes: Uint8Array): Promise<void> {
-    if (this.window.length >= SEND_WINDOW) await this.window.shift();
-    const p = this.t.send(this.right, bytes);
-    this.window.push(p);
-    p.then(
+    const { sent } = await this.windowed(bytes);
+    sent.then(
       () => this.t.release(this.left, bytes),
       () => undefined, // the failure surfaces where the window is awaited
     );
