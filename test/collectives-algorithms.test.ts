@@ -43,7 +43,7 @@ describe('f16 and bf16 conversions', () => {
 });
 
 describe('all-reduce on the in-process transport', () => {
-  for (const algorithm of ['ring', 'recursive-doubling', 'tree', 'one-shot', 'auto'])
+  for (const algorithm of ['ring', 'recursive-doubling', 'tree', 'linear', 'one-shot', 'auto'])
     for (const ranks of [1, 2, 3, 5, 7])
       it(`${algorithm}, ${ranks} ranks, every op and dtype, odd counts`, async () => {
         for (const dtype of COLLECTIVE_DTYPES)
@@ -59,8 +59,8 @@ describe('all-reduce on the in-process transport', () => {
     expectAllPassed(await runGroup(c, 4), 'f32 sum');
   });
 
-  it('tree and recursive doubling leave every rank with the same bits', async () => {
-    for (const algorithm of ['tree', 'recursive-doubling'])
+  it('tree, linear and recursive doubling leave every rank with the same bits', async () => {
+    for (const algorithm of ['tree', 'linear', 'recursive-doubling'])
       for (const dtype of ['f32', 'bf16'] as const) {
         const c: CollectiveCall = { kind: 'allreduce', dtype, op: 'sum', algorithm, count: 513, inPlace: false };
         const ts = inProcessGroup(6);
@@ -72,13 +72,15 @@ describe('all-reduce on the in-process transport', () => {
       }
   });
 
-  it('auto takes the ring from 64 KiB, below it recursive doubling, or the tree when the ranks share cores', () => {
+  it('auto takes the ring from 64 KiB; below it recursive doubling, or where ranks share cores the linear one up to 8 ranks and the tree above', () => {
     const call = (bytes: number, cpuBound?: boolean): CollectiveCall => ({ kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'auto', count: bytes / 4, inPlace: false, cpuBound });
-    expect(resolveAlgorithm(call(1024))).toBe('recursive-doubling');
+    expect(resolveAlgorithm(call(1024), 4)).toBe('recursive-doubling');
+    expect(resolveAlgorithm(call(1024, true), 4)).toBe('linear');
+    expect(resolveAlgorithm(call(65536 - 4, true), 8)).toBe('linear');
+    expect(resolveAlgorithm(call(1024, true), 9)).toBe('tree');
     expect(resolveAlgorithm(call(1024, true))).toBe('tree');
-    expect(resolveAlgorithm(call(65536 - 4, true))).toBe('tree');
-    expect(resolveAlgorithm(call(65536, true))).toBe('ring');
-    expect(resolveAlgorithm(call(65536))).toBe('ring');
+    expect(resolveAlgorithm(call(65536, true), 4)).toBe('ring');
+    expect(resolveAlgorithm(call(65536), 4)).toBe('ring');
   });
 
   it('the check catches a wrong result', async () => {

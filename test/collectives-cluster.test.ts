@@ -69,10 +69,10 @@ describe('run --local-nodes', () => {
       expect(c.metrics.busbwGBps).toBeCloseTo(algbw * (2 * 3) / 4, 12);
       expect(c.timer).toBe('wall-clock');
     }
-    // 4 processes on a host with fewer cores share them: auto takes the tree below 64 KiB.
+    // 4 processes on a host with fewer cores share them: auto takes the linear all-reduce below 64 KiB.
     const cpuBound = cpus().length < 4;
     expect(res.run.cluster?.cpuBound).toBe(cpuBound);
-    const small = cpuBound ? 'tree' : 'recursive-doubling';
+    const small = cpuBound ? 'linear' : 'recursive-doubling';
     expect(res.cases[0]!.impl?.kernel).toBe(small);
     expect(res.cases.find((c) => c.params.bytes === 32768)!.impl?.kernel).toBe(small);
     expect(res.cases.at(-1)!.impl?.kernel).toBe('ring');

@@ -6,7 +6,10 @@ import { describe, expect, it } from 'vitest';
 import '../src/kernels/index.js';
 import { mergeRanks } from '../src/collectives/control/cluster-run.js';
 import { fitAlphaBeta, fitSweeps } from '../src/collectives/fit.js';
-import { sweepSizes, type CollectiveParams } from '../src/collectives/workload.js';
+import { callOf, collectiveWorkload, sweepSizes, type CollectiveParams } from '../src/collectives/workload.js';
+import { setWorld } from '../src/collectives/world.js';
+import { UsageError } from '../src/harness/errors.js';
+import { DEFAULT_CHUNK_BYTES } from '../src/collectives/algorithms/ring-steps.js';
 import type { RankCaseResult } from '../src/collectives/rank-case.js';
 import type { PlannedCase } from '../src/harness/plan.js';
 
@@ -14,6 +17,37 @@ const p: CollectiveParams = { kind: 'allreduce', bytes: 1 << 20, count: 1 << 18,
 const planned: PlannedCase = { id: 'allreduce/ws/f32/sum/auto/1048576', workload: 'allreduce', backend: 'ws', params: p };
 const ok = { passed: true, maxRelError: 1e-8, tolerance: 1e-6, wrong: 0, checked: 1 << 18, seed: 7 };
 const rank = (r: number, check = ok): RankCaseResult => ({ rank: r, check, algorithm: 'ring', ownSamplesMs: [] });
+
+describe('case ids', () => {
+  it('name the pipelining slice only when it is not the default, so a sweep over slices keeps every case', () => {
+    const w = collectiveWorkload('allreduce');
+    const id = (chunkBytes: number) => w.caseId('ws', { ...p, chunkBytes });
+    expect(id(DEFAULT_CHUNK_BYTES)).toBe('allreduce/ws/f32/sum/auto/1048576');
+    expect(id(1 << 19)).toBe('allreduce/ws/f32/sum/auto/1048576/chunk524288');
+    expect(new Set([DEFAULT_CHUNK_BYTES, 1 << 19, 1 << 20].map(id)).size).toBe(3);
+  });
+
+  it('carry a broadcast root from the suite or --root into the id and the call every rank makes, and refuse a root that is no rank', () => {
+    const w = collectiveWorkload('broadcast');
+    const entry = w.entrySchema.parse({ workload: 'broadcast', minBytes: 1024, maxBytes: 1024, root: 1 });
+    setWorld({ ranks: 3 });
+    try {
+      const [fromSuite] = w.expand(entry, {});
+      expect(w.caseId('ws', fromSuite!)).toBe('broadcast/ws/f32/auto/1024/root1');
+      const [fromCli] = w.expand(entry, { root: 2 });
+      expect(callOf(fromCli!)).toMatchObject({ kind: 'broadcast', root: 2 });
+      const [rootZero] = w.expand(w.entrySchema.parse({ workload: 'broadcast', minBytes: 1024, maxBytes: 1024 }), {});
+      expect(w.caseId('ws', rootZero!)).toBe('broadcast/ws/f32/auto/1024');
+      expect(() => w.expand(entry, { root: 3 })).toThrow(UsageError);
+      expect(() => w.expand(entry, { root: 3 })).toThrow(/root 3 is not a rank of this run \(ranks 0..2\)/);
+      // Other collectives have no root: nothing in their ids or calls.
+      const [ar] = collectiveWorkload('allreduce').expand(collectiveWorkload('allreduce').entrySchema.parse({ workload: 'allreduce', minBytes: 1024, maxBytes: 1024, root: 2 }), {});
+      expect(callOf(ar!).root).toBeUndefined();
+    } finally {
+      setWorld(undefined);
+    }
+  });
+});
 
 describe('merging the ranks of a case', () => {
   it('takes rank 0\'s slowest-rank samples and computes algbw and busbw as nccl-tests', () => {

@@ -10,6 +10,7 @@ import { allReduceBusFactor, ringAllReduce } from './algorithms/ring-allreduce.j
 import { recursiveDoublingAllReduce } from './algorithms/recursive-doubling.js';
 import { oneShotAllReduce } from './algorithms/one-shot.js';
 import { treeAllReduce } from './algorithms/tree.js';
+import { linearAllReduce } from './algorithms/linear.js';
 import { allGatherBusFactor, ringAllGatherCollective } from './algorithms/allgather.js';
 import { reduceScatterBusFactor, ringReduceScatterCollective } from './algorithms/reducescatter.js';
 import { broadcastBusFactor, chainBroadcast } from './algorithms/broadcast.js';
@@ -20,7 +21,7 @@ export type CollectiveKind = (typeof COLLECTIVES)[number];
 
 /** Algorithm names per collective; `auto` picks by message size. */
 export const ALGORITHMS: Record<CollectiveKind, readonly string[]> = {
-  allreduce: ['auto', 'ring', 'recursive-doubling', 'tree', 'one-shot'],
+  allreduce: ['auto', 'ring', 'recursive-doubling', 'tree', 'linear', 'one-shot'],
   allgather: ['auto', 'ring'],
   reducescatter: ['auto', 'ring'],
   broadcast: ['auto', 'chain'],
@@ -31,13 +32,19 @@ export const ALGORITHMS: Record<CollectiveKind, readonly string[]> = {
  * (bandwidth). Which latency algorithm depends on where the ranks run (`cpuBound`):
  * - ranks with cores to themselves: recursive doubling, the fewest rounds (log2 n), one
  *   message per rank per round;
- * - ranks sharing cores (more ranks than cores on a host): the binomial tree, the fewest
- *   messages (2(n−1) in all), since each message costs a syscall and a wake-up on a CPU
- *   that is the bottleneck. 4 processes on 2 cores, 1 KiB: tree 131–185 µs, recursive
- *   doubling 156–232 µs, one-shot 190–280 µs.
+ * - ranks sharing cores (more ranks than cores on a host), where every message costs a
+ *   syscall and a wake-up on the CPU that is the bottleneck: the fewest messages,
+ *   2(n−1) in all. Up to LINEAR_MAX_RANKS ranks the linear one (two rounds, rank 0
+ *   carries every message), above it the binomial tree (2·log2 n rounds). 4 processes on
+ *   2 cores, 1 KiB, in the same runs: linear 79–129 µs, tree 94–152 µs, recursive
+ *   doubling 117–165 µs (linear/tree 0.61–0.93, median 0.82); 8 processes: linear
+ *   246–317 µs, tree 285–736 µs.
  * One-shot (one round, n−1 messages per rank) is there to be asked for by name.
  */
 export const AUTO_RING_MIN_BYTES = 64 * 1024;
+
+/** Most ranks for which `auto` takes the linear all-reduce when ranks share cores (measured up to 8). */
+export const LINEAR_MAX_RANKS = 8;
 
 /** nccl-tests' bus factor: busbw = algbw · factor(n). */
 export const BUS_FACTOR: Record<CollectiveKind, (n: number) => number> = {
@@ -64,13 +71,17 @@ export interface CollectiveCall {
   cpuBound?: boolean;
 }
 
-/** The concrete algorithm `auto` stands for at this size. */
-export function resolveAlgorithm(c: Pick<CollectiveCall, 'kind' | 'algorithm' | 'count' | 'dtype' | 'cpuBound'>): string {
+/**
+ * The concrete algorithm `auto` stands for at this size; `ranks` matters only to a small
+ * all-reduce whose ranks share cores (unknown: the binomial tree).
+ */
+export function resolveAlgorithm(c: Pick<CollectiveCall, 'kind' | 'algorithm' | 'count' | 'dtype' | 'cpuBound'>, ranks = Infinity): string {
   if (c.algorithm !== 'auto') return c.algorithm;
   if (c.kind === 'allreduce') {
     const bytes = c.count * elementBytes(c.dtype);
     if (bytes >= AUTO_RING_MIN_BYTES) return 'ring';
-    return c.cpuBound ? 'tree' : 'recursive-doubling';
+    if (!c.cpuBound) return 'recursive-doubling';
+    return ranks <= LINEAR_MAX_RANKS ? 'linear' : 'tree';
   }
   return c.kind === 'broadcast' ? 'chain' : 'ring';
 }
@@ -116,7 +127,7 @@ export function allocateBuffers(c: CollectiveCall, ranks: number, rank: number):
 
 /** Runs one call of the collective on this rank. */
 export async function runCollective(t: Transport, c: CollectiveCall, b: RankBuffers): Promise<void> {
-  const algorithm = resolveAlgorithm(c);
+  const algorithm = resolveAlgorithm(c, t.size);
   switch (c.kind) {
     case 'allreduce': {
       if (algorithm === 'ring') return ringAllReduce(t, b.output, c.dtype, c.op, c.chunkBytes, c.inPlace ? undefined : b.input);
@@ -124,6 +135,7 @@ export async function runCollective(t: Transport, c: CollectiveCall, b: RankBuff
       if (algorithm === 'recursive-doubling') return recursiveDoublingAllReduce(t, b.output, c.dtype, c.op);
       if (algorithm === 'one-shot') return oneShotAllReduce(t, b.output, c.dtype, c.op);
       if (algorithm === 'tree') return treeAllReduce(t, b.output, c.dtype, c.op);
+      if (algorithm === 'linear') return linearAllReduce(t, b.output, c.dtype, c.op);
       break;
     }
     case 'allgather':

@@ -53,7 +53,7 @@ export async function runRankCase(t: Transport, c: CollectiveCall, seed: number,
   prepareRank(c, size, rank, seed, bufs);
   await runCollective(t, c, bufs);
   const check = checkOutput(c, size, rank, seed, bufs.output);
-  const result: RankCaseResult = { rank, check, algorithm: resolveAlgorithm(c), reduction: hostReduction(), ownSamplesMs: [] };
+  const result: RankCaseResult = { rank, check, algorithm: resolveAlgorithm(c, size), reduction: hostReduction(), ownSamplesMs: [] };
 
   // Agree on the verdict: a 4-byte sum of failures.
   const verdict = new Int32Array([check.passed ? 0 : 1]);

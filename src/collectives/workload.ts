@@ -27,6 +27,8 @@ export interface CollectiveParams {
   inPlace: boolean;
   ranks: number;
   chunkBytes: number;
+  /** Broadcast only: the rank whose buffer every rank ends with (nccl-tests -r). */
+  root?: number;
 }
 
 /** Data is made on each rank from the seed; the coordinator holds only the seed. */
@@ -76,6 +78,8 @@ function entrySchema(kind: CollectiveKind) {
     inPlace: z.array(z.boolean()).min(1).default([false]),
     /** Pipelining slice of the ring and chain algorithms. @default 2097152 */
     chunkBytes: z.number().int().min(64).max(1 << 30).default(DEFAULT_CHUNK_BYTES),
+    /** Broadcast: the root rank (nccl-tests -r); must be a rank of the run. @default 0 */
+    root: z.number().int().min(0).default(0),
   }).refine((e) => e.minBytes <= e.maxBytes, { message: 'minBytes must not exceed maxBytes', path: ['minBytes'] });
 }
 
@@ -98,7 +102,7 @@ const pickList = <T extends string>(given: unknown, allowed: readonly T[], optio
 
 /** The call a case makes on every rank. */
 export function callOf(p: CollectiveParams): CollectiveCall {
-  return { kind: p.kind, dtype: p.dtype, op: p.op, algorithm: p.algorithm, count: p.count, inPlace: p.inPlace, chunkBytes: p.chunkBytes };
+  return { kind: p.kind, dtype: p.dtype, op: p.op, algorithm: p.algorithm, count: p.count, inPlace: p.inPlace, chunkBytes: p.chunkBytes, ...(p.root !== undefined ? { root: p.root } : {}) };
 }
 
 /** The workload definition of one collective. */
@@ -120,6 +124,9 @@ export function collectiveWorkload(kind: CollectiveKind): Workload<CollectivePar
       const algorithms = pickList(o.algorithm, ALGORITHMS[kind], '--algorithm') ?? e.algorithms;
       const inPlace = o.inPlace !== undefined ? (o.inPlace as boolean[]) : e.inPlace;
       const chunkBytes = (o.chunkBytes as number | undefined) ?? e.chunkBytes;
+      const root = kind === 'broadcast' ? ((o.root as number | undefined) ?? e.root) : undefined;
+      if (root !== undefined && root >= ranks)
+        throw new UsageError(`root ${root} is not a rank of this run (ranks 0..${ranks - 1})`, o.root !== undefined ? '--root' : 'root');
       const out: CollectiveParams[] = [];
       for (const dtype of e.dtypes)
         for (const op of ops)
@@ -132,7 +139,7 @@ export function collectiveWorkload(kind: CollectiveKind): Workload<CollectivePar
                 const bytes = Math.floor(size / unit) * unit;
                 if (bytes === 0 || seen.has(bytes)) continue;
                 seen.add(bytes);
-                out.push({ kind, bytes, count: bytes / elementBytes(dtype), dtype, op, algorithm, inPlace: ip, ranks, chunkBytes });
+                out.push({ kind, bytes, count: bytes / elementBytes(dtype), dtype, op, algorithm, inPlace: ip, ranks, chunkBytes, ...(root !== undefined ? { root } : {}) });
               }
             }
       return out;
@@ -140,11 +147,15 @@ export function collectiveWorkload(kind: CollectiveKind): Workload<CollectivePar
 
     caseId(backend, p) {
       const op = reduces ? `/${p.op}` : '';
-      return `${kind}/${backend}/${p.dtype}${op}/${p.algorithm}/${p.bytes}${p.inPlace ? '/inplace' : ''}`;
+      // The slice is named only when it is not the default, so ids (and baselines keyed by
+      // them) stay as they were, while a sweep over slices keeps one case per slice.
+      const chunk = p.chunkBytes !== DEFAULT_CHUNK_BYTES ? `/chunk${p.chunkBytes}` : '';
+      const root = p.root ? `/root${p.root}` : '';
+      return `${kind}/${backend}/${p.dtype}${op}/${p.algorithm}/${p.bytes}${p.inPlace ? '/inplace' : ''}${chunk}${root}`;
     },
 
     describe(p) {
-      return { bytes: p.bytes, count: p.count, dtype: p.dtype, op: reduces ? p.op : undefined, algorithm: p.algorithm, ranks: p.ranks, inPlace: p.inPlace, chunkBytes: p.chunkBytes };
+      return { bytes: p.bytes, count: p.count, dtype: p.dtype, op: reduces ? p.op : undefined, algorithm: p.algorithm, ranks: p.ranks, inPlace: p.inPlace, chunkBytes: p.chunkBytes, root: p.root };
     },
 
     makeData: (_p, seed) => ({ seed }),

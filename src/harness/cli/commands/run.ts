@@ -48,6 +48,7 @@ export interface RunCliOptions {
   inPlace?: boolean;
   outOfPlace?: boolean;
   chunkBytes?: number;
+  root?: number;
 }
 
 /** A multi-process run's coordinator settings (from `gpubench coordinator`, or made up for `--local-nodes`). */
@@ -99,6 +100,7 @@ export async function runCli(opts: RunCliOptions, argv: string[], clusterSetting
         op: opts.op,
         inPlace: opts.inPlace || opts.outOfPlace ? [...(opts.outOfPlace ? [false] : []), ...(opts.inPlace ? [true] : [])] : undefined,
         chunkBytes: opts.chunkBytes,
+        root: opts.root,
       },
     });
     for (const u of plan.unavailable) process.stderr.write(`gpubench: ${u.backend} unavailable: ${u.reason}\n`);
@@ -159,11 +161,12 @@ export function addRunOptions(cmd: Command): Command {
     .option('-b, --min-bytes <size>', 'collectives: smallest message S, e.g. 8, 1K (nccl-tests -b)', byteSize)
     .option('-e, --max-bytes <size>', 'collectives: largest message S, e.g. 64MiB (nccl-tests -e)', byteSize)
     .option('-f, --step-factor <x>', 'collectives: multiply S by this between sizes (nccl-tests -f)', factor)
-    .option('--algorithm <list>', 'collectives: auto, ring, recursive-doubling, tree, one-shot (all-reduce), chain (broadcast)', list)
+    .option('--algorithm <list>', 'collectives: auto, ring, recursive-doubling, tree, linear, one-shot (all-reduce), chain (broadcast)', list)
     .option('--op <list>', 'collectives: reduction ops sum, prod, min, max, avg', list)
     .option('--in-place', 'collectives: in-place calls (output aliases input)')
     .option('--out-of-place', 'collectives: out-of-place calls (the default; with --in-place, both)')
-    .option('--chunk-bytes <size>', 'collectives: pipelining slice of the ring and chain algorithms', byteSize);
+    .option('--chunk-bytes <size>', 'collectives: pipelining slice of the ring and chain algorithms', byteSize)
+    .option('-r, --root <rank>', 'collectives: broadcast root rank (nccl-tests -r)', intIn(0, 1 << 20));
 }
 
 export const runCommand: CliCommand = {
