@@ -83,10 +83,10 @@ describe('run --local-nodes', () => {
     for (const f of fits) expect(f.alphaUs).toBeGreaterThanOrEqual(0);
   });
 
-  it('runs all-gather, reduce-scatter and broadcast, in place, f16/i32, prod/avg on 3 processes', () => {
+  it('runs all-gather, reduce-scatter and broadcast (from root 2), in place, f16/i32, prod/avg on 3 processes', () => {
     const json = join(tmp(), 'r.json');
     const r = gpubench(['run', '--workloads', 'allreduce,allgather,reducescatter,broadcast', '--local-nodes', '3', '-b', '6', '-e', '100K', '-f', '1000',
-      '--dtypes', 'f16,i32', '--op', 'prod,avg', '--in-place', '--json', json, ...FAST], {}, 150_000);
+      '--dtypes', 'f16,i32', '--op', 'prod,avg', '--in-place', '-r', '2', '--json', json, ...FAST], {}, 150_000);
     expect(r.code, r.stderr).toBe(0);
     const res = readResults(json);
     const kinds = new Set(res.cases.map((c) => c.workload));
@@ -99,7 +99,8 @@ describe('run --local-nodes', () => {
     // Gathers and scatters round S to whole per-rank blocks.
     for (const c of res.cases.filter((x) => x.workload === 'allgather' || x.workload === 'reducescatter'))
       expect(Number(c.params.bytes) % (3 * (c.params.dtype === 'f16' ? 2 : 4))).toBe(0);
-    for (const c of res.cases) expect(c.id).toMatch(/\/inplace$/);
+    for (const c of res.cases) expect(c.id).toMatch(c.workload === 'broadcast' ? /\/inplace\/root2$/ : /\/inplace$/);
+    expect(bc.params.root).toBe(2);
   });
 
   it('without a world, collective cases are skipped with the way to run them', () => {

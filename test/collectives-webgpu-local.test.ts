@@ -96,6 +96,9 @@ describe.skipIf(missing !== undefined)(`webgpu-local on this machine${missing ? 
     expect(k.supports!({ ...p, dtype: 'f32', algorithm: 'tree' }, [])).toMatch(/"tree" is not implemented/);
     expect(k.supports!({ ...p, dtype: 'f16' }, [{ backend: 'webgpu-local', id: 'x', name: 'x', features: [] }])).toMatch(/shader-f16/);
     expect(k.supports!({ ...p, dtype: 'f32', bytes: 1 << 30 }, [{ backend: 'webgpu-local', id: 'x', name: 'x', limits: { maxStorageBufferBindingSize: 1 << 27 } }])).toMatch(/largest storage buffer/);
+    const bc = getKernel<CollectiveParams, CollectiveData>('broadcast', 'webgpu-local')!;
+    expect(bc.supports!({ ...p, kind: 'broadcast', dtype: 'f32', root: 1 }, [])).toMatch(/root 1 is not one of the 1 ranks/);
+    expect(bc.supports!({ ...p, kind: 'broadcast', dtype: 'f32', root: 0 }, [])).toBeUndefined();
   });
 
   it.each([2, 3])('%i ranks on as many devices of one adapter (stand-in for physical adapters): every op and dtype, ring, one-shot and recursive doubling, checked on every rank', async (n) => {

@@ -7,7 +7,7 @@ import type { Backend } from '../harness/backend.js';
 import { registerBackend, registerKernel } from '../harness/registry.js';
 import { installedVersion } from '../harness/environment.js';
 import { COLLECTIVES } from './collective.js';
-import type { CollectiveData, CollectiveParams } from './workload.js';
+import { rootSupport, type CollectiveData, type CollectiveParams } from './workload.js';
 import { currentWorld } from './world.js';
 
 export const wsBackend: Backend = {
@@ -25,7 +25,9 @@ for (const workload of COLLECTIVES)
   registerKernel<CollectiveParams, CollectiveData>({
     workload,
     backend: 'ws',
-    supports: () =>
-      currentWorld() ? undefined : 'collectives need several ranks: run with --local-nodes N, or gpubench coordinator with workers (this machine\'s WebGPU adapters as ranks: --backends webgpu-local)',
+    supports: (p) =>
+      currentWorld()
+        ? rootSupport(p)
+        : 'collectives need several ranks: run with --local-nodes N, or gpubench coordinator with workers (this machine\'s WebGPU adapters as ranks: --backends webgpu-local)',
     setup: () => Promise.reject(new Error(`${workload} runs on every rank through the control plane, not in one process`)),
   });

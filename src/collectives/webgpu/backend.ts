@@ -11,7 +11,7 @@ import type { Backend } from '../../harness/backend.js';
 import type { DeviceInfo } from '../../harness/results/schema.js';
 import { registerBackend, registerKernel } from '../../harness/registry.js';
 import { noAdapterReason } from '../../kernels/webgpu/dawn.js';
-import { callOf, type CollectiveData, type CollectiveParams } from '../workload.js';
+import { callOf, rootSupport, type CollectiveData, type CollectiveParams } from '../workload.js';
 import { currentWorld, setLocalRanks } from '../world.js';
 import { closeRanks, findLocalAdapters, openRankDevices, type LocalAdapters, type RankDevice } from './adapters.js';
 import { localCollectiveAlgorithm, localNotes, setupLocalCollective } from './local-case.js';
@@ -75,6 +75,8 @@ export function localSupports(p: CollectiveParams, devices: DeviceInfo[]): strin
     return `algorithm "${p.algorithm}" is not implemented on local adapters (${implemented} are)`;
   }
   if (p.dtype === 'f16' && !devices.every((d) => d.features?.includes('shader-f16'))) return 'an adapter lacks shader-f16';
+  const root = rootSupport(p);
+  if (root) return root;
   const limit = Math.min(...devices.map((d) => Math.min(d.limits?.maxStorageBufferBindingSize ?? Infinity, d.limits?.maxBufferSize ?? Infinity)));
   if (p.bytes > limit) return `${p.bytes} bytes exceed an adapter's largest storage buffer (${limit} bytes)`;
   return undefined;
