@@ -11,9 +11,9 @@ import { finalize, reduceFrom, type ReduceOp } from '../ops.js';
  * Default pipelining slice: big enough that per-message costs (a wake-up, a promise, a
  * syscall) vanish against the copy, small enough that a slice is still in the core's L2
  * when it is reduced and forwarded. On 4 processes over loopback (2-core Xeon, 2 MiB L2 a
- * core), 16 MiB all-reduce in a bare loop, slices compared in interleaved runs: 1 MiB
- * 44 ms, 1.5 MiB 36 ms, 2 MiB 31 ms, 4 MiB 34 ms, 8 MiB 34 ms (the loop's buffers were
- * zero pages, so only the comparison counts: the benchmark with real data takes ~39 ms).
+ * core), 16 MiB all-reduce: in a bare loop over zero pages 1 MiB 44 ms, 2 MiB 31 ms,
+ * 4 MiB 34 ms; with real data, slices of 256 KiB to 4 MiB compared as cases of one run in
+ * varied order are level within the noise (31–34 ms each).
  */
 export const DEFAULT_CHUNK_BYTES = 2 * 1024 * 1024;
 
