@@ -192,7 +192,7 @@ export const RunInfo = z.object({
     runId: z.string(),
     worldSize: z.number().int().positive(),
     coordinator: z.string(),
-    /** Some host ran more ranks than it has cores: `auto` then takes the tree for small all-reduces. */
+    /** Some host ran more ranks than it has cores: `auto` then takes the fewest messages for small all-reduces (linear up to 8 ranks, the binomial tree above). */
     cpuBound: z.boolean().optional(),
     /** Connections cut off for protocol errors (garbage, bad token, too large). */
     protocolErrors: z.array(z.object({ at: z.string(), peer: z.string(), rank: z.number().int().optional(), error: z.string() }).passthrough()),
