@@ -36,9 +36,9 @@ export const ALGORITHMS: Record<CollectiveKind, readonly string[]> = {
  *   syscall and a wake-up on the CPU that is the bottleneck: the fewest messages,
  *   2(n−1) in all. Up to LINEAR_MAX_RANKS ranks the linear one (two rounds, rank 0
  *   carries every message), above it the binomial tree (2·log2 n rounds). 4 processes on
- *   2 cores, 1 KiB, in the same runs: linear 79–198 µs, tree 94–289 µs, recursive
- *   doubling 117–165 µs (linear/tree 0.61–0.93, median 0.82); 8 processes: linear
- *   246–317 µs, tree 285–736 µs.
+ *   2 cores, 1 KiB, as cases of the same 10 runs: linear 79–198 µs, tree 94–289 µs
+ *   (linear/tree per run 0.61–0.93, median 0.82); recursive doubling 117–240 µs in 6
+ *   earlier runs; 8 processes: linear 246–317 µs, tree 285–736 µs.
  * One-shot (one round, n−1 messages per rank) is there to be asked for by name.
  */
 export const AUTO_RING_MIN_BYTES = 64 * 1024;
