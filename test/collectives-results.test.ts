@@ -40,10 +40,12 @@ describe('case ids', () => {
       expect(CallSchema.parse(callOf(fromCli!)).root).toBe(2);
       const [rootZero] = w.expand(w.entrySchema.parse({ workload: 'broadcast', minBytes: 1024, maxBytes: 1024 }), {});
       expect(w.caseId('ws', rootZero!)).toBe('broadcast/ws/f32/auto/1024');
-      // Other collectives have no root: nothing in their ids or calls.
+      // Other collectives have no root: a suite that gives one is refused, --root leaves them be.
       const ar = collectiveWorkload('allreduce');
-      const [arp] = ar.expand(ar.entrySchema.parse({ workload: 'allreduce', minBytes: 1024, maxBytes: 1024, root: 2 }), {});
+      expect(ar.entrySchema.safeParse({ workload: 'allreduce', root: 2 }).success).toBe(false);
+      const [arp] = ar.expand(ar.entrySchema.parse({ workload: 'allreduce', minBytes: 1024, maxBytes: 1024 }), { root: 2 });
       expect(callOf(arp!).root).toBeUndefined();
+      expect(ar.caseId('ws', arp!)).toBe('allreduce/ws/f32/sum/auto/1024');
     } finally {
       setWorld(undefined);
     }

@@ -78,8 +78,13 @@ function entrySchema(kind: CollectiveKind) {
     inPlace: z.array(z.boolean()).min(1).default([false]),
     /** Pipelining slice of the ring and chain algorithms. @default 2097152 */
     chunkBytes: z.number().int().min(64).max(1 << 30).default(DEFAULT_CHUNK_BYTES),
-    /** Broadcast: the root rank (nccl-tests -r); must be a rank of the run. @default 0 */
-    root: z.number().int().min(0).default(0),
+    // Only a broadcast has a root: on another collective the field is an unknown key.
+    ...(kind === 'broadcast'
+      ? {
+          /** The root rank (nccl-tests -r); a backend whose ranks do not include it skips its cases. @default 0 */
+          root: z.number().int().min(0).default(0),
+        }
+      : {}),
   }).refine((e) => e.minBytes <= e.maxBytes, { message: 'minBytes must not exceed maxBytes', path: ['minBytes'] });
 }
 
@@ -131,7 +136,7 @@ export function collectiveWorkload(kind: CollectiveKind): Workload<CollectivePar
       const chunkBytes = (o.chunkBytes as number | undefined) ?? e.chunkBytes;
       // A root beyond a backend's ranks skips that backend's cases (rootSupport): one
       // suite runs on machines with different rank counts.
-      const root = kind === 'broadcast' ? ((o.root as number | undefined) ?? e.root) : undefined;
+      const root = kind === 'broadcast' ? ((o.root as number | undefined) ?? (e as Entry & { root: number }).root) : undefined;
       const out: CollectiveParams[] = [];
       for (const dtype of e.dtypes)
         for (const op of ops)
