@@ -17,7 +17,7 @@ import { F16_TO_F32, allocate, bytesOf, fromBf16, readElement, toBf16, toF16, ty
 import { checkOutput, rankInput } from '../src/collectives/reference.js';
 import type { CollectiveCall } from '../src/collectives/collective.js';
 import type { CollectiveParams } from '../src/collectives/workload.js';
-import { setWorld } from '../src/collectives/world.js';
+import { withWorld } from './helpers/world.js';
 import { ncclBackend } from '../src/collectives/nccl/backend.js';
 import {
   F32_EXACT_INT,
@@ -85,12 +85,9 @@ describe('nccl on a machine without NCCL', () => {
   });
 
   it('stands aside in a multi-process run', async () => {
-    setWorld({ ranks: 4 });
-    try {
-      expect(await ncclBackend.probe()).toMatchObject({ available: false, reason: expect.stringMatching(/--local-nodes/) });
-    } finally {
-      setWorld(undefined);
-    }
+    await withWorld(4, async () =>
+      expect(await ncclBackend.probe()).toMatchObject({ available: false, reason: expect.stringMatching(/--local-nodes/) }),
+    );
   });
 });
 

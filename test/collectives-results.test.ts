@@ -8,7 +8,7 @@ import { mergeRanks } from '../src/collectives/control/cluster-run.js';
 import { fitAlphaBeta, fitSweeps } from '../src/collectives/fit.js';
 import { callOf, collectiveWorkload, rootSupport, sweepSizes, type CollectiveParams } from '../src/collectives/workload.js';
 import { CallSchema } from '../src/collectives/control/protocol.js';
-import { setWorld } from '../src/collectives/world.js';
+import { withWorld } from './helpers/world.js';
 import { DEFAULT_CHUNK_BYTES } from '../src/collectives/algorithms/ring-steps.js';
 import type { RankCaseResult } from '../src/collectives/rank-case.js';
 import type { PlannedCase } from '../src/harness/plan.js';
@@ -27,11 +27,10 @@ describe('case ids', () => {
     expect(new Set([DEFAULT_CHUNK_BYTES, 1 << 19, 1 << 20].map(id)).size).toBe(3);
   });
 
-  it('carry a broadcast root from the suite or --root into the id and the call every rank makes', () => {
+  it('carry a broadcast root from the suite or --root into the id and the call every rank makes', async () => {
     const w = collectiveWorkload('broadcast');
     const entry = w.entrySchema.parse({ workload: 'broadcast', minBytes: 1024, maxBytes: 1024, root: 1 });
-    setWorld({ ranks: 3 });
-    try {
+    await withWorld(3, () => {
       const [fromSuite] = w.expand(entry, {});
       expect(w.caseId('ws', fromSuite!)).toBe('broadcast/ws/f32/auto/1024/root1');
       const [fromCli] = w.expand(entry, { root: 2 });
@@ -46,9 +45,7 @@ describe('case ids', () => {
       const [arp] = ar.expand(ar.entrySchema.parse({ workload: 'allreduce', minBytes: 1024, maxBytes: 1024 }), { root: 2 });
       expect(callOf(arp!).root).toBeUndefined();
       expect(ar.caseId('ws', arp!)).toBe('allreduce/ws/f32/sum/auto/1024');
-    } finally {
-      setWorld(undefined);
-    }
+    });
   });
 
   it('skip a backend whose ranks do not include the root, saying so', () => {

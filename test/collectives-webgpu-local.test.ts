@@ -21,7 +21,7 @@ import { REDUCE_OPS } from '../src/collectives/ops.js';
 import type { CollectiveDtype } from '../src/collectives/dtypes.js';
 import type { CollectiveCall } from '../src/collectives/collective.js';
 import type { CollectiveData, CollectiveParams } from '../src/collectives/workload.js';
-import { setWorld } from '../src/collectives/world.js';
+import { withWorld } from './helpers/world.js';
 import { closeDevices, openSameAdapterDevices, parseAdapterList, type RankDevice } from '../src/collectives/webgpu/adapters.js';
 import { localAdapters, webgpuLocalBackend } from '../src/collectives/webgpu/backend.js';
 import { setupLocalAllReduce, setupLocalCollective } from '../src/collectives/webgpu/local-case.js';
@@ -54,12 +54,9 @@ describe('adapter list', () => {
   });
 
   it('stands aside in a multi-process run', async () => {
-    setWorld({ ranks: 4 });
-    try {
-      expect(await webgpuLocalBackend.probe()).toMatchObject({ available: false, reason: expect.stringMatching(/--local-nodes/) });
-    } finally {
-      setWorld(undefined);
-    }
+    await withWorld(4, async () =>
+      expect(await webgpuLocalBackend.probe()).toMatchObject({ available: false, reason: expect.stringMatching(/--local-nodes/) }),
+    );
   });
 });
 
