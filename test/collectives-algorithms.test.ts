@@ -72,14 +72,18 @@ describe('all-reduce on the in-process transport', () => {
       }
   });
 
-  it('auto takes the ring from 64 KiB; below it recursive doubling, or where ranks share cores the linear one up to 8 ranks and the tree above', () => {
+  it('auto takes the ring from 64 KiB and recursive doubling below; where ranks share cores, the ring from 2 MiB, below 64 KiB the linear one up to 8 ranks, else the tree', () => {
     const call = (bytes: number, cpuBound?: boolean): CollectiveCall => ({ kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'auto', count: bytes / 4, inPlace: false, cpuBound });
     expect(resolveAlgorithm(call(1024), 4)).toBe('recursive-doubling');
     expect(resolveAlgorithm(call(1024, true), 4)).toBe('linear');
     expect(resolveAlgorithm(call(65536 - 4, true), 8)).toBe('linear');
     expect(resolveAlgorithm(call(1024, true), 9)).toBe('tree');
     expect(resolveAlgorithm(call(1024, true))).toBe('tree');
-    expect(resolveAlgorithm(call(65536, true), 4)).toBe('ring');
+    // Ranks that share cores keep a latency algorithm up to 2 MiB: the tree from 64 KiB.
+    expect(resolveAlgorithm(call(65536, true), 4)).toBe('tree');
+    expect(resolveAlgorithm(call(2 * 1024 * 1024 - 4, true), 4)).toBe('tree');
+    expect(resolveAlgorithm(call(2 * 1024 * 1024, true), 4)).toBe('ring');
+    expect(resolveAlgorithm(call(65536 - 4), 4)).toBe('recursive-doubling');
     expect(resolveAlgorithm(call(65536), 4)).toBe('ring');
   });
 

@@ -47,7 +47,7 @@ function start(args: string[], timeoutMs = 90_000, env: NodeJS.ProcessEnv = {}) 
 describe('run --local-nodes', () => {
   it('runs all-reduce on 4 worker processes: every size ok, checked on every rank, nccl-tests metrics, fits, nodes', () => {
     const json = join(tmp(), 'r.json');
-    const r = gpubench(['run', '--workloads', 'allreduce', '--local-nodes', '4', '-b', '8', '-e', '1MiB', '-f', '8', '--json', json, ...FAST], {}, 120_000);
+    const r = gpubench(['run', '--workloads', 'allreduce', '--local-nodes', '4', '-b', '8', '-e', '2MiB', '-f', '8', '--json', json, ...FAST], {}, 120_000);
     expect(r.code, r.stderr).toBe(0);
     const res = readResults(json);
     expect(res.run.status).toBe('complete');
@@ -56,7 +56,7 @@ describe('run --local-nodes', () => {
     expect(res.environment.nodes.map((n) => [n.rank, n.launcher])).toEqual([0, 1, 2, 3].map((r) => [r, 'explicit']));
     expect(res.run.cluster).toMatchObject({ worldSize: 4, protocolErrors: [] });
     const sizes = res.cases.map((c) => c.params.bytes);
-    expect(sizes).toEqual([8, 64, 512, 4096, 32768, 262144, 1048576]);
+    expect(sizes).toEqual([8, 64, 512, 4096, 32768, 262144, 2097152]);
     for (const c of res.cases) {
       expect(c.status, `${c.id}: ${c.reason}`).toBe('ok');
       expect(c.check).toMatchObject({ passed: true, wrong: 0 });
@@ -69,17 +69,20 @@ describe('run --local-nodes', () => {
       expect(c.metrics.busbwGBps).toBeCloseTo(algbw * (2 * 3) / 4, 12);
       expect(c.timer).toBe('wall-clock');
     }
-    // 4 processes on a host with fewer cores share them: auto takes the linear all-reduce below 64 KiB.
+    // 4 processes on a host with fewer cores share them: auto takes the linear all-reduce
+    // below 64 KiB and the tree below 2 MiB; with cores enough, recursive doubling then the ring from 64 KiB.
     const cpuBound = cpus().length < 4;
     expect(res.run.cluster?.cpuBound).toBe(cpuBound);
     const small = cpuBound ? 'linear' : 'recursive-doubling';
+    const middle = cpuBound ? 'tree' : 'ring';
     expect(res.cases[0]!.impl?.kernel).toBe(small);
     expect(res.cases.find((c) => c.params.bytes === 32768)!.impl?.kernel).toBe(small);
+    expect(res.cases.find((c) => c.params.bytes === 262144)!.impl?.kernel).toBe(middle);
     expect(res.cases.at(-1)!.impl?.kernel).toBe('ring');
     // Every worker is this install: the same host reduction as this process would use.
     for (const c of res.cases) expect(c.impl?.config?.reduction).toBe(hostReduction());
     const fits = res.collectives!.fits;
-    expect(fits.map((f) => f.algorithm).sort()).toEqual([small, 'ring'].sort());
+    expect(fits.map((f) => f.algorithm).sort()).toEqual([...new Set([small, middle, 'ring'])].sort());
     for (const f of fits) expect(f.alphaUs).toBeGreaterThanOrEqual(0);
   });
 

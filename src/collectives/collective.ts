@@ -29,22 +29,35 @@ export const ALGORITHMS: Record<CollectiveKind, readonly string[]> = {
 
 /**
  * Below this many bytes `auto` all-reduce takes a latency algorithm, from here the ring
- * (bandwidth). Which latency algorithm depends on where the ranks run (`cpuBound`):
- * - ranks with cores to themselves: recursive doubling, the fewest rounds (log2 n), one
- *   message per rank per round;
- * - ranks sharing cores (more ranks than cores on a host), where every message costs a
- *   syscall and a wake-up on the CPU that is the bottleneck: the fewest messages,
- *   2(n−1) in all. Up to LINEAR_MAX_RANKS ranks the linear one (two rounds, rank 0
- *   carries every message), above it the binomial tree (2·log2 n rounds). 4 processes on
- *   2 cores, 1 KiB, as cases of the same 10 runs: linear 79–198 µs, tree 94–289 µs
- *   (linear/tree per run 0.61–0.93, median 0.82); recursive doubling 117–240 µs in 6
- *   earlier runs; 8 processes: linear 246–317 µs, tree 285–736 µs.
- * One-shot (one round, n−1 messages per rank) is there to be asked for by name.
+ * (bandwidth), where ranks have cores to themselves. The latency algorithm there is
+ * recursive doubling: the fewest rounds (log2 n), one message per rank per round.
  */
 export const AUTO_RING_MIN_BYTES = 64 * 1024;
 
+/**
+ * The same threshold where ranks share cores (`cpuBound`: more ranks than cores on a
+ * host). There every message costs a syscall and a wake-up on the CPU that is the
+ * bottleneck, and a ring's 2(n−1) dependent steps cost more than its bandwidth saves until
+ * the buffer is large. Below it:
+ * - under 64 KiB, up to LINEAR_MAX_RANKS ranks, the linear all-reduce (two rounds, rank 0
+ *   carries every message). 4 processes on 2 cores, 1 KiB, as cases of the same 10 runs:
+ *   linear 79–198 µs, tree 94–289 µs (linear/tree per run 0.61–0.93, median 0.82);
+ *   recursive doubling 117–240 µs in 6 earlier runs; 8 processes: linear 246–317 µs, tree
+ *   285–736 µs;
+ * - otherwise the binomial tree (2·log2 n rounds, no rank carries more than log2 n
+ *   messages). 4 processes on 2 cores, steady state (1.5 s warm-up), two runs with the
+ *   algorithms in opposite orders, ms (tree / ring / linear / recursive doubling):
+ *   64 KiB 0.26–0.27 / 0.99–2.06 / 0.25–0.28 / 0.30–0.42; 256 KiB 0.52–0.55 / 1.11–1.18 /
+ *   0.59–0.70 / 0.63–0.87; 1 MiB 2.02–2.09 / 2.43–2.72 / 2.32 / 3.11–3.16; 2 MiB
+ *   5.35–5.78 / 4.01–4.82 / 5.73–6.07 / 6.84–8.20. From 2 MiB the ring leads.
+ */
+export const AUTO_RING_MIN_BYTES_SHARED = 2 * 1024 * 1024;
+
 /** Most ranks for which `auto` takes the linear all-reduce when ranks share cores (measured up to 8). */
 export const LINEAR_MAX_RANKS = 8;
+
+/** Below this many bytes, ranks that share cores take the linear all-reduce rather than the tree. */
+export const AUTO_LINEAR_MAX_BYTES = 64 * 1024;
 
 /** nccl-tests' bus factor: busbw = algbw · factor(n). */
 export const BUS_FACTOR: Record<CollectiveKind, (n: number) => number> = {
@@ -73,15 +86,16 @@ export interface CollectiveCall {
 
 /**
  * The concrete algorithm `auto` stands for at this size; `ranks` matters only to a small
- * all-reduce whose ranks share cores (unknown: the binomial tree).
+ * all-reduce whose ranks share cores (unknown: the binomial tree). One-shot (one round,
+ * n−1 messages per rank) is there to be asked for by name.
  */
 export function resolveAlgorithm(c: Pick<CollectiveCall, 'kind' | 'algorithm' | 'count' | 'dtype' | 'cpuBound'>, ranks = Infinity): string {
   if (c.algorithm !== 'auto') return c.algorithm;
   if (c.kind === 'allreduce') {
     const bytes = c.count * elementBytes(c.dtype);
-    if (bytes >= AUTO_RING_MIN_BYTES) return 'ring';
-    if (!c.cpuBound) return 'recursive-doubling';
-    return ranks <= LINEAR_MAX_RANKS ? 'linear' : 'tree';
+    if (!c.cpuBound) return bytes >= AUTO_RING_MIN_BYTES ? 'ring' : 'recursive-doubling';
+    if (bytes >= AUTO_RING_MIN_BYTES_SHARED) return 'ring';
+    return bytes < AUTO_LINEAR_MAX_BYTES && ranks <= LINEAR_MAX_RANKS ? 'linear' : 'tree';
   }
   return c.kind === 'broadcast' ? 'chain' : 'ring';
 }
