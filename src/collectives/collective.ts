@@ -38,18 +38,12 @@ export const AUTO_RING_MIN_BYTES = 64 * 1024;
  * The same threshold where ranks share cores (`cpuBound`: more ranks than cores on a
  * host). There every message costs a syscall and a wake-up on the CPU that is the
  * bottleneck, and a ring's 2(n−1) dependent steps cost more than its bandwidth saves until
- * the buffer is large. Below it:
- * - under 64 KiB, up to LINEAR_MAX_RANKS ranks, the linear all-reduce (two rounds, rank 0
- *   carries every message). 4 processes on 2 cores, 1 KiB, as cases of the same 10 runs:
- *   linear 79–198 µs, tree 94–289 µs (linear/tree per run 0.61–0.93, median 0.82);
- *   recursive doubling 117–240 µs in 6 earlier runs; 8 processes: linear 246–317 µs, tree
- *   285–736 µs;
- * - otherwise the binomial tree (2·log2 n rounds, no rank carries more than log2 n
- *   messages). 4 processes on 2 cores, steady state (1.5 s warm-up), two runs with the
- *   algorithms in opposite orders, ms (tree / ring / linear / recursive doubling):
- *   64 KiB 0.26–0.27 / 0.99–2.06 / 0.25–0.28 / 0.30–0.42; 256 KiB 0.52–0.55 / 1.11–1.18 /
- *   0.59–0.70 / 0.63–0.87; 1 MiB 2.02–2.09 / 2.43–2.72 / 2.32 / 3.11–3.16; 2 MiB
- *   5.35–5.78 / 4.01–4.82 / 5.73–6.07 / 6.84–8.20. From 2 MiB the ring leads.
+ * the buffer is large. Below it: under AUTO_LINEAR_MAX_BYTES, up to LINEAR_MAX_RANKS
+ * ranks, the linear all-reduce (two rounds, the fewest messages; 1 KiB on 4 processes:
+ * linear/tree median 0.82); otherwise the binomial tree (2·log2 n rounds). 4 processes on
+ * 2 cores, steady state: tree 0.26 ms against the ring's 0.99–2.06 ms at 64 KiB, 2.0
+ * against 2.4–2.7 ms at 1 MiB; the ring leads from 2 MiB (8 processes: level there).
+ * Every measurement behind these thresholds: docs/collectives.md, "Algorithms and bus bandwidth".
  */
 export const AUTO_RING_MIN_BYTES_SHARED = 2 * 1024 * 1024;
 
