@@ -43,7 +43,7 @@ describe('f16 and bf16 conversions', () => {
 });
 
 describe('all-reduce on the in-process transport', () => {
-  for (const algorithm of ['ring', 'recursive-doubling', 'tree', 'linear', 'one-shot', 'auto'])
+  for (const algorithm of ['ring', 'halving-doubling', 'recursive-doubling', 'tree', 'linear', 'one-shot', 'auto'])
     for (const ranks of [1, 2, 3, 5, 7])
       it(`${algorithm}, ${ranks} ranks, every op and dtype, odd counts`, async () => {
         for (const dtype of COLLECTIVE_DTYPES)
@@ -53,6 +53,14 @@ describe('all-reduce on the in-process transport', () => {
               expectAllPassed(await runGroup(c, ranks), `${dtype} ${op} ${count}`);
             }
       });
+
+  for (const ranks of [4, 6, 8])
+    it(`halving-doubling, ${ranks} ranks, a large buffer in several slices a step, both placements`, async () => {
+      for (const inPlace of [false, true]) {
+        const c: CollectiveCall = { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'halving-doubling', count: 300_001, inPlace, chunkBytes: 16 * 1024 };
+        expectAllPassed(await runGroup(c, ranks), `f32 sum ${inPlace ? 'in place' : 'out of place'}`);
+      }
+    });
 
   it('ring with a large buffer and several slices per segment, out of place', async () => {
     const c: CollectiveCall = { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'ring', count: 300_001, inPlace: false, chunkBytes: 16 * 1024 };

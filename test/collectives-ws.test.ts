@@ -34,6 +34,8 @@ describe('WebSocket transport on loopback', () => {
     const calls: CollectiveCall[] = [
       { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'ring', count: 200_003, inPlace: false, chunkBytes: 32 * 1024 },
       { kind: 'allreduce', dtype: 'bf16', op: 'avg', algorithm: 'recursive-doubling', count: 999, inPlace: true },
+      { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'halving-doubling', count: 200_003, inPlace: false, chunkBytes: 32 * 1024 },
+      { kind: 'allreduce', dtype: 'f16', op: 'min', algorithm: 'halving-doubling', count: 4099, inPlace: true, chunkBytes: 1024 },
       { kind: 'allreduce', dtype: 'i32', op: 'prod', algorithm: 'auto', count: 5, inPlace: false },
       { kind: 'allgather', dtype: 'f16', op: 'sum', algorithm: 'ring', count: 3 * 4097, inPlace: true, chunkBytes: 1024 },
       { kind: 'reducescatter', dtype: 'f32', op: 'max', algorithm: 'ring', count: 3 * 1001, inPlace: false, chunkBytes: 512 },

@@ -11,6 +11,7 @@ import { recursiveDoublingAllReduce } from './algorithms/recursive-doubling.js';
 import { oneShotAllReduce } from './algorithms/one-shot.js';
 import { treeAllReduce } from './algorithms/tree.js';
 import { linearAllReduce } from './algorithms/linear.js';
+import { halvingDoublingAllReduce } from './algorithms/halving-doubling.js';
 import { allGatherBusFactor, ringAllGatherCollective } from './algorithms/allgather.js';
 import { reduceScatterBusFactor, ringReduceScatterCollective } from './algorithms/reducescatter.js';
 import { broadcastBusFactor, chainBroadcast } from './algorithms/broadcast.js';
@@ -21,7 +22,7 @@ export type CollectiveKind = (typeof COLLECTIVES)[number];
 
 /** Algorithm names per collective; `auto` picks by message size. */
 export const ALGORITHMS: Record<CollectiveKind, readonly string[]> = {
-  allreduce: ['auto', 'ring', 'recursive-doubling', 'tree', 'linear', 'one-shot'],
+  allreduce: ['auto', 'ring', 'halving-doubling', 'recursive-doubling', 'tree', 'linear', 'one-shot'],
   allgather: ['auto', 'ring'],
   reducescatter: ['auto', 'ring'],
   broadcast: ['auto', 'chain'],
@@ -139,6 +140,7 @@ export async function runCollective(t: Transport, c: CollectiveCall, b: RankBuff
   switch (c.kind) {
     case 'allreduce': {
       if (algorithm === 'ring') return ringAllReduce(t, b.output, c.dtype, c.op, c.chunkBytes, c.inPlace ? undefined : b.input);
+      if (algorithm === 'halving-doubling') return halvingDoublingAllReduce(t, b.output, c.dtype, c.op, c.chunkBytes, c.inPlace ? undefined : b.input);
       if (!c.inPlace) b.output.set(b.input);
       if (algorithm === 'recursive-doubling') return recursiveDoublingAllReduce(t, b.output, c.dtype, c.op);
       if (algorithm === 'one-shot') return oneShotAllReduce(t, b.output, c.dtype, c.op);

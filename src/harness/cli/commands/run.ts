@@ -161,7 +161,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('-b, --min-bytes <size>', 'collectives: smallest message S, e.g. 8, 1K (nccl-tests -b)', byteSize)
     .option('-e, --max-bytes <size>', 'collectives: largest message S, e.g. 64MiB (nccl-tests -e)', byteSize)
     .option('-f, --step-factor <x>', 'collectives: multiply S by this between sizes (nccl-tests -f)', factor)
-    .option('--algorithm <list>', 'collectives: auto, ring, recursive-doubling, tree, linear, one-shot (all-reduce), chain (broadcast)', list)
+    .option('--algorithm <list>', 'collectives: auto, ring, halving-doubling, recursive-doubling, tree, linear, one-shot (all-reduce), chain (broadcast)', list)
     .option('--op <list>', 'collectives: reduction ops sum, prod, min, max, avg', list)
     .option('--in-place', 'collectives: in-place calls (output aliases input)')
     .option('--out-of-place', 'collectives: out-of-place calls (the default; with --in-place, both)')
