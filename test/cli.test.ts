@@ -17,7 +17,7 @@ interface Results {
   run: { status: string; argv: string[] };
   environment: { packages: Record<string, string>; node: string; hostname: string };
   devices: { backend: string; name: string }[];
-  cases: { id: string; status: string; backend: string; reason?: string; timer?: string; samplesMs: number[]; stats?: { medianMs: number }; metrics: { tflops?: number }; check?: { passed: boolean; wrong: number } }[];
+  cases: { id: string; status: string; backend: string; reason?: string; timer?: string; samplesMs: number[]; stats?: { medianMs: number }; warmup?: { iterations: number; ms: number; settled?: boolean }; metrics: { tflops?: number }; check?: { passed: boolean; wrong: number } }[];
 }
 
 describe('gpubench list', () => {
@@ -65,6 +65,7 @@ describe('gpubench run', () => {
       expect(c.samplesMs.length).toBeGreaterThan(0);
       expect(c.stats!.medianMs).toBeGreaterThan(0);
       expect(c.metrics.tflops).toBeGreaterThan(0);
+      expect(c.warmup?.iterations).toBeGreaterThanOrEqual(2);
     }
     expect(res.cases.filter((c) => c.backend === 'webgpu').every((c) => c.timer === 'gpu-timestamp')).toBe(true);
     expect(res.cases.filter((c) => c.backend === 'tfjs-cpu').every((c) => c.timer === 'wall-clock')).toBe(true);

@@ -5,7 +5,7 @@
  * transport, how many iterations each sample has; every sample starts after a barrier
  * and its time is the slowest rank's (as nccl-tests reports).
  */
-import type { Check } from '../harness/results/schema.js';
+import type { Check, Warmup } from '../harness/results/schema.js';
 import { measure, type MeasureOptions } from '../harness/measure.js';
 import type { Transport } from './transport.js';
 import { bytesOf } from './dtypes.js';
@@ -28,6 +28,8 @@ export interface RankCaseResult {
   samplesMs?: number[];
   /** Rank 0 only: every rank's own per-sample ms, by rank. */
   perRankSamplesMs?: number[][];
+  /** Rank 0 only: how the warm-up it led went. */
+  warmup?: Warmup;
 }
 
 /** Synchronises all ranks: a 4-byte all-reduce, which no rank can finish before all have entered. */
@@ -92,6 +94,7 @@ export async function runRankCase(t: Transport, c: CollectiveCall, seed: number,
     // measure() returns only the calibrated samples; warm-up calls are the leading entries.
     const warm = perRank[0]!.length - m.samplesMs.length;
     result.samplesMs = m.samplesMs;
+    result.warmup = m.warmup;
     result.perRankSamplesMs = perRank.map((s) => s.slice(warm));
     result.ownSamplesMs = result.ownSamplesMs.slice(warm);
   } else {

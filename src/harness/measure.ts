@@ -1,10 +1,13 @@
 /**
  * The measurement loop every case goes through: warm-up (compilation, autotuning and
- * first-touch stay out), calibration of iterations per sample so each sample is long
- * enough for its clock, then samples until both a minimum time and a minimum count are
- * reached. A task may time itself on the device; the loop only sees milliseconds.
+ * first-touch stay out) until the calls stop getting faster, calibration of iterations
+ * per sample so each sample is long enough for its clock, then samples until both a
+ * minimum time and a minimum count are reached. A task may time itself on the device;
+ * the loop only sees milliseconds.
  */
-import type { TimerKind } from './results/schema.js';
+import { median } from 'simple-statistics';
+import type { TimerKind, Warmup } from './results/schema.js';
+import { mannWhitneyU } from './mann-whitney.js';
 
 /** Knobs of the measurement loop, from the suite's `measure` block. */
 export interface MeasureOptions {
@@ -12,6 +15,12 @@ export interface MeasureOptions {
   warmupMs: number;
   /** Minimum warm-up iterations. @default 2 */
   warmupIterations: number;
+  /**
+   * Longest warm-up: past `warmupMs` it goes on while the calls are still getting faster
+   * (see SETTLE_TOLERANCE), up to this. Equal to `warmupMs`: no settling.
+   * @default 10 × warmupMs
+   */
+  maxWarmupMs?: number;
   /** Keep taking samples until this much measured time has accumulated. @default 1000 */
   minTimeMs: number;
   /** …and at least this many samples. @default 5 */
@@ -52,8 +61,31 @@ export interface Measurement {
   samplesMs: number[];
   /** Iterations batched into each sample. */
   iterationsPerSample: number;
-  warmupIterations: number;
+  warmup: Warmup;
 }
+
+/**
+ * Warm-up goes on while the latest window of samples is faster than the window before
+ * by more than this fraction of its median, and significantly so (SETTLE_P): a speed-up
+ * still under way. Smaller gains, or gains the noise of a shared host explains, count as
+ * settled.
+ */
+export const SETTLE_TOLERANCE = 0.1;
+
+/** One-sided Mann-Whitney p-value below which a window's gain is taken as real. */
+export const SETTLE_P = 0.05;
+
+/**
+ * The window the settling rule compares: this long (at least 3 samples), or a quarter of
+ * the longest warm-up where that is shorter, so that two windows and a verdict fit in it.
+ * Speed-ups drift over seconds: 4 processes all-reducing 64 KiB over loopback on 2 cores
+ * go 2.1 → 1.4 → 1.1 → 1.0 → 0.8 ms per call in successive quarter seconds, steps of
+ * 10–35% that windows of a few tens of ms would each call noise.
+ */
+export const SETTLE_WINDOW_MS = 500;
+
+/** Calls of the minimum warm-up phase at most (a µs-task needs no more to be warm). */
+const MAX_MIN_WARMUP_CALLS = 1000;
 
 /**
  * Warms up, calibrates and samples `task`.
@@ -61,17 +93,7 @@ export interface Measurement {
  */
 export async function measure(task: Timed, opts: MeasureOptions, onSample?: (n: number) => void): Promise<Measurement> {
   const start = performance.now();
-  // Warm-up: at least warmupIterations, at least warmupMs; the last one calibrates.
-  let lastMs = 0;
-  let warm = 0;
-  const warmStart = performance.now();
-  while (warm < opts.warmupIterations || performance.now() - warmStart < opts.warmupMs) {
-    lastMs = await task.time(1);
-    warm++;
-    if (warm >= 1000) break;
-  }
-  const perIter = Math.max(lastMs, 1e-6);
-  const iterations = Math.max(1, Math.min(1_000_000, Math.ceil(opts.minSampleMs / perIter)));
+  const { warmup, iterations } = await warmUp(task, opts);
   const samplesMs: number[] = [];
   let total = 0;
   while (samplesMs.length < opts.maxSamples) {
@@ -84,5 +106,60 @@ export async function measure(task: Timed, opts: MeasureOptions, onSample?: (n: 
     const outOfTime = performance.now() - start >= opts.maxTimeMs;
     if (enough || outOfTime) break;
   }
-  return { samplesMs, iterationsPerSample: iterations, warmupIterations: warm };
+  return { samplesMs, iterationsPerSample: iterations, warmup };
+}
+
+/** Iterations per sample so that a sample lasts minSampleMs at `perIterMs`. */
+const calibrate = (perIterMs: number, opts: MeasureOptions) => Math.max(1, Math.min(1_000_000, Math.ceil(opts.minSampleMs / Math.max(perIterMs, 1e-6))));
+
+/**
+ * At least `warmupIterations` single calls and `warmupMs`, which calibrate a sample's
+ * iterations; then, while settling is on, samples as the measurement takes them until
+ * the latest window of them is no more than SETTLE_TOLERANCE faster than the window
+ * before, or `maxWarmupMs`. The latest window's median calibrates the samples.
+ */
+async function warmUp(task: Timed, opts: MeasureOptions): Promise<{ warmup: Warmup; iterations: number }> {
+  const t0 = performance.now();
+  const elapsed = () => performance.now() - t0;
+  const single: number[] = [];
+  while ((single.length < opts.warmupIterations || elapsed() < opts.warmupMs) && single.length < MAX_MIN_WARMUP_CALLS) single.push(await task.time(1));
+  // One call alone may be an outlier: the median of the last few calibrates.
+  let iterations = calibrate(single.length ? median(single.slice(-5)) : 0, opts);
+  let calls = single.length;
+  const maxMs = opts.maxWarmupMs ?? 10 * opts.warmupMs;
+  if (maxMs <= opts.warmupMs) return { warmup: { iterations: calls, ms: elapsed() }, iterations };
+
+  // Settling, on samples taken exactly as the measurement will take them. Windows are
+  // measured in the samples' own time (the task's clock); the longest warm-up in wall time.
+  const windowMs = Math.min(SETTLE_WINDOW_MS, maxMs / 4);
+  const perIter: number[] = [];
+  const ends: number[] = [];
+  let clock = 0;
+  /** Samples in the latest window: at least 3, at most 500 (a median of more says nothing new). */
+  const windowSamples = () => {
+    let n = 0;
+    while (n < ends.length && ends[ends.length - 1 - n]! > clock - windowMs) n++;
+    return Math.min(500, Math.max(3, n));
+  };
+  let settled = false;
+  while (elapsed() < maxMs) {
+    const ms = await task.time(iterations);
+    perIter.push(ms / iterations);
+    ends.push((clock += ms));
+    calls += iterations;
+    settled = steady(perIter, windowSamples());
+    if (settled) break;
+  }
+  if (perIter.length) iterations = calibrate(median(perIter.slice(-windowSamples())), opts);
+  return { warmup: { iterations: calls, ms: elapsed(), settled }, iterations };
+}
+
+/** Settled: not (the latest k values' median is SETTLE_TOLERANCE below the k before, and significantly). */
+function steady(xs: readonly number[], k: number): boolean {
+  if (xs.length < 2 * k) return false;
+  const latest = xs.slice(-k);
+  const before = xs.slice(-2 * k, -k);
+  if (median(latest) >= (1 - SETTLE_TOLERANCE) * median(before)) return true;
+  // The medians say which way: half the two-sided p-value is the one-sided one.
+  return mannWhitneyU(latest, before).p / 2 >= SETTLE_P;
 }

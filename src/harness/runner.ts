@@ -73,6 +73,7 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
       for (const r of opts.reporters) r.onCaseSample?.(c, n);
     });
     result.samplesMs = m.samplesMs;
+    result.warmup = m.warmup;
     result.stats = summarize(m.samplesMs);
     const peak = datasheetPeak(prepared.device, workload.peakDtype?.(c.params));
     result.metrics = workload.metrics(c.params, result.stats.medianMs, { tflops: peak?.tflops });

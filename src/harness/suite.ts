@@ -20,6 +20,8 @@ const d = DEFAULT_MEASURE;
 export const MeasureBlock = z.strictObject({
   warmupMs: z.number().min(0).default(d.warmupMs),
   warmupIterations: z.number().int().min(0).default(d.warmupIterations),
+  /** Absent: 10 × warmupMs. */
+  maxWarmupMs: z.number().min(0).optional(),
   minTimeMs: z.number().min(0).default(d.minTimeMs),
   minSamples: z.number().int().min(1).default(d.minSamples),
   maxSamples: z.number().int().min(1).default(d.maxSamples),

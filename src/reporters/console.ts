@@ -24,8 +24,12 @@ export function caseLine(r: CaseResult): string {
   if (r.status === 'skipped') return `${statusText(r.status)} ${r.id}: ${r.reason ?? ''}`;
   if (r.status === 'failed') return `${statusText(r.status)} ${r.id}: ${r.reason ?? ''}`;
   const s = r.stats!;
-  return `${statusText(r.status)} ${r.id}  median ${fmtMs(s.medianMs)} ms (cv ${(s.cv * 100).toFixed(1)}%, ${r.samplesMs.length} samples, ${r.timer})  ${throughput(r)}  err ${r.check?.maxRelError?.toExponential(1) ?? '-'}${power(r)}`;
+  return `${statusText(r.status)} ${r.id}  median ${fmtMs(s.medianMs)} ms (cv ${(s.cv * 100).toFixed(1)}%, ${r.samplesMs.length} samples, ${r.timer}${unsettled(r)})  ${throughput(r)}  err ${r.check?.maxRelError?.toExponential(1) ?? '-'}${power(r)}`;
 }
+
+/** Says so where the warm-up ran out of time while the calls were still getting faster. */
+const unsettled = (r: CaseResult): string =>
+  r.warmup?.settled === false ? `, ${pc.yellow(`warm-up unsettled after ${(r.warmup.ms / 1000).toFixed(1)} s`)}` : '';
 
 /** The case's headline throughput with its unit. */
 function throughput(r: CaseResult): string {

@@ -73,6 +73,7 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
       config: { chunkBytes: p.chunkBytes, transport: 'ws', reduction: reductionOf(ranks) },
     },
     status: 'failed',
+    ...(lead.warmup ? { warmup: lead.warmup } : {}),
     ranks: ranks.map((r, i) => {
       const own = lead.perRankSamplesMs?.[i] ?? [];
       return { rank: r.rank, host: hosts[i] ?? '?', samplesMs: own, ...(own.length ? { medianMs: summarize(own).medianMs } : {}), check: r.check };

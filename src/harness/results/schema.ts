@@ -113,6 +113,18 @@ export const Impl = z.object({
 }).passthrough();
 export type Impl = z.infer<typeof Impl>;
 
+/**
+ * How a case's warm-up went: calls, time, and whether the calls had stopped getting
+ * faster (absent where settling was off). Unsettled samples may include a speed-up still
+ * under way.
+ */
+export const Warmup = z.object({
+  iterations: z.number().int().nonnegative(),
+  ms: z.number().nonnegative(),
+  settled: z.boolean().optional(),
+});
+export type Warmup = z.infer<typeof Warmup>;
+
 /** One rank's view of a multi-rank case: its own times and its own check. */
 export const RankTimes = z.object({
   rank: z.number().int().nonnegative(),
@@ -143,6 +155,7 @@ export const CaseResult = z.object({
   reason: z.string().optional(),
   /** Multi-rank cases: every rank's own times and check, in rank order. */
   ranks: z.array(RankTimes).optional(),
+  warmup: Warmup.optional(),
 }).passthrough();
 export type CaseResult = z.infer<typeof CaseResult>;
 

@@ -36,6 +36,7 @@ export interface RunCliOptions {
   reporter: string[];
   minTime?: number;
   warmup?: number;
+  maxWarmup?: number;
   plugin?: string[];
   report?: string[];
   /** Start a coordinator and this many worker processes on loopback. */
@@ -77,6 +78,7 @@ export async function runCli(opts: RunCliOptions, argv: string[], clusterSetting
   const measure: MeasureOptions = { ...suite.measure };
   if (opts.minTime !== undefined) measure.minTimeMs = opts.minTime;
   if (opts.warmup !== undefined) measure.warmupMs = opts.warmup;
+  if (opts.maxWarmup !== undefined) measure.maxWarmupMs = opts.maxWarmup;
 
   let stopRequested = false;
   const onSigint = () => {
@@ -156,6 +158,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--reporter <list>', 'console reporters: console, silent, or a module path', list, ['console'])
     .option('--min-time <ms>', 'minimum measured time per case (overrides the suite)', ms)
     .option('--warmup <ms>', 'minimum warm-up time per case (overrides the suite)', ms)
+    .option('--max-warmup <ms>', 'longest warm-up per case while calls still get faster (default 10 x --warmup)', ms)
     .option('--report <list>', 'also write these reports beside the results file: html, md, csv, gab, bmf, openmetrics', list)
     .option('--plugin <list>', 'modules to import first: they register extra backends, kernels or workloads', list)
     .option('-b, --min-bytes <size>', 'collectives: smallest message S, e.g. 8, 1K (nccl-tests -b)', byteSize)
