@@ -115,8 +115,8 @@ const calibrate = (perIterMs: number, opts: MeasureOptions) => Math.max(1, Math.
 /**
  * At least `warmupIterations` single calls and `warmupMs`, which calibrate a sample's
  * iterations; then, while settling is on, samples as the measurement takes them until
- * the latest window of them is no more than SETTLE_TOLERANCE faster than the window
- * before, or `maxWarmupMs`. The latest window's median calibrates the samples.
+ * the latest window of them has settled (see `steady`), or `maxWarmupMs`. The latest
+ * window's median calibrates the samples.
  */
 async function warmUp(task: Timed, opts: MeasureOptions): Promise<{ warmup: Warmup; iterations: number }> {
   const t0 = performance.now();
@@ -143,6 +143,7 @@ async function warmUp(task: Timed, opts: MeasureOptions): Promise<{ warmup: Warm
   };
   let settled = false;
   while (elapsed() < maxMs) {
+    await yieldToEventLoop();
     const ms = await task.time(iterations);
     perIter.push(ms / iterations);
     ends.push((clock += ms));
@@ -154,7 +155,10 @@ async function warmUp(task: Timed, opts: MeasureOptions): Promise<{ warmup: Warm
   return { warmup: { iterations: calls, ms: elapsed(), settled }, iterations };
 }
 
-/** Settled: not (the latest k values' median is SETTLE_TOLERANCE below the k before, and significantly). */
+/**
+ * Whether the latest k values have settled: their median is not more than
+ * SETTLE_TOLERANCE below that of the k before them, or the gain is not significant.
+ */
 function steady(xs: readonly number[], k: number): boolean {
   if (xs.length < 2 * k) return false;
   const latest = xs.slice(-k);
