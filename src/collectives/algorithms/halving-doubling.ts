@@ -44,6 +44,15 @@ export async function halvingDoublingAllReduce(
     Promise.all(slicesOf(range, chunk).map((s) => t.send(peer, bytes(from, s))));
   /** Receives every slice of `range` from `peer` straight into `buf` (all posted at once). */
   const receiveRange = (peer: number, range: [number, number]) => Promise.all(slicesOf(range, chunk).map((s) => t.recvInto(peer, bytes(buf, s))));
+  /** Receives the peer's copy of range `keep`, slice by slice, and reduces it: buf = source ⊕ got. */
+  async function reduceRange(peer: number, keep: [number, number]): Promise<void> {
+    for (const s of slicesOf(keep, chunk)) {
+      const got = aligned(dtype, await t.recv(peer));
+      const want = (s[1] - s[0]) * es;
+      if (got.byteLength !== want) throw new Error(`halving-doubling: expected a ${want}-byte slice from rank ${peer}, got ${got.byteLength}`);
+      reduceFrom(dtype, op, view(dtype, bytes(buf, s)), view(dtype, bytes(source, s)), view(dtype, got));
+    }
+  }
   let p = 1;
   while (p * 2 <= n) p *= 2;
   const extra = n - p;
@@ -66,20 +75,10 @@ export async function halvingDoublingAllReduce(
     source = buf;
   }
 
-  /** Receives the peer's copy of range `keep`, slice by slice, and reduces it: buf = source ⊕ got. */
-  async function reduceRange(peer: number, keep: [number, number]): Promise<void> {
-    for (const s of slicesOf(keep, chunk)) {
-      const got = aligned(dtype, await t.recv(peer));
-      const want = (s[1] - s[0]) * es;
-      if (got.byteLength !== want) throw new Error(`halving-doubling: expected a ${want}-byte slice from rank ${peer}, got ${got.byteLength}`);
-      reduceFrom(dtype, op, view(dtype, bytes(buf, s)), view(dtype, bytes(source, s)), view(dtype, got));
-    }
-  }
-
-
   // Recursive halving: at distance `mask`, the rank with that bit clear keeps the lower half.
-  let range: [number, number] = [0, count];
-  const held: [number, number][] = [];
+  let range = all;
+  /** Per halving step: the range held before it, and the half given away (the partner's). */
+  const held: { whole: [number, number]; theirs: [number, number] }[] = [];
   for (let mask = 1; mask < p; mask <<= 1) {
     const partner = r ^ mask;
     const mid = range[0] + Math.floor((range[1] - range[0]) / 2);
@@ -91,7 +90,7 @@ export async function halvingDoublingAllReduce(
     // this rank sent untouched until it is out (the all-gather writes there later).
     await Promise.all([sendRange(partner, source, give), reduceRange(partner, keep)]);
     source = buf;
-    held.push(range);
+    held.push({ whole: range, theirs: give });
     range = keep;
   }
   finalize(dtype, op, view(dtype, bytes(buf, range)), n);
@@ -99,8 +98,7 @@ export async function halvingDoublingAllReduce(
   // Recursive doubling, the halving in reverse: swap held ranges, receive straight into place.
   for (let mask = p >> 1; mask >= 1; mask >>= 1) {
     const partner = r ^ mask;
-    const whole = held.pop()!;
-    const theirs: [number, number] = range[0] === whole[0] ? [range[1], whole[1]] : [whole[0], range[0]];
+    const { whole, theirs } = held.pop()!;
     await Promise.all([sendRange(partner, buf, range), receiveRange(partner, theirs)]);
     range = whole;
   }
