@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { CLI, ROOT, gpubench } from './helpers/cli.js';
 import { ResultsFile } from '../src/harness/results/schema.js';
+import { JIT_WARMUP_CALLS, JIT_WARMUP_MIN_BYTES } from '../src/collectives/jit-warmup.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'gpubench-coll-'));
 const readResults = (path: string) => ResultsFile.parse(JSON.parse(readFileSync(path, 'utf8')));
@@ -47,7 +48,7 @@ function start(args: string[], timeoutMs = 90_000, env: NodeJS.ProcessEnv = {}) 
 describe('run --local-nodes', () => {
   it('runs all-reduce on 4 worker processes: every size ok, checked on every rank, nccl-tests metrics, fits, nodes', () => {
     const json = join(tmp(), 'r.json');
-    const r = gpubench(['run', '--workloads', 'allreduce', '--local-nodes', '4', '-b', '8', '-e', '2MiB', '-f', '8', '--json', json, ...FAST], {}, 120_000);
+    const r = gpubench(['run', '--workloads', 'allreduce', '--local-nodes', '4', '-b', '8', '-e', '16MiB', '-f', '8', '--json', json, ...FAST], {}, 120_000);
     expect(r.code, r.stderr).toBe(0);
     const res = readResults(json);
     expect(res.run.status).toBe('complete');
@@ -56,7 +57,7 @@ describe('run --local-nodes', () => {
     expect(res.environment.nodes.map((n) => [n.rank, n.launcher])).toEqual([0, 1, 2, 3].map((r) => [r, 'explicit']));
     expect(res.run.cluster).toMatchObject({ worldSize: 4, protocolErrors: [] });
     const sizes = res.cases.map((c) => c.params.bytes);
-    expect(sizes).toEqual([8, 64, 512, 4096, 32768, 262144, 2097152]);
+    expect(sizes).toEqual([8, 64, 512, 4096, 32768, 262144, 2097152, 16777216]);
     for (const c of res.cases) {
       expect(c.status, `${c.id}: ${c.reason}`).toBe('ok');
       expect(c.check).toMatchObject({ passed: true, wrong: 0 });
@@ -70,6 +71,8 @@ describe('run --local-nodes', () => {
       expect(c.timer).toBe('wall-clock');
       // The warm-up rank 0 led reaches the results with the case.
       expect(c.warmup?.iterations).toBeGreaterThan(0);
+      // Large cases first warm V8 on a smaller stand-in, and say so.
+      expect(c.warmup?.jitCalls).toBe(Number(c.params.bytes) >= JIT_WARMUP_MIN_BYTES ? JIT_WARMUP_CALLS : undefined);
     }
     // 4 processes on a host with fewer cores share them: auto takes the linear all-reduce
     // below 64 KiB and the tree below 2 MiB; with cores enough, recursive doubling then the ring from 64 KiB.

@@ -13,6 +13,7 @@ import { allocateBuffers, resolveAlgorithm, runCollective, type CollectiveCall }
 import { checkOutput, prepareRank } from './reference.js';
 import { recursiveDoublingAllReduce } from './algorithms/recursive-doubling.js';
 import { hostReduction } from './native-reduce.js';
+import { warmJit } from './jit-warmup.js';
 
 /** What one rank reports for one case. */
 export interface RankCaseResult {
@@ -61,6 +62,7 @@ export async function runRankCase(t: Transport, c: CollectiveCall, seed: number,
   const verdict = new Int32Array([check.passed ? 0 : 1]);
   if (size > 1) await recursiveDoublingAllReduce(t, bytesOf(verdict), 'i32', 'sum');
   if (verdict[0]! > 0) return result;
+  const jitCalls = await warmJit(t, c);
 
   const timeOwn = async (iterations: number) => {
     await barrier(t);
@@ -94,7 +96,7 @@ export async function runRankCase(t: Transport, c: CollectiveCall, seed: number,
     // measure() returns only the calibrated samples; warm-up calls are the leading entries.
     const warm = perRank[0]!.length - m.samplesMs.length;
     result.samplesMs = m.samplesMs;
-    result.warmup = m.warmup;
+    result.warmup = jitCalls ? { ...m.warmup, jitCalls } : m.warmup;
     result.perRankSamplesMs = perRank.map((s) => s.slice(warm));
     result.ownSamplesMs = result.ownSamplesMs.slice(warm);
   } else {

@@ -57,7 +57,7 @@ export const RankResultSchema = z.strictObject({
   ownSamplesMs: z.array(Ms).max(100_000),
   samplesMs: z.array(Ms).max(100_000).optional(),
   perRankSamplesMs: z.array(z.array(Ms).max(100_000)).max(100_000).optional(),
-  warmup: z.strictObject({ iterations: Int.min(0), ms: Ms, settled: z.boolean().optional() }).optional(),
+  warmup: z.strictObject({ iterations: Int.min(0), ms: Ms, settled: z.boolean().optional(), jitCalls: Int.min(0).optional() }).optional(),
 });
 
 export const Result = z.strictObject({ type: z.literal('result'), index: Int.min(0), result: RankResultSchema });

@@ -122,6 +122,8 @@ export const Warmup = z.object({
   iterations: z.number().int().nonnegative(),
   ms: z.number().nonnegative(),
   settled: z.boolean().optional(),
+  /** Calls of a smaller stand-in made first so that the JIT has optimised the hot path (collectives over WebSockets, large messages). */
+  jitCalls: z.number().int().nonnegative().optional(),
 });
 export type Warmup = z.infer<typeof Warmup>;
 
