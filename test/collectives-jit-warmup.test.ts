@@ -21,6 +21,13 @@ describe('the stand-in call', () => {
     expect(jitProxy(call({ count: JIT_WARMUP_MIN_BYTES / 4 }), 4)).toBeDefined();
   });
 
+  it("runs the algorithm auto picks at the case's size, not at its own", () => {
+    // Ranks that share cores take the ring from 2 MiB and the tree below: the stand-in must still be the ring.
+    const auto = call({ algorithm: 'auto', cpuBound: true });
+    expect(jitProxy(auto, 4)?.algorithm).toBe('ring');
+    expect(jitProxy(call({ algorithm: 'tree' }), 4)?.algorithm).toBe('tree');
+  });
+
   it('keeps a whole number of elements per rank, and a smaller slice where the case asks for one', () => {
     const p = jitProxy(call({ kind: 'reducescatter', dtype: 'f16', count: 3 * 2 * MiB, chunkBytes: 64 * 1024 }), 3)!;
     expect(p.count % 3).toBe(0);

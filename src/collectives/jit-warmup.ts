@@ -10,7 +10,7 @@
  * run reaches anyway; the harness's own warm-up then runs at the case's size.
  */
 import type { Transport } from './transport.js';
-import { allocateBuffers, runCollective, type CollectiveCall } from './collective.js';
+import { allocateBuffers, resolveAlgorithm, runCollective, type CollectiveCall } from './collective.js';
 import { elementBytes } from './dtypes.js';
 import { DEFAULT_CHUNK_BYTES } from './algorithms/ring-steps.js';
 
@@ -27,14 +27,18 @@ const PROXY_CHUNK_BYTES = 128 * 1024;
 /** Stand-in calls: enough for the hot path to be optimised (about 0.5 s at 1 MiB on 4 processes on 2 cores). */
 export const JIT_WARMUP_CALLS = 200;
 
-/** The stand-in for a large call: the same collective, algorithm, dtype, op and placement, 1 MiB; undefined for calls too small to need one. */
+/**
+ * The stand-in for a large call: the same collective, algorithm (as `auto` resolves at the
+ * case's size), dtype, op and placement, at 1 MiB; undefined for calls too small to need one.
+ */
 export function jitProxy(c: CollectiveCall, ranks: number): CollectiveCall | undefined {
   const es = elementBytes(c.dtype);
   if (c.count * es < JIT_WARMUP_MIN_BYTES) return undefined;
   // A whole number of elements per rank, as every collective accepts.
   const count = Math.max(1, Math.floor(PROXY_BYTES / es / ranks)) * ranks;
   const chunkBytes = Math.min(c.chunkBytes ?? DEFAULT_CHUNK_BYTES, PROXY_CHUNK_BYTES);
-  return { ...c, count, chunkBytes };
+  // `auto` is resolved at the case's size: at 1 MiB it could pick another algorithm.
+  return { ...c, algorithm: resolveAlgorithm(c, ranks), count, chunkBytes };
 }
 
 /**
