@@ -11,7 +11,8 @@
  */
 import type { Transport } from './transport.js';
 import { allocateBuffers, resolveAlgorithm, runCollective, type CollectiveCall } from './collective.js';
-import { elementBytes } from './dtypes.js';
+import { bytesOf, elementBytes } from './dtypes.js';
+import { recursiveDoublingAllReduce } from './algorithms/recursive-doubling.js';
 import { DEFAULT_CHUNK_BYTES } from './algorithms/ring-steps.js';
 
 /** Calls from this size up get a JIT warm-up; smaller ones run their own code often enough. */
@@ -26,6 +27,8 @@ const PROXY_BYTES = 1024 * 1024;
 const PROXY_CHUNK_BYTES = 128 * 1024;
 /** Stand-in calls: enough for the hot path to be optimised (about 0.5 s at 1 MiB on 4 processes on 2 cores). */
 export const JIT_WARMUP_CALLS = 200;
+/** Longest the stand-in calls may take: over a slow network fewer calls are made. */
+export const JIT_WARMUP_MAX_MS = 2000;
 
 /**
  * The stand-in for a large call: the same collective, algorithm (as `auto` resolves at the
@@ -41,16 +44,28 @@ export function jitProxy(c: CollectiveCall, ranks: number): CollectiveCall | und
   return { ...c, algorithm: resolveAlgorithm(c, ranks), count, chunkBytes };
 }
 
+/** Stand-in calls between the ranks' checks of the time spent. */
+const CHECK_EVERY = 20;
+
 /**
- * Runs the stand-in `JIT_WARMUP_CALLS` times on every rank (a fixed count, so all ranks
- * make the same calls without agreeing on a time). Returns the calls made (0: none needed).
+ * Runs the stand-in `JIT_WARMUP_CALLS` times on every rank, or fewer where that would take
+ * longer than `maxMs` (a slow network). Every `CHECK_EVERY` calls the ranks
+ * agree on the slowest one's elapsed time (a max all-reduce of one f32), so every rank
+ * makes the same calls and stops at the same one. Returns the calls made (0: none needed).
  * The results are not checked: the stand-in's data is whatever its buffers hold, and the
  * case's own call is checked before and timed after.
  */
-export async function warmJit(t: Transport, c: CollectiveCall): Promise<number> {
+export async function warmJit(t: Transport, c: CollectiveCall, maxMs = JIT_WARMUP_MAX_MS): Promise<number> {
   const proxy = jitProxy(c, t.size);
   if (!proxy) return 0;
   const bufs = allocateBuffers(proxy, t.size, t.rank);
-  for (let i = 0; i < JIT_WARMUP_CALLS; i++) await runCollective(t, proxy, bufs);
-  return JIT_WARMUP_CALLS;
+  const t0 = performance.now();
+  let calls = 0;
+  for (;;) {
+    for (let i = 0; i < CHECK_EVERY && calls < JIT_WARMUP_CALLS; i++, calls++) await runCollective(t, proxy, bufs);
+    if (calls >= JIT_WARMUP_CALLS) return calls;
+    const elapsed = new Float32Array([performance.now() - t0]);
+    if (t.size > 1) await recursiveDoublingAllReduce(t, bytesOf(elapsed), 'f32', 'max');
+    if (elapsed[0]! >= maxMs) return calls;
+  }
 }
