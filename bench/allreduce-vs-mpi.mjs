@@ -28,6 +28,7 @@ const dir = mkdtempSync(join(tmpdir(), 'gpubench-bench-'));
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const h = (s.length - 1) / 2; return (s[Math.floor(h)] + s[Math.ceil(h)]) / 2; };
 const busbw = (bytes, us) => (bytes / 1e9 / (us / 1e6)) * (2 * (ranks - 1)) / ranks;
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const sizeLabel = (b) => (b >= 2 ** 20 ? `${b / 2 ** 20} MiB` : `${b / 1024} KiB`);
 // The share of CPU time the hypervisor gave to other guests ("steal" in /proc/stat) while
 // one side ran: on a shared VM it is what moves both stacks most, so every side records it.
 const cpuTimes = () => readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
@@ -106,7 +107,7 @@ console.log(`${'size'.padEnd(10)} ${'MPI us'.padStart(12)} ${'gpubench us'.padSt
 for (const b of SIZES) {
   const m = med(mpi.map((x) => x[b]));
   const o = med(ours.map((x) => x[b]));
-  const label = b >= 2 ** 20 ? `${b / 2 ** 20} MiB` : `${b / 1024} KiB`;
+  const label = sizeLabel(b);
   if (b <= 4096) {
     const ratio = o / m;
     console.log(`${label.padEnd(10)} ${m.toFixed(1).padStart(12)} ${o.toFixed(1).padStart(12)} ${''.padStart(11)} ${''.padStart(11)}  latency ${ratio.toFixed(2)}x  [${ours[0][`alg${b}`]}]`);
@@ -115,19 +116,20 @@ for (const b of SIZES) {
     console.log(`${label.padEnd(10)} ${m.toFixed(0).padStart(12)} ${o.toFixed(0).padStart(12)} ${busbw(b, m).toFixed(3).padStart(11)} ${busbw(b, o).toFixed(3).padStart(11)}  busbw ${ratio.toFixed(2)}x  [${ours[0][`alg${b}`]}]`);
   }
 }
-console.log(`per-round us: MPI ${JSON.stringify(mpi)}; gpubench ${JSON.stringify(ours.map((x) => Object.fromEntries(SIZES.map((b) => [b, Math.round(x[b])]))))}`);
+const bySize = (x, digits) => Object.fromEntries(SIZES.map((b) => [b, Number(x[b].toFixed(digits))]));
+console.log(`per-round us: MPI ${JSON.stringify(mpi.map((x) => bySize(x, 3)))}; gpubench ${JSON.stringify(ours.map((x) => bySize(x, 0)))}`);
 // Each round times both back to back, so a round's ratio shares its load: the paired view.
 // The verdict rests on it: the median of the per-round ratios with a 95% bootstrap interval
 // (rounds resampled), so that a drift of the VM between rounds cannot pass for a lead.
-let seed;
-const rand = () => {
+/** mulberry32 from a fixed seed: the same data gives the same interval, whichever verdict asks. */
+const seeded = (seed) => () => {
   seed = (seed + 0x6d2b79f5) | 0;
   let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
   x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
   return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
 };
 const interval = (xs) => {
-  seed = 0x9e3779b9; // the same data gives the same interval, whichever verdict asks
+  const rand = seeded(0x9e3779b9);
   const meds = Array.from({ length: 4000 }, () => med(xs.map(() => xs[Math.floor(rand() * xs.length)]))).sort((a, b) => a - b);
   return [meds[Math.floor(0.025 * meds.length)], meds[Math.ceil(0.975 * meds.length) - 1]];
 };
@@ -137,7 +139,7 @@ console.log(`per-round steal (share of CPU time the host gave elsewhere): MPI ${
 function verdicts(title, idx) {
   console.log(title);
   for (const b of SIZES) {
-    const label = b >= 2 ** 20 ? `${b / 2 ** 20} MiB` : `${b / 1024} KiB`;
+    const label = sizeLabel(b);
     const latency = b <= 4096;
     const r = idx.map((i) => (latency ? ours[i][b] / mpi[i][b] : mpi[i][b] / ours[i][b]));
     const what = latency ? 'latency ours/MPI' : 'busbw ours/MPI';

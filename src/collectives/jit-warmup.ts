@@ -3,11 +3,12 @@
  * in the kernel and the native reduction, and runs the JavaScript around each message
  * (framing, stream writes, promises) only a few hundred times a second. V8 optimises a
  * function once it has run enough bytecode, so at 16 MiB on 4 processes the hot path was
- * still being compiled 10–15 s into a case: TurboFan on background threads took 5–8% of
+ * still being compiled 6–16 s into a case: TurboFan on background threads took 5–8% of
  * the CPU inside the measured window, on cores the ranks themselves need. A smaller call of
  * the same algorithm runs the same functions with the same message shapes many times
- * faster, so a fixed number of those first brings the code to the steady state that a long
- * run reaches anyway; the harness's own warm-up then runs at the case's size.
+ * faster, so a few hundred of those first (fewer where they would take long) bring the
+ * code near the steady state that a long run reaches anyway; the harness's own warm-up
+ * then runs at the case's size.
  */
 import type { Transport } from './transport.js';
 import { allocateBuffers, resolveAlgorithm, runCollective, type CollectiveCall } from './collective.js';
