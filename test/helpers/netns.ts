@@ -40,7 +40,11 @@ export interface ClusterOptions {
 
 /** How to shape a node's link. */
 export interface LimitOptions {
-  /** Bucket size in bytes: at least one GSO packet (64 KiB) so tbf never drops oversized ones. @default 65536 */
+  /**
+   * Bucket size in bytes: what may pass at full speed after an idle moment. Small, so the
+   * short pauses between a collective's steps do not save up free bytes (tbf splits GSO
+   * packets larger than the bucket into frames). @default 8192
+   */
   burstBytes?: number;
   /** Longest a packet may queue before tbf drops it. @default 100 */
   latencyMs?: number;
@@ -207,7 +211,7 @@ export function makeCluster(k: number, opts: ClusterOptions = {}): NetnsCluster 
 
   const tbf = (ns: string, dev: string, rateMbit: number, o: LimitOptions) =>
     sh(['tc', '-n', ns, 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${rateMbit}mbit`,
-      'burst', String(o.burstBytes ?? 65536), 'latency', `${o.latencyMs ?? 100}ms`]);
+      'burst', String(o.burstBytes ?? 8192), 'latency', `${o.latencyMs ?? 100}ms`]);
 
   return {
     nodes,
