@@ -15,6 +15,7 @@
  * GPUBENCH_REQUIRE_CLUSTER=1 (CI).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +69,32 @@ const codes = (l: Launched) => Promise.all([l.coord.exited, ...l.workers.map((w)
 const logs = (l: Launched) => [l.coord, ...l.workers].map((w, i) => `--- ${i === 0 ? 'coordinator' : `worker on node${i}`}\n${w.stderr()}`).join('\n');
 
 describe.skipIf(missing !== undefined)(`a cluster of network namespaces${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  it('the helper: own hostnames and addresses, nodes reach each other until cut, destroy kills by pid and leaves nothing', async () => {
+    const c = makeCluster(2);
+    cluster = c;
+    const out = async (i: number, script: string) => {
+      const w = watch(c.exec(i, [process.execPath, '-e', script]), 15_000);
+      let s = '';
+      w.child.stdout!.on('data', (d: Buffer) => (s += d.toString()));
+      return { code: await w.exited, out: s.trim(), err: w.stderr() };
+    };
+    const id = await out(1, 'const os=require("os");console.log(os.hostname(), Object.values(os.networkInterfaces()).flat().filter(a=>a.family==="IPv4").map(a=>a.address).sort().join(","))');
+    expect(id, id.err).toMatchObject({ code: 0, out: `node1 ${['127.0.0.1', c.nodes[1]!.ip].sort().join(',')}` });
+    // A TCP server on node1, a client on node0: connected; after the cut, the same connect times out.
+    const server = watch(c.exec(1, [process.execPath, '-e', `require("net").createServer(s=>s.end("hi")).listen(7000,"${c.nodes[1]!.ip}",()=>console.error("up"))`]), 30_000);
+    await server.waitFor(/up/, 10_000);
+    const connect = `const s=require("net").connect(7000,"${c.nodes[1]!.ip}");s.setTimeout(1500,()=>{console.log("timeout");process.exit(1)});s.on("data",d=>{console.log(String(d));process.exit(0)});s.on("error",e=>{console.log(e.code);process.exit(1)})`;
+    expect(await out(0, connect)).toMatchObject({ code: 0, out: 'hi' });
+    c.cut(1);
+    expect(await out(0, connect)).toMatchObject({ code: 1, out: 'timeout' });
+    const pid = server.child.pid!;
+    await c.destroy();
+    expect(await server.exited).toBe(-1); // SIGKILLed by pid
+    expect(() => process.kill(pid, 0)).toThrow();
+    const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+    for (const ns of [c.switchNs, ...c.nodes.map((n) => n.ns)]) expect(left).not.toContain(ns);
+  });
+
   it('runs all-reduce on 3 workers on 3 hosts reaching each other at the addresses they reached the coordinator from', async () => {
     cluster = makeCluster(4);
     const json = join(tmp(), 'r.json');
