@@ -156,14 +156,12 @@ describe.skipIf(missing !== undefined)(`a cluster of network namespaces${missing
     // A sweep far longer than the test: 11 sizes, at least 500 ms each.
     const l = await launch(cluster, ['--workloads', 'allreduce', '-b', '64K', '-e', '64M', '-f', '2', '--json', json, '--min-time', '500', '--warmup', '5', '--reporter', 'silent'],
       { coordArgs: ['--heartbeat-timeout', String(heartbeatMs)], dataHost: true });
-    // Wait (bounded) for the first case on disk: the .jsonl beside the results grows as cases complete.
+    // Wait (bounded) for the first case on disk: the .jsonl beside the results gets a line per case as it completes.
     const jsonl = json.replace(/\.json$/, '.jsonl');
-    for (let i = 0; i < 300 && !(existsSync(jsonl) && readFileSync(jsonl, 'utf8').trim().length > 0); i++) {
-      if (l.coord.exitedAt() !== undefined) break;
-      await sleep(100);
-    }
+    const casesOnDisk = () => (existsSync(jsonl) ? readFileSync(jsonl, 'utf8').split('\n').filter((x) => x.startsWith('{"type":"case"')).length : 0);
+    for (let i = 0; i < 300 && casesOnDisk() === 0 && l.coord.exitedAt() === undefined; i++) await sleep(100);
     expect(l.coord.exitedAt(), logs(l)).toBeUndefined();
-    expect(readFileSync(jsonl, 'utf8').trim().length, 'no case finished in 30 s').toBeGreaterThan(0);
+    expect(casesOnDisk(), `no case finished in 30 s\n${logs(l)}`).toBeGreaterThan(0);
     const victim = 2;
     cluster.cut(victim);
     const cutAt = Date.now();
@@ -180,7 +178,10 @@ describe.skipIf(missing !== undefined)(`a cluster of network namespaces${missing
     const lostRank = res.environment.nodes.find((n) => n.hostname === `node${victim}`)?.rank;
     expect(lostRank, JSON.stringify(res.environment.nodes)).toBeDefined();
     expect(res.run.fault).toMatch(new RegExp(`node${victim}`));
-    expect(l.coord.stderr()).toMatch(new RegExp(`rank ${lostRank}\\b[^\\n]*node${victim}|node${victim}[^\\n]*rank ${lostRank}\\b`));
+    const namesLost = new RegExp(`rank ${lostRank}\\b[^\\n]*node${victim}|node${victim}[^\\n]*rank ${lostRank}\\b`);
+    expect(l.coord.stderr()).toMatch(namesLost);
+    // The workers still connected hear it from the coordinator; the cut-off one hears nothing and says so.
+    l.workers.forEach((w, j) => expect(w.stderr()).toMatch(j + 1 === victim ? /coordinator/ : namesLost));
     const ok = res.cases.filter((c) => c.status === 'ok');
     expect(ok.length).toBeGreaterThan(0);
     expect(ok[0]!.params.bytes).toBe(65536);
