@@ -98,7 +98,7 @@ const alive = (pid: number): boolean => {
   }
 };
 
-const NAME = /^gbn(\d+)-(\d+)-/;
+const NAME = /^gbn(\d+)-/; // gbn<pid>-<cluster>-<node>, gbn<pid>-probe-sw
 
 /** Deletes namespaces left by earlier runs whose process is gone (a killed test run). */
 export function sweepStale(): void {
