@@ -109,8 +109,11 @@ describe.skipIf(missing !== undefined)(`a cluster of network namespaces${missing
     for (const c of res.cases) {
       expect(c.status, `${c.id}: ${c.reason}`).toBe('ok');
       expect(c.params).toMatchObject({ ranks: 3, nodes: 3 });
+      expect(c.id).toMatch(/\/r3h3$/);
       expect(c.check).toMatchObject({ passed: true, wrong: 0 });
     }
+    // Each worker announced its own node's address, taken from its socket to the coordinator.
+    l.workers.forEach((w, j) => expect(w.stderr()).toContain(`listening at ${cluster!.nodes[j + 1]!.ip}:`));
     const hosts = res.environment.nodes.map((n) => n.hostname);
     expect(new Set(hosts).size).toBe(3);
     expect([...hosts].sort()).toEqual(['node1', 'node2', 'node3']);
