@@ -6,12 +6,11 @@
  */
 import { hostReduction } from '../src/collectives/native-reduce.js';
 import { describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { CLI, ROOT, gpubench } from './helpers/cli.js';
+import { gpubench, startCli as start } from './helpers/cli.js';
 import { ResultsFile } from '../src/harness/results/schema.js';
 import { JIT_WARMUP_MIN_BYTES } from '../src/collectives/jit-warmup.js';
 import { PROTOCOL_VERSION } from '../src/collectives/control/protocol.js';
@@ -19,32 +18,6 @@ import { PROTOCOL_VERSION } from '../src/collectives/control/protocol.js';
 const tmp = () => mkdtempSync(join(tmpdir(), 'gpubench-coll-'));
 const readResults = (path: string) => ResultsFile.parse(JSON.parse(readFileSync(path, 'utf8')));
 const FAST = ['--min-time', '20', '--warmup', '5', '--reporter', 'silent'];
-
-/** Starts the CLI in the background; `exited` resolves with its code (killed after timeoutMs). */
-function start(args: string[], timeoutMs = 90_000, env: NodeJS.ProcessEnv = {}) {
-  const child: ChildProcess = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, GPUBENCH_DEBUG: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  const listeners: (() => void)[] = [];
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    for (const l of listeners) l();
-  });
-  child.stdout!.resume();
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const exited = new Promise<number>((resolve) => child.on('exit', (code) => { clearTimeout(timer); resolve(code ?? -1); }));
-  /** Resolves with the first match of `re` in stderr. */
-  const waitFor = (re: RegExp) =>
-    new Promise<RegExpMatchArray>((resolve, reject) => {
-      const check = () => {
-        const m = stderr.match(re);
-        if (m) resolve(m);
-      };
-      listeners.push(check);
-      check();
-      void exited.then(() => reject(new Error(`exited before ${re}: ${stderr}`)));
-    });
-  return { child, exited, waitFor, stderr: () => stderr };
-}
 
 describe('run --local-nodes', () => {
   it('runs all-reduce on 4 worker processes: every size ok, checked on every rank, nccl-tests metrics, fits, nodes', () => {

@@ -38,7 +38,7 @@ const withAddon = addon ? it : it.skip;
 const withFakes = addon && CC ? it : it.skip;
 
 const params = (o: Partial<CollectiveParams> = {}): CollectiveParams => ({
-  kind: 'allreduce', bytes: 4096, count: 1024, dtype: 'f32', op: 'sum', algorithm: 'auto', inPlace: false, ranks: 2, chunkBytes: 1 << 20, ...o,
+  kind: 'allreduce', bytes: 4096, count: 1024, dtype: 'f32', op: 'sum', algorithm: 'auto', inPlace: false, ranks: 2, nodes: 1, chunkBytes: 1 << 20, ...o,
 });
 const GPU = { memoryBytes: 80 * 2 ** 30 };
 
