@@ -39,9 +39,11 @@ export function slurmMissing(): string | undefined {
 export interface SlurmCluster {
   /** This process's environment without any SLURM_* of an enclosing job, plus SLURM_CONF. */
   env: NodeJS.ProcessEnv;
-  /** The one node's name (this host's short name where it resolves to loopback, else localhost). */
+  /** The first node's name (by default the only one: this host's short name where it resolves to loopback, else localhost). */
   node: string;
-  /** CPUs the node advertises (more than the machine has: tasks share cores). */
+  /** Every node's name. */
+  nodes: string[];
+  /** CPUs each node advertises (more than the machine has: tasks share cores). */
   cpus: number;
   /** The cluster's temp dir (slurm.conf, state, spool, logs). */
   dir: string;
@@ -53,11 +55,23 @@ export interface SlurmCluster {
   stop(): Promise<void>;
 }
 
+/** One slurmd: its node name, address, and what to run it under (e.g. `ip netns exec NS`). */
+export interface SlurmNode {
+  name: string;
+  addr: string;
+  /** Command words put before slurmd's own. @default [] */
+  prefix?: string[];
+}
+
 export interface SlurmOptions {
-  /** CPUs the node claims (`SlurmdParameters=config_overrides` lets it exceed the hardware). @default 8 */
+  /** CPUs each node claims (`SlurmdParameters=config_overrides` lets it exceed the hardware). @default 8 */
   cpus?: number;
-  /** How long to wait for the node to be idle. @default 30000 */
+  /** How long to wait for every node to be idle. @default 30000 */
   readyTimeoutMs?: number;
+  /** The nodes. @default one: this host (see `SlurmCluster.node`) at 127.0.0.1 */
+  nodes?: SlurmNode[];
+  /** slurmctld's address, and what to run it and every client command under. @default 127.0.0.1, [] */
+  controller?: { addr: string; prefix?: string[] };
 }
 
 const isLoopback = (a: string) => (isIP(a) === 4 ? a.startsWith('127.') : a === '::1');
@@ -98,7 +112,10 @@ export async function startSlurm(opts: SlurmOptions = {}): Promise<SlurmCluster>
   chmodSync(dir, 0o711);
   for (const d of ['munge-key', 'state', 'spool', 'log']) mkdirSync(join(dir, d), { mode: 0o700 });
   mkdirSync(join(dir, 'munge'), { mode: 0o755 });
-  const node = await loopbackNodeName();
+  const nodes = opts.nodes ?? [{ name: await loopbackNodeName(), addr: '127.0.0.1' }];
+  for (const n of nodes) mkdirSync(join(dir, 'spool', n.name), { mode: 0o700 });
+  const ctl = { addr: opts.controller?.addr ?? '127.0.0.1', prefix: opts.controller?.prefix ?? [] };
+  const names = nodes.map((n) => n.name);
   const [ctldPort, slurmdPort] = [await freePort(), await freePort()];
   const sock = join(dir, 'munge', 'munge.sock');
   // A private key: munged checks it is the daemon user's (root's) and not readable by others.
@@ -108,7 +125,8 @@ export async function startSlurm(opts: SlurmOptions = {}): Promise<SlurmCluster>
     conf,
     [
       `ClusterName=gpubench${process.pid}`,
-      `SlurmctldHost=${node}(127.0.0.1)`,
+      // slurmctld only runs where its host name is the one named here.
+      `SlurmctldHost=${hostname().split('.')[0]}(${ctl.addr})`,
       `SlurmctldPort=${ctldPort}`,
       `SlurmdPort=${slurmdPort}`,
       'SlurmUser=root',
@@ -117,11 +135,11 @@ export async function startSlurm(opts: SlurmOptions = {}): Promise<SlurmCluster>
       'CredType=cred/munge',
       `AuthInfo=socket=${sock}`,
       `StateSaveLocation=${join(dir, 'state')}`,
-      `SlurmdSpoolDir=${join(dir, 'spool')}`,
+      `SlurmdSpoolDir=${join(dir, 'spool', '%n')}`,
       `SlurmctldPidFile=${join(dir, 'slurmctld.pid')}`,
-      `SlurmdPidFile=${join(dir, 'slurmd.pid')}`,
+      `SlurmdPidFile=${join(dir, 'spool', '%n', 'slurmd.pid')}`,
       `SlurmctldLogFile=${join(dir, 'log', 'slurmctld.log')}`,
-      `SlurmdLogFile=${join(dir, 'log', 'slurmd.log')}`,
+      `SlurmdLogFile=${join(dir, 'log', 'slurmd-%n.log')}`,
       // No cgroups (none to delegate in a container, none needed): processes tracked by /proc.
       'ProctrackType=proctrack/linuxproc',
       'TaskPlugin=task/none',
@@ -139,8 +157,8 @@ export async function startSlurm(opts: SlurmOptions = {}): Promise<SlurmCluster>
       'InactiveLimit=0',
       'KillWait=5',
       'MinJobAge=30',
-      `NodeName=${node} NodeAddr=127.0.0.1 NodeHostname=${node} CPUs=${cpus} RealMemory=1000 State=UNKNOWN`,
-      `PartitionName=test Nodes=${node} Default=YES MaxTime=10 State=UP OverSubscribe=YES`,
+      ...nodes.map((n) => `NodeName=${n.name} NodeAddr=${n.addr} NodeHostname=${n.name} CPUs=${cpus} RealMemory=1000 State=UNKNOWN`),
+      `PartitionName=test Nodes=${names.join(',')} Default=YES MaxTime=10 State=UP OverSubscribe=YES`,
       '',
     ].join('\n'),
   );
@@ -148,10 +166,11 @@ export async function startSlurm(opts: SlurmOptions = {}): Promise<SlurmCluster>
   env.SLURM_CONF = conf;
 
   const children: ChildProcess[] = [];
-  const daemon = (name: string, args: string[]) => {
-    const out = openSync(join(dir, 'log', `${name}.out`), 'a');
+  const daemon = (name: string, args: string[], prefix: string[] = [], logName = name) => {
+    const out = openSync(join(dir, 'log', `${logName}.out`), 'a');
     try {
-      const c = spawn(which(name) ?? name, args, { env, stdio: ['ignore', out, out] });
+      const argv = [...prefix, which(name) ?? name, ...args];
+      const c = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', out, out] });
       c.on('error', () => undefined); // a missing binary shows as an early exit in the logs
       children.push(c);
       return c;
@@ -160,7 +179,7 @@ export async function startSlurm(opts: SlurmOptions = {}): Promise<SlurmCluster>
     }
   };
   const logs = (lines = 25) =>
-    ['munged.log', 'munged.out', 'slurmctld.out', 'slurmd.out', 'slurmctld.log', 'slurmd.log']
+    ['munged.log', 'munged.out', 'slurmctld.out', 'slurmctld.log', ...names.flatMap((n) => [`slurmd-${n}.out`, `slurmd-${n}.log`])]
       .map((f) => {
         try {
           return `--- ${f}\n${readFileSync(join(dir, 'log', f), 'utf8').trimEnd().split('\n').slice(-lines).join('\n')}`;
@@ -170,7 +189,7 @@ export async function startSlurm(opts: SlurmOptions = {}): Promise<SlurmCluster>
       })
       .join('\n');
   const run = (cmd: string, args: string[], timeoutMs = 60_000, extra: NodeJS.ProcessEnv = {}) =>
-    runCommand(cmd, args, { env: { ...env, ...extra }, cwd: dir, timeoutMs });
+    runCommand(ctl.prefix[0] ?? cmd, [...ctl.prefix.slice(1), ...(ctl.prefix.length ? [cmd] : []), ...args], { env: { ...env, ...extra }, cwd: dir, timeoutMs });
 
   let stopped = false;
   const stop = async () => {
@@ -198,24 +217,26 @@ export async function startSlurm(opts: SlurmOptions = {}): Promise<SlurmCluster>
       if ((await run('munge', ['-n', '-S', sock], 5000).catch(() => undefined))?.code === 0) break;
       await sleep(100);
     }
-    daemon('slurmctld', ['-D', '-f', conf]);
+    daemon('slurmctld', ['-D', '-f', conf], ctl.prefix);
     // -N: the node name need not be the hostname (localhost where the hostname leaves loopback).
-    daemon('slurmd', ['-D', '-f', conf, '-N', node]);
+    for (const n of nodes) daemon('slurmd', ['-D', '-f', conf, '-N', n.name], n.prefix, `slurmd-${n.name}`);
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
-    let state = '';
-    while (Date.now() < deadline) {
+    let states = '';
+    let ready = false;
+    while (!ready && Date.now() < deadline) {
       const dead = children.find((c) => c.exitCode !== null || c.signalCode !== null);
-      if (dead) throw new Error(`${dead.spawnargs[0]} exited (${dead.exitCode ?? dead.signalCode})`);
-      const s = await run('sinfo', ['-h', '-n', node, '-o', '%t'], 5000).catch(() => undefined);
-      state = s?.stdout.trim() ?? '';
-      if (state === 'idle') break;
-      await sleep(250);
+      if (dead) throw new Error(`${dead.spawnargs.join(' ')} exited (${dead.exitCode ?? dead.signalCode})`);
+      const s = await run('sinfo', ['-h', '-N', '-o', '%N %t'], 5000).catch(() => undefined);
+      const lines = (s?.stdout ?? '').trim().split('\n');
+      states = lines.join(', ');
+      ready = names.every((n) => lines.includes(`${n} idle`));
+      if (!ready) await sleep(250);
     }
-    if (state !== 'idle') throw new Error(`node ${node} not idle after ${opts.readyTimeoutMs ?? 30_000} ms (sinfo: "${state}")`);
+    if (!ready) throw new Error(`nodes ${names.join(',')} not all idle after ${opts.readyTimeoutMs ?? 30_000} ms (sinfo: "${states}")`);
   } catch (e) {
     const msg = `${(e as Error).message}\n${logs()}`;
     await stop();
     throw new Error(`Slurm did not start: ${msg}`);
   }
-  return { env, node, cpus, dir, run, logs, stop };
+  return { env, node: names[0]!, nodes: names, cpus, dir, run, logs, stop };
 }
