@@ -46,11 +46,12 @@ const f64 = (x: number) => {
 const readF64 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat64(0, true);
 
 /**
- * Runs the case on this rank. The check runs on every rank; a failed check skips
+ * Runs the case on this rank (`onSample`: rank 0's count of samples taken, for progress).
+ * The check runs on every rank; a failed check skips
  * timing on every rank alike (each rank learns every rank's verdict first), so no rank
  * is left waiting for a call the others will not make.
  */
-export async function runRankCase(t: Transport, c: CollectiveCall, seed: number, opts: MeasureOptions): Promise<RankCaseResult> {
+export async function runRankCase(t: Transport, c: CollectiveCall, seed: number, opts: MeasureOptions, onSample?: (samples: number) => void): Promise<RankCaseResult> {
   const { rank, size } = t;
   const bufs = allocateBuffers(c, size, rank);
   prepareRank(c, size, rank, seed, bufs);
@@ -91,6 +92,7 @@ export async function runRankCase(t: Transport, c: CollectiveCall, seed: number,
         },
       },
       opts,
+      onSample,
     );
     await Promise.all(Array.from({ length: size - 1 }, (_, i) => t.send(i + 1, f64(0))));
     // measure() returns only the calibrated samples; warm-up calls are the leading entries.

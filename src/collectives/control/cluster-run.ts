@@ -15,6 +15,8 @@ import { COLLECTIVES } from '../collective.js';
 import { callOf, type CollectiveParams } from '../workload.js';
 import { addFits } from '../fit.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
+import { LAUNCHER_VARIABLES } from './launchers.js';
+import { UsageError } from '../../harness/errors.js';
 import type { RankCaseResult } from '../rank-case.js';
 
 const CLI = fileURLToPath(new URL('../../cli.js', import.meta.url));
@@ -23,12 +25,14 @@ const CLI = fileURLToPath(new URL('../../cli.js', import.meta.url));
 export interface Cluster {
   coordinator: Coordinator;
   url: string;
+  /** Distinct hosts the ranks run on. */
+  hosts: number;
   /** Runner hooks: the executor, `environment.nodes` + `run.cluster`, and the fits. */
   execute: NonNullable<RunOptions['execute']>;
   annotate: NonNullable<RunOptions['annotate']>;
   finalize: NonNullable<RunOptions['finalize']>;
-  /** Ends the run on every worker (done, or abort with a reason) and reaps local workers. */
-  close(abortReason?: string): Promise<void>;
+  /** Ends the run on every worker (done, or abort with a reason and exit code) and reaps local workers. */
+  close(abortReason?: string, exitCode?: number): Promise<void>;
 }
 
 /** Starts `n` worker processes of this CLI against `url`. */
@@ -37,8 +41,9 @@ function spawnLocalWorkers(n: number, url: string, token: string | undefined): C
     // Workers inherit this process's Node flags (e.g. --cpu-prof, --max-old-space-size).
     spawn(process.execPath, [...process.execArgv, CLI, 'worker', '--coordinator', url], {
       stdio: ['ignore', 'ignore', 'inherit'],
-      // The token travels in the environment, not argv, where `ps` would show it.
-      env: { ...process.env, GPUBENCH_TOKEN: token ?? '', GPUBENCH_RANK: String(i), GPUBENCH_WORLD_SIZE: String(n) },
+      // The token travels in the environment, not argv, where `ps` would show it. A launcher's
+      // variables (this process may itself be a Slurm task) are cleared: these ranks are ours.
+      env: { ...process.env, ...Object.fromEntries(LAUNCHER_VARIABLES.map((v) => [v, ''])), GPUBENCH_TOKEN: token ?? '', GPUBENCH_RANK: String(i), GPUBENCH_WORLD_SIZE: String(n) },
     }),
   );
 }
@@ -98,7 +103,14 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
  * world. On failure everything started is stopped again before the error propagates.
  */
 export async function startCluster(o: CoordinatorOptions & { localNodes?: number }): Promise<Cluster> {
-  const coordinator = new Coordinator(o);
+  // Rank 0's progress goes to the reporters of the case in flight, as a local case's samples do.
+  let current: { c: PlannedCase; opts: RunOptions } | undefined;
+  const coordinator = new Coordinator({
+    ...o,
+    onProgress: (_index, samples) => {
+      if (current) for (const r of current.opts.reporters) r.onCaseSample?.(current.c, samples);
+    },
+  });
   const url = await coordinator.listen();
   const children = o.localNodes ? spawnLocalWorkers(o.localNodes, url, o.token) : [];
   let closing = false;
@@ -106,9 +118,9 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
     if (!closing && code !== 0) coordinator.reportFault(`local worker ${i} (pid ${ch.pid}) exited with ${signal ?? `code ${code}`}`);
     resolve();
   })));
-  const close = async (abortReason?: string) => {
+  const close = async (abortReason?: string, exitCode?: number) => {
     closing = true;
-    await coordinator.close(abortReason);
+    await coordinator.close(abortReason, exitCode);
     const grace = setTimeout(() => {
       for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGKILL');
     }, 5000);
@@ -120,7 +132,7 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
     else process.stderr.write(`gpubench: coordinator listening on ${url}, waiting for ${o.worldSize} workers\n`);
     await coordinator.rendezvous();
   } catch (err) {
-    await close(err instanceof Error ? err.message : String(err));
+    await close(err instanceof Error ? err.message : String(err), err instanceof UsageError ? 2 : undefined);
     throw err;
   }
   let caseIndex = 0;
@@ -128,13 +140,19 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
   return {
     coordinator,
     url,
+    hosts: new Set(hosts()).size,
     close,
     async execute(c, opts) {
       if (c.skip || c.backend !== 'ws' || !(COLLECTIVES as readonly string[]).includes(c.workload)) return runCase(c, opts);
       const p = c.params as CollectiveParams;
-      // The layout the coordinator saw decides `auto` for small messages on every rank alike.
-      const ranks = await coordinator.runCase(caseIndex++, c.id, { ...callOf(p), cpuBound: coordinator.cpuBound }, freshSeed(), opts.measure);
-      return mergeRanks(c, p, ranks, hosts());
+      current = { c, opts };
+      try {
+        // The layout the coordinator saw decides `auto` for small messages on every rank alike.
+        const ranks = await coordinator.runCase(caseIndex++, c.id, { ...callOf(p), cpuBound: coordinator.cpuBound }, freshSeed(), opts.measure);
+        return mergeRanks(c, p, ranks, hosts());
+      } finally {
+        current = undefined;
+      }
     },
     annotate(results: ResultsFile) {
       results.environment.nodes = coordinator.nodes.map((h, rank) => ({ rank, ...h.node, hostname: h.hostname, pid: h.pid, ...(h.launcher ? { launcher: h.launcher } : {}), ...(h.localRank !== undefined ? { localRank: h.localRank } : {}) }));

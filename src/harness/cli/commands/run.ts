@@ -9,7 +9,8 @@ import type { CliCommand } from '../command.js';
 import { byteSize, factor, intIn, intList, list, ms } from '../options.js';
 import { loadSuite } from '../../suite.js';
 import { planRun } from '../../plan.js';
-import { runPlan } from '../../runner.js';
+import { recordFailedStart, runPlan } from '../../runner.js';
+import { redactArgv } from '../../redact.js';
 import { disposeBackends } from '../../registry.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { pathToFileURL } from 'node:url';
@@ -67,10 +68,13 @@ export async function loadPlugins(paths: string[] = []): Promise<void> {
 }
 
 /** Runs the command; returns the exit code. */
-export async function runCli(opts: RunCliOptions, argv: string[], clusterSettings?: ClusterSettings): Promise<number> {
+export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSettings?: ClusterSettings): Promise<number> {
+  // The command line is recorded in the results (and from there in reports and exports): no secrets.
+  const argv = redactArgv(rawArgv);
   if (opts.localNodes !== undefined)
     clusterSettings = { worldSize: opts.localNodes, localNodes: opts.localNodes, host: '127.0.0.1', port: 0, token: randomBytes(16).toString('hex') };
-  setWorld(clusterSettings ? { ranks: clusterSettings.worldSize } : undefined);
+  // Local workers share this host; a coordinator learns its workers' hosts at rendezvous.
+  setWorld(clusterSettings ? { ranks: clusterSettings.worldSize, ...(clusterSettings.localNodes ? { hosts: 1 } : {}) } : undefined);
   await loadPlugins(opts.plugin);
   // Validate report formats before measuring anything. `json` is the results file itself.
   const reportFormats = opts.report ? parseFormats(opts.report, '--report').filter((f) => f !== 'json') : [];
@@ -89,7 +93,7 @@ export async function runCli(opts: RunCliOptions, argv: string[], clusterSetting
   process.on('SIGINT', onSigint);
   let cluster: Cluster | undefined;
   try {
-    const plan = await planRun(suite, {
+    const filters = {
       workloads: opts.workloads,
       backends: opts.backends,
       overrides: {
@@ -104,13 +108,26 @@ export async function runCli(opts: RunCliOptions, argv: string[], clusterSetting
         chunkBytes: opts.chunkBytes,
         root: opts.root,
       },
-    });
+    };
+    let plan = await planRun(suite, filters);
     for (const u of plan.unavailable) process.stderr.write(`gpubench: ${u.backend} unavailable: ${u.reason}\n`);
     const jsonPath = opts.json ?? join(opts.out, `gpubench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     const fileReporter = new ResultsFileReporter(jsonPath);
     const reporters = [...(await loadReporters(opts.reporter)), fileReporter];
     // Multi-process: the plan is valid (usage errors came first); now assemble the world.
-    if (clusterSettings) cluster = await startCluster(clusterSettings);
+    if (clusterSettings) {
+      try {
+        cluster = await startCluster(clusterSettings);
+      } catch (err) {
+        // Nothing was measured, but the failure is on disk like any other.
+        await recordFailedStart(plan, { argv, suite: suite.name, reporters: [fileReporter] }, err);
+        process.stderr.write(`results: ${jsonPath} (status failed)\n`);
+        throw err;
+      }
+      // Case ids carry the topology (ranks and hosts): plan again now that the hosts are known.
+      setWorld({ ranks: clusterSettings.worldSize, hosts: cluster.hosts });
+      plan = await planRun(suite, filters);
+    }
     const results = await runPlan(plan, {
       measure,
       reporters,
