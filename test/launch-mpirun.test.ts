@@ -55,6 +55,7 @@ describe('examples/mpirun.sh under Open MPI', () => {
     expect(res.cases.length).toBeGreaterThan(0);
     for (const c of res.cases) {
       expect(c.status, `${c.id}: ${c.reason}`).toBe('ok');
+      expect(c.id).toMatch(new RegExp(`/r${NP}h1$`)); // the topology in the id
       expect(c.params).toMatchObject({ ranks: NP, nodes: 1 });
     }
     const nodes = res.environment.nodes as { rank: number; pid: number; launcher: string; localRank?: number }[];

@@ -49,10 +49,12 @@ describe('examples/slurm/gpubench.sbatch on 3 Slurm nodes in network namespaces'
     expect(res.cases.length).toBeGreaterThan(0);
     for (const k of res.cases) {
       expect(k.status, `${k.id}: ${k.reason}`).toBe('ok');
+      expect(k.id).toMatch(new RegExp(`/r${NODES}h${NODES}$`)); // the topology in the id
       expect(k.params).toMatchObject({ ranks: NODES, nodes: NODES });
     }
     const nodes = res.environment.nodes as { rank: number; launcher: string; localRank?: number; hostname: string }[];
-    // Slurm's block distribution: task i on the i-th node of the allocation.
+    // Slurm's block distribution: task i on the i-th node of the allocation. Ranks in different
+    // network namespaces cannot reach each other over loopback: the data links crossed the bridge.
     expect(nodes.map((n) => [n.rank, n.launcher, n.localRank, n.hostname])).toEqual(c.nodes.map((h, r) => [r, 'slurm', 0, h]));
     expect(log).toMatch(new RegExp(`coordinator ${c.nodes[0]}:29400`));
   });

@@ -66,6 +66,7 @@ describe('examples/slurm/gpubench.sbatch on a real Slurm cluster', () => {
     expect(res.cases.length).toBeGreaterThan(0);
     for (const k of res.cases) {
       expect(k.status, `${k.id}: ${k.reason}`).toBe('ok');
+      expect(k.id).toMatch(new RegExp(`/r${TASKS}h1$`)); // the topology in the id
       expect(k.params).toMatchObject({ ranks: TASKS, nodes: 1 });
     }
     const nodes = res.environment.nodes as { rank: number; pid: number; launcher: string; localRank?: number; hostname: string }[];

@@ -42,7 +42,7 @@ export async function startNetnsSlurm(count = 3, cpus = 4): Promise<NetnsSlurmCl
   const ctl = `${tag}-ctl`;
   const nodes = Array.from({ length: count }, (_, i) => ({ name: `gbn${i}`, ns: `${tag}-n${i}`, addr: `${SUBNET}.${11 + i}` }));
   const all = [ctl, ...nodes.map((n) => n.ns)];
-  const dir = mkdtempSync(join(tmpdir(), 'gpubench-netns-hosts-'));
+  const dir = mkdtempSync(join(tmpdir(), 'gpubench-slurm-hosts-'));
   const hostsFile = join(dir, 'hosts');
   const teardown = async () => {
     for (const ns of all) await runCommand('ip', ['netns', 'del', ns], { timeoutMs: 10_000 }).catch(() => undefined);
