@@ -17,11 +17,19 @@ const SBATCH = join(ROOT, 'examples/slurm/gpubench.sbatch');
 const missing = netnsSlurmMissing();
 const NODES = 3;
 
-describe('examples/slurm/gpubench.sbatch on 3 Slurm nodes in network namespaces', () => {
+/**
+ * `ownNameOnLoopback`: each node's /etc/hosts also names the node itself on 127.0.1.1, first, as
+ * Debian's installer writes it; the rank beside the coordinator then reaches it over loopback,
+ * and must still announce a data address the other nodes can reach.
+ */
+describe.each([
+  { hosts: 'node names on their addresses', ownNameOnLoopback: false },
+  { hosts: "each node's own name on 127.0.1.1 (Debian's /etc/hosts)", ownNameOnLoopback: true },
+])('examples/slurm/gpubench.sbatch on 3 Slurm nodes in network namespaces, $hosts', ({ ownNameOnLoopback }) => {
   let cluster: NetnsSlurmCluster | undefined;
   const work = mkdtempSync(join(tmpdir(), 'gpubench-slurm-netns-'));
   beforeAll(async () => {
-    if (!missing) cluster = await startNetnsSlurm(NODES);
+    if (!missing) cluster = await startNetnsSlurm(NODES, 4, { ownNameOnLoopback });
   }, 60_000);
   afterAll(async () => {
     await cluster?.stop();

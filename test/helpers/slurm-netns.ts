@@ -36,21 +36,29 @@ const ip = async (...args: string[]) => {
   if (r.code !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
 };
 
-/** Builds the namespaces and starts the cluster on them (`count` nodes, named gbn0...). */
-export async function startNetnsSlurm(count = 3, cpus = 4): Promise<NetnsSlurmCluster> {
+/**
+ * Builds the namespaces and starts the cluster on them (`count` nodes, named gbn0...).
+ * `ownNameOnLoopback`: each node's hosts file names the node itself on 127.0.1.1 first, as
+ * Debian's installer does.
+ */
+export async function startNetnsSlurm(count = 3, cpus = 4, opts: { ownNameOnLoopback?: boolean } = {}): Promise<NetnsSlurmCluster> {
   const tag = `gbs${process.pid % 100000}`;
   const ctl = `${tag}-ctl`;
   const nodes = Array.from({ length: count }, (_, i) => ({ name: `gbn${i}`, ns: `${tag}-n${i}`, addr: `${SUBNET}.${11 + i}` }));
   const all = [ctl, ...nodes.map((n) => n.ns)];
   const dir = mkdtempSync(join(tmpdir(), 'gpubench-slurm-hosts-'));
-  const hostsFile = join(dir, 'hosts');
+  const hostsFile = (name: string) => join(dir, `hosts-${name}`);
   const teardown = async () => {
     for (const ns of all) await runCommand('ip', ['netns', 'del', ns], { timeoutMs: 10_000 }).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   };
   let cluster: SlurmCluster | undefined;
   try {
-    writeFileSync(hostsFile, ['127.0.0.1 localhost', ...nodes.map((n) => `${n.addr} ${n.name}`), ''].join('\n'));
+    // As Debian's installer writes it, a node's own name may come first, on 127.0.1.1.
+    for (const n of nodes) {
+      const own = opts.ownNameOnLoopback ? [`127.0.1.1 ${n.name}`] : [];
+      writeFileSync(hostsFile(n.name), ['127.0.0.1 localhost', ...own, ...nodes.map((m) => `${m.addr} ${m.name}`), ''].join('\n'));
+    }
     for (const ns of all) {
       await ip('netns', 'add', ns);
       await ip('-n', ns, 'link', 'set', 'lo', 'up');
@@ -76,7 +84,7 @@ export async function startNetnsSlurm(count = 3, cpus = 4): Promise<NetnsSlurmCl
       nodes: nodes.map((n) => ({
         name: n.name,
         addr: n.addr,
-        prefix: ['nsenter', `--net=/run/netns/${n.ns}`, 'unshare', '--mount', '--uts', 'sh', '-c', 'mount --bind "$1" /etc/hosts && hostname "$0" && shift && exec "$@"', n.name, hostsFile],
+        prefix: ['nsenter', `--net=/run/netns/${n.ns}`, 'unshare', '--mount', '--uts', 'sh', '-c', 'mount --bind "$1" /etc/hosts && hostname "$0" && shift && exec "$@"', n.name, hostsFile(n.name)],
       })),
     });
   } catch (e) {
