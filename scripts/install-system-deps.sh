@@ -27,3 +27,8 @@ dpkg-query -W -f='installed: ${Package} ${Version}\n' mesa-vulkan-drivers libvul
 # iproute2 (ip netns, bridges, veths) for the Slurm nodes in network namespaces.
 $sudo apt-get install -y -q slurm-wlm munge openmpi-bin openssl iproute2 >/dev/null
 dpkg-query -W -f='installed: ${Package} ${Version}\n' slurm-wlm munge openmpi-bin openssl iproute2
+# The network-namespace cluster tests (test/launch-netns.test.ts): ip and tc (with the tbf
+# qdisc) from iproute2, unshare from util-linux; they also need root and the veth, bridge
+# and sch_tbf kernel modules.
+$sudo apt-get install -y -q iproute2 util-linux >/dev/null
+dpkg-query -W -f='installed: ${Package} ${Version}\n' iproute2 util-linux
