@@ -156,7 +156,9 @@ export async function startSlurm(opts: SlurmOptions = {}): Promise<SlurmCluster>
       'SwitchType=switch/none',
       'InactiveLimit=0',
       'KillWait=5',
-      'MinJobAge=30',
+      // sbatch --wait sleeps 2 s, then 4x longer while under MinJobAge / 2: with MinJobAge=30 it
+      // polls at 2, 10, 42 s; with 4, every 2 s, and a finished job is still there to be seen.
+      'MinJobAge=4',
       ...nodes.map((n) => `NodeName=${n.name} NodeAddr=${n.addr} NodeHostname=${n.name} CPUs=${cpus} RealMemory=1000 State=UNKNOWN`),
       `PartitionName=test Nodes=${names.join(',')} Default=YES MaxTime=10 State=UP OverSubscribe=YES`,
       '',
