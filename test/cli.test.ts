@@ -127,7 +127,8 @@ describe.skipIf(!haveScript)(`gpubench run on a terminal${haveScript ? '' : ' (s
     const cmd = `stty rows 40 cols 160; ${process.execPath} ${CLI} run --backends tfjs-cpu --sizes 32,64 --json ${json} --min-time 200`;
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: '' }, timeout: 120_000 });
     expect(r.status, r.stdout).toBe(0);
-    expect(r.stdout).toMatch(/\[1\/2\] matmul\/tfjs-cpu\/f32\/32x32x32 +sample \d+/);
+    // The live line: case i/N, elapsed seconds, samples so far.
+    expect(r.stdout).toMatch(/\[1\/2\] matmul\/tfjs-cpu\/f32\/32x32x32 +\d+ s +sample \d+/);
     expect(r.stdout).toMatch(/\[2\/2\] matmul\/tfjs-cpu\/f32\/64x64x64/);
     expect(r.stdout).toMatch(/\u001b\[2K|\u001b\[1A/); // the line is erased and redrawn
     expect(stripVTControlCharacters(r.stdout)).toMatch(/2 ok, 0 failed, 0 skipped/);

@@ -6,44 +6,18 @@
  */
 import { hostReduction } from '../src/collectives/native-reduce.js';
 import { describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { CLI, ROOT, gpubench } from './helpers/cli.js';
+import { gpubench, startCli as start } from './helpers/cli.js';
 import { ResultsFile } from '../src/harness/results/schema.js';
 import { JIT_WARMUP_MIN_BYTES } from '../src/collectives/jit-warmup.js';
+import { PROTOCOL_VERSION } from '../src/collectives/control/protocol.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'gpubench-coll-'));
 const readResults = (path: string) => ResultsFile.parse(JSON.parse(readFileSync(path, 'utf8')));
 const FAST = ['--min-time', '20', '--warmup', '5', '--reporter', 'silent'];
-
-/** Starts the CLI in the background; `exited` resolves with its code (killed after timeoutMs). */
-function start(args: string[], timeoutMs = 90_000, env: NodeJS.ProcessEnv = {}) {
-  const child: ChildProcess = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, GPUBENCH_DEBUG: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  const listeners: (() => void)[] = [];
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    for (const l of listeners) l();
-  });
-  child.stdout!.resume();
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const exited = new Promise<number>((resolve) => child.on('exit', (code) => { clearTimeout(timer); resolve(code ?? -1); }));
-  /** Resolves with the first match of `re` in stderr. */
-  const waitFor = (re: RegExp) =>
-    new Promise<RegExpMatchArray>((resolve, reject) => {
-      const check = () => {
-        const m = stderr.match(re);
-        if (m) resolve(m);
-      };
-      listeners.push(check);
-      check();
-      void exited.then(() => reject(new Error(`exited before ${re}: ${stderr}`)));
-    });
-  return { child, exited, waitFor, stderr: () => stderr };
-}
 
 describe('run --local-nodes', () => {
   it('runs all-reduce on 4 worker processes: every size ok, checked on every rank, nccl-tests metrics, fits, nodes', () => {
@@ -108,7 +82,7 @@ describe('run --local-nodes', () => {
     // Gathers and scatters round S to whole per-rank blocks.
     for (const c of res.cases.filter((x) => x.workload === 'allgather' || x.workload === 'reducescatter'))
       expect(Number(c.params.bytes) % (3 * (c.params.dtype === 'f16' ? 2 : 4))).toBe(0);
-    for (const c of res.cases) expect(c.id).toMatch(c.workload === 'broadcast' ? /\/inplace\/root2$/ : /\/inplace$/);
+    for (const c of res.cases) expect(c.id).toMatch(c.workload === 'broadcast' ? /\/inplace\/root2\/r3h1$/ : /\/inplace\/r3h1$/);
     expect(bc.params.root).toBe(2);
   });
 
@@ -133,7 +107,7 @@ describe('coordinator and workers as separate processes', () => {
         ws.on('error', () => undefined);
       });
     expect(await fake(['{"this is": not json'])).toBe(1002);
-    expect(await fake([JSON.stringify({ type: 'hello', protocol: 1, token: 'wrong', hostname: 'x', pid: 1, dataHost: '127.0.0.1', dataPort: 9, node: {} })])).toBe(1002);
+    expect(await fake([JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, token: 'wrong', hostname: 'x', pid: 1, dataHost: '127.0.0.1', dataPort: 9, node: {} })])).toBe(1002);
     expect(await fake([JSON.stringify({ type: 'result', index: 0 })])).toBe(1002);
     expect(await fake([Buffer.alloc(5 * 1024 * 1024)])).toBe(1009);
     const workers = [0, 1].map(() => start(['worker', '--coordinator', url], 90_000, { GPUBENCH_TOKEN: 'tok' }));
@@ -148,11 +122,12 @@ describe('coordinator and workers as separate processes', () => {
     expect(coord.stderr()).toMatch(/protocol error/);
   });
 
-  it('takes ranks and the coordinator address from torchrun-style variables', async () => {
+  it('takes ranks from torchrun-style variables, the coordinator port from GPUBENCH_COORDINATOR_PORT', async () => {
     const json = join(tmp(), 'r.json');
     const coord = start(['coordinator', '--world-size', '2', '--port', '0', '--workloads', 'allreduce', '-b', '4K', '-e', '4K', '--json', json, ...FAST]);
     const port = (await coord.waitFor(/listening on ws:\/\/127\.0\.0\.1:(\d+)/))[1]!;
-    const env = (rank: number) => ({ RANK: String(rank), WORLD_SIZE: '2', LOCAL_RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: port, GPUBENCH_RANK: '', GPUBENCH_COORDINATOR: '' });
+    // MASTER_PORT is torchrun's own store; GPUBENCH_COORDINATOR_PORT names the coordinator's.
+    const env = (rank: number) => ({ RANK: String(rank), WORLD_SIZE: '2', LOCAL_RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: '1', GPUBENCH_COORDINATOR_PORT: port, GPUBENCH_RANK: '', GPUBENCH_COORDINATOR: '' });
     // Rank 1 joins first: ranks must follow RANK, not arrival order.
     const w1 = start(['worker'], 60_000, env(1));
     await coord.waitFor(/joined \(1\/2\)/);
@@ -171,7 +146,7 @@ describe('coordinator and workers as separate processes', () => {
     const url = (await coord.waitFor(/listening on (ws:\/\/127\.0\.0\.1:\d+)/))[1]!;
     // A fake worker that joins properly, says ready, then falls silent (a hung process).
     const ws = new WebSocket(url);
-    ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', protocol: 1, hostname: 'fake', pid: 1, dataHost: '127.0.0.1', dataPort: 9, node: {} })));
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, hostname: 'fake', pid: 1, dataHost: '127.0.0.1', dataPort: 9, node: {} })));
     ws.on('message', (d) => {
       if ((JSON.parse(String(d)) as { type: string }).type === 'welcome') ws.send(JSON.stringify({ type: 'ready' }));
     });

@@ -38,7 +38,7 @@ const withAddon = addon ? it : it.skip;
 const withFakes = addon && CC ? it : it.skip;
 
 const params = (o: Partial<CollectiveParams> = {}): CollectiveParams => ({
-  kind: 'allreduce', bytes: 4096, count: 1024, dtype: 'f32', op: 'sum', algorithm: 'auto', inPlace: false, ranks: 2, chunkBytes: 1 << 20, ...o,
+  kind: 'allreduce', bytes: 4096, count: 1024, dtype: 'f32', op: 'sum', algorithm: 'auto', inPlace: false, ranks: 2, nodes: 1, chunkBytes: 1 << 20, ...o,
 });
 const GPU = { memoryBytes: 80 * 2 ** 30 };
 
@@ -77,7 +77,7 @@ describe('nccl on a machine without NCCL', () => {
     expect(r.stderr).toContain('no case ran (all skipped)');
     const res = JSON.parse(readFileSync(out, 'utf8')) as { run: { status: string }; cases: CaseResult[] };
     expect(res.run.status).toBe('complete');
-    expect(res.cases.map((c) => c.id)).toEqual([8, 16, 32, 64, 128, 256, 512, 1024].map((b) => `allreduce/nccl/f32/sum/auto/${b}`));
+    expect(res.cases.map((c) => c.id)).toEqual([8, 16, 32, 64, 128, 256, 512, 1024].map((b) => `allreduce/nccl/f32/sum/auto/${b}/r1h1`));
     for (const c of res.cases) {
       expect(c.status).toBe('skipped');
       expect(c.reason).toMatch(new RegExp(`^backend unavailable: ${why}`));
@@ -216,7 +216,7 @@ describe('a whole nccl case on a fake driver whose memory is host memory (one fa
   withFakes('an all-reduce that writes nothing fails on the poisoned receive buffer, every element of it, i32 too', () => {
     const r = run('nothing', '  - { workload: allreduce, backends: [nccl], dtypes: [f32, i32, bf16], ops: [sum, max], minBytes: 1024, maxBytes: 1024 }\n');
     expect(r.code, r.stderr).toBe(1);
-    expect(r.cases.map((c) => c.id)).toEqual(['f32/sum', 'f32/max', 'i32/sum', 'i32/max', 'bf16/sum', 'bf16/max'].map((x) => `allreduce/nccl/${x}/auto/1024`));
+    expect(r.cases.map((c) => c.id)).toEqual(['f32/sum', 'f32/max', 'i32/sum', 'i32/max', 'bf16/sum', 'bf16/max'].map((x) => `allreduce/nccl/${x}/auto/1024/r1h1`));
     for (const c of r.cases) {
       const count = 1024 / (c.id.includes('bf16') ? 2 : 4);
       expect(c, c.id).toMatchObject({ status: 'failed', check: { passed: false, wrong: count } });

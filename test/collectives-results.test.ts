@@ -13,7 +13,7 @@ import { DEFAULT_CHUNK_BYTES } from '../src/collectives/algorithms/ring-steps.js
 import type { RankCaseResult } from '../src/collectives/rank-case.js';
 import type { PlannedCase } from '../src/harness/plan.js';
 
-const p: CollectiveParams = { kind: 'allreduce', bytes: 1 << 20, count: 1 << 18, dtype: 'f32', op: 'sum', algorithm: 'auto', inPlace: false, ranks: 4, chunkBytes: 1 << 20 };
+const p: CollectiveParams = { kind: 'allreduce', bytes: 1 << 20, count: 1 << 18, dtype: 'f32', op: 'sum', algorithm: 'auto', inPlace: false, ranks: 4, nodes: 1, chunkBytes: 1 << 20 };
 const planned: PlannedCase = { id: 'allreduce/ws/f32/sum/auto/1048576', workload: 'allreduce', backend: 'ws', params: p };
 const ok = { passed: true, maxRelError: 1e-8, tolerance: 1e-6, wrong: 0, checked: 1 << 18, seed: 7 };
 const rank = (r: number, check = ok): RankCaseResult => ({ rank: r, check, algorithm: 'ring', ownSamplesMs: [] });

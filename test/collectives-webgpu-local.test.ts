@@ -71,7 +71,7 @@ describe.skipIf(missing !== undefined)(`webgpu-local on this machine${missing ? 
     if (ranks.length === 1) expect(listing.notes.join('\n')).toMatch(/one adapter, so one rank/);
 
     const n = ranks.length;
-    const params: CollectiveParams = { kind: 'allreduce', bytes: 4 * 3001 * n, count: 3001 * n, dtype: 'f32', op: 'sum', algorithm: 'auto', inPlace: false, ranks: n, chunkBytes: 1 << 20 };
+    const params: CollectiveParams = { kind: 'allreduce', bytes: 4 * 3001 * n, count: 3001 * n, dtype: 'f32', op: 'sum', algorithm: 'auto', inPlace: false, ranks: n, nodes: 1, chunkBytes: 1 << 20 };
     expect(getKernel('allreduce', 'webgpu-local')!.supports!(params as never, probe.available ? probe.devices : [])).toBeUndefined();
     const c: PlannedCase = { id: 'allreduce/webgpu-local/f32/sum/auto/x', workload: 'allreduce', backend: 'webgpu-local', params };
     const res = await runCase(c, { measure: FAST, reporters: [], argv: [] });
@@ -87,7 +87,7 @@ describe.skipIf(missing !== undefined)(`webgpu-local on this machine${missing ? 
 
   it('skips what WGSL cannot do, with the reason', () => {
     const k = getKernel<CollectiveParams, CollectiveData>('allreduce', 'webgpu-local')!;
-    const p: CollectiveParams = { kind: 'allreduce', bytes: 8, count: 4, dtype: 'bf16', op: 'sum', algorithm: 'auto', inPlace: false, ranks: 1, chunkBytes: 1 << 20 };
+    const p: CollectiveParams = { kind: 'allreduce', bytes: 8, count: 4, dtype: 'bf16', op: 'sum', algorithm: 'auto', inPlace: false, ranks: 1, nodes: 1, chunkBytes: 1 << 20 };
     expect(k.supports!(p, [])).toMatch(/bf16/);
     expect(k.supports!({ ...p, dtype: 'f32', algorithm: 'recursive-doubling' }, [])).toBeUndefined();
     expect(k.supports!({ ...p, dtype: 'f32', algorithm: 'tree' }, [])).toMatch(/"tree" is not implemented/);
@@ -178,7 +178,7 @@ describe.skipIf(missing !== undefined)(`webgpu-local on this machine${missing ? 
   it('skips the other collectives where WGSL or the adapter cannot run them, with the reason', () => {
     for (const kind of ['allgather', 'reducescatter', 'broadcast'] as const) {
       const k = getKernel<CollectiveParams, CollectiveData>(kind, 'webgpu-local')!;
-      const p: CollectiveParams = { kind, bytes: 8, count: 4, dtype: 'f32', op: 'sum', algorithm: 'auto', inPlace: false, ranks: 1, chunkBytes: 1 << 20 };
+      const p: CollectiveParams = { kind, bytes: 8, count: 4, dtype: 'f32', op: 'sum', algorithm: 'auto', inPlace: false, ranks: 1, nodes: 1, chunkBytes: 1 << 20 };
       expect(k.supports!(p, [])).toBeUndefined();
       expect(k.supports!({ ...p, dtype: 'bf16' }, [])).toMatch(/bf16/);
       expect(k.supports!({ ...p, algorithm: 'tree' }, [])).toMatch(/"tree" is not implemented/);

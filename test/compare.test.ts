@@ -13,7 +13,7 @@ import { summarize } from '../src/reporters/cases.js';
 import { compareResults, parseThreshold, type CompareReport } from '../src/reporters/compare/compare.js';
 import { compareMarkdown } from '../src/reporters/compare/render.js';
 import { bootstrapRatioOfMedians, mannWhitneyU, median } from '../src/reporters/compare/stats.js';
-import { matmulCase, nodeResults, resultsFile, samples } from './fixtures/results.js';
+import { allreduceCase, matmulCase, nodeResults, resultsFile, samples } from './fixtures/results.js';
 
 /** A copy of `c` whose samples are `s` (stats and metrics recomputed as the harness would). */
 function withSamples(c: CaseResult, s: number[]): CaseResult {
@@ -283,5 +283,19 @@ describe('gpubench report (CLI)', () => {
     } finally {
       vi.restoreAllMocks();
     }
+  });
+});
+
+describe('topology', () => {
+  it('refuses to pair a collective measured on other ranks or hosts, even under the same id (files from before ids carried it)', () => {
+    const base = allreduceCase('ws', 'ring', 1 << 20, 0.5, { ranks: 3, seed: 11 });
+    const head = { ...allreduceCase('ws', 'ring', 1 << 20, 0.5, { ranks: 4, seed: 12 }), id: base.id };
+    expect(() => compareResults(resultsFile([base], 'b'), resultsFile([head], 'h'), {}, { base: 'b.json', head: 'h.json' }))
+      .toThrow(/measured 1 collective case on different topologies.*3 ranks on 3 hosts in BASE, 4 ranks on 4 hosts in HEAD/);
+    const hostsOnly = { ...head, params: { ...base.params, nodes: 1 } };
+    expect(() => compareResults(resultsFile([base], 'b'), resultsFile([hostsOnly], 'h'))).toThrow(UsageError);
+    // The same topology compares as before.
+    const same = { ...allreduceCase('ws', 'ring', 1 << 20, 0.5, { ranks: 3, seed: 13 }), id: base.id };
+    expect(compareResults(resultsFile([base], 'b'), resultsFile([same], 'h')).cases[0]!.verdict).not.toBe('failed');
   });
 });

@@ -12,7 +12,7 @@ import { UsageError } from '../harness/errors.js';
 import { COLLECTIVE_DTYPES, elementBytes, type CollectiveDtype } from './dtypes.js';
 import { REDUCE_OPS, type ReduceOp } from './ops.js';
 import { ALGORITHMS, BUS_FACTOR, type CollectiveCall, type CollectiveKind } from './collective.js';
-import { ranksFor } from './world.js';
+import { hostsFor, ranksFor } from './world.js';
 import { DEFAULT_CHUNK_BYTES } from './algorithms/ring-steps.js';
 
 /** One collective case. */
@@ -26,6 +26,8 @@ export interface CollectiveParams {
   algorithm: string;
   inPlace: boolean;
   ranks: number;
+  /** Distinct hosts the ranks run on (0: not known yet). */
+  nodes: number;
   chunkBytes: number;
   /** Broadcast only: the rank whose buffer every rank ends with (nccl-tests -r). */
   root?: number;
@@ -110,6 +112,11 @@ export function rootSupport(p: Pick<CollectiveParams, 'root' | 'ranks'>): string
   return p.root !== undefined && p.root >= p.ranks ? `root ${p.root} is not one of the ${p.ranks} ranks (0..${p.ranks - 1})` : undefined;
 }
 
+/** `r4h2`: 4 ranks on 2 hosts (`h?` while the hosts are not known yet), the last part of a collective case id. */
+export function topologyTag(p: Pick<CollectiveParams, 'ranks' | 'nodes'>): string {
+  return `r${p.ranks}h${p.nodes > 0 ? p.nodes : '?'}`;
+}
+
 /** The call a case makes on every rank. */
 export function callOf(p: CollectiveParams): CollectiveCall {
   return { kind: p.kind, dtype: p.dtype, op: p.op, algorithm: p.algorithm, count: p.count, inPlace: p.inPlace, chunkBytes: p.chunkBytes, ...(p.root !== undefined ? { root: p.root } : {}) };
@@ -126,6 +133,7 @@ export function collectiveWorkload(kind: CollectiveKind): Workload<CollectivePar
     expand(raw, o: CliOverrides, context?: ExpandContext): CollectiveParams[] {
       const e = raw as Entry;
       const ranks = ranksFor(context?.backend);
+      const nodes = hostsFor(context?.backend);
       const minBytes = (o.minBytes as number | undefined) ?? e.minBytes;
       const maxBytes = (o.maxBytes as number | undefined) ?? e.maxBytes;
       const factor = (o.stepFactor as number | undefined) ?? e.stepFactor;
@@ -149,7 +157,7 @@ export function collectiveWorkload(kind: CollectiveKind): Workload<CollectivePar
                 const bytes = Math.floor(size / unit) * unit;
                 if (bytes === 0 || seen.has(bytes)) continue;
                 seen.add(bytes);
-                out.push({ kind, bytes, count: bytes / elementBytes(dtype), dtype, op, algorithm, inPlace: ip, ranks, chunkBytes, ...(root !== undefined ? { root } : {}) });
+                out.push({ kind, bytes, count: bytes / elementBytes(dtype), dtype, op, algorithm, inPlace: ip, ranks, nodes, chunkBytes, ...(root !== undefined ? { root } : {}) });
               }
             }
       return out;
@@ -161,11 +169,13 @@ export function collectiveWorkload(kind: CollectiveKind): Workload<CollectivePar
       // them) stay as they were, while a sweep over slices keeps one case per slice.
       const chunk = p.chunkBytes !== DEFAULT_CHUNK_BYTES ? `/chunk${p.chunkBytes}` : '';
       const root = p.root ? `/root${p.root}` : '';
-      return `${kind}/${backend}/${p.dtype}${op}/${p.algorithm}/${p.bytes}${p.inPlace ? '/inplace' : ''}${chunk}${root}`;
+      // The topology is part of what was measured: 4 ranks on 1 host and 3 on 3 hosts are
+      // different cases, and `compare` must never pair them.
+      return `${kind}/${backend}/${p.dtype}${op}/${p.algorithm}/${p.bytes}${p.inPlace ? '/inplace' : ''}${chunk}${root}/${topologyTag(p)}`;
     },
 
     describe(p) {
-      return { bytes: p.bytes, count: p.count, dtype: p.dtype, op: reduces ? p.op : undefined, algorithm: p.algorithm, ranks: p.ranks, inPlace: p.inPlace, chunkBytes: p.chunkBytes, root: p.root };
+      return { bytes: p.bytes, count: p.count, dtype: p.dtype, op: reduces ? p.op : undefined, algorithm: p.algorithm, ranks: p.ranks, ...(p.nodes > 0 ? { nodes: p.nodes } : {}), inPlace: p.inPlace, chunkBytes: p.chunkBytes, root: p.root };
     },
 
     makeData: (_p, seed) => ({ seed }),

@@ -9,6 +9,8 @@
 /** Ranks and hosts of the current run. */
 export interface World {
   ranks: number;
+  /** Distinct hosts the ranks run on; unknown (undefined) until the workers have joined. */
+  hosts?: number;
 }
 
 let current: World | undefined;
@@ -34,4 +36,13 @@ export function setLocalRanks(backend: string, ranks: number | undefined): void 
 /** Ranks a case of `backend` runs on: its own in-process group, else the world, else 1. */
 export function ranksFor(backend?: string): number {
   return (backend !== undefined ? localRanks.get(backend) : undefined) ?? current?.ranks ?? 1;
+}
+
+/**
+ * Hosts a case of `backend` runs on: 1 for an in-process group, else the world's (0 while
+ * the workers have not joined yet; the coordinator plans again once they have), else 1.
+ */
+export function hostsFor(backend?: string): number {
+  if (backend !== undefined && localRanks.has(backend)) return 1;
+  return current ? (current.hosts ?? 0) : 1;
 }

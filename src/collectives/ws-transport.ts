@@ -106,13 +106,30 @@ export class DataServer {
     http.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket as Socket)));
   }
 
-  /** Listens on host, port 0 (any free port). */
-  static listen(host: string): Promise<DataServer> {
+  /**
+   * Listens on host: on any free port, or on the first free port of `ports` (inclusive
+   * range), so firewalls and NetworkPolicies can open a fixed range.
+   */
+  static async listen(host: string, ports?: readonly [number, number]): Promise<DataServer> {
+    const candidates = ports ? Array.from({ length: ports[1] - ports[0] + 1 }, (_, i) => ports[0] + i) : [0];
+    let last: Error | undefined;
+    for (const port of candidates) {
+      try {
+        return await DataServer.listenOn(host, port);
+      } catch (err) {
+        last = err as Error;
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') break;
+      }
+    }
+    throw new PeerLostError(ports ? `data server: no free port in ${ports[0]}-${ports[1]} on ${host} (${last?.message})` : `data server on ${host}: ${last?.message}`);
+  }
+
+  private static listenOn(host: string, port: number): Promise<DataServer> {
     return new Promise((resolve, reject) => {
       const http = createServer((_req, res) => res.writeHead(426).end('a gpubench data link: WebSocket only\n'));
       const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_HELLO, clientTracking: true });
       http.once('error', reject);
-      http.listen(0, host, () => resolve(new DataServer(http, wss)));
+      http.listen(port, host, () => resolve(new DataServer(http, wss)));
     });
   }
 
@@ -191,6 +208,8 @@ export class DataServer {
   close(): Promise<void> {
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
+    // Connections that never upgraded (a stray HTTP client) would hold the server open.
+    this.http.closeAllConnections();
     return new Promise((resolve) => this.http.close(() => resolve()));
   }
 }

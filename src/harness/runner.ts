@@ -62,8 +62,10 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
   const result: CaseResult = { ...base, device: prepared.device, timer: prepared.timer, status: 'failed' };
   if (prepared.impl) result.impl = prepared.impl;
   try {
-    const out = await prepared.runChecked();
-    result.check = workload.check(c.params, data, out);
+    // Each checked call (nccl-tests' -c) starts from poisoned outputs (runChecked does it).
+    let check = workload.check(c.params, data, await prepared.runChecked());
+    for (let i = 1; i < (opts.measure.checkIters ?? 1) && check.passed; i++) check = workload.check(c.params, data, await prepared.runChecked());
+    result.check = check;
     if (!result.check.passed) {
       const err = result.check.maxRelError === null ? 'non-finite output' : `relative error ${result.check.maxRelError.toExponential(2)}`;
       result.reason = `wrong result: ${err} > tolerance ${result.check.tolerance.toExponential(1)}, ${result.check.wrong} wrong of ${result.check.checked} checked`;
@@ -99,9 +101,9 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
   }
 }
 
-/** Runs every case of the plan in order, feeding the reporters. */
-export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile> {
-  const results: ResultsFile = {
+/** The results skeleton of a run about to start: no cases yet, status `partial`. */
+export function newResults(plan: Plan, opts: Pick<RunOptions, 'argv' | 'suite'>): ResultsFile {
+  return {
     schema: RESULTS_SCHEMA,
     run: {
       id: randomUUID(),
@@ -116,6 +118,26 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile
     devices: plan.devices,
     cases: [],
   };
+}
+
+/**
+ * Records a run that failed before its first case (a rendezvous that timed out, a data
+ * link that never came up): the reporters write a results file with status `failed` and
+ * `run.fault`, so a failure always leaves a results file behind.
+ */
+export async function recordFailedStart(plan: Plan, opts: Pick<RunOptions, 'argv' | 'suite' | 'reporters'>, err: unknown): Promise<ResultsFile> {
+  const results = newResults(plan, opts);
+  results.run.finishedAt = new Date().toISOString();
+  results.run.status = 'failed';
+  results.run.fault = errMessage(err);
+  for (const r of opts.reporters) await r.onRunStart?.(plan.cases, results);
+  for (const r of opts.reporters) await r.onRunEnd?.(results);
+  return results;
+}
+
+/** Runs every case of the plan in order, feeding the reporters. */
+export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile> {
+  const results = newResults(plan, opts);
   const call = async (fn: (r: Reporter) => void | Promise<void>) => {
     for (const r of opts.reporters) await fn(r);
   };

@@ -47,6 +47,17 @@ function power(r: CaseResult): string {
   return `  ${m.avgWatts.toFixed(0)} W${m.tflopsPerWatt !== undefined ? ` (${m.tflopsPerWatt.toFixed(2)} TFLOP/s/W)` : ''}`;
 }
 
+/** 1048576 → `1 MiB`, as nccl-tests' sizes are read. */
+function fmtBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1 && n % 1024 === 0) {
+    n /= 1024;
+    i++;
+  }
+  return `${n} ${units[i]}`;
+}
+
 const fmtGBps = (x: number | undefined): string => (x === undefined ? '-' : x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(3));
 
 /**
@@ -93,6 +104,9 @@ export class ConsoleReporter implements Reporter {
   private readonly tty: boolean;
   private readonly live?: ReturnType<typeof createLogUpdate>;
   private current = '';
+  private caseStarted = 0;
+  private samples?: number;
+  private ticker?: NodeJS.Timeout;
 
   constructor(opts: ConsoleOptions = {}) {
     this.out = opts.out ?? process.stderr;
@@ -106,22 +120,45 @@ export class ConsoleReporter implements Reporter {
   }
 
   onCaseStart(c: PlannedCase, index: number, total: number): void {
-    this.current = `[${index + 1}/${total}] ${c.id}`;
-    if (this.live) this.live(`${this.current} …`);
+    const bytes = (c.params as { bytes?: unknown }).bytes;
+    this.current = `[${index + 1}/${total}] ${c.id}${typeof bytes === 'number' ? `  ${fmtBytes(bytes)}` : ''}`;
+    this.caseStarted = Date.now();
+    this.samples = undefined;
+    if (this.live) {
+      this.redraw();
+      // A long warm-up must not look hung: the elapsed time ticks even without samples
+      // (collective cases run on the workers, which report rank 0's samples now and then).
+      this.ticker ??= setInterval(() => this.redraw(), 1000);
+      this.ticker.unref();
+    }
   }
 
   onCaseSample(_c: PlannedCase, samples: number): void {
-    if (this.live) this.live(`${this.current}  sample ${samples}`);
+    this.samples = samples;
+    this.redraw();
+  }
+
+  private redraw(): void {
+    if (!this.live) return;
+    const elapsed = ((Date.now() - this.caseStarted) / 1000).toFixed(0);
+    this.live(`${this.current}  ${elapsed} s${this.samples !== undefined ? `  sample ${this.samples}` : ' …'}`);
+  }
+
+  private stopTicker(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
   }
 
   onCaseEnd(r: CaseResult): void {
     if (this.live) {
+      this.stopTicker();
       this.live.clear();
     }
     this.out.write(`${caseLine(r)}\n`);
   }
 
   onRunEnd(results: ResultsFile): void {
+    this.stopTicker();
     this.live?.done();
     this.out.write(`${resultsTable(results)}\n`);
     const n = tally(results);

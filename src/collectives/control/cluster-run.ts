@@ -4,6 +4,7 @@
  * calls for each case — collective cases go to every rank, anything else runs here.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { PlannedCase } from '../../harness/plan.js';
 import { runCase, type RunOptions } from '../../harness/runner.js';
@@ -11,10 +12,14 @@ import type { CaseResult, ResultsFile } from '../../harness/results/schema.js';
 import { getWorkload } from '../../harness/registry.js';
 import { freshSeed } from '../../harness/random.js';
 import { summarize } from '../../harness/stats.js';
-import { COLLECTIVES } from '../collective.js';
+import { BUS_FACTOR, COLLECTIVES } from '../collective.js';
+import { DEFAULT_NCCL_LOOP, isRooted, ncclTestsRecord, type AverageMode } from '../nccl-tests.js';
+import type { MeasureOptions } from '../../harness/measure.js';
 import { callOf, type CollectiveParams } from '../workload.js';
 import { addFits } from '../fit.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
+import { LAUNCHER_VARIABLES } from './launchers.js';
+import { UsageError } from '../../harness/errors.js';
 import type { RankCaseResult } from '../rank-case.js';
 
 const CLI = fileURLToPath(new URL('../../cli.js', import.meta.url));
@@ -23,12 +28,14 @@ const CLI = fileURLToPath(new URL('../../cli.js', import.meta.url));
 export interface Cluster {
   coordinator: Coordinator;
   url: string;
+  /** Distinct hosts the ranks run on. */
+  hosts: number;
   /** Runner hooks: the executor, `environment.nodes` + `run.cluster`, and the fits. */
   execute: NonNullable<RunOptions['execute']>;
   annotate: NonNullable<RunOptions['annotate']>;
   finalize: NonNullable<RunOptions['finalize']>;
-  /** Ends the run on every worker (done, or abort with a reason) and reaps local workers. */
-  close(abortReason?: string): Promise<void>;
+  /** Ends the run on every worker (done, or abort with a reason and exit code) and reaps local workers. */
+  close(abortReason?: string, exitCode?: number): Promise<void>;
 }
 
 /** Starts `n` worker processes of this CLI against `url`. */
@@ -37,14 +44,21 @@ function spawnLocalWorkers(n: number, url: string, token: string | undefined): C
     // Workers inherit this process's Node flags (e.g. --cpu-prof, --max-old-space-size).
     spawn(process.execPath, [...process.execArgv, CLI, 'worker', '--coordinator', url], {
       stdio: ['ignore', 'ignore', 'inherit'],
-      // The token travels in the environment, not argv, where `ps` would show it.
-      env: { ...process.env, GPUBENCH_TOKEN: token ?? '', GPUBENCH_RANK: String(i), GPUBENCH_WORLD_SIZE: String(n) },
+      // The token travels in the environment, not argv, where `ps` would show it. A launcher's
+      // variables (this process may itself be a Slurm task) are cleared: these ranks are ours.
+      env: { ...process.env, ...Object.fromEntries(LAUNCHER_VARIABLES.map((v) => [v, ''])), GPUBENCH_TOKEN: token ?? '', GPUBENCH_RANK: String(i), GPUBENCH_WORLD_SIZE: String(n) },
     }),
   );
 }
 
+/** How to report a case in nccl-tests' convention: its loop (from the measure options) and -a. */
+export interface NcclTestsSettings {
+  average: AverageMode;
+  measure?: Pick<MeasureOptions, 'ncclIters' | 'ncclWarmupIters'>;
+}
+
 /** Merges every rank's result of one case into the case's result. */
-export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseResult[], hosts: string[]): CaseResult {
+export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseResult[], hosts: string[], nccl: NcclTestsSettings = { average: 'avg' }): CaseResult {
   const workload = getWorkload<CollectiveParams, unknown>(c.workload)!;
   const nodes = new Set(hosts).size;
   const lead = ranks[0]!;
@@ -89,6 +103,16 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
   }
   result.stats = summarize(result.samplesMs);
   result.metrics = workload.metrics({ ...p, ranks: ranks.length }, result.stats.medianMs, {});
+  if (lead.ncclTimesUs?.length === ranks.length)
+    result.ncclTests = ncclTestsRecord(p, {
+      loop: { iters: nccl.measure?.ncclIters ?? DEFAULT_NCCL_LOOP.iters, warmupIters: nccl.measure?.ncclWarmupIters ?? DEFAULT_NCCL_LOOP.warmupIters },
+      average: nccl.average,
+      busFactor: BUS_FACTOR[p.kind](ranks.length),
+      rankTimesUs: lead.ncclTimesUs,
+      nwrong: result.check!.wrong,
+      samplesMs: result.samplesMs,
+      rooted: isRooted(p.kind),
+    });
   result.status = 'ok';
   return result;
 }
@@ -97,8 +121,15 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
  * Starts the coordinator, spawns `localNodes` workers if asked, and waits for the
  * world. On failure everything started is stopped again before the error propagates.
  */
-export async function startCluster(o: CoordinatorOptions & { localNodes?: number }): Promise<Cluster> {
-  const coordinator = new Coordinator(o);
+export async function startCluster(o: CoordinatorOptions & { localNodes?: number; average?: AverageMode }): Promise<Cluster> {
+  // Rank 0's progress goes to the reporters of the case in flight, as a local case's samples do.
+  let current: { c: PlannedCase; opts: RunOptions } | undefined;
+  const coordinator = new Coordinator({
+    ...o,
+    onProgress: (_index, samples) => {
+      if (current) for (const r of current.opts.reporters) r.onCaseSample?.(current.c, samples);
+    },
+  });
   const url = await coordinator.listen();
   const children = o.localNodes ? spawnLocalWorkers(o.localNodes, url, o.token) : [];
   let closing = false;
@@ -106,9 +137,9 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
     if (!closing && code !== 0) coordinator.reportFault(`local worker ${i} (pid ${ch.pid}) exited with ${signal ?? `code ${code}`}`);
     resolve();
   })));
-  const close = async (abortReason?: string) => {
+  const close = async (abortReason?: string, exitCode?: number) => {
     closing = true;
-    await coordinator.close(abortReason);
+    await coordinator.close(abortReason, exitCode);
     const grace = setTimeout(() => {
       for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGKILL');
     }, 5000);
@@ -120,7 +151,7 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
     else process.stderr.write(`gpubench: coordinator listening on ${url}, waiting for ${o.worldSize} workers\n`);
     await coordinator.rendezvous();
   } catch (err) {
-    await close(err instanceof Error ? err.message : String(err));
+    await close(err instanceof Error ? err.message : String(err), err instanceof UsageError ? 2 : undefined);
     throw err;
   }
   let caseIndex = 0;
@@ -128,23 +159,37 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
   return {
     coordinator,
     url,
+    hosts: new Set(hosts()).size,
     close,
     async execute(c, opts) {
       if (c.skip || c.backend !== 'ws' || !(COLLECTIVES as readonly string[]).includes(c.workload)) return runCase(c, opts);
       const p = c.params as CollectiveParams;
-      // The layout the coordinator saw decides `auto` for small messages on every rank alike.
-      const ranks = await coordinator.runCase(caseIndex++, c.id, { ...callOf(p), cpuBound: coordinator.cpuBound }, freshSeed(), opts.measure);
-      return mergeRanks(c, p, ranks, hosts());
+      current = { c, opts };
+      try {
+        // The layout the coordinator saw decides `auto` for small messages on every rank alike.
+        const ranks = await coordinator.runCase(caseIndex++, c.id, { ...callOf(p), cpuBound: coordinator.cpuBound }, freshSeed(), opts.measure);
+        return mergeRanks(c, p, ranks, hosts(), { average: o.average ?? 'avg', measure: opts.measure });
+      } finally {
+        current = undefined;
+      }
     },
     annotate(results: ResultsFile) {
-      results.environment.nodes = coordinator.nodes.map((h, rank) => ({ rank, ...h.node, hostname: h.hostname, pid: h.pid, ...(h.launcher ? { launcher: h.launcher } : {}), ...(h.localRank !== undefined ? { localRank: h.localRank } : {}) }));
-      results.run.cluster = { runId: coordinator.runId, worldSize: o.worldSize, coordinator: url, cpuBound: coordinator.cpuBound, protocolErrors: coordinator.protocolErrors };
+      results.environment.nodes = coordinator.nodes.map((h, rank) => ({
+        rank, ...h.node, hostname: h.hostname, pid: h.pid, dataHost: h.dataHost, dataPort: h.dataPort,
+        ...(h.launcher ? { launcher: h.launcher } : {}), ...(h.localRank !== undefined ? { localRank: h.localRank } : {}),
+      }));
+      results.run.cluster = { runId: coordinator.runId, worldSize: o.worldSize, coordinator: reachableUrl(url), cpuBound: coordinator.cpuBound, protocolErrors: coordinator.protocolErrors };
     },
     finalize(results: ResultsFile) {
       addFits(results);
       if (results.run.cluster) results.run.cluster.protocolErrors = coordinator.protocolErrors;
     },
   };
+}
+
+/** The coordinator's URL as a worker would use it: a wildcard bind address becomes this host's name. */
+function reachableUrl(url: string): string {
+  return url.replace(/^ws:\/\/(0\.0\.0\.0|\[::\])(?=:)/, `ws://${hostname()}`);
 }
 
 /** "native", "js", or "mixed (native on ranks …, js on ranks …)" from the ranks' reports. */

@@ -1,16 +1,20 @@
 /**
  * The coordinator: accepts `world size` workers (rendezvous), gives each a rank, the
  * run id and every peer's data address, then hands out cases one at a time and gathers
- * every rank's result (each case is a barrier). Heartbeats keep the run honest: a worker
- * silent for `heartbeatTimeoutMs`, or whose link closes, is a lost peer — a runtime
- * fault (exit 3). A connection that sends garbage is cut off with a protocol error and
- * recorded in `protocolErrors`; before it has a rank, the run goes on without it.
+ * every rank's result (each case is a barrier). Heartbeats keep the run honest both ways:
+ * a worker silent for `heartbeatTimeoutMs`, or whose link closes, is a lost peer — a
+ * runtime fault (exit 3); the coordinator pings every worker each `heartbeatMs`, so a
+ * worker cut off from it (a network partition sends no reset) notices the silence and
+ * exits too. A worker whose launcher's world size differs from `worldSize` ends the
+ * run as a usage error (exit 2). A connection that sends garbage is cut off with a
+ * protocol error and recorded in `protocolErrors`; before it has a rank, the run goes on
+ * without it.
  */
 import { randomUUID } from 'node:crypto';
 import { sameSecret } from './secret.js';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { RuntimeFault } from '../../harness/errors.js';
+import { RuntimeFault, UsageError } from '../../harness/errors.js';
 import type { MeasureOptions } from '../../harness/measure.js';
 import type { CollectiveCall } from '../collective.js';
 import type { RankCaseResult } from '../rank-case.js';
@@ -31,8 +35,12 @@ export interface CoordinatorOptions {
   heartbeatMs?: number;
   /** A worker silent this long is lost. @default 60000 */
   heartbeatTimeoutMs?: number;
+  /** A case not finished on every rank after this long fails the run, naming those ranks (nccl-tests' -T). @default 600000 */
+  caseTimeoutMs?: number;
   /** Progress and protocol-error lines (stderr by default). */
   log?: (line: string) => void;
+  /** Rank 0's samples so far in the current case (for a live progress line). */
+  onProgress?: (index: number, samples: number) => void;
 }
 
 /** A protocol error, as recorded in the results. */
@@ -52,6 +60,32 @@ interface Member {
   ready: boolean;
 }
 
+/**
+ * The order of joined workers by rank: the ranks their launchers gave where every worker
+ * has one (they must then be 0..n−1, each once), arrival order where none has.
+ * @throws UsageError when some have launcher ranks and others not, or the ranks clash
+ */
+export function rankOrder(hellos: Pick<Hello, 'rankHint' | 'hostname' | 'pid' | 'launcher'>[], n: number): number[] {
+  const arrival = hellos.map((_, i) => i);
+  const hinted = hellos.filter((h) => h.rankHint !== undefined);
+  if (hinted.length === 0) return arrival;
+  const who = (h: (typeof hellos)[number]) => `${h.hostname} pid ${h.pid}${h.launcher ? ` (${h.launcher})` : ''}`;
+  if (hinted.length < hellos.length)
+    throw new UsageError(`some workers have ranks from a launcher and some do not (${hellos.filter((h) => h.rankHint === undefined).map(who).join(', ')}): start every worker the same way`, '--world-size');
+  const byRank = new Map<number, number>();
+  hellos.forEach((h, i) => {
+    const r = h.rankHint!;
+    if (r >= n) throw new UsageError(`${who(h)} has launcher rank ${r}, outside 0..${n - 1} for --world-size ${n}`, '--world-size');
+    const other = byRank.get(r);
+    if (other !== undefined) throw new UsageError(`${who(hellos[other]!)} and ${who(h)} both have launcher rank ${r}`, '--world-size');
+    byRank.set(r, i);
+  });
+  return arrival.map((r) => byRank.get(r)!);
+}
+
+/** How long `close()` waits for workers to complete the close handshake before cutting them off. */
+const CLOSE_GRACE_MS = 1000;
+
 /** Whether `host` is a loopback address (binding there needs no token). */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
@@ -60,12 +94,12 @@ export function isLoopback(host: string): boolean {
 export class Coordinator {
   readonly runId = randomUUID();
   readonly protocolErrors: ProtocolErrorRecord[] = [];
-  private readonly opts: Required<Omit<CoordinatorOptions, 'token' | 'log'>> & Pick<CoordinatorOptions, 'token'>;
+  private readonly opts: Required<Omit<CoordinatorOptions, 'token' | 'log' | 'onProgress'>> & Pick<CoordinatorOptions, 'token' | 'onProgress'>;
   private readonly log: (line: string) => void;
   private wss?: WebSocketServer;
   private readonly joining: { ws: WebSocket; hello: Hello }[] = [];
   private members: Member[] = [];
-  private fault?: RuntimeFault;
+  private fault?: RuntimeFault | UsageError;
   private wake?: () => void;
   private readonly results = new Map<number, RankCaseResult>();
   private currentIndex = -1;
@@ -79,6 +113,7 @@ export class Coordinator {
       rendezvousTimeoutMs: 120_000,
       heartbeatMs: 1000,
       heartbeatTimeoutMs: 60_000,
+      caseTimeoutMs: 600_000,
       ...opts,
     };
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
@@ -135,7 +170,7 @@ export class Coordinator {
     this.fail(new RuntimeFault(message));
   }
 
-  private fail(err: RuntimeFault): void {
+  private fail(err: RuntimeFault | UsageError): void {
     if (this.finished) return;
     this.fault ??= err;
     this.wake?.();
@@ -143,6 +178,11 @@ export class Coordinator {
 
   private accept(ws: WebSocket, peer: string): void {
     let member: Member | undefined;
+    // Pings let a worker tell a silent coordinator from a slow case (it answers with pongs by itself).
+    const ping = setInterval(() => {
+      if (ws.readyState === ws.OPEN) ws.ping();
+    }, this.opts.heartbeatMs);
+    ping.unref();
     ws.on('message', (data, isBinary) => {
       const r = parseFrame(WorkerMessage, data as Buffer, isBinary);
       if (!r.ok) return this.protocolError(ws, peer, r.error, member?.rank);
@@ -151,8 +191,18 @@ export class Coordinator {
       if (msg.type === 'hello') {
         if (member || this.joining.some((j) => j.ws === ws)) return this.protocolError(ws, peer, 'hello sent twice', member?.rank);
         if (this.opts.token !== undefined && !sameSecret(msg.token, this.opts.token)) return this.protocolError(ws, peer, 'wrong or missing token');
+        if (msg.worldSize !== undefined && msg.worldSize !== this.opts.worldSize) {
+          const why = `${msg.hostname} pid ${msg.pid} was started by ${msg.launcher ?? 'its launcher'} for a world of ${msg.worldSize} ranks, but the coordinator's --world-size is ${this.opts.worldSize}`;
+          this.send(ws, { type: 'abort', reason: why, exitCode: 2 });
+          ws.close(1008, 'world size mismatch');
+          this.fail(new UsageError(why, '--world-size'));
+          return;
+        }
         if (this.members.length > 0 || this.joining.length >= this.opts.worldSize) {
+          const why = `world already full: --world-size is ${this.opts.worldSize}`;
           this.protocolErrors.push({ at: new Date().toISOString(), peer, error: 'world already full' });
+          this.log(`gpubench coordinator: refused ${msg.hostname} pid ${msg.pid}: ${why}`);
+          this.send(ws, { type: 'abort', reason: why, exitCode: 2 });
           ws.close(1008, 'world already full');
           return;
         }
@@ -165,6 +215,9 @@ export class Coordinator {
       if (!member) return this.protocolError(ws, peer, `"${msg.type}" before welcome`);
       member.lastSeen = Date.now();
       if (msg.type === 'ready') member.ready = true;
+      else if (msg.type === 'progress') {
+        if (msg.index === this.currentIndex && member.rank === 0) this.opts.onProgress?.(msg.index, msg.samples);
+      }
       else if (msg.type === 'result') {
         if (msg.index !== this.currentIndex || msg.result.rank !== member.rank) return this.protocolError(ws, peer, `result for case ${msg.index} rank ${msg.result.rank} unexpected`, member.rank);
         this.results.set(member.rank, msg.result as RankCaseResult);
@@ -172,6 +225,7 @@ export class Coordinator {
       this.wake?.();
     });
     ws.on('close', (code, reason) => {
+      clearInterval(ping);
       const j = this.joining.findIndex((x) => x.ws === ws);
       if (j >= 0 && this.members.length === 0) this.joining.splice(j, 1);
       const m = member ?? this.members.find((x) => x.ws === ws);
@@ -204,25 +258,26 @@ export class Coordinator {
   }
 
   /**
-   * Rendezvous: waits for every worker, assigns ranks (the launchers' ranks when they
-   * form 0..N−1, else arrival order), sends each its welcome and waits until every
-   * worker has its data links up.
+   * Rendezvous: waits for every worker, assigns ranks (the launchers' ranks, else arrival
+   * order; see `rankOrder`), sends each its welcome and waits until every worker has its
+   * data links up.
    */
   async rendezvous(): Promise<void> {
     const n = this.opts.worldSize;
     await this.waitFor(() => this.joining.length >= n, this.opts.rendezvousTimeoutMs, `${n} workers (have ${this.joining.length})`);
-    const hints = this.joining.map((j) => j.hello.rankHint);
-    const useHints = hints.every((h) => h !== undefined && h < n) && new Set(hints).size === n;
-    const order = useHints ? [...this.joining].sort((a, b) => a.hello.rankHint! - b.hello.rankHint!) : [...this.joining];
+    const order = rankOrder(this.joining.map((j) => j.hello), n).map((i) => this.joining[i]!);
     this.members = order.map((j, rank) => ({ ws: j.ws, hello: j.hello, rank, lastSeen: Date.now(), ready: false }));
     const peers = this.members.map((m) => ({ rank: m.rank, host: m.hello.dataHost, port: m.hello.dataPort }));
     for (const m of this.members)
-      this.send(m.ws, { type: 'welcome', runId: this.runId, rank: m.rank, size: n, peers, heartbeatMs: this.opts.heartbeatMs });
+      this.send(m.ws, { type: 'welcome', runId: this.runId, rank: m.rank, size: n, peers, heartbeatMs: this.opts.heartbeatMs, heartbeatTimeoutMs: this.opts.heartbeatTimeoutMs });
     this.watchdog = setInterval(() => {
       const now = Date.now();
       for (const m of this.members)
-        if (now - m.lastSeen > this.opts.heartbeatTimeoutMs)
-          this.fail(new RuntimeFault(`lost rank ${m.rank} (${m.hello.hostname} pid ${m.hello.pid}): no heartbeat for ${this.opts.heartbeatTimeoutMs} ms`));
+        if (now - m.lastSeen > this.opts.heartbeatTimeoutMs && !this.fault) {
+          this.fail(new RuntimeFault(`lost rank ${m.rank} (${m.hello.hostname} pid ${m.hello.pid}, data at ${m.hello.dataHost}): no heartbeat for ${this.opts.heartbeatTimeoutMs} ms`));
+          // A partitioned peer never answers a close handshake: drop it now.
+          m.ws.terminate();
+        }
     }, Math.min(1000, this.opts.heartbeatTimeoutMs / 4));
     this.watchdog.unref();
     await this.waitFor(() => this.members.every((m) => m.ready), this.opts.rendezvousTimeoutMs, 'every worker to connect its data links');
@@ -230,26 +285,50 @@ export class Coordinator {
   }
 
   /** Runs one case on every rank and returns the ranks' results, in rank order. */
-  async runCase(index: number, id: string, call: CollectiveCall, seed: number, measure: MeasureOptions, timeoutMs = 600_000): Promise<RankCaseResult[]> {
+  async runCase(index: number, id: string, call: CollectiveCall, seed: number, measure: MeasureOptions): Promise<RankCaseResult[]> {
     if (this.fault) throw this.fault;
     this.currentIndex = index;
     this.results.clear();
     for (const m of this.members) this.send(m.ws, { type: 'case', index, id, call, seed, measure });
-    await this.waitFor(() => this.results.size === this.members.length, timeoutMs, `every rank to finish case ${id}`);
+    try {
+      await this.waitFor(() => this.results.size === this.members.length, this.opts.caseTimeoutMs, `every rank to finish case ${id}`);
+    } catch (err) {
+      if (this.fault) throw err;
+      // A hung collective: say which ranks never finished, and which of those have gone
+      // silent (stuck or stopped) rather than waiting on a peer (NCCL itself cannot tell).
+      const who = (m: Member) => `${m.rank} (${m.hello.hostname} pid ${m.hello.pid})`;
+      const unfinished = this.members.filter((m) => !this.results.has(m.rank));
+      const now = Date.now();
+      const silent = unfinished.filter((m) => now - m.lastSeen > 1.5 * this.opts.heartbeatMs + 250);
+      const blame = silent.length > 0 && silent.length < unfinished.length
+        ? `; ${silent.map((m) => `rank ${who(m)} has sent nothing for ${now - m.lastSeen} ms`).join(', ')} (hung or stopped), the others are alive and waiting`
+        : '';
+      throw new RuntimeFault(`case ${id} did not finish within ${this.opts.caseTimeoutMs} ms (-T/--timeout) on rank${unfinished.length === 1 ? '' : 's'} ${unfinished.map(who).join(', ')}${blame}; the run stops: those ranks may be stuck inside the collective`);
+    }
     return this.members.map((m) => this.results.get(m.rank)!);
   }
 
   /** Tells every worker the run is over (or aborted) and stops listening. */
-  async close(abortReason?: string): Promise<void> {
+  async close(abortReason?: string, exitCode?: number): Promise<void> {
     this.finished = true;
     if (this.watchdog) clearInterval(this.watchdog);
     for (const m of this.members) {
-      if (m.ws.readyState === m.ws.OPEN) this.send(m.ws, abortReason ? { type: 'abort', reason: abortReason } : { type: 'done' });
+      if (m.ws.readyState === m.ws.OPEN) this.send(m.ws, abortReason ? { type: 'abort', reason: abortReason, ...(exitCode !== undefined ? { exitCode } : {}) } : { type: 'done' });
     }
-    for (const j of this.joining) if (!this.members.some((m) => m.ws === j.ws)) j.ws.close(1001, 'run over');
+    for (const j of this.joining) {
+      if (this.members.some((m) => m.ws === j.ws)) continue;
+      // Workers that joined a world that never formed learn why, not just that it closed.
+      if (abortReason && j.ws.readyState === j.ws.OPEN) this.send(j.ws, { type: 'abort', reason: abortReason, ...(exitCode !== undefined ? { exitCode } : {}) });
+      j.ws.close(1001, 'run over');
+    }
     // Give workers a moment to read their last message before the server goes away.
     await new Promise((r) => setTimeout(r, 50));
-    for (const c of this.wss?.clients ?? []) c.close(1000);
+    const clients = [...(this.wss?.clients ?? [])];
+    for (const c of clients) c.close(1000);
+    // A worker behind a partition never completes the close handshake (ws would wait 30 s): cut it.
+    const deadline = Date.now() + CLOSE_GRACE_MS;
+    while (clients.some((c) => c.readyState !== c.CLOSED) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of clients) if (c.readyState !== c.CLOSED) c.terminate();
     await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
   }
 }

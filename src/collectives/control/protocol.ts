@@ -4,8 +4,9 @@
  * A frame that is not JSON, not one of these, or too large is a protocol error: the
  * sender is disconnected (close code 1002, or 1009 for size) and the run reports it.
  *
- * worker → coordinator: hello, ready, heartbeat, result, fault
- * coordinator → worker: welcome, case, done, abort
+ * worker → coordinator: hello, ready, heartbeat, progress, result, fault
+ * coordinator → worker: welcome, case, done, abort (and WebSocket pings every heartbeat period,
+ * so a worker cut off from the coordinator notices the silence)
  */
 import { z } from 'zod';
 import { COLLECTIVE_DTYPES } from '../dtypes.js';
@@ -13,7 +14,7 @@ import { REDUCE_OPS } from '../ops.js';
 import { COLLECTIVES } from '../collective.js';
 
 /** Protocol version; a worker of another version is refused at hello. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Largest control frame, either way (a result of 50 samples × 1024 ranks fits easily). */
 export const MAX_CONTROL_MESSAGE = 4 * 1024 * 1024;
 
@@ -26,6 +27,8 @@ export const Hello = z.strictObject({
   token: z.string().max(1000).optional(),
   /** Rank the launcher assigned (Slurm, Open MPI, torchrun, Kubernetes), if any. */
   rankHint: Int.min(0).optional(),
+  /** World size the launcher gave; the coordinator refuses a run whose --world-size differs. */
+  worldSize: Int.min(1).optional(),
   localRank: Int.min(0).optional(),
   launcher: z.string().max(40).optional(),
   hostname: z.string().max(255),
@@ -39,6 +42,8 @@ export type Hello = z.infer<typeof Hello>;
 
 export const Ready = z.strictObject({ type: z.literal('ready') });
 export const Heartbeat = z.strictObject({ type: z.literal('heartbeat') });
+/** Rank 0's progress through a case (samples taken so far), at most a few a second. */
+export const Progress = z.strictObject({ type: z.literal('progress'), index: Int.min(0), samples: Int.min(0) });
 
 const CheckSchema = z.strictObject({
   passed: z.boolean(),
@@ -58,13 +63,15 @@ export const RankResultSchema = z.strictObject({
   samplesMs: z.array(Ms).max(100_000).optional(),
   perRankSamplesMs: z.array(z.array(Ms).max(100_000)).max(100_000).optional(),
   warmup: z.strictObject({ iterations: Int.min(0), ms: Ms, settled: z.boolean().optional(), jitCalls: Int.min(0).optional() }).optional(),
+  /** Rank 0 only: every rank's time per call in the nccl-tests-convention loop, µs, by rank. */
+  ncclTimesUs: z.array(Ms).max(100_000).optional(),
 });
 
 export const Result = z.strictObject({ type: z.literal('result'), index: Int.min(0), result: RankResultSchema });
 export const Fault = z.strictObject({ type: z.literal('fault'), index: Int.min(0).optional(), message: z.string().max(10_000) });
 
 /** Anything a worker may send. */
-export const WorkerMessage = z.discriminatedUnion('type', [Hello, Ready, Heartbeat, Result, Fault]);
+export const WorkerMessage = z.discriminatedUnion('type', [Hello, Ready, Heartbeat, Progress, Result, Fault]);
 export type WorkerMessage = z.infer<typeof WorkerMessage>;
 
 export const CallSchema = z.strictObject({
@@ -88,6 +95,9 @@ export const MeasureSchema = z.strictObject({
   maxSamples: Int.min(1),
   minSampleMs: Ms,
   maxTimeMs: Ms,
+  checkIters: Int.min(1).optional(),
+  ncclIters: Int.min(1).optional(),
+  ncclWarmupIters: Int.min(0).optional(),
 });
 
 export const Welcome = z.strictObject({
@@ -97,10 +107,13 @@ export const Welcome = z.strictObject({
   size: Int.min(1),
   peers: z.array(z.strictObject({ rank: Int.min(0), host: z.string(), port: Int })),
   heartbeatMs: Ms,
+  /** A worker that hears nothing from the coordinator (not even a ping) this long is cut off. */
+  heartbeatTimeoutMs: Ms.optional(),
 });
 export const CaseMessage = z.strictObject({ type: z.literal('case'), index: Int.min(0), id: z.string(), call: CallSchema, seed: Int, measure: MeasureSchema });
 export const Done = z.strictObject({ type: z.literal('done') });
-export const Abort = z.strictObject({ type: z.literal('abort'), reason: z.string() });
+/** The run is over for this worker; `exitCode` 2 says it was refused for its configuration. */
+export const Abort = z.strictObject({ type: z.literal('abort'), reason: z.string(), exitCode: Int.optional() });
 
 /** Anything the coordinator may send. */
 export const CoordinatorMessage = z.discriminatedUnion('type', [Welcome, CaseMessage, Done, Abort]);

@@ -1,9 +1,10 @@
 /**
- * A worker: one rank. Starts its data server, says hello to the coordinator, builds
- * its data links to every peer when welcomed, then runs each case it is sent and
- * reports its rank's result. Heartbeats go out every `heartbeatMs` meanwhile. Resolves
- * with the process exit code: 0 after `done`, 3 on any fault (coordinator or a peer
- * lost, an abort).
+ * A worker: one rank. Connects to the coordinator (retrying while it is not up yet),
+ * starts its data server, says hello, builds its data links to every peer when welcomed,
+ * then runs each case it is sent and reports its rank's result. Heartbeats go out every
+ * `heartbeatMs`; a coordinator silent for its heartbeat timeout (it pings every worker)
+ * is lost. Resolves with the process exit code: 0 after `done`, 2 when the coordinator
+ * refuses this worker's configuration, 3 on any fault (coordinator or a peer lost, an abort).
  */
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
@@ -15,30 +16,73 @@ import type { Transport } from '../transport.js';
 import { connectMesh, DataServer } from '../ws-transport.js';
 import { CoordinatorMessage, MAX_CONTROL_MESSAGE, parseFrame, PROTOCOL_VERSION, type WorkerMessage } from './protocol.js';
 import type { LaunchInfo } from './launchers.js';
+import { isLoopback } from './coordinator.js';
+import { connectWithRetry } from './connect.js';
 
 /** How to run a worker. */
 export interface WorkerOptions {
   /** ws://host:port of the coordinator. */
   coordinator: string;
   token?: string;
-  /** Address this worker's data server binds and announces. @default the coordinator's host when loopback, else this host's name */
+  /**
+   * Address this worker's data server announces to its peers.
+   * @default the local address of the connection that reached the coordinator
+   */
   dataHost?: string;
-  /** Bind address of the data server when it differs from the announced one (e.g. 0.0.0.0). */
+  /** Bind address of the data server. @default the data host on loopback, else all interfaces */
   dataBind?: string;
+  /** Inclusive port range for the data server. @default any free port */
+  dataPorts?: readonly [number, number];
+  /** How long to keep retrying a coordinator that is not up yet. @default 60000 */
+  connectTimeoutMs?: number;
+  /** A coordinator silent this long (before its welcome says otherwise) is lost. @default 60000 */
+  heartbeatTimeoutMs?: number;
   launch?: LaunchInfo;
   log?: (line: string) => void;
 }
+
+/** At most this often rank 0 tells the coordinator how many samples a case has. */
+const PROGRESS_EVERY_MS = 250;
+/** How long closing the data links may take before the worker gives up on them. */
+const CLOSE_BOUND_MS = 2000;
+
+/** `::ffff:10.0.0.2` → `10.0.0.2`: peers reach an IPv4 socket at its IPv4 address. */
+const plainAddress = (a: string): string => a.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
 
 /** Runs a worker until the coordinator says done; returns the exit code. */
 export async function runWorker(opts: WorkerOptions): Promise<number> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const coordHost = new URL(opts.coordinator).hostname.replace(/^\[|\]$/g, '');
-  const loopback = coordHost === 'localhost' || coordHost === '::1' || /^127\./.test(coordHost);
-  const dataHost = opts.dataHost ?? (loopback ? (coordHost === 'localhost' ? '127.0.0.1' : coordHost) : hostname());
-  const server = await DataServer.listen(opts.dataBind ?? (loopback ? dataHost : '0.0.0.0'));
+  let conn: Awaited<ReturnType<typeof connectWithRetry>>;
+  try {
+    conn = await connectWithRetry(opts.coordinator, {
+      timeoutMs: opts.connectTimeoutMs ?? 60_000,
+      log,
+      wsOptions: { perMessageDeflate: false, maxPayload: MAX_CONTROL_MESSAGE, handshakeTimeout: 30_000 },
+    });
+  } catch (err) {
+    log(`gpubench worker: ${(err as Error).message}`);
+    return ExitCode.fault;
+  }
+  const ws = conn.ws;
+  // The address this host reached the coordinator from is one its peers can reach too
+  // (a hostname may resolve to 127.0.1.1 on Debian-style hosts).
+  const dataHost = opts.dataHost ?? (isLoopback(coordHost) && coordHost !== 'localhost' ? coordHost : plainAddress(conn.localAddress));
+  const bind = opts.dataBind ?? (isLoopback(dataHost) ? dataHost : dataHost.includes(':') ? '::' : '0.0.0.0');
+  let server: DataServer;
+  try {
+    server = await DataServer.listen(bind, opts.dataPorts);
+  } catch (err) {
+    log(`gpubench worker: ${(err as Error).message}`);
+    ws.terminate();
+    return ExitCode.fault;
+  }
   let transport: Transport | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   let rank = -1;
+  let cases = 0;
+  let silenceLimitMs = opts.heartbeatTimeoutMs ?? 60_000;
+  let lastHeard = Date.now();
 
   return new Promise<number>((resolve) => {
     let settled = false;
@@ -47,58 +91,81 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       settled = true;
       if (why) log(`gpubench worker${rank >= 0 ? ` rank ${rank}` : ''}: ${why}`);
       if (heartbeat) clearInterval(heartbeat);
-      await transport?.close().catch(() => undefined);
-      await server.close().catch(() => undefined);
+      clearInterval(watchdog);
+      // A peer behind a partition never answers: closing may not wait on it.
+      const closing = Promise.all([transport?.close().catch(() => undefined), server.close().catch(() => undefined)]);
+      await Promise.race([closing, new Promise((r) => setTimeout(r, CLOSE_BOUND_MS).unref())]);
       ws.terminate();
       resolve(code);
     };
-    const ws = new WebSocket(opts.coordinator, { perMessageDeflate: false, maxPayload: MAX_CONTROL_MESSAGE, handshakeTimeout: 30_000 });
     const send = (m: WorkerMessage) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m));
     };
-    ws.on('open', () => {
-      const node = fingerprint() as unknown as Record<string, unknown>;
-      delete node.nodes;
-      send({
-        type: 'hello',
-        protocol: PROTOCOL_VERSION,
-        ...(opts.token !== undefined ? { token: opts.token } : {}),
-        ...(opts.launch?.rank !== undefined ? { rankHint: opts.launch.rank } : {}),
-        ...(opts.launch?.localRank !== undefined ? { localRank: opts.launch.localRank } : {}),
-        ...(opts.launch ? { launcher: opts.launch.launcher } : {}),
-        hostname: hostname(),
-        pid: process.pid,
-        dataHost,
-        dataPort: server.port,
-        node,
-      });
-    });
+    const heard = () => {
+      lastHeard = Date.now();
+    };
+    const watchdog = setInterval(() => {
+      const silent = Date.now() - lastHeard;
+      if (silent > silenceLimitMs)
+        void finish(ExitCode.fault, `lost the coordinator ${opts.coordinator}: nothing heard for ${silent} ms (limit ${silenceLimitMs} ms): a network partition, or the coordinator hung`);
+    }, 250);
+    ws.on('ping', heard);
     ws.on('error', (err) => void finish(ExitCode.fault, `coordinator ${opts.coordinator}: ${err.message}`));
     ws.on('close', (code, reason) => void finish(ExitCode.fault, `coordinator closed the connection (${code}${reason.length ? ` ${reason.toString()}` : ''})`));
 
-    // Messages are handled one at a time, in order: a case runs to its end before the next is read.
+    const node = fingerprint() as unknown as Record<string, unknown>;
+    delete node.nodes;
+    send({
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      ...(opts.token !== undefined ? { token: opts.token } : {}),
+      ...(opts.launch?.rank !== undefined ? { rankHint: opts.launch.rank } : {}),
+      ...(opts.launch?.size !== undefined ? { worldSize: opts.launch.size } : {}),
+      ...(opts.launch?.localRank !== undefined ? { localRank: opts.launch.localRank } : {}),
+      ...(opts.launch ? { launcher: opts.launch.launcher } : {}),
+      hostname: hostname(),
+      pid: process.pid,
+      dataHost,
+      dataPort: server.port,
+      node,
+    });
+
+    // Cases are handled one at a time, in order: a case runs to its end before the next
+    // is read. An abort is acted on at once: it may come while a case waits on a lost peer.
     let queue = Promise.resolve();
     ws.on('message', (data, isBinary) => {
+      heard();
+      const r = parseFrame(CoordinatorMessage, data as Buffer, isBinary);
+      if (!r.ok) return void finish(ExitCode.fault, `protocol error from the coordinator: ${r.error}`);
+      const msg = r.msg;
+      if (msg.type === 'abort') return void finish(msg.exitCode ?? ExitCode.fault, `run aborted: ${msg.reason}`);
       queue = queue.then(async () => {
         if (settled) return;
-        const r = parseFrame(CoordinatorMessage, data as Buffer, isBinary);
-        if (!r.ok) return finish(ExitCode.fault, `protocol error from the coordinator: ${r.error}`);
-        const msg = r.msg;
         try {
           if (msg.type === 'welcome') {
             rank = msg.rank;
+            if (msg.heartbeatTimeoutMs !== undefined) silenceLimitMs = msg.heartbeatTimeoutMs;
             heartbeat = setInterval(() => send({ type: 'heartbeat' }), msg.heartbeatMs);
             server.expect(msg.runId, msg.size, opts.token);
             transport = await connectMesh({ rank: msg.rank, size: msg.size, runId: msg.runId, token: opts.token, server, peers: msg.peers });
+            log(`gpubench worker rank ${rank}/${msg.size}${opts.launch ? ` (${opts.launch.launcher})` : ''}: data links up, listening at ${dataHost}:${server.port}`);
             send({ type: 'ready' });
           } else if (msg.type === 'case') {
             if (!transport) throw new Error('case before welcome');
-            const result = await runRankCase(transport, msg.call as CollectiveCall, msg.seed, msg.measure);
+            let said = 0;
+            const onSample = rank === 0
+              ? (samples: number) => {
+                  const now = Date.now();
+                  if (now - said < PROGRESS_EVERY_MS) return;
+                  said = now;
+                  send({ type: 'progress', index: msg.index, samples });
+                }
+              : undefined;
+            const result = await runRankCase(transport, msg.call as CollectiveCall, msg.seed, msg.measure, onSample);
+            cases++;
             send({ type: 'result', index: msg.index, result });
           } else if (msg.type === 'done') {
-            await finish(ExitCode.ok);
-          } else {
-            await finish(ExitCode.fault, `run aborted: ${msg.reason}`);
+            await finish(ExitCode.ok, `done: ${cases} case${cases === 1 ? '' : 's'}`);
           }
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);

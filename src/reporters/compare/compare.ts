@@ -136,15 +136,38 @@ function compareCase(b: CaseResult, h: CaseResult, o: Required<CompareOptions>):
   return { ...out, ratio, ci: [ci.lo, ci.hi], pValue: mw.p, verdict, ...(note ? { note } : {}) };
 }
 
+/** `4 ranks on 1 host`, from a collective case's params; undefined for other cases. */
+function topologyOf(c: CaseResult): string | undefined {
+  const p = c.params as { ranks?: unknown; nodes?: unknown };
+  if (typeof p.ranks !== 'number') return undefined;
+  const hosts = typeof p.nodes === 'number' ? p.nodes : undefined;
+  return `${p.ranks} rank${p.ranks === 1 ? '' : 's'}${hosts !== undefined ? ` on ${hosts} host${hosts === 1 ? '' : 's'}` : ''}`;
+}
+
+/**
+ * A collective measured on another topology is another case, even under the same id
+ * (results written before ids carried the topology).
+ * @throws UsageError naming the first cases whose ranks or hosts differ
+ */
+function refuseOtherTopologies(pairs: [CaseResult, CaseResult][], labels: { base?: string; head?: string }): void {
+  const differ = pairs.filter(([b, h]) => topologyOf(b) !== topologyOf(h));
+  if (differ.length === 0) return;
+  const shown = differ.slice(0, 3).map(([b, h]) => `${h.id}: ${topologyOf(b) ?? 'no ranks'} in BASE, ${topologyOf(h) ?? 'no ranks'} in HEAD`);
+  throw new UsageError(
+    `BASE${labels.base ? ` (${labels.base})` : ''} and HEAD${labels.head ? ` (${labels.head})` : ''} measured ${differ.length} collective case${differ.length === 1 ? '' : 's'} on different topologies, which are not comparable: ${shown.join('; ')}${differ.length > 3 ? '; …' : ''}`,
+  );
+}
+
 /**
  * Compares two validated results files.
- * @throws UsageError when they share no case id
+ * @throws UsageError when they share no case id, or pair collectives of different topologies
  */
 export function compareResults(base: ResultsFile, head: ResultsFile, options: CompareOptions = {}, labels: { base?: string; head?: string } = {}): CompareReport {
   const o: Required<CompareOptions> = { threshold: 0.05, alpha: 0.05, confidence: 0.95, iterations: 2000, ...options };
   const baseById = new Map(base.cases.map((c) => [c.id, c]));
   const headById = new Map(head.cases.map((c) => [c.id, c]));
   const common = head.cases.filter((c) => baseById.has(c.id));
+  refuseOtherTopologies(common.map((h) => [baseById.get(h.id)!, h]), labels);
   if (common.length === 0) {
     throw new UsageError(`BASE (${labels.base ?? base.run.id}, ${base.cases.length} cases) and HEAD (${labels.head ?? head.run.id}, ${head.cases.length} cases) have no case id in common: were they run with the same suite?`);
   }

@@ -1,12 +1,14 @@
 /**
  * `gpubench worker`: one rank of a multi-node run. Connects to the coordinator (from
  * `--coordinator`, or the launcher's environment: Slurm, Open MPI, torchrun, Kubernetes;
- * see docs/collectives.md), runs what it is sent, exits 0 when the run is done and 3 when
- * the coordinator or a peer is lost.
+ * see docs/collectives.md), retrying until it is up, runs what it is sent, exits 0 when
+ * the run is done, 2 when the coordinator refuses its configuration (world size) and 3
+ * when the coordinator or a peer is lost.
  */
 import type { Command } from 'commander';
 import type { CliCommand } from '../command.js';
 import { UsageError } from '../../errors.js';
+import { ms, portRange } from '../options.js';
 import { detectLaunch } from '../../../collectives/control/launchers.js';
 import { runWorker } from '../../../collectives/control/worker.js';
 
@@ -15,6 +17,8 @@ interface WorkerCliOptions {
   token?: string;
   dataHost?: string;
   dataBind?: string;
+  dataPorts?: [number, number];
+  connectTimeout: number;
 }
 
 export const workerCommand: CliCommand = {
@@ -23,9 +27,11 @@ export const workerCommand: CliCommand = {
       .command('worker')
       .description('join a multi-node run as one rank (the coordinator and rank may come from Slurm, Open MPI, torchrun or Kubernetes variables)')
       .option('--coordinator <url>', 'ws://host:port of the coordinator (default: from the launcher environment)')
-      .option('--token <secret>', 'the coordinator\'s shared secret (or GPUBENCH_TOKEN)')
-      .option('--data-host <addr>', 'address peers reach this worker\'s data server at (default: loopback for a loopback coordinator, else the hostname)')
-      .option('--data-bind <addr>', 'address the data server binds (default: the data host on loopback, else 0.0.0.0)')
+      .option('--token <secret>', 'the coordinator\'s shared secret (prefer GPUBENCH_TOKEN: argv is visible to every user of the host)')
+      .option('--data-host <addr>', 'address peers reach this worker\'s data server at (default: the local address of the connection to the coordinator)')
+      .option('--data-bind <addr>', 'address the data server binds (default: the data host on loopback, else all interfaces)')
+      .option('--data-ports <range>', 'port range for the data server, e.g. 30000-30099 (default: any free port)', portRange)
+      .option('--connect-timeout <ms>', 'keep retrying a coordinator that is not up yet for this long', ms, 60_000)
       .action(async (opts: WorkerCliOptions) => {
         const launch = detectLaunch();
         const coordinator = opts.coordinator ?? launch?.coordinator;
@@ -34,16 +40,20 @@ export const workerCommand: CliCommand = {
         try {
           url = new URL(coordinator);
         } catch {
-          throw new UsageError(`"${coordinator}" is not a URL like ws://host:29400`, '--coordinator');
+          throw new UsageError(`"${coordinator}" is not a URL like ws://host:29400${opts.coordinator ? '' : ` (from ${launch?.coordinatorFrom ?? 'the environment'})`}`, '--coordinator');
         }
         if (url.protocol !== 'ws:') throw new UsageError(`"${coordinator}" must start with ws://`, '--coordinator');
-        process.exitCode = await runWorker({
+        if (!opts.coordinator && launch?.coordinatorFrom) process.stderr.write(`gpubench worker: coordinator ${coordinator} (from ${launch.coordinatorFrom})\n`);
+        const code = await runWorker({
           coordinator,
           token: opts.token ?? (process.env.GPUBENCH_TOKEN || undefined),
           dataHost: opts.dataHost,
           dataBind: opts.dataBind,
+          dataPorts: opts.dataPorts,
+          connectTimeoutMs: opts.connectTimeout,
           launch,
         });
+        process.exitCode = code;
       });
   },
 };
