@@ -15,7 +15,7 @@ import type { Server } from 'node:net';
 import { ResultsFile } from '../src/harness/results/schema.js';
 import { detectLaunch } from '../src/collectives/control/launchers.js';
 import { ROOT } from './helpers/cli.js';
-import { baseEnv, startCli, type CliProcess } from './helpers/cli-process.js';
+import { baseEnv, startCliExactEnv, type CliProcess } from './helpers/exact-env-cli.js';
 import { closeServer, freePort, freePortRange, holdPortWithFreeNext, listenLoopback } from './helpers/loopback-ports.js';
 import { torchrunWorkerEnv } from './helpers/torchrun-env.js';
 import { containerEnv, expandArgs, find, flagValue, readManifest, withFlag } from './helpers/k8s-manifest.js';
@@ -42,7 +42,7 @@ const track = (p: CliProcess): CliProcess => {
 
 /** The coordinator as the torchrun recipe starts it on node 0 (token from the environment). */
 function coordinator(worldSize: number, port: number, json: string, extra: string[] = []): CliProcess {
-  return track(startCli(['coordinator', '--world-size', String(worldSize), '--host', '127.0.0.1', '--port', String(port), '--json', json, ...SWEEP, ...extra], { ...baseEnv(), GPUBENCH_TOKEN: TOKEN }));
+  return track(startCliExactEnv(['coordinator', '--world-size', String(worldSize), '--host', '127.0.0.1', '--port', String(port), '--json', json, ...SWEEP, ...extra], { ...baseEnv(), GPUBENCH_TOKEN: TOKEN }));
 }
 
 /** Every case ok, the run complete, and the token nowhere in what was written. */
@@ -70,7 +70,7 @@ describe('torchrun (examples/torchrun.sh)', () => {
     const workers: { rank: number; env: NodeJS.ProcessEnv; p: CliProcess }[] = [];
     for (const localRank of [2, 1, 0]) {
       const env = torchrunWorkerEnv({ nnodes: 1, nprocPerNode: 3, nodeRank: 0, localRank, masterAddr: '127.0.0.1', masterPort: store.port, agentEnv, logDir });
-      workers.push({ rank: localRank, env, p: track(startCli(['worker'], env)) });
+      workers.push({ rank: localRank, env, p: track(startCliExactEnv(['worker'], env)) });
       // Each joins before the next starts: arrival order is the reverse of RANK.
       await coord.waitFor(new RegExp(`joined \\(${workers.length}/3\\)`));
     }
@@ -105,7 +105,7 @@ describe('torchrun (examples/torchrun.sh)', () => {
     const agentEnv = { ...baseEnv(), GPUBENCH_TOKEN: TOKEN, GPUBENCH_COORDINATOR_PORT: String(port) };
     const workers = [1, 0].map((nodeRank) => {
       const env = torchrunWorkerEnv({ nnodes: 2, nprocPerNode: 1, nodeRank, localRank: 0, masterAddr: '127.0.0.1', masterPort: store.port, agentEnv, logDir: join(dir, `node${nodeRank}`) });
-      return { rank: nodeRank, env, p: track(startCli(['worker'], env)) };
+      return { rank: nodeRank, env, p: track(startCliExactEnv(['worker'], env)) };
     });
     expect(workers[0]!.env).toMatchObject({ RANK: '1', GROUP_RANK: '1', LOCAL_RANK: '0', GROUP_WORLD_SIZE: '2', LOCAL_WORLD_SIZE: '1' });
     expect(workers[0]!.env.OMP_NUM_THREADS).toBeUndefined(); // torchrun sets it only for --nproc-per-node > 1
@@ -125,7 +125,7 @@ describe('torchrun (examples/torchrun.sh)', () => {
     // torchrun --nproc-per-node=4, coordinator --world-size 3; rank 3 never starts here.
     const agentEnv = { ...baseEnv(), GPUBENCH_TOKEN: TOKEN };
     const workers = [0, 1, 2].map((localRank) =>
-      track(startCli(['worker', '--connect-timeout', '5000'], torchrunWorkerEnv({ nnodes: 1, nprocPerNode: 4, nodeRank: 0, localRank, masterAddr: '127.0.0.1', masterPort: store.port, agentEnv, logDir: join(dir, 'logs') }), 30_000)),
+      track(startCliExactEnv(['worker', '--connect-timeout', '5000'], torchrunWorkerEnv({ nnodes: 1, nprocPerNode: 4, nodeRank: 0, localRank, masterAddr: '127.0.0.1', masterPort: store.port, agentEnv, logDir: join(dir, 'logs') }), 30_000)),
     );
     expect(await coord.exited, coord.stderr()).toBe(2);
     expect(coord.stderr()).toMatch(/\b4\b/);
@@ -243,7 +243,7 @@ describe('Kubernetes (examples/kubernetes/gpubench.yaml)', () => {
       const args = withFlag(expandArgs(workerC.args!, env), '--data-ports', `${range.first}-${range.last}`);
       expect(workerC.command).toEqual(['gpubench']);
       expect(args).toContain('127.0.0.1'); // --data-host $(POD_IP)
-      return { index, p: track(startCli(args, env)) };
+      return { index, p: track(startCliExactEnv(args, env)) };
     });
     // Pods come up in any order: the coordinator's starts last, after the workers began retrying.
     await new Promise((r) => setTimeout(r, 1500));
@@ -251,12 +251,18 @@ describe('Kubernetes (examples/kubernetes/gpubench.yaml)', () => {
     const coordEnv = { ...baseEnv(), HOSTNAME: 'gpubench-coordinator-9zq4d', ...containerEnv(coordC, facts('127.0.0.1')) };
     let coordArgs = withFlag(withFlag(withFlag(coordC.args!, '--host', '127.0.0.1'), '--port', String(port)), '--json', json);
     coordArgs = coordArgs.filter((a, i) => a !== '--suite' && coordArgs[i - 1] !== '--suite');
-    const coord = track(startCli([...coordArgs, ...SWEEP], coordEnv));
+    const coord = track(startCliExactEnv([...coordArgs, ...SWEEP], coordEnv));
     expect(await coord.exited, coord.stderr()).toBe(0);
     for (const { p } of pods) expect(await p.exited, p.stderr()).toBe(0);
     const res = expectCompleteRun(dir, json);
     const nodes = [...res.environment.nodes].sort((a, b) => Number(a.rank) - Number(b.rank));
     expect(nodes.map((n) => [n.rank, n.launcher, n.pid])).toEqual(pods.map(({ index, p }) => [index, 'kubernetes', p.child.pid]));
+    // Each announced its POD_IP (--data-host $(POD_IP)) and a data port from --data-ports.
+    for (const n of nodes) {
+      expect(n.dataHost).toBe('127.0.0.1');
+      expect(Number(n.dataPort)).toBeGreaterThanOrEqual(range.first);
+      expect(Number(n.dataPort)).toBeLessThanOrEqual(range.last);
+    }
     expect(JSON.stringify(res.run.argv)).not.toContain(TOKEN);
   });
 });

@@ -1,5 +1,6 @@
 /**
- * Background gpubench processes with an exact environment, as a launcher would start them:
+ * Background gpubench processes with exactly the environment given (helpers/cli.ts' startCli
+ * adds this process's), as a launcher would start them:
  * torchrun's and Kubernetes' workers get the launcher's variables and nothing else of the
  * test runner's (no stray RANK or SLURM_* from the machine the tests run on).
  */
@@ -28,7 +29,7 @@ export interface CliProcess {
  * `node dist/cli.js ...args` with exactly `env` (nothing of this process's environment),
  * killed after `timeoutMs` so no test can leave it behind.
  */
-export function startCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 90_000): CliProcess {
+export function startCliExactEnv(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 90_000): CliProcess {
   const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let running = true;
