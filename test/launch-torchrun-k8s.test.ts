@@ -2,22 +2,24 @@
  * The torchrun and Kubernetes recipes (examples/torchrun.sh, examples/kubernetes/) with real
  * gpubench processes on 127.0.0.1. Neither torchrun nor a cluster runs here, so each worker
  * gets exactly the environment the launcher gives it: torchrun's variables as the torch 2.x
- * elastic agent sets them (helpers/torchrun-env.ts), and a pod's env as the shipped manifest
+ * elastic agent sets them (helpers/torchrun-standin.mjs), and a pod's env as the shipped manifest
  * declares it, read from the file so the test breaks when the manifest drifts. Every process
  * is bounded in time and killed by PID afterwards; only 127.0.0.1 is used (the recipes bind
  * 0.0.0.0 for other nodes; here the coordinator binds loopback, still with a token).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:net';
 import { ResultsFile } from '../src/harness/results/schema.js';
 import { detectLaunch } from '../src/collectives/control/launchers.js';
-import { ROOT } from './helpers/cli.js';
+import { CLI, ROOT } from './helpers/cli.js';
 import { baseEnv, startCliExactEnv, type CliProcess } from './helpers/exact-env-cli.js';
-import { closeServer, freePort, freePortRange, holdPortWithFreeNext, listenLoopback } from './helpers/loopback-ports.js';
-import { torchrunWorkerEnv } from './helpers/torchrun-env.js';
+import { closeServer, freePortRange, holdPortWithFreeNext, listenLoopback } from './helpers/loopback-ports.js';
+import { freePort } from './helpers/free-port.js';
+import { torchrunWorkerEnv } from './helpers/torchrun-standin.mjs';
 import { containerEnv, expandArgs, find, flagValue, readManifest, withFlag } from './helpers/k8s-manifest.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'gpubench-launch-'));
@@ -28,8 +30,18 @@ const TOKEN = 'launch-test-token-5f0c2e9a7d41';
 
 let processes: CliProcess[] = [];
 let servers: (Server | undefined)[] = [];
+/** Recipe scripts, each the leader of its own process group (its coordinator, torchrun, workers). */
+let scripts: ChildProcess[] = [];
 afterEach(async () => {
   for (const p of processes) p.stop();
+  for (const c of scripts) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL'); // the whole group: a coordinator may outlive its script
+    } catch {
+      // the group is gone already
+    }
+  }
+  scripts = [];
   await Promise.all(processes.map((p) => p.exited));
   await Promise.all(servers.map(closeServer));
   processes = [];
@@ -135,16 +147,53 @@ describe('torchrun (examples/torchrun.sh)', () => {
     expect(readResults(json).run).toMatchObject({ status: 'failed', fault: expect.stringMatching(/\b4\b[^]*\b3\b|\b3\b[^]*\b4\b/) });
   });
 
-  it('the recipe reads its settings from the environment and says which one is missing', async () => {
-    const { spawnSync } = await import('node:child_process');
+  it('examples/torchrun.sh, unchanged, on 2 nodes x 2 processes: node 0 runs the coordinator on MASTER_PORT + 1 and exits with its code', async () => {
+    const dir = tmp();
+    const json = join(dir, 'r.json');
+    const store = await holdPortWithFreeNext();
+    const masterPort = store.port;
+    await closeServer(store.server); // the stand-in's node 0 binds it, as torchrun's store does
+    const script = join(ROOT, 'examples/torchrun.sh');
+    const node = (nodeRank: number) => {
+      const env = {
+        ...baseEnv(),
+        NNODES: '2', NPROC_PER_NODE: '2', NODE_RANK: String(nodeRank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(masterPort),
+        GPUBENCH_TOKEN: TOKEN,
+        GPUBENCH: `${process.execPath} ${CLI}`,
+        TORCHRUN: `${process.execPath} ${join(ROOT, 'test/helpers/torchrun-standin.mjs')}`,
+        GPUBENCH_ARGS: SWEEP.join(' '),
+        GPUBENCH_RESULTS: json,
+        GPUBENCH_COORDINATOR_BIND: '127.0.0.1', // loopback only in tests; the recipe's default is 0.0.0.0
+      };
+      const child = spawn('bash', [script], { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 90_000);
+      const exited = new Promise<number>((resolve) => child.on('exit', (code) => { clearTimeout(timer); resolve(code ?? -1); }));
+      scripts.push(child);
+      return { exited, stderr: () => stderr };
+    };
+    // Node 1 first: its agent waits for node 0's store, as torchrun's static rendezvous does.
+    const n1 = node(1);
+    const n0 = node(0);
+    expect(await n0.exited, n0.stderr()).toBe(0);
+    expect(await n1.exited, n1.stderr()).toBe(0);
+    expect(n0.stderr()).toContain(`coordinator 127.0.0.1:${masterPort + 1}`);
+    expect(n0.stderr()).toMatch(/coordinator exit 0, torchrun exit 0/);
+    const res = expectCompleteRun(dir, json);
+    expect([...res.environment.nodes].sort((a, b) => Number(a.rank) - Number(b.rank)).map((n) => [n.rank, n.launcher, n.localRank])).toEqual([
+      [0, 'torchrun', 0], [1, 'torchrun', 1], [2, 'torchrun', 0], [3, 'torchrun', 1],
+    ]);
+    for (const c of res.cases) expect(c.params.ranks).toBe(4);
+  });
+
+  it('the recipe says which setting is missing, and never puts the token in argv', () => {
     const script = join(ROOT, 'examples/torchrun.sh');
     const run = (env: NodeJS.ProcessEnv) => spawnSync('bash', [script], { env: { ...baseEnv(), ...env }, encoding: 'utf8', timeout: 10_000 });
-    expect(spawnSync('bash', ['-n', script]).status).toBe(0);
     const missing = run({ NNODES: '2', NPROC_PER_NODE: '8', NODE_RANK: '1', MASTER_ADDR: 'node0' });
     expect(missing.status).not.toBe(0);
     expect(missing.stderr).toMatch(/GPUBENCH_TOKEN/);
     expect(run({}).stderr).toMatch(/NNODES/);
-    // The token never goes on the coordinator's command line.
     expect(readFileSync(script, 'utf8')).not.toMatch(/--token/);
   });
 });

@@ -3,7 +3,7 @@
  * launcher. The launcher's own variables win; GPUBENCH_COORDINATOR only gives the address;
  * torchrun's coordinator is on MASTER_PORT + 1 (its own store binds MASTER_PORT); empty
  * variables count as unset. The end-to-end runs under each launcher are in
- * launch-torchrun-k8s.test.ts and the Slurm / Open MPI files.
+ * launch-torchrun-k8s.test.ts, launch-slurm.test.ts, launch-slurm-netns.test.ts and launch-mpirun.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_COORDINATOR_PORT, detectLaunch, firstSlurmHost } from '../src/collectives/control/launchers.js';

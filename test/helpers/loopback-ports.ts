@@ -41,15 +41,6 @@ export async function isFree(port: number): Promise<boolean> {
   return s !== undefined;
 }
 
-/** A free port on 127.0.0.1 (free when checked; another process may take it later). */
-export async function freePort(): Promise<number> {
-  const s = await listenLoopback(0);
-  if (!s) throw new Error('cannot bind 127.0.0.1:0');
-  const port = portOf(s);
-  await closeServer(s);
-  return port;
-}
-
 /**
  * Holds a port P on 127.0.0.1 whose next port P + 1 is free (torchrun's store on P, the
  * coordinator on P + 1); up to 50 tries.
