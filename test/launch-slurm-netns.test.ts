@@ -60,7 +60,9 @@ describe.each([
       expect(k.id).toMatch(new RegExp(`/r${NODES}h${NODES}$`)); // the topology in the id
       expect(k.params).toMatchObject({ ranks: NODES, nodes: NODES });
     }
-    const nodes = res.environment.nodes as { rank: number; launcher: string; localRank?: number; hostname: string }[];
+    const nodes = res.environment.nodes as { rank: number; launcher: string; localRank?: number; hostname: string; dataHost: string }[];
+    // Every rank, the one beside the coordinator too, is reached at an address of its node, never loopback.
+    for (const n of nodes) expect(n.dataHost, n.hostname).not.toMatch(/^127\.|^::1$/);
     // Slurm's block distribution: task i on the i-th node of the allocation. Ranks in different
     // network namespaces cannot reach each other over loopback: the data links crossed the bridge.
     expect(nodes.map((n) => [n.rank, n.launcher, n.localRank, n.hostname])).toEqual(c.nodes.map((h, r) => [r, 'slurm', 0, h]));
