@@ -24,7 +24,7 @@
  * 0 when all exit 0, else 1 (as torchrun's ChildFailedError).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,7 +98,8 @@ async function main(argv) {
     await new Promise((resolve, reject) => { store.once('error', reject); store.listen(masterPort, masterAddr, resolve); });
     store.held = held;
   } else await waitForStore(masterAddr, masterPort, 60_000);
-  const logDir = join(mkdtempSync(join(tmpdir(), 'torchelastic_')), 'none_standin');
+  const base = mkdtempSync(join(tmpdir(), 'torchelastic_'));
+  const logDir = join(base, 'none_standin');
   const children = Array.from({ length: nprocPerNode }, (_, localRank) =>
     spawn(cmd, args, { stdio: 'inherit', env: torchrunWorkerEnv({ nnodes, nprocPerNode, nodeRank, localRank, masterAddr, masterPort, agentEnv: process.env, logDir }) }));
   const stop = () => { for (const c of children) c.kill('SIGTERM'); };
@@ -109,6 +110,7 @@ async function main(argv) {
     for (const s of store.held) s.destroy();
     store.close();
   }
+  rmSync(base, { recursive: true, force: true });
   process.exitCode = codes.every((c) => c === 0) ? 0 : 1;
 }
 
