@@ -10,7 +10,6 @@ import type { Transport } from '../src/collectives/transport.js';
 import { allocateBuffers, runCollective, type CollectiveCall } from '../src/collectives/collective.js';
 import { checkOutput, prepareRank } from '../src/collectives/reference.js';
 import { freshSeed } from '../src/harness/random.js';
-import { detectLaunch, firstSlurmHost } from '../src/collectives/control/launchers.js';
 
 let open: Transport[] = [];
 afterEach(async () => {
@@ -99,15 +98,4 @@ describe('a data link from a peer welcomed first', () => {
   });
 });
 
-describe('launcher environments', () => {
-  it('reads Slurm, Open MPI, torchrun and Kubernetes variables', () => {
-    expect(firstSlurmHost('gpu[003-010,012],cpu01')).toBe('gpu003');
-    expect(firstSlurmHost('node7')).toBe('node7');
-    expect(detectLaunch({ SLURM_PROCID: '3', SLURM_NTASKS: '8', SLURM_LOCALID: '1', SLURM_JOB_NODELIST: 'a[01-04]' })).toMatchObject({ launcher: 'slurm', rank: 3, size: 8, localRank: 1, coordinator: 'ws://a01:29400' });
-    expect(detectLaunch({ OMPI_COMM_WORLD_RANK: '2', OMPI_COMM_WORLD_SIZE: '4', OMPI_COMM_WORLD_LOCAL_RANK: '0' })).toMatchObject({ launcher: 'openmpi', rank: 2, size: 4, localRank: 0 });
-    expect(detectLaunch({ RANK: '1', WORLD_SIZE: '2', LOCAL_RANK: '1', MASTER_ADDR: 'head', MASTER_PORT: '1234' })).toMatchObject({ launcher: 'torchrun', rank: 1, size: 2, localRank: 1, coordinator: 'ws://head:1235' });
-    expect(detectLaunch({ JOB_COMPLETION_INDEX: '5', GPUBENCH_WORLD_SIZE: '6' })).toMatchObject({ launcher: 'kubernetes', rank: 5, size: 6 });
-    expect(detectLaunch({ GPUBENCH_COORDINATOR: 'ws://[::1]:9', GPUBENCH_RANK: '0' })).toMatchObject({ launcher: 'explicit', rank: 0, coordinator: 'ws://[::1]:9' });
-    expect(detectLaunch({})).toBeUndefined();
-  });
-});
+// detectLaunch: test/launchers.test.ts.
