@@ -10,7 +10,7 @@ import { measure, type MeasureOptions } from '../harness/measure.js';
 import type { Transport } from './transport.js';
 import { bytesOf } from './dtypes.js';
 import { allocateBuffers, resolveAlgorithm, runCollective, type CollectiveCall } from './collective.js';
-import { checkOutput, prepareRank } from './reference.js';
+import { checkedBytes, checkOutput, prepareRank } from './reference.js';
 import { recursiveDoublingAllReduce } from './algorithms/recursive-doubling.js';
 import { hostReduction } from './native-reduce.js';
 import { warmJit } from './jit-warmup.js';
@@ -56,7 +56,7 @@ export async function runRankCase(t: Transport, c: CollectiveCall, seed: number,
   const bufs = allocateBuffers(c, size, rank);
   prepareRank(c, size, rank, seed, bufs);
   await runCollective(t, c, bufs);
-  const check = checkOutput(c, size, rank, seed, bufs.output);
+  const check = checkOutput(c, size, rank, seed, checkedBytes(c, size, rank, bufs));
   const result: RankCaseResult = { rank, check, algorithm: resolveAlgorithm(c, size), reduction: hostReduction(), ownSamplesMs: [] };
 
   // Agree on the verdict: a 4-byte sum of failures.
