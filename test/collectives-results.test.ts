@@ -22,8 +22,8 @@ describe('case ids', () => {
   it('name the pipelining slice only when it is not the default, so a sweep over slices keeps every case', () => {
     const w = collectiveWorkload('allreduce');
     const id = (chunkBytes: number) => w.caseId('ws', { ...p, chunkBytes });
-    expect(id(DEFAULT_CHUNK_BYTES)).toBe('allreduce/ws/f32/sum/auto/1048576');
-    expect(id(1 << 19)).toBe('allreduce/ws/f32/sum/auto/1048576/chunk524288');
+    expect(id(DEFAULT_CHUNK_BYTES)).toBe('allreduce/ws/f32/sum/auto/1048576/r4h1');
+    expect(id(1 << 19)).toBe('allreduce/ws/f32/sum/auto/1048576/chunk524288/r4h1');
     expect(new Set([DEFAULT_CHUNK_BYTES, 1 << 19, 1 << 20].map(id)).size).toBe(3);
   });
 
@@ -32,19 +32,19 @@ describe('case ids', () => {
     const entry = w.entrySchema.parse({ workload: 'broadcast', minBytes: 1024, maxBytes: 1024, root: 1 });
     await withWorld(3, () => {
       const [fromSuite] = w.expand(entry, {});
-      expect(w.caseId('ws', fromSuite!)).toBe('broadcast/ws/f32/auto/1024/root1');
+      expect(w.caseId('ws', fromSuite!)).toBe('broadcast/ws/f32/auto/1024/root1/r3h?');
       const [fromCli] = w.expand(entry, { root: 2 });
       expect(callOf(fromCli!)).toMatchObject({ kind: 'broadcast', root: 2 });
       // The coordinator sends the call to the workers as this schema checks it: the root survives.
       expect(CallSchema.parse(callOf(fromCli!)).root).toBe(2);
       const [rootZero] = w.expand(w.entrySchema.parse({ workload: 'broadcast', minBytes: 1024, maxBytes: 1024 }), {});
-      expect(w.caseId('ws', rootZero!)).toBe('broadcast/ws/f32/auto/1024');
+      expect(w.caseId('ws', rootZero!)).toBe('broadcast/ws/f32/auto/1024/r3h?');
       // Other collectives have no root: a suite that gives one is refused, --root leaves them be.
       const ar = collectiveWorkload('allreduce');
       expect(ar.entrySchema.safeParse({ workload: 'allreduce', root: 2 }).success).toBe(false);
       const [arp] = ar.expand(ar.entrySchema.parse({ workload: 'allreduce', minBytes: 1024, maxBytes: 1024 }), { root: 2 });
       expect(callOf(arp!).root).toBeUndefined();
-      expect(ar.caseId('ws', arp!)).toBe('allreduce/ws/f32/sum/auto/1024');
+      expect(ar.caseId('ws', arp!)).toBe('allreduce/ws/f32/sum/auto/1024/r3h?');
     });
   });
 
