@@ -21,3 +21,8 @@ $sudo apt-get install -y -q -t bookworm-backports mesa-vulkan-drivers libvulkan1
 $sudo apt-get install -y -q chromium >/dev/null
 $sudo apt-get install -y -q g++ make python3 >/dev/null
 dpkg-query -W -f='installed: ${Package} ${Version}\n' mesa-vulkan-drivers libvulkan1 chromium g++ make python3
+# The network-namespace cluster tests (test/launch-netns.test.ts): ip and tc (with the tbf
+# qdisc) from iproute2, unshare from util-linux; they also need root and the veth, bridge
+# and sch_tbf kernel modules.
+$sudo apt-get install -y -q iproute2 util-linux >/dev/null
+dpkg-query -W -f='installed: ${Package} ${Version}\n' iproute2 util-linux

@@ -35,6 +35,8 @@ export interface CoordinatorOptions {
   heartbeatMs?: number;
   /** A worker silent this long is lost. @default 60000 */
   heartbeatTimeoutMs?: number;
+  /** A case not finished on every rank after this long fails the run, naming those ranks (nccl-tests' -T). @default 600000 */
+  caseTimeoutMs?: number;
   /** Progress and protocol-error lines (stderr by default). */
   log?: (line: string) => void;
   /** Rank 0's samples so far in the current case (for a live progress line). */
@@ -111,6 +113,7 @@ export class Coordinator {
       rendezvousTimeoutMs: 120_000,
       heartbeatMs: 1000,
       heartbeatTimeoutMs: 60_000,
+      caseTimeoutMs: 600_000,
       ...opts,
     };
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
@@ -282,12 +285,26 @@ export class Coordinator {
   }
 
   /** Runs one case on every rank and returns the ranks' results, in rank order. */
-  async runCase(index: number, id: string, call: CollectiveCall, seed: number, measure: MeasureOptions, timeoutMs = 600_000): Promise<RankCaseResult[]> {
+  async runCase(index: number, id: string, call: CollectiveCall, seed: number, measure: MeasureOptions): Promise<RankCaseResult[]> {
     if (this.fault) throw this.fault;
     this.currentIndex = index;
     this.results.clear();
     for (const m of this.members) this.send(m.ws, { type: 'case', index, id, call, seed, measure });
-    await this.waitFor(() => this.results.size === this.members.length, timeoutMs, `every rank to finish case ${id}`);
+    try {
+      await this.waitFor(() => this.results.size === this.members.length, this.opts.caseTimeoutMs, `every rank to finish case ${id}`);
+    } catch (err) {
+      if (this.fault) throw err;
+      // A hung collective: say which ranks never finished, and which of those have gone
+      // silent (stuck or stopped) rather than waiting on a peer (NCCL itself cannot tell).
+      const who = (m: Member) => `${m.rank} (${m.hello.hostname} pid ${m.hello.pid})`;
+      const unfinished = this.members.filter((m) => !this.results.has(m.rank));
+      const now = Date.now();
+      const silent = unfinished.filter((m) => now - m.lastSeen > 1.5 * this.opts.heartbeatMs + 250);
+      const blame = silent.length > 0 && silent.length < unfinished.length
+        ? `; ${silent.map((m) => `rank ${who(m)} has sent nothing for ${now - m.lastSeen} ms`).join(', ')} (hung or stopped), the others are alive and waiting`
+        : '';
+      throw new RuntimeFault(`case ${id} did not finish within ${this.opts.caseTimeoutMs} ms (-T/--timeout) on rank${unfinished.length === 1 ? '' : 's'} ${unfinished.map(who).join(', ')}${blame}; the run stops: those ranks may be stuck inside the collective`);
+    }
     return this.members.map((m) => this.results.get(m.rank)!);
   }
 

@@ -63,6 +63,8 @@ export const RankResultSchema = z.strictObject({
   samplesMs: z.array(Ms).max(100_000).optional(),
   perRankSamplesMs: z.array(z.array(Ms).max(100_000)).max(100_000).optional(),
   warmup: z.strictObject({ iterations: Int.min(0), ms: Ms, settled: z.boolean().optional(), jitCalls: Int.min(0).optional() }).optional(),
+  /** Rank 0 only: every rank's time per call in the nccl-tests-convention loop, µs, by rank. */
+  ncclTimesUs: z.array(Ms).max(100_000).optional(),
 });
 
 export const Result = z.strictObject({ type: z.literal('result'), index: Int.min(0), result: RankResultSchema });
@@ -93,6 +95,9 @@ export const MeasureSchema = z.strictObject({
   maxSamples: Int.min(1),
   minSampleMs: Ms,
   maxTimeMs: Ms,
+  checkIters: Int.min(1).optional(),
+  ncclIters: Int.min(1).optional(),
+  ncclWarmupIters: Int.min(0).optional(),
 });
 
 export const Welcome = z.strictObject({
