@@ -198,7 +198,7 @@ describe('planning their cases', () => {
           expect(p.count * 2).toBe(p.bytes);
           const id = w.caseId('ws', p);
           expect(id).toMatch(new RegExp(`^${kind}/ws/f16${kind === 'reduce' ? '/prod' : ''}/auto/${p.bytes}/r3h\\?$`));
-          expect(w.metrics(p, 2).busbwGBps).toBeCloseTo(w.metrics(p, 2).algbwGBps! * BUS_FACTOR[kind](3), 12);
+          expect(w.metrics(p, 2, {}).busbwGBps).toBeCloseTo(w.metrics(p, 2, {}).algbwGBps! * BUS_FACTOR[kind](3), 12);
         }
         if (ROOTED.has(kind)) {
           const [fromCli] = w.expand(w.entrySchema.parse({ workload: kind, minBytes: 1200, maxBytes: 1200 }), { root: 2 });
