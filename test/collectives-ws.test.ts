@@ -8,7 +8,7 @@ import { WebSocket } from 'ws';
 import { connectMesh, DataServer } from '../src/collectives/ws-transport.js';
 import type { Transport } from '../src/collectives/transport.js';
 import { allocateBuffers, runCollective, type CollectiveCall } from '../src/collectives/collective.js';
-import { checkOutput, prepareRank } from '../src/collectives/reference.js';
+import { checkedBytes, checkOutput, prepareRank } from '../src/collectives/reference.js';
 import { freshSeed } from '../src/harness/random.js';
 
 let open: Transport[] = [];
@@ -46,6 +46,28 @@ describe('WebSocket transport on loopback', () => {
       bufs.forEach((b, r) => prepareRank(c, 3, r, seed, b));
       await Promise.all(ts.map((t, r) => runCollective(t, c, bufs[r]!)));
       bufs.forEach((b, r) => expect(checkOutput(c, 3, r, seed, b.output), `${c.kind} ${c.dtype} rank ${r}`).toMatchObject({ passed: true, wrong: 0 }));
+    }
+  });
+
+  it('runs reduce, all-to-all, gather, scatter and send/receive across 4 ranks, checked on every rank', async () => {
+    const { ts } = await wsGroup(4);
+    const calls: CollectiveCall[] = [
+      { kind: 'reduce', dtype: 'f32', op: 'sum', algorithm: 'tree', count: 200_003, inPlace: false, root: 3, chunkBytes: 32 * 1024 },
+      { kind: 'reduce', dtype: 'bf16', op: 'avg', algorithm: 'auto', count: 999, inPlace: true, root: 1 },
+      { kind: 'reduce', dtype: 'i32', op: 'prod', algorithm: 'auto', count: 5, inPlace: false },
+      { kind: 'alltoall', dtype: 'f16', op: 'sum', algorithm: 'pairwise', count: 4 * 4097, inPlace: false, chunkBytes: 1024 },
+      { kind: 'gather', dtype: 'f32', op: 'sum', algorithm: 'linear', count: 4 * 30_001, inPlace: true, root: 2, chunkBytes: 8192 },
+      { kind: 'gather', dtype: 'i32', op: 'sum', algorithm: 'auto', count: 4 * 3, inPlace: false, root: 0 },
+      { kind: 'scatter', dtype: 'bf16', op: 'sum', algorithm: 'linear', count: 4 * 30_001, inPlace: false, root: 1, chunkBytes: 8192 },
+      { kind: 'scatter', dtype: 'f32', op: 'sum', algorithm: 'auto', count: 4 * 7, inPlace: true, root: 3 },
+      { kind: 'sendrecv', dtype: 'f32', op: 'sum', algorithm: 'shift', count: 100_001, inPlace: false, chunkBytes: 16 * 1024 },
+    ];
+    for (const c of calls) {
+      const seed = freshSeed();
+      const bufs = ts.map((t) => allocateBuffers(c, 4, t.rank));
+      bufs.forEach((b, r) => prepareRank(c, 4, r, seed, b));
+      await Promise.all(ts.map((t, r) => runCollective(t, c, bufs[r]!)));
+      bufs.forEach((b, r) => expect(checkOutput(c, 4, r, seed, checkedBytes(c, 4, r, b)), `${c.kind} ${c.dtype} rank ${r}`).toMatchObject({ passed: true, wrong: 0 }));
     }
   });
 

@@ -7,7 +7,7 @@ import type { Backend } from '../harness/backend.js';
 import { registerBackend, registerKernel } from '../harness/registry.js';
 import { installedVersion } from '../harness/environment.js';
 import { COLLECTIVES } from './collective.js';
-import { rootSupport, type CollectiveData, type CollectiveParams } from './workload.js';
+import { collectiveSupport, type CollectiveData, type CollectiveParams } from './workload.js';
 import { currentWorld } from './world.js';
 
 export const wsBackend: Backend = {
@@ -27,7 +27,7 @@ for (const workload of COLLECTIVES)
     backend: 'ws',
     supports: (p) =>
       currentWorld()
-        ? rootSupport(p)
+        ? collectiveSupport(p)
         : 'collectives need several ranks: run with --local-nodes N, or gpubench coordinator with workers (this machine\'s WebGPU adapters as ranks: --backends webgpu-local)',
     setup: () => Promise.reject(new Error(`${workload} runs on every rank through the control plane, not in one process`)),
   });

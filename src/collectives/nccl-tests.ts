@@ -8,6 +8,7 @@
 import type { CaseResult, NcclTestsResult } from '../harness/results/schema.js';
 import { quantile, sampleStandardDeviation, mean } from 'simple-statistics';
 import type { CollectiveDtype } from './dtypes.js';
+import { collectiveModule, COLLECTIVES } from './collective.js';
 
 /** nccl-tests' -a: how the ranks' times combine. */
 export const AVERAGE_MODES = ['rank0', 'avg', 'min', 'max'] as const;
@@ -80,11 +81,8 @@ export function ncclTestsRecord(
   };
 }
 
-/** Collective workloads whose cases have a root (nccl-tests prints -1 for the others). */
-const ROOTED = new Set(['broadcast', 'reduce', 'gather', 'scatter']);
-
-/** Whether a collective of this kind has a root. */
-export const isRooted = (workload: string): boolean => ROOTED.has(workload);
+/** Whether a collective of this kind has a root (its module says so; nccl-tests prints -1 for the others). */
+export const isRooted = (workload: string): boolean => (COLLECTIVES as readonly string[]).includes(workload) && collectiveModule(workload).rooted;
 
 /**
  * A case's figures as nccl-tests prints them: its own record where the case ran the

@@ -10,7 +10,7 @@ import { measure, type MeasureOptions } from '../harness/measure.js';
 import type { Transport } from './transport.js';
 import { bytesOf } from './dtypes.js';
 import { allocateBuffers, resolveAlgorithm, runCollective, type CollectiveCall } from './collective.js';
-import { checkOutput, prepareRank } from './reference.js';
+import { checkedBytes, checkOutput, prepareRank } from './reference.js';
 import { recursiveDoublingAllReduce } from './algorithms/recursive-doubling.js';
 import { hostReduction } from './native-reduce.js';
 import { warmJit } from './jit-warmup.js';
@@ -63,7 +63,7 @@ export async function runRankCase(t: Transport, c: CollectiveCall, seed: number,
   for (let i = 0; i < Math.max(1, opts.checkIters ?? 1); i++) {
     prepareRank(c, size, rank, seed, bufs);
     await runCollective(t, c, bufs);
-    checks.push(checkOutput(c, size, rank, seed, bufs.output));
+    checks.push(checkOutput(c, size, rank, seed, checkedBytes(c, size, rank, bufs)));
   }
   const check = mergeChecks(checks);
   const result: RankCaseResult = { rank, check, algorithm: resolveAlgorithm(c, size), reduction: hostReduction(), ownSamplesMs: [] };

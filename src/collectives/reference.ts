@@ -2,13 +2,16 @@
  * Fresh random inputs for every rank from one seed (so every rank can rebuild every
  * other rank's input and check its own output without moving data), and the check of
  * a rank's output against a float64 reference (exact for i32, min/max and data moves).
+ * What each rank must hold comes from its collective's module (`checked`, `reference`):
+ * where NCCL defines no output on a rank (a reduce's or gather's non-roots) the module
+ * says what is checked there instead.
  */
 import type { Check } from '../harness/results/schema.js';
 import { uniform } from '../harness/random.js';
-import { allocate, bytesOf, readElement, toBf16, toF16, view, type CollectiveDtype, type ElementArray } from './dtypes.js';
-import { referenceReduce, type ReduceOp } from './ops.js';
-import { inputCount, type CollectiveCall, type RankBuffers } from './collective.js';
-import { segmentOf } from './algorithms/ring-steps.js';
+import { allocate, bytesOf, readElement, toBf16, toF16, view, type ElementArray } from './dtypes.js';
+import { collectiveModule, inputCount, type CollectiveCall, type RankBuffers } from './collective.js';
+import type { Expected } from './module.js';
+import { poison } from './poison.js';
 
 /** Rank r's input values: never zeros, in a range where the op neither overflows nor underflows. */
 export function rankInput(c: CollectiveCall, ranks: number, rank: number, seed: number): ElementArray {
@@ -36,15 +39,17 @@ function unitRoundoff(c: CollectiveCall): number {
  * Per-element tolerance factor: an element is wrong when |out − ref| exceeds this times
  * its scale (Σ|xᵢ| for sum/avg, |ref| for prod): the rounding-error bound of n−1 steps
  * (plus avg's division) with a margin of 2. 0 where the answer is exact (i32 wraps
- * exactly, min/max pick an input, gathers and broadcasts move bits).
+ * exactly, min/max pick an input, gathers, scatters and broadcasts move bits; data
+ * moves also have scale 0, so a reduce's unchanged non-root input must match exactly).
  */
 export function toleranceOf(c: CollectiveCall, ranks: number): number {
-  if (c.dtype === 'i32' || c.kind === 'allgather' || c.kind === 'broadcast' || c.op === 'min' || c.op === 'max') return 0;
+  if (c.dtype === 'i32' || !collectiveModule(c.kind).reduces || c.op === 'min' || c.op === 'max') return 0;
   return 2 * (ranks + 1) * unitRoundoff(c);
 }
 
 /**
- * The expected output of `rank`, as float64 values.
+ * The expected values of `rank`'s checked bytes (`checkedBytes`), as float64 values.
+ * @param scale filled with each element's rounding scale where given (as long as the result)
  * @param input rank r's input (default: made afresh from the seed; a ReferenceCache passes its own)
  */
 export function expectedOutput(
@@ -55,44 +60,26 @@ export function expectedOutput(
   scale?: Float64Array,
   input: (r: number) => ElementArray = (r) => rankInput(c, ranks, r, seed),
 ): Float64Array {
-  const root = c.root ?? 0;
-  if (c.kind === 'broadcast') return decode(c.dtype, input(root));
-  if (c.kind === 'allgather') {
-    const out = new Float64Array(c.count);
-    for (let r = 0; r < ranks; r++) out.set(decode(c.dtype, input(r)), segmentOf(c.count, ranks, r)[0]);
-    return out;
-  }
-  const inputs = Array.from({ length: ranks }, (_, r) => input(r));
-  const [a, b] = c.kind === 'reducescatter' ? segmentOf(c.count, ranks, rank) : [0, c.count];
-  const out = new Float64Array(b - a);
-  const vals = new Array<number>(ranks);
-  for (let i = a; i < b; i++) {
-    for (let r = 0; r < ranks; r++) vals[r] = readElement(c.dtype, inputs[r]!, i);
-    out[i - a] = referenceReduce(c.dtype, c.op as ReduceOp, vals);
-    if (scale) {
-      let s = 0;
-      for (const v of vals) s += Math.abs(v);
-      scale[i - a] = c.op === 'prod' ? Math.abs(out[i - a]!) : s;
-    }
-  }
-  return out;
+  const e = collectiveModule(c.kind).reference(c, ranks, rank, input);
+  scale?.set(e.scale);
+  return e.ref;
 }
 
-function decode(dtype: CollectiveDtype, a: ElementArray): Float64Array {
-  const out = new Float64Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = readElement(dtype, a, i);
-  return out;
+/** The bytes of `rank`'s buffers the check reads: what NCCL defines after the call (most: the output). */
+export function checkedBytes(c: CollectiveCall, ranks: number, rank: number, b: RankBuffers): Uint8Array {
+  return collectiveModule(c.kind).checked(c, ranks, rank, b);
 }
 
 /**
  * What the checks of every rank of one call share, built once where one process checks
  * all of them (`webgpu-local`, `nccl`): each rank's input, made once instead of once per
- * checked rank, and the all-reduce's reference, which is the same for every rank. Without
- * it n ranks × n inputs are rebuilt, which at 8 GPUs × 256 MiB is minutes of host time.
+ * checked rank, and the reference where it is the same for every rank (all-reduce,
+ * all-gather, broadcast). Without it n ranks × n inputs are rebuilt, which at 8 GPUs ×
+ * 256 MiB is minutes of host time.
  */
 export class ReferenceCache {
   private readonly inputs: ElementArray[] = [];
-  private shared?: { ref: Float64Array; scale: Float64Array };
+  private shared?: Expected;
 
   constructor(
     readonly c: CollectiveCall,
@@ -105,29 +92,23 @@ export class ReferenceCache {
     return (this.inputs[r] ??= rankInput(this.c, this.ranks, r, this.seed));
   }
 
-  /** The reference of `rank`'s output and each element's error scale. */
-  expected(rank: number): { ref: Float64Array; scale: Float64Array } {
-    if (this.c.kind === 'allreduce' && this.shared) return this.shared;
-    const n = this.c.kind === 'reducescatter' ? this.c.count / this.ranks : this.c.count;
-    const scale = new Float64Array(n);
-    const ref = expectedOutput(this.c, this.ranks, rank, this.seed, scale, (r) => this.input(r));
-    if (this.c.kind === 'allreduce') this.shared = { ref, scale };
-    return { ref, scale };
+  /** The reference of `rank`'s checked bytes and each element's error scale. */
+  expected(rank: number): Expected {
+    if (this.shared) return this.shared;
+    const m = collectiveModule(this.c.kind);
+    const e = m.reference(this.c, this.ranks, rank, (r) => this.input(r));
+    if (m.sameOnEveryRank) this.shared = e;
+    return e;
   }
 }
 
 /**
- * Compares one rank's output with the reference: relative L2 error and elements beyond
- * the rounding bound. Pass `cache` when checking several ranks of one call in one process.
+ * Compares one rank's checked bytes (`checkedBytes`; the output for most collectives) with
+ * the reference: relative L2 error and elements beyond the rounding bound. Pass `cache`
+ * when checking several ranks of one call in one process.
  */
 export function checkOutput(c: CollectiveCall, ranks: number, rank: number, seed: number, output: Uint8Array, cache?: ReferenceCache): Check {
-  let ref: Float64Array;
-  let scale: Float64Array;
-  if (cache) ({ ref, scale } = cache.expected(rank));
-  else {
-    scale = new Float64Array(c.kind === 'reducescatter' ? c.count / ranks : c.count);
-    ref = expectedOutput(c, ranks, rank, seed, scale);
-  }
+  const { ref, scale } = cache ? cache.expected(rank) : collectiveModule(c.kind).reference(c, ranks, rank, (r) => rankInput(c, ranks, r, seed));
   const got = view(c.dtype, output);
   const tol = toleranceOf(c, ranks);
   if (got.length !== ref.length) return { passed: false, maxRelError: null, tolerance: tol, wrong: ref.length, checked: ref.length, seed };
@@ -148,26 +129,21 @@ export function checkOutput(c: CollectiveCall, ranks: number, rank: number, seed
 }
 
 /**
- * Fills this rank's input from the seed and poisons every output byte that is not input.
+ * Fills this rank's input from the seed (or poisons it where the rank's input carries no
+ * data: a broadcast's or scatter's non-roots) and poisons every output byte that is not
+ * input: the whole output out of place, and in place the output around an input that
+ * lies inside it (all-gather's and gather's block r).
  * @param input the rank's input if already made (a ReferenceCache's), else made here
  */
 export function prepareRank(c: CollectiveCall, ranks: number, rank: number, seed: number, b: RankBuffers, input?: ElementArray): void {
   if (b.output.buffer !== b.input.buffer) poison(c.dtype, b.output);
-  else if (c.kind === 'allgather') {
-    const n = b.input.byteLength;
-    poison(c.dtype, b.output.subarray(0, rank * n));
-    poison(c.dtype, b.output.subarray((rank + 1) * n));
+  else if (b.output.byteLength > b.input.byteLength) {
+    const at = b.input.byteOffset - b.output.byteOffset;
+    poison(c.dtype, b.output.subarray(0, at));
+    poison(c.dtype, b.output.subarray(at + b.input.byteLength));
   }
-  if (c.kind !== 'broadcast' || rank === (c.root ?? 0)) b.input.set(bytesOf(input ?? rankInput(c, ranks, rank, seed)));
+  if (collectiveModule(c.kind).hasInput(c, rank)) b.input.set(bytesOf(input ?? rankInput(c, ranks, rank, seed)));
   else poison(c.dtype, b.input);
 }
 
-/** Fills a buffer with NaN (or an unlikely int) so a call that writes nothing is caught. */
-export function poison(dtype: CollectiveDtype, bytes: Uint8Array): void {
-  const v = view(dtype, bytes);
-  if (dtype === 'f32') (v as Float32Array).fill(NaN);
-  else if (dtype === 'i32') (v as Int32Array).fill(-0x7ffffff1);
-  else (v as Uint16Array).fill(0x7fc1);
-}
-
-export { bytesOf };
+export { bytesOf, poison };

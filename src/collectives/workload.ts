@@ -1,6 +1,7 @@
 /**
- * The collective workloads (`allreduce`, `allgather`, `reducescatter`, `broadcast`):
- * a sweep of message sizes as nccl-tests runs it (`minBytes`…`maxBytes`, ×`stepFactor`),
+ * The collective workloads (every kind in the registry, collective.ts: `allreduce`,
+ * `allgather`, `reducescatter`, `broadcast`, `reduce`, `alltoall`, `gather`, `scatter`,
+ * `sendrecv`): a sweep of message sizes as nccl-tests runs it (`minBytes`…`maxBytes`, ×`stepFactor`),
  * over dtypes, ops, algorithms and in-place/out-of-place. Metrics as nccl-tests defines
  * them: algbw = S / t (GB = 1e9 bytes), busbw = algbw × the collective's bus factor,
  * t the slowest rank's time. The cases run on every rank under the control plane.
@@ -11,7 +12,7 @@ import type { CliOverrides, ExpandContext, Workload } from '../harness/workload.
 import { UsageError } from '../harness/errors.js';
 import { COLLECTIVE_DTYPES, elementBytes, type CollectiveDtype } from './dtypes.js';
 import { REDUCE_OPS, type ReduceOp } from './ops.js';
-import { ALGORITHMS, BUS_FACTOR, type CollectiveCall, type CollectiveKind } from './collective.js';
+import { ALGORITHMS, collectiveModule, type CollectiveCall, type CollectiveKind } from './collective.js';
 import { hostsFor, ranksFor } from './world.js';
 import { DEFAULT_CHUNK_BYTES } from './algorithms/ring-steps.js';
 
@@ -29,7 +30,7 @@ export interface CollectiveParams {
   /** Distinct hosts the ranks run on (0: not known yet). */
   nodes: number;
   chunkBytes: number;
-  /** Broadcast only: the rank whose buffer every rank ends with (nccl-tests -r). */
+  /** Rooted collectives only (broadcast, reduce, gather, scatter): the root rank (nccl-tests -r). */
   root?: number;
 }
 
@@ -60,6 +61,7 @@ export function mergeChecks(checks: Check[]): Check {
 const Bytes = z.number().int().min(1).max(2 ** 40);
 
 function entrySchema(kind: CollectiveKind) {
+  const m = collectiveModule(kind);
   return z.strictObject({
     workload: z.literal(kind),
     /** Backends to run; omitted = every available one with this collective (`ws`). */
@@ -72,16 +74,16 @@ function entrySchema(kind: CollectiveKind) {
     stepFactor: z.number().min(1.01).max(2 ** 40).default(2),
     /** @default [f32] */
     dtypes: z.array(z.enum(COLLECTIVE_DTYPES)).min(1).default(['f32']),
-    /** Reduction ops (ignored by all-gather and broadcast). @default [sum] */
+    /** Reduction ops (used by all-reduce, reduce-scatter and reduce; ignored by the rest). @default [sum] */
     ops: z.array(z.enum(REDUCE_OPS)).min(1).default(['sum']),
     /** @default [auto] */
     algorithms: z.array(z.enum(ALGORITHMS[kind] as [string, ...string[]])).min(1).default(['auto']),
-    /** In-place (output aliases input, as NCCL's in-place) and/or out-of-place. @default [false] */
+    /** In-place (output aliases input, as NCCL's in-place; all-to-all and send/receive have none: skipped) and/or out-of-place. @default [false] */
     inPlace: z.array(z.boolean()).min(1).default([false]),
-    /** Pipelining slice of the ring and chain algorithms. @default 2097152 */
+    /** Pipelining slice: the largest message an algorithm sends at once. @default 2097152 */
     chunkBytes: z.number().int().min(64).max(1 << 30).default(DEFAULT_CHUNK_BYTES),
-    // Only a broadcast has a root: on another collective the field is an unknown key.
-    ...(kind === 'broadcast'
+    // Only a rooted collective has a root: on another the field is an unknown key.
+    ...(m.rooted
       ? {
           /** The root rank (nccl-tests -r); a backend whose ranks do not include it skips its cases. @default 0 */
           root: z.number().int().min(0).default(0),
@@ -112,6 +114,15 @@ export function rootSupport(p: Pick<CollectiveParams, 'root' | 'ranks'>): string
   return p.root !== undefined && p.root >= p.ranks ? `root ${p.root} is not one of the ${p.ranks} ranks (0..${p.ranks - 1})` : undefined;
 }
 
+/**
+ * Why a case cannot run at all, or undefined: a root outside the ranks, or in place where
+ * NCCL has no in-place form of the collective (all-to-all, send/receive).
+ */
+export function collectiveSupport(p: Pick<CollectiveParams, 'kind' | 'root' | 'ranks' | 'inPlace'>): string | undefined {
+  const noInPlace = collectiveModule(p.kind).noInPlace;
+  return rootSupport(p) ?? (p.inPlace && noInPlace ? noInPlace : undefined);
+}
+
 /** `r4h2`: 4 ranks on 2 hosts (`h?` while the hosts are not known yet), the last part of a collective case id. */
 export function topologyTag(p: Pick<CollectiveParams, 'ranks' | 'nodes'>): string {
   return `r${p.ranks}h${p.nodes > 0 ? p.nodes : '?'}`;
@@ -125,7 +136,8 @@ export function callOf(p: CollectiveParams): CollectiveCall {
 /** The workload definition of one collective. */
 export function collectiveWorkload(kind: CollectiveKind): Workload<CollectiveParams, CollectiveData> {
   const schema = entrySchema(kind);
-  const reduces = kind === 'allreduce' || kind === 'reducescatter';
+  const m = collectiveModule(kind);
+  const reduces = m.reduces;
   return {
     id: kind,
     entrySchema: schema as unknown as z.ZodObject,
@@ -144,7 +156,7 @@ export function collectiveWorkload(kind: CollectiveKind): Workload<CollectivePar
       const chunkBytes = (o.chunkBytes as number | undefined) ?? e.chunkBytes;
       // A root beyond a backend's ranks skips that backend's cases (rootSupport): one
       // suite runs on machines with different rank counts.
-      const root = kind === 'broadcast' ? ((o.root as number | undefined) ?? (e as Entry & { root: number }).root) : undefined;
+      const root = m.rooted ? ((o.root as number | undefined) ?? (e as Entry & { root: number }).root) : undefined;
       const out: CollectiveParams[] = [];
       for (const dtype of e.dtypes)
         for (const op of ops)
@@ -152,8 +164,8 @@ export function collectiveWorkload(kind: CollectiveKind): Workload<CollectivePar
             for (const ip of inPlace) {
               const seen = new Set<number>();
               for (const size of sweepSizes(minBytes, maxBytes, factor)) {
-                // Whole elements; gathers and scatters need whole per-rank blocks.
-                const unit = elementBytes(dtype) * (kind === 'allgather' || kind === 'reducescatter' ? ranks : 1);
+                // Whole elements; gathers, scatters and all-to-all need whole per-rank blocks.
+                const unit = elementBytes(dtype) * (m.blocks ? ranks : 1);
                 const bytes = Math.floor(size / unit) * unit;
                 if (bytes === 0 || seen.has(bytes)) continue;
                 seen.add(bytes);
@@ -189,7 +201,7 @@ export function collectiveWorkload(kind: CollectiveKind): Workload<CollectivePar
 
     metrics(p, medianMs): Metrics {
       const algbwGBps = p.bytes / 1e9 / (medianMs / 1e3);
-      return { algbwGBps, busbwGBps: algbwGBps * BUS_FACTOR[kind](p.ranks) };
+      return { algbwGBps, busbwGBps: algbwGBps * m.busFactor(p.ranks) };
     },
   };
 }

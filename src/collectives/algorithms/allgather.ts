@@ -3,10 +3,12 @@
  * every block around the ring.
  *
  * Bus bandwidth (nccl-tests): busbw = algbw · (n−1)/n, with S the full gathered size.
+ * Buffers: input count/n, output count (S); in place, the input is block r of the output (NCCL's).
  * Check: every rank's output is the concatenation of all ranks' inputs, bit for bit.
  */
 import type { Transport } from '../transport.js';
 import { elementBytes, type CollectiveDtype } from '../dtypes.js';
+import { blockCount, decodeInto, inputInsideOutput, moved, type CollectiveModule } from '../module.js';
 import { RingPass, ringAllGather, segmentOf } from './ring-steps.js';
 
 /** nccl-tests' all-gather bus factor. */
@@ -27,3 +29,28 @@ export async function ringAllGatherCollective(t: Transport, out: Uint8Array, dty
   await ringAllGather(p, t.rank, false);
   await p.drain();
 }
+
+export const allgather: CollectiveModule = {
+  kind: 'allgather',
+  algorithms: ['auto', 'ring'],
+  busFactor: allGatherBusFactor,
+  reduces: false,
+  rooted: false,
+  blocks: true,
+  sameOnEveryRank: true,
+  resolve: () => 'ring',
+  inputCount: (c, ranks) => blockCount(c, ranks),
+  outputCount: (c) => c.count,
+  allocate(c, ranks, rank) {
+    if (c.inPlace) return inputInsideOutput(c, ranks, rank);
+    const es = elementBytes(c.dtype);
+    return { input: new Uint8Array(blockCount(c, ranks) * es), output: new Uint8Array(c.count * es) };
+  },
+  hasInput: () => true,
+  run: (t, c, b) => ringAllGatherCollective(t, b.output, c.dtype, c.inPlace ? undefined : b.input, c.chunkBytes),
+  checked: (_c, _n, _r, b) => b.output,
+  reference: (c, ranks, _rank, input) =>
+    moved(c.count, (ref) => {
+      for (let r = 0; r < ranks; r++) decodeInto(c.dtype, input(r), ref, segmentOf(c.count, ranks, r)[0]);
+    }),
+};

@@ -3,12 +3,15 @@
  * block r reduced over all ranks.
  *
  * Bus bandwidth (nccl-tests): busbw = algbw · (n−1)/n, with S the full input size.
+ * Buffers: input count (S), output count/n; in place, the output is block r of the input
+ * (NCCL's); out of place, a scratch copy of the input is reduced, so the input is never written.
  * Check: every rank's block equals the element-wise reduction of that block over ranks.
  */
 import type { Transport } from '../transport.js';
 import { elementBytes, view, type CollectiveDtype } from '../dtypes.js';
 import { finalize, type ReduceOp } from '../ops.js';
 import { RingPass, ringReduceScatter, segmentOf } from './ring-steps.js';
+import { blockCount, reducedRange, type CollectiveModule } from '../module.js';
 
 /** nccl-tests' reduce-scatter bus factor. */
 export const reduceScatterBusFactor = (n: number): number => (n - 1) / n;
@@ -30,3 +33,30 @@ export async function ringReduceScatterCollective(t: Transport, work: Uint8Array
   }
   if (out) out.set(work.subarray(a * es, b * es));
 }
+
+export const reducescatter: CollectiveModule = {
+  kind: 'reducescatter',
+  algorithms: ['auto', 'ring'],
+  busFactor: reduceScatterBusFactor,
+  reduces: true,
+  rooted: false,
+  blocks: true,
+  resolve: () => 'ring',
+  inputCount: (c) => c.count,
+  outputCount: (c, ranks) => blockCount(c, ranks),
+  allocate(c, ranks, rank) {
+    const es = elementBytes(c.dtype);
+    const input = new Uint8Array(c.count * es);
+    const n = blockCount(c, ranks) * es;
+    if (c.inPlace) return { input, output: input.subarray(rank * n, (rank + 1) * n) };
+    return { input, output: new Uint8Array(n), scratch: new Uint8Array(input.byteLength) };
+  },
+  hasInput: () => true,
+  run(t, c, b) {
+    if (c.inPlace) return ringReduceScatterCollective(t, b.input, c.dtype, c.op, undefined, c.chunkBytes);
+    b.scratch!.set(b.input);
+    return ringReduceScatterCollective(t, b.scratch!, c.dtype, c.op, b.output, c.chunkBytes);
+  },
+  checked: (_c, _n, _r, b) => b.output,
+  reference: (c, ranks, rank, input) => reducedRange(c, ranks, input, segmentOf(c.count, ranks, rank)),
+};

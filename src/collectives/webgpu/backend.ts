@@ -16,7 +16,6 @@ import { currentWorld, setLocalRanks } from '../world.js';
 import { closeRanks, findLocalAdapters, openRankDevices, type LocalAdapters, type RankDevice } from './adapters.js';
 import { localCollectiveAlgorithm, localNotes, setupLocalCollective } from './local-case.js';
 import { GPU_ALLREDUCE_ALGORITHMS } from './gpu-allreduce.js';
-import { COLLECTIVES } from '../collective.js';
 
 export const WEBGPU_LOCAL = 'webgpu-local';
 
@@ -82,7 +81,10 @@ export function localSupports(p: CollectiveParams, devices: DeviceInfo[]): strin
   return undefined;
 }
 
-for (const workload of COLLECTIVES)
+/** The collectives local adapters run; the others (reduce, all-to-all, gather, scatter, send/receive) are the `ws` backend's. */
+export const WEBGPU_LOCAL_COLLECTIVES = ['allreduce', 'allgather', 'reducescatter', 'broadcast'] as const;
+
+for (const workload of WEBGPU_LOCAL_COLLECTIVES)
   registerKernel<CollectiveParams, CollectiveData>({
     workload,
     backend: WEBGPU_LOCAL,

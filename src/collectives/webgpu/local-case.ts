@@ -51,6 +51,8 @@ function callOn(t: Transport, g: GpuRank, c: CollectiveCall, algorithm: string):
       return gpuReduceScatter(t, g, c.op);
     case 'broadcast':
       return gpuBroadcast(t, g, c.root ?? 0, c.chunkBytes);
+    default:
+      return Promise.reject(new Error(`${c.kind} does not run on local adapters`));
   }
 }
 

@@ -18,7 +18,7 @@ export type Dtype = z.infer<typeof Dtype>;
  * Workloads the contract knows; collectives arrive with the collectives issue. `memcpy` is a
  * device-to-device copy, the memory-bandwidth ceiling of a roofline.
  */
-export const WORKLOADS = ['matmul', 'allreduce', 'allgather', 'reducescatter', 'broadcast', 'memcpy'] as const;
+export const WORKLOADS = ['matmul', 'allreduce', 'allgather', 'reducescatter', 'broadcast', 'reduce', 'alltoall', 'gather', 'scatter', 'sendrecv', 'memcpy'] as const;
 export const WorkloadId = z.enum(WORKLOADS);
 export type WorkloadId = z.infer<typeof WorkloadId>;
 
