@@ -252,16 +252,25 @@ void NcclComm::Upload(const Napi::CallbackInfo& info) {
     State& s = *s_;
     if (s.busy) fail("upload", "a call on this communicator is still running");
     if (s.kind.empty()) fail("upload", "no case set up");
-    if (data.ElementLength() != s.sendCount) fail("upload", "data has the wrong length");
+    // A broadcast's non-root ranks have no input: they upload nothing, and their buffers
+    // are poisoned (in place, that buffer is the output the broadcast must fill).
+    bool none = s.kind == "broadcast" && s.rank != s.root && data.ElementLength() == 0;
+    if (!none && data.ElementLength() != s.sendCount) fail("upload", "data has the wrong length");
     useDevice(s.device);
     size_t es = s.type.size;
     int t = s.type.nccl;
     // The poison: NaN (all-ones for f64); for i32 −2^31+15, which no checked input sums,
     // multiplies or picks to. In place the output is the input (all-gather: but for this
     // rank's own block, which the upload then writes).
-    if (!s.inPlace || s.kind == "allgather") {
-      if (es == 2) checkCu(cu.cuMemsetD16(s.recv, t == 6 ? 0x7e00 : 0x7fc0, s.recvCount), "cuMemsetD16");
-      else checkCu(cu.cuMemsetD32(s.recv, t == 7 ? 0x7fc00000u : t == 8 ? 0xffffffffu : 0x8000000fu, s.recvCount * es / 4), "cuMemsetD32");
+    auto poison = [&](CUdeviceptr p, size_t n) {
+      if (es == 2) checkCu(cu.cuMemsetD16(p, t == 6 ? 0x7e00 : 0x7fc0, n), "cuMemsetD16");
+      else checkCu(cu.cuMemsetD32(p, t == 7 ? 0x7fc00000u : t == 8 ? 0xffffffffu : 0x8000000fu, n * es / 4), "cuMemsetD32");
+    };
+    if (!s.inPlace || s.kind == "allgather") poison(s.recv, s.recvCount);
+    if (none) {
+      poison(s.send, s.sendCount);
+      checkCu(cu.cuStreamSynchronize(nullptr), "cuStreamSynchronize(legacy)");
+      return;
     }
     std::vector<uint8_t> buf(s.sendCount * es);
     const float* src = data.Data();

@@ -126,8 +126,10 @@ export class NcclRank {
         await Promise.all(Array.from({ length: t.size - 1 }, (_, i) => t.send(i + 1, id)));
       } else {
         await t.send(0, Uint8Array.of(1));
+        // Twice the limit: rank 0 waits up to the limit for the slowest rank first, and its
+        // error (naming that rank) is the one worth reporting.
         id = new Uint8Array(
-          await before(t.recv(0), Date.now() + limit, () => new NcclTimeoutError(`NCCL bootstrap: no ncclUniqueId from rank 0 within ${limit} ms`)),
+          await before(t.recv(0), Date.now() + 2 * limit, () => new NcclTimeoutError(`NCCL bootstrap: no ncclUniqueId from rank 0 within ${2 * limit} ms`)),
         );
         if (id.byteLength !== NCCL_UNIQUE_ID_BYTES) throw new Error(`NCCL bootstrap: rank 0 sent ${id.byteLength} bytes, not a ${NCCL_UNIQUE_ID_BYTES}-byte ncclUniqueId`);
       }

@@ -29,7 +29,9 @@ export async function runNcclRankCase(
   const host = allocateBuffers(c, size, rank);
   prepareRank(c, size, rank, seed, host);
   nccl.setup(c);
-  nccl.upload(toUploadValues(c.dtype, view(c.dtype, host.input)));
+  // A broadcast's other ranks have no input (prepareRank poisoned theirs): the addon poisons their buffers.
+  const hasInput = c.kind !== 'broadcast' || rank === (c.root ?? 0);
+  nccl.upload(hasInput ? toUploadValues(c.dtype, view(c.dtype, host.input)) : new Float32Array(0));
   const out = await nccl.runChecked(c);
   const check = checkOutput(c, size, rank, seed, fromOutputValues(c.dtype, out));
   const result: RankCaseResult = {

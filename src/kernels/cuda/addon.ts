@@ -118,7 +118,7 @@ export interface NativeNcclComm {
   connect(uniqueId: Uint8Array): void;
   /** Buffers for one collective; `count` is S in elements as the collective workloads define it. */
   setup(o: { kind: string; count: number; dtype: string; op: string; root?: number; inPlace: boolean }): void;
-  /** Poisons the output and copies this rank's input (float32 values) in. */
+  /** Poisons the output and copies this rank's input (float32 values) in; a broadcast's non-root ranks pass none. */
   upload(values: Float32Array): void;
   /** One call; poll() gives this rank's output as float64. */
   startChecked(): void;
