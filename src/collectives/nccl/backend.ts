@@ -11,10 +11,11 @@
  *   The coordinator sends the cases to the workers as it does `ws` cases.
  *
  * The probe reuses the `cuda` backend's stack (`cudaStack()`), so a missing driver or NCCL
- * becomes the reason ("libnccl.so.2 not found: …"). A coordinator whose workers are its own
- * local processes (`--local-nodes`) shares their host, so its stack is theirs; a coordinator
- * of remote workers may have no GPU at all, and each worker then finds its own NCCL when
- * the communicator comes up (a worker without one fails the run, saying why).
+ * becomes the reason ("libnccl.so.2 not found: …"). In a world the coordinator plans from
+ * its own stack (its GPUs for the memory check), so it runs on a GPU node: `--local-nodes`
+ * workers share its host anyway, and a coordinator without NCCL would otherwise send nccl
+ * cases to workers that may have none. Each worker loads its own NCCL when its
+ * communicator comes up; a worker without one fails the run, saying why.
  */
 import type { Backend, ProbeResult } from '../../harness/backend.js';
 import type { DeviceInfo } from '../../harness/results/schema.js';
@@ -47,13 +48,9 @@ export const ncclBackend: Backend = {
     const found = stack?.nccl.ok ? `NCCL ${ncclVersionString(stack.nccl.version)}: ${stack.nccl.path}` : undefined;
     if (world) {
       if (stack && found) return { available: true, devices: stack.devices.map((d) => deviceInfo(stack, d, NCCL)), notes: [found, ...worldNotes(world.ranks)] };
-      // Local workers share this host (and its missing library); remote ones bring their own.
-      if (world.hosts === 1) return { available: false, reason: reason ?? 'NCCL unavailable' };
-      return {
-        available: true,
-        devices: [],
-        notes: [`this coordinator has no NCCL (${reason}); each worker loads its own when its communicator comes up`, ...worldNotes(world.ranks)],
-      };
+      // The coordinator plans from its own stack: a run that names no backend must not send
+      // nccl cases to workers that may have no GPU either (run it on a GPU node).
+      return { available: false, reason: `${reason ?? 'NCCL unavailable'} (the coordinator plans nccl cases from its own NCCL: run it on one of the GPU nodes)` };
     }
     if (!stack || !found) return { available: false, reason: reason ?? 'NCCL unavailable' };
     setLocalRanks(NCCL, stack.devices.length);
