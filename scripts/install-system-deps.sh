@@ -21,3 +21,14 @@ $sudo apt-get install -y -q -t bookworm-backports mesa-vulkan-drivers libvulkan1
 $sudo apt-get install -y -q chromium >/dev/null
 $sudo apt-get install -y -q g++ make python3 >/dev/null
 dpkg-query -W -f='installed: ${Package} ${Version}\n' mesa-vulkan-drivers libvulkan1 chromium g++ make python3
+# Real launchers for the multi-node tests (test/launch-*.test.ts): Slurm (slurmctld, slurmd and
+# its clients; the tests start them by hand as root, no systemd needed) with munge for its
+# authentication, Open MPI's mpirun, openssl, with which the recipes make their tokens, and
+# iproute2 (ip netns, bridges, veths) for the Slurm nodes in network namespaces.
+$sudo apt-get install -y -q slurm-wlm munge openmpi-bin openssl iproute2 >/dev/null
+dpkg-query -W -f='installed: ${Package} ${Version}\n' slurm-wlm munge openmpi-bin openssl iproute2
+# The network-namespace cluster tests (test/launch-netns.test.ts): ip and tc (with the tbf
+# qdisc) from iproute2, unshare from util-linux; they also need root and the veth, bridge
+# and sch_tbf kernel modules.
+$sudo apt-get install -y -q iproute2 util-linux >/dev/null
+dpkg-query -W -f='installed: ${Package} ${Version}\n' iproute2 util-linux

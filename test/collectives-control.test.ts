@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { CLI, ROOT, gpubench, startCli } from './helpers/cli.js';
 import { ResultsFile } from '../src/harness/results/schema.js';
-import { rankOrder } from '../src/collectives/control/coordinator.js';
+import { rankOrder, reachableDataHosts } from '../src/collectives/control/coordinator.js';
 import { REDACTED, redactArgv } from '../src/harness/redact.js';
 import { UsageError } from '../src/harness/errors.js';
 
@@ -119,6 +119,26 @@ describe('secrets', () => {
     for (const f of files) expect(readFileSync(join(dir, f), 'utf8'), f).not.toContain(secret);
     for (const p of [coord, ...workers]) expect(p.stderr()).not.toContain(secret);
     expect(readResults(json).run.argv).toContain(`--token=${REDACTED}`);
+  });
+});
+
+describe('data addresses', () => {
+  const j = (hostname: string, dataHost: string, via: string) => ({ hello: { hostname, dataHost }, via });
+
+  it('a worker beside the coordinator that reached it over loopback gets the address other hosts reached it at', () => {
+    // node1 runs the coordinator and rank 0; its name resolves to 127.0.1.1 (Debian's /etc/hosts).
+    const joined = [j('node1', '127.0.0.1', '127.0.1.1'), j('node2', '10.9.0.2', '::ffff:10.9.0.1'), j('node3', '10.9.0.3', '10.9.0.1')];
+    reachableDataHosts(joined);
+    expect(joined.map((x) => x.hello.dataHost)).toEqual(['10.9.0.1', '10.9.0.2', '10.9.0.3']);
+  });
+
+  it('leaves loopback alone on one host, and an explicit --data-host everywhere', () => {
+    const oneHost = [j('a', '127.0.0.1', '127.0.0.1'), j('a', '127.0.0.1', '127.0.0.1')];
+    reachableDataHosts(oneHost);
+    expect(oneHost.map((x) => x.hello.dataHost)).toEqual(['127.0.0.1', '127.0.0.1']);
+    const explicit = [j('node1', '192.168.7.1', '127.0.1.1'), j('node2', '10.9.0.2', '10.9.0.1')];
+    reachableDataHosts(explicit);
+    expect(explicit[0]!.hello.dataHost).toBe('192.168.7.1');
   });
 });
 

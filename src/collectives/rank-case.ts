@@ -14,6 +14,8 @@ import { checkOutput, prepareRank } from './reference.js';
 import { recursiveDoublingAllReduce } from './algorithms/recursive-doubling.js';
 import { hostReduction } from './native-reduce.js';
 import { warmJit } from './jit-warmup.js';
+import { DEFAULT_NCCL_LOOP } from './nccl-tests.js';
+import { mergeChecks } from './workload.js';
 
 /** What one rank reports for one case. */
 export interface RankCaseResult {
@@ -37,6 +39,8 @@ export interface RankCaseResult {
   device?: string;
   /** The NCCL version this rank loaded (`nccl`). */
   ncclVersion?: string;
+  /** Rank 0 only: every rank's time per call in the nccl-tests-convention loop, µs, by rank. */
+  ncclTimesUs?: number[];
 }
 
 /** Synchronises all ranks: a 4-byte all-reduce, which no rank can finish before all have entered. */
@@ -60,9 +64,14 @@ const readF64 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLe
 export async function runRankCase(t: Transport, c: CollectiveCall, seed: number, opts: MeasureOptions, onSample?: (samples: number) => void): Promise<RankCaseResult> {
   const { rank, size } = t;
   const bufs = allocateBuffers(c, size, rank);
-  prepareRank(c, size, rank, seed, bufs);
-  await runCollective(t, c, bufs);
-  const check = checkOutput(c, size, rank, seed, bufs.output);
+  // nccl-tests' -c: each checked call starts from fresh inputs and poisoned outputs.
+  const checks = [];
+  for (let i = 0; i < Math.max(1, opts.checkIters ?? 1); i++) {
+    prepareRank(c, size, rank, seed, bufs);
+    await runCollective(t, c, bufs);
+    checks.push(checkOutput(c, size, rank, seed, bufs.output));
+  }
+  const check = mergeChecks(checks);
   const result: RankCaseResult = { rank, check, algorithm: resolveAlgorithm(c, size), reduction: hostReduction(), ownSamplesMs: [] };
 
   // Agree on the verdict: a 4-byte sum of failures.
@@ -78,6 +87,8 @@ export async function runRankCase(t: Transport, c: CollectiveCall, seed: number,
     return performance.now() - t0;
   };
   await measureRanks(t, opts, timeOwn, result, onSample, jitCalls);
+  const ncclTimes = await ncclTestsLoop(t, c, bufs, opts);
+  if (ncclTimes) result.ncclTimesUs = ncclTimes;
   return result;
 }
 
@@ -137,4 +148,26 @@ export async function measureRanks(
       await t.send(0, f64(await own(iterations)));
     }
   }
+}
+
+/**
+ * nccl-tests' own timing, after gpubench's samples: `-w` untimed calls, a barrier, then
+ * the host time of `-n` back-to-back calls divided by `-n`, on every rank. Rank 0 gets
+ * every rank's time per call (µs, by rank); the coordinator combines them per `-a`.
+ */
+async function ncclTestsLoop(t: Transport, c: CollectiveCall, bufs: ReturnType<typeof allocateBuffers>, opts: MeasureOptions): Promise<number[] | undefined> {
+  const iters = opts.ncclIters ?? DEFAULT_NCCL_LOOP.iters;
+  const warmupIters = opts.ncclWarmupIters ?? DEFAULT_NCCL_LOOP.warmupIters;
+  for (let i = 0; i < warmupIters; i++) await runCollective(t, c, bufs);
+  await barrier(t);
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) await runCollective(t, c, bufs);
+  const us = ((performance.now() - t0) * 1e3) / iters;
+  if (t.rank !== 0) {
+    await t.send(0, f64(us));
+    return undefined;
+  }
+  const all = [us];
+  for (let peer = 1; peer < t.size; peer++) all.push(readF64(await t.recv(peer)));
+  return all;
 }

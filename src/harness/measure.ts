@@ -31,6 +31,12 @@ export interface MeasureOptions {
   minSampleMs: number;
   /** Stop sampling after this much wall time even if minSamples is not reached (≥ 1 sample). @default 60000 */
   maxTimeMs: number;
+  /** Checked calls before timing, each on freshly poisoned outputs (nccl-tests' -c). @default 1 */
+  checkIters?: number;
+  /** Collectives across ranks: back-to-back calls timed in nccl-tests' convention after the samples (its -n). @default 20 */
+  ncclIters?: number;
+  /** …after this many untimed calls (its -w). @default 5 */
+  ncclWarmupIters?: number;
 }
 
 export const DEFAULT_MEASURE: MeasureOptions = {

@@ -11,11 +11,13 @@ import { existsSync } from 'node:fs';
 import type { Reporter } from '../harness/reporter.js';
 import { UsageError } from '../harness/errors.js';
 import { ConsoleReporter } from './console.js';
+import { NcclTestsReporter } from './nccl-tests.js';
 
 /** Built-in reporters that need no arguments. */
 export const ReportersMap: Record<string, () => Reporter> = {
   console: () => new ConsoleReporter(),
   silent: () => ({}),
+  'nccl-tests': () => new NcclTestsReporter(),
 };
 
 /** Resolves reporter names or module paths to reporters. */

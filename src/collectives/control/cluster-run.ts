@@ -4,6 +4,7 @@
  * calls for each case — collective cases go to every rank, anything else runs here.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { PlannedCase } from '../../harness/plan.js';
 import { runCase, type RunOptions } from '../../harness/runner.js';
@@ -11,7 +12,9 @@ import type { CaseResult, ResultsFile } from '../../harness/results/schema.js';
 import { getWorkload } from '../../harness/registry.js';
 import { freshSeed } from '../../harness/random.js';
 import { summarize } from '../../harness/stats.js';
-import { COLLECTIVES } from '../collective.js';
+import { BUS_FACTOR, COLLECTIVES } from '../collective.js';
+import { DEFAULT_NCCL_LOOP, isRooted, ncclTestsRecord, type AverageMode } from '../nccl-tests.js';
+import type { MeasureOptions } from '../../harness/measure.js';
 import { callOf, type CollectiveParams } from '../workload.js';
 import { addFits } from '../fit.js';
 import { Coordinator, type CoordinatorOptions, type RankBackend } from './coordinator.js';
@@ -52,8 +55,14 @@ function spawnLocalWorkers(n: number, url: string, token: string | undefined): C
   );
 }
 
+/** How to report a case in nccl-tests' convention: its loop (from the measure options) and -a. */
+export interface NcclTestsSettings {
+  average: AverageMode;
+  measure?: Pick<MeasureOptions, 'ncclIters' | 'ncclWarmupIters'>;
+}
+
 /** Merges every rank's result of one case into the case's result. */
-export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseResult[], hosts: string[]): CaseResult {
+export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseResult[], hosts: string[], nccl: NcclTestsSettings = { average: 'avg' }): CaseResult {
   const workload = getWorkload<CollectiveParams, unknown>(c.workload)!;
   const nodes = new Set(hosts).size;
   const lead = ranks[0]!;
@@ -100,6 +109,16 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
   }
   result.stats = summarize(result.samplesMs);
   result.metrics = workload.metrics({ ...p, ranks: ranks.length }, result.stats.medianMs, {});
+  if (lead.ncclTimesUs?.length === ranks.length)
+    result.ncclTests = ncclTestsRecord(p, {
+      loop: { iters: nccl.measure?.ncclIters ?? DEFAULT_NCCL_LOOP.iters, warmupIters: nccl.measure?.ncclWarmupIters ?? DEFAULT_NCCL_LOOP.warmupIters },
+      average: nccl.average,
+      busFactor: BUS_FACTOR[p.kind](ranks.length),
+      rankTimesUs: lead.ncclTimesUs,
+      nwrong: result.check!.wrong,
+      samplesMs: result.samplesMs,
+      rooted: isRooted(p.kind),
+    });
   result.status = 'ok';
   return result;
 }
@@ -108,7 +127,7 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
  * Starts the coordinator, spawns `localNodes` workers if asked, and waits for the
  * world. On failure everything started is stopped again before the error propagates.
  */
-export async function startCluster(o: CoordinatorOptions & { localNodes?: number }): Promise<Cluster> {
+export async function startCluster(o: CoordinatorOptions & { localNodes?: number; average?: AverageMode }): Promise<Cluster> {
   // Rank 0's progress goes to the reporters of the case in flight, as a local case's samples do.
   let current: { c: PlannedCase; opts: RunOptions } | undefined;
   const coordinator = new Coordinator({
@@ -154,15 +173,18 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
       current = { c, opts };
       try {
         // The layout the coordinator saw decides `auto` for small messages on every rank alike.
-        const ranks = await coordinator.runCase(caseIndex++, c.id, { ...callOf(p), cpuBound: coordinator.cpuBound }, freshSeed(), opts.measure, undefined, c.backend);
-        return mergeRanks(c, p, ranks, hosts());
+        const ranks = await coordinator.runCase(caseIndex++, c.id, { ...callOf(p), cpuBound: coordinator.cpuBound }, freshSeed(), opts.measure, c.backend);
+        return mergeRanks(c, p, ranks, hosts(), { average: o.average ?? 'avg', measure: opts.measure });
       } finally {
         current = undefined;
       }
     },
     annotate(results: ResultsFile) {
-      results.environment.nodes = coordinator.nodes.map((h, rank) => ({ rank, ...h.node, hostname: h.hostname, pid: h.pid, ...(h.launcher ? { launcher: h.launcher } : {}), ...(h.localRank !== undefined ? { localRank: h.localRank } : {}) }));
-      results.run.cluster = { runId: coordinator.runId, worldSize: o.worldSize, coordinator: url, cpuBound: coordinator.cpuBound, protocolErrors: coordinator.protocolErrors };
+      results.environment.nodes = coordinator.nodes.map((h, rank) => ({
+        rank, ...h.node, hostname: h.hostname, pid: h.pid, dataHost: h.dataHost, dataPort: h.dataPort,
+        ...(h.launcher ? { launcher: h.launcher } : {}), ...(h.localRank !== undefined ? { localRank: h.localRank } : {}),
+      }));
+      results.run.cluster = { runId: coordinator.runId, worldSize: o.worldSize, coordinator: reachableUrl(url), cpuBound: coordinator.cpuBound, protocolErrors: coordinator.protocolErrors };
     },
     finalize(results: ResultsFile) {
       addFits(results);
@@ -196,6 +218,11 @@ function ncclImpl(ranks: RankCaseResult[], hosts: string[]): CaseResult['impl'] 
       ...(versions.length > 1 ? [`the ranks loaded different NCCL versions: ${versions.join(', ')}`] : []),
     ],
   };
+}
+
+/** The coordinator's URL as a worker would use it: a wildcard bind address becomes this host's name. */
+function reachableUrl(url: string): string {
+  return url.replace(/^ws:\/\/(0\.0\.0\.0|\[::\])(?=:)/, `ws://${hostname()}`);
 }
 
 /** "native", "js", or "mixed (native on ranks …, js on ranks …)" from the ranks' reports. */

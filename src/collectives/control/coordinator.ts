@@ -38,6 +38,8 @@ export interface CoordinatorOptions {
   heartbeatMs?: number;
   /** A worker silent this long is lost. @default 60000 */
   heartbeatTimeoutMs?: number;
+  /** A case not finished on every rank after this long fails the run, naming those ranks (nccl-tests' -T). @default 600000 */
+  caseTimeoutMs?: number;
   /** Progress and protocol-error lines (stderr by default). */
   log?: (line: string) => void;
   /** Rank 0's samples so far in the current case (for a live progress line). */
@@ -84,6 +86,23 @@ export function rankOrder(hellos: Pick<Hello, 'rankHint' | 'hostname' | 'pid' | 
   return arrival.map((r) => byRank.get(r)!);
 }
 
+/**
+ * A worker on the coordinator's own host may have reached it over loopback (its hostname
+ * resolves to 127.0.1.1 on Debian-style hosts), and so announced a loopback data address
+ * that workers on other hosts cannot reach. Such a worker listens on every interface (the
+ * coordinator's host was not a loopback literal), so where other hosts take part its
+ * address becomes the one they reached the coordinator at: an address of this same host
+ * that they can reach. `--data-host` on such a worker sets its own, and is kept.
+ */
+export function reachableDataHosts(joined: { hello: Pick<Hello, 'hostname' | 'dataHost'>; via: string }[]): void {
+  const remote = joined.find((j) => !isLoopback(j.via.replace(/^::ffff:/, '')) && j.via !== '');
+  if (!remote) return;
+  const here = remote.via.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  for (const j of joined)
+    if (isLoopback(j.hello.dataHost) && isLoopback(j.via.replace(/^::ffff:/, '')) && joined.some((o) => o.hello.hostname !== j.hello.hostname))
+      j.hello.dataHost = here;
+}
+
 /** How long `close()` waits for workers to complete the close handshake before cutting them off. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -98,7 +117,7 @@ export class Coordinator {
   private readonly opts: Required<Omit<CoordinatorOptions, 'token' | 'log' | 'onProgress'>> & Pick<CoordinatorOptions, 'token' | 'onProgress'>;
   private readonly log: (line: string) => void;
   private wss?: WebSocketServer;
-  private readonly joining: { ws: WebSocket; hello: Hello }[] = [];
+  private readonly joining: { ws: WebSocket; hello: Hello; via: string }[] = [];
   private members: Member[] = [];
   private fault?: RuntimeFault | UsageError;
   private wake?: () => void;
@@ -114,6 +133,7 @@ export class Coordinator {
       rendezvousTimeoutMs: 120_000,
       heartbeatMs: 1000,
       heartbeatTimeoutMs: 60_000,
+      caseTimeoutMs: 600_000,
       ...opts,
     };
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
@@ -130,7 +150,7 @@ export class Coordinator {
         const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
         resolve(`ws://${host}:${a.port}`);
       });
-      wss.on('connection', (ws, req) => this.accept(ws, `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`));
+      wss.on('connection', (ws, req) => this.accept(ws, `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`, req.socket.localAddress ?? ''));
     });
   }
 
@@ -176,7 +196,8 @@ export class Coordinator {
     this.wake?.();
   }
 
-  private accept(ws: WebSocket, peer: string): void {
+  /** @param via this host's address the worker reached (the connection's local address) */
+  private accept(ws: WebSocket, peer: string, via: string): void {
     let member: Member | undefined;
     // Pings let a worker tell a silent coordinator from a slow case (it answers with pongs by itself).
     const ping = setInterval(() => {
@@ -206,7 +227,7 @@ export class Coordinator {
           ws.close(1008, 'world already full');
           return;
         }
-        this.joining.push({ ws, hello: msg });
+        this.joining.push({ ws, hello: msg, via });
         this.log(`gpubench coordinator: ${msg.hostname} pid ${msg.pid} joined (${this.joining.length}/${this.opts.worldSize})`);
         this.wake?.();
         return;
@@ -267,6 +288,7 @@ export class Coordinator {
     await this.waitFor(() => this.joining.length >= n, this.opts.rendezvousTimeoutMs, `${n} workers (have ${this.joining.length})`);
     const order = rankOrder(this.joining.map((j) => j.hello), n).map((i) => this.joining[i]!);
     this.members = order.map((j, rank) => ({ ws: j.ws, hello: j.hello, rank, lastSeen: Date.now(), ready: false }));
+    reachableDataHosts(order);
     const peers = this.members.map((m) => ({ rank: m.rank, host: m.hello.dataHost, port: m.hello.dataPort }));
     for (const m of this.members)
       this.send(m.ws, { type: 'welcome', runId: this.runId, rank: m.rank, size: n, peers, heartbeatMs: this.opts.heartbeatMs, heartbeatTimeoutMs: this.opts.heartbeatTimeoutMs });
@@ -285,12 +307,26 @@ export class Coordinator {
   }
 
   /** Runs one case on every rank and returns the ranks' results, in rank order. */
-  async runCase(index: number, id: string, call: CollectiveCall, seed: number, measure: MeasureOptions, timeoutMs = 600_000, backend: RankBackend = 'ws'): Promise<RankCaseResult[]> {
+  async runCase(index: number, id: string, call: CollectiveCall, seed: number, measure: MeasureOptions, backend: RankBackend = 'ws'): Promise<RankCaseResult[]> {
     if (this.fault) throw this.fault;
     this.currentIndex = index;
     this.results.clear();
     for (const m of this.members) this.send(m.ws, { type: 'case', index, id, ...(backend !== 'ws' ? { backend } : {}), call, seed, measure });
-    await this.waitFor(() => this.results.size === this.members.length, timeoutMs, `every rank to finish case ${id}`);
+    try {
+      await this.waitFor(() => this.results.size === this.members.length, this.opts.caseTimeoutMs, `every rank to finish case ${id}`);
+    } catch (err) {
+      if (this.fault) throw err;
+      // A hung collective: say which ranks never finished, and which of those have gone
+      // silent (stuck or stopped) rather than waiting on a peer (NCCL itself cannot tell).
+      const who = (m: Member) => `${m.rank} (${m.hello.hostname} pid ${m.hello.pid})`;
+      const unfinished = this.members.filter((m) => !this.results.has(m.rank));
+      const now = Date.now();
+      const silent = unfinished.filter((m) => now - m.lastSeen > 1.5 * this.opts.heartbeatMs + 250);
+      const blame = silent.length > 0 && silent.length < unfinished.length
+        ? `; ${silent.map((m) => `rank ${who(m)} has sent nothing for ${now - m.lastSeen} ms`).join(', ')} (hung or stopped), the others are alive and waiting`
+        : '';
+      throw new RuntimeFault(`case ${id} did not finish within ${this.opts.caseTimeoutMs} ms (-T/--timeout) on rank${unfinished.length === 1 ? '' : 's'} ${unfinished.map(who).join(', ')}${blame}; the run stops: those ranks may be stuck inside the collective`);
+    }
     return this.members.map((m) => this.results.get(m.rank)!);
   }
 

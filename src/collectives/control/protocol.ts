@@ -66,6 +66,8 @@ export const RankResultSchema = z.strictObject({
   timer: z.enum(['wall-clock', 'cuda-event']).optional(),
   device: z.string().max(255).optional(),
   ncclVersion: z.string().max(40).optional(),
+  /** Rank 0 only: every rank's time per call in the nccl-tests-convention loop, µs, by rank. */
+  ncclTimesUs: z.array(Ms).max(100_000).optional(),
 });
 
 export const Result = z.strictObject({ type: z.literal('result'), index: Int.min(0), result: RankResultSchema });
@@ -96,6 +98,9 @@ export const MeasureSchema = z.strictObject({
   maxSamples: Int.min(1),
   minSampleMs: Ms,
   maxTimeMs: Ms,
+  checkIters: Int.min(1).optional(),
+  ncclIters: Int.min(1).optional(),
+  ncclWarmupIters: Int.min(0).optional(),
 });
 
 export const Welcome = z.strictObject({

@@ -70,7 +70,11 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
   // The address this host reached the coordinator from is one its peers can reach too
   // (a hostname may resolve to 127.0.1.1 on Debian-style hosts).
   const dataHost = opts.dataHost ?? (isLoopback(coordHost) && coordHost !== 'localhost' ? coordHost : plainAddress(conn.localAddress));
-  const bind = opts.dataBind ?? (isLoopback(dataHost) ? dataHost : dataHost.includes(':') ? '::' : '0.0.0.0');
+  // Loopback only where the coordinator was named by a loopback address: a worker that
+  // reached a named coordinator over loopback (same host) must still be reachable from
+  // other hosts, at the address the coordinator then gives it (reachableDataHosts).
+  const loopbackOnly = isLoopback(coordHost) && isLoopback(dataHost);
+  const bind = opts.dataBind ?? (loopbackOnly ? dataHost : dataHost.includes(':') ? '::' : '0.0.0.0');
   let server: DataServer;
   try {
     server = await DataServer.listen(bind, opts.dataPorts);
@@ -153,7 +157,9 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
             heartbeat = setInterval(() => send({ type: 'heartbeat' }), msg.heartbeatMs);
             server.expect(msg.runId, msg.size, opts.token);
             transport = await connectMesh({ rank: msg.rank, size: msg.size, runId: msg.runId, token: opts.token, server, peers: msg.peers });
-            log(`gpubench worker rank ${rank}/${msg.size}${opts.launch ? ` (${opts.launch.launcher})` : ''}: data links up, listening at ${dataHost}:${server.port}`);
+            // The coordinator may have given this rank a reachable address for a loopback one.
+            const announced = msg.peers.find((p) => p.rank === rank)?.host ?? dataHost;
+            log(`gpubench worker rank ${rank}/${msg.size}${opts.launch ? ` (${opts.launch.launcher})` : ''}: data links up, listening at ${announced}:${server.port}`);
             send({ type: 'ready' });
           } else if (msg.type === 'case') {
             if (!transport) throw new Error('case before welcome');

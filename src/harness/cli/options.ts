@@ -61,3 +61,17 @@ export function portRange(value: string): [number, number] {
   if (!(a >= 1 && b <= 65535 && a <= b)) throw new InvalidArgumentError(`"${value}" is not a port range like 30000-30099 (1 to 65535, low to high)`);
   return [a, b];
 }
+
+/** A positive, finite number (a bandwidth in GB/s). */
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`"${value}" is not a positive number`);
+  return n;
+}
+
+/** A positive number of seconds (nccl-tests' -T). */
+export function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 86_400) throw new InvalidArgumentError(`"${value}" is not a number of seconds from 0 to 86400`);
+  return n;
+}

@@ -138,6 +138,43 @@ export const RankTimes = z.object({
 }).passthrough();
 export type RankTimes = z.infer<typeof RankTimes>;
 
+/**
+ * A collective case in nccl-tests' own convention, beside gpubench's median-of-samples:
+ * after `warmupIters` calls, the host time of `iters` back-to-back calls divided by
+ * `iters` on each rank, combined across ranks as nccl-tests' `-a` says (0 rank 0,
+ * 1 average, 2 min, 3 max), and the fields nccl-tests' `-J` JSON carries per result.
+ */
+export const NcclTestsResult = z.object({
+  /** Bytes of S and its elements, as nccl-tests prints `size` and `count`. */
+  size: z.number().int().nonnegative(),
+  count: z.number().int().nonnegative(),
+  /** nccl-tests' type name: float, half, bfloat16, int32, … */
+  type: z.string(),
+  redop: z.string(),
+  /** -1 for collectives without a root, as nccl-tests prints it. */
+  root: z.number().int(),
+  inPlace: z.boolean(),
+  iters: z.number().int().positive(),
+  warmupIters: z.number().int().nonnegative(),
+  /** nccl-tests' -a: how the ranks' times were combined. */
+  average: z.enum(['rank0', 'avg', 'min', 'max']),
+  /** Combined time per call, microseconds (nccl-tests' `time`). */
+  timeUs: z.number(),
+  algBw: z.number(),
+  busBw: z.number(),
+  /** nccl-tests' `#wrong`: wrong elements over every rank's checked calls. */
+  nwrong: z.number().int().nonnegative(),
+  /** Each rank's own time per call in the timed loop, microseconds, by rank. */
+  rankTimesUs: z.array(z.number()),
+  /** Per-iteration statistics of gpubench's samples (slowest rank's), microseconds, as nccl-tests' -J reports them. */
+  minUs: z.number().optional(),
+  maxUs: z.number().optional(),
+  p99Us: z.number().optional(),
+  stdevUs: z.number().optional(),
+  cv: z.number().optional(),
+}).passthrough();
+export type NcclTestsResult = z.infer<typeof NcclTestsResult>;
+
 /** One measured (or failed, or skipped) case. */
 export const CaseResult = z.object({
   /** Stable key for compare, e.g. `matmul/webgpu/f32/1024x1024x1024`. */
@@ -158,6 +195,8 @@ export const CaseResult = z.object({
   /** Multi-rank cases: every rank's own times and check, in rank order. */
   ranks: z.array(RankTimes).optional(),
   warmup: Warmup.optional(),
+  /** Collective cases across ranks: the same case in nccl-tests' timing convention. */
+  ncclTests: NcclTestsResult.optional(),
 }).passthrough();
 export type CaseResult = z.infer<typeof CaseResult>;
 

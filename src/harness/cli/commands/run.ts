@@ -6,7 +6,7 @@
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import type { CliCommand } from '../command.js';
-import { byteSize, factor, intIn, intList, list, ms } from '../options.js';
+import { byteSize, factor, intIn, intList, list, ms, positiveNumber, positiveSeconds } from '../options.js';
 import { loadSuite } from '../../suite.js';
 import { planRun } from '../../plan.js';
 import { recordFailedStart, runPlan } from '../../runner.js';
@@ -24,6 +24,8 @@ import { setWorld } from '../../../collectives/world.js';
 import { startCluster, type Cluster } from '../../../collectives/control/cluster-run.js';
 import { addFits } from '../../../collectives/fit.js';
 import type { CoordinatorOptions } from '../../../collectives/control/coordinator.js';
+import { AVERAGE_MODES, averageBusBw, NCCL_TYPE_ALIASES, type AverageMode } from '../../../collectives/nccl-tests.js';
+import { NcclTestsReporter } from '../../../reporters/nccl-tests.js';
 
 /** Options of `gpubench run`, as commander parses them. */
 export interface RunCliOptions {
@@ -51,10 +53,24 @@ export interface RunCliOptions {
   outOfPlace?: boolean;
   chunkBytes?: number;
   root?: number;
+  /** nccl-tests' -n, -w, -c, -d, -a, -T. */
+  iters?: number;
+  warmupIters?: number;
+  check?: number;
+  datatype?: string[];
+  average?: number;
+  timeout?: number;
+  /** Console output: gpubench's own (default) or nccl-tests' columns. */
+  format?: string;
+  /** Fail (exit 1) when the average busbw of the large sizes is below this, GB/s. */
+  minBusbw?: number;
 }
 
 /** A multi-process run's coordinator settings (from `gpubench coordinator`, or made up for `--local-nodes`). */
-export type ClusterSettings = CoordinatorOptions & { localNodes?: number };
+export type ClusterSettings = CoordinatorOptions & { localNodes?: number; average?: AverageMode };
+
+/** Console formats of `--format`. */
+const CONSOLE_FORMATS = ['gpubench', 'nccl-tests'] as const;
 
 /** Imports plugin modules (they register backends, kernels or workloads on import). */
 export async function loadPlugins(paths: string[] = []): Promise<void> {
@@ -71,8 +87,16 @@ export async function loadPlugins(paths: string[] = []): Promise<void> {
 export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSettings?: ClusterSettings): Promise<number> {
   // The command line is recorded in the results (and from there in reports and exports): no secrets.
   const argv = redactArgv(rawArgv);
+  if (opts.format !== undefined && !(CONSOLE_FORMATS as readonly string[]).includes(opts.format))
+    throw new UsageError(`"${opts.format}" is not one of ${CONSOLE_FORMATS.join(', ')}`, '--format');
   if (opts.localNodes !== undefined)
     clusterSettings = { worldSize: opts.localNodes, localNodes: opts.localNodes, host: '127.0.0.1', port: 0, token: randomBytes(16).toString('hex') };
+  if (clusterSettings) {
+    clusterSettings.average = AVERAGE_MODES[opts.average ?? 1];
+    // nccl-tests' -T: a case that has not ended on every rank by then fails the run, naming the ranks.
+    if (opts.timeout !== undefined) clusterSettings.caseTimeoutMs = opts.timeout * 1000;
+  }
+  const dtypes = mergeDatatypes(opts.dtypes, opts.datatype);
   // Local workers share this host; a coordinator learns its workers' hosts at rendezvous.
   setWorld(clusterSettings ? { ranks: clusterSettings.worldSize, ...(clusterSettings.localNodes ? { hosts: 1 } : {}) } : undefined);
   await loadPlugins(opts.plugin);
@@ -83,6 +107,9 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
   if (opts.minTime !== undefined) measure.minTimeMs = opts.minTime;
   if (opts.warmup !== undefined) measure.warmupMs = opts.warmup;
   if (opts.maxWarmup !== undefined) measure.maxWarmupMs = opts.maxWarmup;
+  if (opts.check !== undefined) measure.checkIters = opts.check;
+  if (opts.iters !== undefined) measure.ncclIters = opts.iters;
+  if (opts.warmupIters !== undefined) measure.ncclWarmupIters = opts.warmupIters;
 
   let stopRequested = false;
   const onSigint = () => {
@@ -98,7 +125,7 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
       backends: opts.backends,
       overrides: {
         sizes: opts.sizes,
-        dtypes: opts.dtypes,
+        dtypes,
         minBytes: opts.minBytes,
         maxBytes: opts.maxBytes,
         stepFactor: opts.stepFactor,
@@ -113,7 +140,8 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
     for (const u of plan.unavailable) process.stderr.write(`gpubench: ${u.backend} unavailable: ${u.reason}\n`);
     const jsonPath = opts.json ?? join(opts.out, `gpubench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     const fileReporter = new ResultsFileReporter(jsonPath);
-    const reporters = [...(await loadReporters(opts.reporter)), fileReporter];
+    const consoleReporters = opts.format === 'nccl-tests' ? [new NcclTestsReporter(process.stdout, opts.minBusbw)] : await loadReporters(opts.reporter);
+    const reporters = [...consoleReporters, fileReporter];
     // Multi-process: the plan is valid (usage errors came first); now assemble the world.
     if (clusterSettings) {
       try {
@@ -152,6 +180,16 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
     const n = tally(results);
     if (n.ok + n.failed === 0) process.stderr.write('gpubench: warning: no case ran (all skipped)\n');
     if (n.failed > 0) return ExitCode.failed;
+    if (opts.minBusbw !== undefined) {
+      const avg = averageBusBw(results.cases);
+      if (!avg) {
+        process.stderr.write(`gpubench: --min-busbw ${opts.minBusbw}: no collective case ran, nothing to judge\n`);
+        return ExitCode.failed;
+      }
+      const verdict = avg.gbps < opts.minBusbw ? 'FAILED' : 'ok';
+      process.stderr.write(`gpubench: average busbw ${avg.gbps.toPrecision(4)} GB/s over ${avg.cases} case(s) of S >= ${avg.fromBytes} B; --min-busbw ${opts.minBusbw}: ${verdict}\n`);
+      if (verdict === 'FAILED') return ExitCode.failed;
+    }
     // Stopped by Ctrl-C: what was measured is on disk, but the run is not complete.
     return results.run.status === 'partial' ? ExitCode.interrupted : ExitCode.ok;
   } finally {
@@ -182,7 +220,15 @@ export function addRunOptions(cmd: Command): Command {
     .option('-e, --max-bytes <size>', 'collectives: largest message S, e.g. 64MiB (nccl-tests -e)', byteSize)
     .option('-f, --step-factor <x>', 'collectives: multiply S by this between sizes (nccl-tests -f)', factor)
     .option('--algorithm <list>', 'collectives: auto, ring, halving-doubling, recursive-doubling, tree, linear, one-shot (all-reduce), chain (broadcast)', list)
-    .option('--op <list>', 'collectives: reduction ops sum, prod, min, max, avg', list)
+    .option('-o, --op <list>', 'collectives: reduction ops sum, prod, min, max, avg (nccl-tests -o)', list)
+    .option('-d, --datatype <list>', 'collectives: element types by nccl-tests\' names (float, half, bfloat16, int32), or ours (nccl-tests -d)', list)
+    .option('-n, --iters <n>', 'collectives: back-to-back calls timed in nccl-tests\' convention after the samples (nccl-tests -n)', intIn(1, 1_000_000))
+    .option('-w, --warmup-iters <n>', 'collectives: untimed calls before those (nccl-tests -w)', intIn(0, 1_000_000))
+    .option('-c, --check <n>', 'checked calls per case, each on poisoned outputs (nccl-tests -c; gpubench always checks, so at least 1)', intIn(1, 1000))
+    .option('-a, --average <mode>', 'collectives: how ranks\' times combine in nccl-tests\' convention: 0 rank 0, 1 average, 2 min, 3 max (nccl-tests -a)', intIn(0, 3))
+    .option('-T, --timeout <s>', 'collectives across processes: a case not finished on every rank after this many seconds fails the run, naming those ranks (nccl-tests -T)', positiveSeconds)
+    .option('--format <name>', 'console output: gpubench (default) or nccl-tests (its columns, for diffing against all_reduce_perf)')
+    .option('--min-busbw <GB/s>', 'collectives: exit 1 when the average busbw of the cases with S >= 1 MiB (or the largest size) is below this (cf. NCCL_TESTS_MIN_BW)', positiveNumber)
     .option('--in-place', 'collectives: in-place calls (output aliases input)')
     .option('--out-of-place', 'collectives: out-of-place calls (the default; with --in-place, both)')
     .option('--chunk-bytes <size>', 'collectives: pipelining slice of the ring and chain algorithms', byteSize)
@@ -204,3 +250,14 @@ export const runCommand: CliCommand = {
       });
   },
 };
+
+/** `--dtypes` and nccl-tests' `-d` names together (e.g. `-d float,half`). */
+function mergeDatatypes(dtypes: string[] | undefined, datatype: string[] | undefined): string[] | undefined {
+  if (!datatype) return dtypes;
+  const mapped = datatype.map((d) => {
+    const ours = NCCL_TYPE_ALIASES[d.toLowerCase()];
+    if (!ours) throw new UsageError(`"${d}" is not a type gpubench's collectives have; allowed: ${Object.keys(NCCL_TYPE_ALIASES).join(', ')}`, '--datatype');
+    return ours;
+  });
+  return [...new Set([...(dtypes ?? []), ...mapped])];
+}
