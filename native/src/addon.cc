@@ -1,6 +1,7 @@
 // The addon's entry point: library loading, CUDA device facts, NVML facts, the NCCL and
-// cuBLASLt versions, element conversions (for tests), and the Gemm, Copy, Sampler and
-// NcclAllReduce classes, and NcclComm (one rank of a communicator across processes). Nothing here links against CUDA: see loader.cc.
+// cuBLASLt versions, element conversions (for tests), the Gemm, Copy, Sampler and
+// NcclAllReduce classes, and NcclComm (one rank of a communicator across processes) with
+// ncclUniqueId. Nothing here links against CUDA: see loader.cc.
 #include <napi.h>
 
 #include <cstdio>
