@@ -10,6 +10,7 @@
         "src/copy.cc",
         "src/nvml.cc",
         "src/nccl.cc",
+        "src/nccl_comm.cc",
         "src/reduce.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -5,7 +5,7 @@
  * whose memory is host memory (one fake GPU, so one rank), a whole allreduce case goes
  * through prepareRank → upload → NaN poison → ncclAllReduce → readback → the float64
  * reference check → CUDA-event timing. The fake proves the plumbing, not NCCL: NCCL on
- * real GPUs is test/cuda-gpu.test.ts.
+ * real GPUs is test/cuda-gpu.test.ts; NCCL across processes is collectives-nccl-multiprocess.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -84,9 +84,9 @@ describe('nccl on a machine without NCCL', () => {
     }
   });
 
-  it('stands aside in a multi-process run', async () => {
+  it('in a multi-process run the coordinator without NCCL does not plan nccl cases', async () => {
     await withWorld(4, async () =>
-      expect(await ncclBackend.probe()).toMatchObject({ available: false, reason: expect.stringMatching(/--local-nodes/) }),
+      expect(await ncclBackend.probe()).toMatchObject({ available: false, reason: expect.stringMatching(/run it on one of the GPU nodes/) }),
     );
   });
 });

@@ -1,6 +1,7 @@
 // The addon's entry point: library loading, CUDA device facts, NVML facts, the NCCL and
-// cuBLASLt versions, element conversions (for tests), and the Gemm, Copy, Sampler and
-// NcclAllReduce classes. Nothing here links against CUDA: see loader.cc.
+// cuBLASLt versions, element conversions (for tests), the Gemm, Copy, Sampler and
+// NcclAllReduce classes, and NcclComm (one rank of a communicator across processes) with
+// ncclUniqueId. Nothing here links against CUDA: see loader.cc.
 #include <napi.h>
 
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include "common.h"
 #include "gemm.h"
 #include "nccl.h"
+#include "nccl_comm.h"
 #include "nvml.h"
 #include "reduce.h"
 
@@ -190,6 +192,8 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("Copy", Copy::Init(env));
   exports.Set("Sampler", Sampler::Init(env));
   exports.Set("NcclAllReduce", NcclAllReduce::Init(env));
+  exports.Set("NcclComm", NcclComm::Init(env));
+  exports.Set("ncclUniqueId", Napi::Function::New(env, NcclUniqueIdBytes));
   registerReduce(env, exports);
   return exports;
 }

@@ -130,6 +130,8 @@ struct CublasLtApi {
 // ---- NCCL (nccl.h) -------------------------------------------------------------------------
 typedef int ncclResult_t;  // ncclSuccess = 0
 typedef struct ncclComm* ncclComm_t;
+/** ncclUniqueId: 128 opaque bytes, passed by value to ncclCommInitRank. */
+struct ncclUniqueId { char internal[128]; };
 struct NcclApi {
   ncclResult_t (*ncclGetVersion)(int*);
   const char* (*ncclGetErrorString)(ncclResult_t);
@@ -139,6 +141,17 @@ struct NcclApi {
   ncclResult_t (*ncclGroupStart)();
   ncclResult_t (*ncclGroupEnd)();
   ncclResult_t (*ncclAllReduce)(const void*, void*, size_t, int dtype, int op, ncclComm_t, CUstream);
+  // One rank per process, bootstrapped by gpubench's control plane (nccl_comm.cc).
+  ncclResult_t (*ncclGetUniqueId)(ncclUniqueId*);
+  ncclResult_t (*ncclCommInitRank)(ncclComm_t*, int nranks, ncclUniqueId id, int rank);
+  ncclResult_t (*ncclCommAbort)(ncclComm_t);
+  ncclResult_t (*ncclCommGetAsyncError)(ncclComm_t, ncclResult_t*);
+  ncclResult_t (*ncclAllGather)(const void*, void*, size_t sendcount, int dtype, ncclComm_t, CUstream);
+  ncclResult_t (*ncclReduceScatter)(const void*, void*, size_t recvcount, int dtype, int op, ncclComm_t, CUstream);
+  ncclResult_t (*ncclBroadcast)(const void*, void*, size_t, int dtype, int root, ncclComm_t, CUstream);
+  ncclResult_t (*ncclReduce)(const void*, void*, size_t, int dtype, int op, int root, ncclComm_t, CUstream);
+  ncclResult_t (*ncclSend)(const void*, size_t, int dtype, int peer, ncclComm_t, CUstream);
+  ncclResult_t (*ncclRecv)(void*, size_t, int dtype, int peer, ncclComm_t, CUstream);
 };
 
 // ---- NVML (nvml.h) -------------------------------------------------------------------------

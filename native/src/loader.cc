@@ -82,6 +82,16 @@ LibSlot& ncclSlot() {
     SYM(nccl, ncclGroupStart, "ncclGroupStart"),
     SYM(nccl, ncclGroupEnd, "ncclGroupEnd"),
     SYM(nccl, ncclAllReduce, "ncclAllReduce"),
+    SYM(nccl, ncclGetUniqueId, "ncclGetUniqueId"),
+    SYM(nccl, ncclCommInitRank, "ncclCommInitRank"),
+    SYM(nccl, ncclCommAbort, "ncclCommAbort"),
+    SYM(nccl, ncclCommGetAsyncError, "ncclCommGetAsyncError"),
+    SYM(nccl, ncclAllGather, "ncclAllGather"),
+    SYM(nccl, ncclReduceScatter, "ncclReduceScatter"),
+    SYM(nccl, ncclBroadcast, "ncclBroadcast"),
+    SYM(nccl, ncclReduce, "ncclReduce"),
+    SYM(nccl, ncclSend, "ncclSend"),
+    SYM(nccl, ncclRecv, "ncclRecv"),
   }};
   return s;
 }

@@ -10,24 +10,28 @@
 
 namespace gb {
 
-namespace {
-struct TypeInfo { int nccl; size_t size; };
-TypeInfo ncclType(const std::string& d) {
+NcclTypeInfo ncclTypeOf(const std::string& d, const char* who) {
   if (d == "f32") return {7, 4};
   if (d == "f16") return {6, 2};
   if (d == "bf16") return {9, 2};
   if (d == "f64") return {8, 8};
   if (d == "i32") return {2, 4};
-  fail("NcclAllReduce", "unsupported dtype \"" + d + "\" (f32, f16, bf16, f64, i32)");
+  fail(who, "unsupported dtype \"" + d + "\" (f32, f16, bf16, f64, i32)");
 }
-int ncclOp(const std::string& o) {
+
+int ncclOpOf(const std::string& o, const char* who) {
   if (o == "sum") return 0;
   if (o == "prod") return 1;
   if (o == "max") return 2;
   if (o == "min") return 3;
   if (o == "avg") return 4;
-  fail("NcclAllReduce", "unsupported op \"" + o + "\" (sum, prod, max, min, avg)");
+  fail(who, "unsupported op \"" + o + "\" (sum, prod, max, min, avg)");
 }
+
+namespace {
+using TypeInfo = NcclTypeInfo;
+TypeInfo ncclType(const std::string& d) { return ncclTypeOf(d, "NcclAllReduce"); }
+int ncclOp(const std::string& o) { return ncclOpOf(o, "NcclAllReduce"); }
 }  // namespace
 
 Napi::Function NcclAllReduce::Init(Napi::Env env) {

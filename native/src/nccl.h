@@ -11,6 +11,13 @@
 
 namespace gb {
 
+/** An NCCL element type: its ncclDataType_t and bytes per element. */
+struct NcclTypeInfo { int nccl; size_t size; };
+/** ncclDataType_t of a contract dtype name; `who` names the caller in the error. */
+NcclTypeInfo ncclTypeOf(const std::string& d, const char* who);
+/** ncclRedOp_t of a contract op name. */
+int ncclOpOf(const std::string& o, const char* who);
+
 class NcclAllReduce : public Napi::ObjectWrap<NcclAllReduce> {
  public:
   static Napi::Function Init(Napi::Env env);

@@ -33,6 +33,12 @@ export interface RankCaseResult {
   perRankSamplesMs?: number[][];
   /** Rank 0 only: how the warm-up it led went. */
   warmup?: Warmup;
+  /** How the samples were timed, where not on the wall clock (`nccl`: CUDA events). */
+  timer?: 'wall-clock' | 'cuda-event';
+  /** The device this rank ran on, where it has one (`nccl`: "NVIDIA H100 … (cuda:0)"). */
+  device?: string;
+  /** The NCCL version this rank loaded (`nccl`). */
+  ncclVersion?: string;
   /** Rank 0 only: every rank's time per call in the nccl-tests-convention loop, µs, by rank. */
   ncclTimesUs?: number[];
 }
@@ -78,19 +84,44 @@ export async function runRankCase(t: Transport, c: CollectiveCall, seed: number,
     await barrier(t);
     const t0 = performance.now();
     for (let i = 0; i < iterations; i++) await runCollective(t, c, bufs);
-    const ms = performance.now() - t0;
+    return performance.now() - t0;
+  };
+  await measureRanks(t, opts, timeOwn, result, onSample, jitCalls);
+  const ncclTimes = await ncclTestsLoop(t, c, bufs, opts);
+  if (ncclTimes) result.ncclTimesUs = ncclTimes;
+  return result;
+}
+
+/**
+ * The measurement loop every rank runs for a case that passed its check: rank 0 leads the
+ * harness's `measure()` and tells the others, over `t`, how many iterations each sample
+ * has; each rank times its own (`timeOwn`: milliseconds for the iterations, starting after
+ * whatever synchronisation it needs) and a sample is the slowest rank's. Fills `result`'s
+ * own samples and, on rank 0, the slowest rank's, every rank's and the warm-up.
+ */
+export async function measureRanks(
+  t: Transport,
+  opts: MeasureOptions,
+  timeOwn: (iterations: number) => Promise<number>,
+  result: RankCaseResult,
+  onSample?: (samples: number) => void,
+  jitCalls?: number,
+  timer: 'wall-clock' | 'cuda-event' = 'wall-clock',
+): Promise<void> {
+  const { rank, size } = t;
+  const own = async (iterations: number) => {
+    const ms = await timeOwn(iterations);
     result.ownSamplesMs.push(ms / iterations);
     return ms;
   };
-
   if (rank === 0) {
     const perRank: number[][] = Array.from({ length: size }, () => []);
     const m = await measure(
       {
-        timer: 'wall-clock',
+        timer,
         time: async (iterations) => {
           await Promise.all(Array.from({ length: size - 1 }, (_, i) => t.send(i + 1, f64(iterations))));
-          let slowest = await timeOwn(iterations);
+          let slowest = await own(iterations);
           perRank[0]!.push(slowest / iterations);
           for (let peer = 1; peer < size; peer++) {
             const ms = readF64(await t.recv(peer));
@@ -114,12 +145,9 @@ export async function runRankCase(t: Transport, c: CollectiveCall, seed: number,
     for (;;) {
       const iterations = readF64(await t.recv(0));
       if (iterations === 0) break;
-      await t.send(0, f64(await timeOwn(iterations)));
+      await t.send(0, f64(await own(iterations)));
     }
   }
-  const ncclTimes = await ncclTestsLoop(t, c, bufs, opts);
-  if (ncclTimes) result.ncclTimesUs = ncclTimes;
-  return result;
 }
 
 /**

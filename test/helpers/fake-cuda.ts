@@ -3,14 +3,20 @@
  * the real sonames, exporting the entry points the addon resolves (read from the addon
  * itself, so they cannot drift). A fake driver has one "GPU" and answers every call with
  * success; FAKE_CUDA=nodevice makes cuInit fail with CUDA_ERROR_NO_DEVICE, FAKE_CUDA=zero
- * reports no devices. Fake NVML fails nvmlInit with "Driver Not Loaded"; fake NCCL reports
- * version 2.27.3 and fails ncclCommInitAll with ncclUnhandledCudaError unless FAKE_NCCL is set.
+ * reports no devices, FAKE_CUDA_DEVICES=n reports n. Fake NVML fails nvmlInit with "Driver Not
+ * Loaded"; fake NCCL reports version 2.27.3 and fails ncclCommInitAll with ncclUnhandledCudaError
+ * unless FAKE_NCCL is set; FAKE_NCCL=multi is NCCL across processes, one rank each
+ * (fake-nccl-multi.c: ncclGetUniqueId, ncclCommInitRank, the collectives on host memory).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { LibraryId, NativeAddon } from '../../src/kernels/cuda/addon.js';
+
+/** The multi-process fake NCCL (FAKE_NCCL=multi), compiled into the fake libnccl. */
+const MULTI_NCCL = join(dirname(fileURLToPath(import.meta.url)), 'fake-nccl-multi.c');
 
 /** A C compiler, or undefined (the fake-library tests then skip, saying why). */
 export const CC = ['cc', 'gcc', 'clang'].find((c) => spawnSync(c, ['--version']).status === 0);
@@ -21,7 +27,9 @@ const SPECIAL: Record<string, string> = {
   cuGetErrorString:
     'int cuGetErrorString(int e, const char** s) { *s = e == 100 ? "no CUDA-capable device is detected" : e == 2 ? "out of memory" : e == 700 ? "an illegal memory access was encountered" : "fake error"; return 0; }',
   cuGetErrorName: 'int cuGetErrorName(int e, const char** s) { *s = e == 100 ? "CUDA_ERROR_NO_DEVICE" : e == 2 ? "CUDA_ERROR_OUT_OF_MEMORY" : e == 700 ? "CUDA_ERROR_ILLEGAL_ADDRESS" : "CUDA_ERROR_UNKNOWN"; return 0; }',
-  cuDeviceGetCount: 'int cuDeviceGetCount(int* n) { const char* m = getenv("FAKE_CUDA"); *n = m && !strcmp(m, "zero") ? 0 : 1; return 0; }',
+  // FAKE_CUDA_DEVICES=n: n fake GPUs (one per rank of a multi-process NCCL run).
+  cuDeviceGetCount:
+    'int cuDeviceGetCount(int* n) { const char* m = getenv("FAKE_CUDA"); const char* d = getenv("FAKE_CUDA_DEVICES"); *n = m && !strcmp(m, "zero") ? 0 : d ? atoi(d) : 1; return 0; }',
   cuDeviceGet: 'int cuDeviceGet(int* d, int i) { *d = i; return 0; }',
   cuDeviceGetName: 'int cuDeviceGetName(char* n, int len, int d) { strncpy(n, "NVIDIA Fake H100 80GB HBM3", len); return 0; }',
   cuDeviceGetUuid_v2: 'int cuDeviceGetUuid_v2(unsigned char* u, int d) { for (int i = 0; i < 16; i++) u[i] = (unsigned char)(i * 17); return 0; }',
@@ -41,7 +49,9 @@ const SPECIAL: Record<string, string> = {
   cuEventSynchronize: 'int cuEventSynchronize(void* e) { struct timespec t = {0, 5000000}; nanosleep(&t, 0); return 0; }',
   cuStreamCreate: 'int cuStreamCreate(void** s, unsigned f) { *s = (void*)0x20; return 0; }',
   cuEventCreate: 'int cuEventCreate(void** e, unsigned f) { *e = (void*)0x30; return 0; }',
-  cuDevicePrimaryCtxRetain: 'int cuDevicePrimaryCtxRetain(void** c, int d) { *c = (void*)0x40; return 0; }',
+  // FAKE_CUDA_HANG_DEVICE=d: that GPU never comes up (its context blocks, up to ten minutes).
+  cuDevicePrimaryCtxRetain:
+    'int cuDevicePrimaryCtxRetain(void** c, int d) { const char* h = getenv("FAKE_CUDA_HANG_DEVICE"); if (h && *h && atoi(h) == d) for (int i = 0; i < 600; i++) { struct timespec t = {1, 0}; nanosleep(&t, 0); } *c = (void*)0x40; return 0; }',
   cuEventElapsedTime_v2: 'int cuEventElapsedTime_v2(float* ms, void* a, void* b) { if (getenv("FAKE_CUDA_FAULT")) return 700; *ms = 1.0f; return 0; }',
   // FAKE_NVML=ok: a board drawing 350 W at 1980 MHz, its energy counter following wall time.
   nvmlInit_v2: 'int nvmlInit_v2(void) { return getenv("FAKE_NVML") ? 0 : 9; }',
@@ -60,15 +70,29 @@ const SPECIAL: Record<string, string> = {
   cublasLtMatmulAlgoGetHeuristic:
     'int cublasLtMatmulAlgoGetHeuristic(void* h, void* op, void* a, void* b, void* c, void* d, void* p, int req, unsigned char* res, int* ret) { int n = getenv("FAKE_LT") ? atoi(getenv("FAKE_LT")) : 0; if (n > req) n = req; memset(res, 0, 96 * (size_t)n); *ret = n; return 0; }',
   ncclGetVersion: 'int ncclGetVersion(int* v) { *v = 22703; return 0; }',
-  ncclGetErrorString: 'const char* ncclGetErrorString(int r) { return r == 1 ? "unhandled cuda error (run with NCCL_DEBUG=INFO for details)" : "fake"; }',
-  ncclGetLastError: 'const char* ncclGetLastError(void* c) { return ""; }',
+  ncclGetErrorString:
+    'const char* ncclGetErrorString(int r) { return r == 1 ? "unhandled cuda error (run with NCCL_DEBUG=INFO for details)" : r == 2 ? "unhandled system error (run with NCCL_DEBUG=INFO for details)" : r == 3 ? "internal error - please report this issue to the NCCL developers" : r == 4 ? "invalid argument (run with NCCL_DEBUG=WARN for details)" : "fake"; }',
+  ncclGetLastError: 'const char* ncclGetLastError(void* c) { return fake_last_error; }',
+  // FAKE_NCCL=multi: one rank per process (fake-nccl-multi.c); otherwise ncclCommInitRank
+  // fails as the single-process fake's ncclCommInitAll does without FAKE_NCCL.
+  ncclGetUniqueId: 'int ncclGetUniqueId(fake_unique_id* id) { return multi() ? fake_get_unique_id(id) : 1; }',
+  ncclCommInitRank: 'int ncclCommInitRank(void** comm, int n, fake_unique_id id, int rank) { return multi() ? fake_init_rank(comm, n, id, rank) : 1; }',
+  ncclCommAbort: 'int ncclCommAbort(void* c) { if (multi() && c) ((struct fake_comm*)c)->aborted = 1; return 0; }',
+  ncclCommDestroy: 'int ncclCommDestroy(void* c) { return multi() && c ? fake_destroy(c) : 0; }',
+  ncclCommGetAsyncError: 'int ncclCommGetAsyncError(void* c, int* r) { *r = multi() && c && ((struct fake_comm*)c)->aborted ? 3 : 0; return 0; }',
+  ncclAllGather: 'int ncclAllGather(const void* s, void* r, size_t n, int t, void* c, void* st) { return multi() ? fake_allgather(s, r, n, t, c) : 0; }',
+  ncclReduceScatter: 'int ncclReduceScatter(const void* s, void* r, size_t n, int t, int op, void* c, void* st) { return multi() ? fake_reducescatter(s, r, n, t, op, c) : 0; }',
+  ncclBroadcast: 'int ncclBroadcast(const void* s, void* r, size_t n, int t, int root, void* c, void* st) { return multi() ? fake_broadcast(s, r, n, t, root, c) : 0; }',
+  ncclReduce: 'int ncclReduce(const void* s, void* r, size_t n, int t, int op, int root, void* c, void* st) { return multi() ? fake_reduce(s, r, n, t, op, root, c) : 0; }',
+  ncclSend: 'int ncclSend(const void* s, size_t n, int t, int peer, void* c, void* st) { return multi() ? fake_send(s, n, t, peer, c) : 0; }',
+  ncclRecv: 'int ncclRecv(void* r, size_t n, int t, int peer, void* c, void* st) { return multi() ? fake_recv(r, n, t, peer, c) : 0; }',
   // FAKE_NCCL set: communicators come up; FAKE_NCCL=copy with FAKE_CUDA=host makes the
   // all-reduce of the fake's one rank what it is on one GPU, the identity (recv = send);
   // any other value writes nothing, so the poisoned receive buffer must fail the check.
   ncclCommInitAll:
     'int ncclCommInitAll(void** comms, int n, const int* devs) { if (!getenv("FAKE_NCCL")) return 1; for (int i = 0; i < n; i++) comms[i] = (void*)(0x60 + (size_t)i); return 0; }',
   ncclAllReduce:
-    'int ncclAllReduce(const void* s, void* r, size_t n, int t, int op, void* c, void* st) { const char* m = getenv("FAKE_NCCL"); if (host() && m && !strcmp(m, "copy") && s != r) memcpy(r, s, n * (t == 6 || t == 9 ? 2 : t == 8 ? 8 : 4)); return 0; }',
+    'int ncclAllReduce(const void* s, void* r, size_t n, int t, int op, void* c, void* st) { const char* m = getenv("FAKE_NCCL"); if (multi()) return fake_allreduce(s, r, n, t, op, c); if (host() && m && !strcmp(m, "copy") && s != r) memcpy(r, s, n * (t == 6 || t == 9 ? 2 : t == 8 ? 8 : 4)); return 0; }',
 };
 
 const SONAME: Record<LibraryId, string> = {
@@ -88,6 +112,7 @@ export function buildFakes(addon: NativeAddon, libs: LibraryId[], drop: Partial<
   mkdirSync(dir, { recursive: true });
   for (const id of libs) {
     const lines = ['#include <stdlib.h>', '#include <string.h>', '#include <stddef.h>', '#include <time.h>', 'static int host(void) { const char* m = getenv("FAKE_CUDA"); return m && !strcmp(m, "host"); }'];
+    if (id === 'nccl') lines.push(readFileSync(MULTI_NCCL, 'utf8'));
     for (const s of addon.symbols(id)) {
       const name = s.names[0]!;
       if (drop[id]?.includes(name) || s.names.some((n) => drop[id]?.includes(n))) continue;
@@ -95,7 +120,7 @@ export function buildFakes(addon: NativeAddon, libs: LibraryId[], drop: Partial<
     }
     const src = join(dir, `${id}.c`);
     writeFileSync(src, `${lines.join('\n')}\n`);
-    const r = spawnSync(CC, ['-shared', '-fPIC', '-w', '-o', join(dir, SONAME[id]), src], { encoding: 'utf8' });
+    const r = spawnSync(CC, ['-shared', '-fPIC', '-w', '-o', join(dir, SONAME[id]), src, '-lm'], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building fake ${id} failed: ${r.stderr}`);
   }
   return dir;

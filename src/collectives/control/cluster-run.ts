@@ -17,7 +17,8 @@ import { DEFAULT_NCCL_LOOP, isRooted, ncclTestsRecord, type AverageMode } from '
 import type { MeasureOptions } from '../../harness/measure.js';
 import { callOf, type CollectiveParams } from '../workload.js';
 import { addFits } from '../fit.js';
-import { Coordinator, type CoordinatorOptions } from './coordinator.js';
+import { Coordinator, type CoordinatorOptions, type RankBackend } from './coordinator.js';
+import { RANK_BACKENDS } from './protocol.js';
 import { LAUNCHER_VARIABLES } from './launchers.js';
 import { UsageError } from '../../harness/errors.js';
 import type { RankCaseResult } from '../rank-case.js';
@@ -38,6 +39,9 @@ export interface Cluster {
   close(abortReason?: string, exitCode?: number): Promise<void>;
 }
 
+/** Whether a backend's cases run on every worker (`ws`, `nccl`) rather than in this process. */
+const isRankBackend = (b: string): b is RankBackend => (RANK_BACKENDS as readonly string[]).includes(b);
+
 /** Starts `n` worker processes of this CLI against `url`. */
 function spawnLocalWorkers(n: number, url: string, token: string | undefined): ChildProcess[] {
   return Array.from({ length: n }, (_, i) =>
@@ -46,7 +50,7 @@ function spawnLocalWorkers(n: number, url: string, token: string | undefined): C
       stdio: ['ignore', 'ignore', 'inherit'],
       // The token travels in the environment, not argv, where `ps` would show it. A launcher's
       // variables (this process may itself be a Slurm task) are cleared: these ranks are ours.
-      env: { ...process.env, ...Object.fromEntries(LAUNCHER_VARIABLES.map((v) => [v, ''])), GPUBENCH_TOKEN: token ?? '', GPUBENCH_RANK: String(i), GPUBENCH_WORLD_SIZE: String(n) },
+      env: { ...process.env, ...Object.fromEntries(LAUNCHER_VARIABLES.map((v) => [v, ''])), GPUBENCH_TOKEN: token ?? '', GPUBENCH_RANK: String(i), GPUBENCH_WORLD_SIZE: String(n), GPUBENCH_LOCAL_RANK: String(i) },
     }),
   );
 }
@@ -68,9 +72,9 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
     id: c.id,
     workload: c.workload,
     backend: c.backend,
-    device: `${ranks.length} ranks on ${nodes} host${nodes === 1 ? '' : 's'}, WebSocket/TCP`,
+    device: `${ranks.length} ranks on ${nodes} host${nodes === 1 ? '' : 's'}, ${lead.device ? `NCCL: ${devicesOf(ranks)}` : 'WebSocket/TCP'}`,
     params: { ...workload.describe(p), nodes },
-    timer: 'wall-clock',
+    timer: lead.timer ?? 'wall-clock',
     samplesMs: lead.samplesMs ?? [],
     metrics: {},
     check: {
@@ -81,11 +85,13 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
       checked: ranks.reduce((s, r) => s + (r.check.checked ?? 0), 0),
       ...(lead.check.seed !== undefined ? { seed: lead.check.seed } : {}),
     },
-    impl: {
-      kernel: lead.algorithm,
-      // Host reduction per rank: native (the addon's vectorised loops) or js; "mixed" says some ranks lacked the addon.
-      config: { chunkBytes: p.chunkBytes, transport: 'ws', reduction: reductionOf(ranks) },
-    },
+    impl: c.backend === 'nccl'
+      ? ncclImpl(ranks, hosts)
+      : {
+          kernel: lead.algorithm,
+          // Host reduction per rank: native (the addon's vectorised loops) or js; "mixed" says some ranks lacked the addon.
+          config: { chunkBytes: p.chunkBytes, transport: 'ws', reduction: reductionOf(ranks) },
+        },
     status: 'failed',
     ...(lead.warmup ? { warmup: lead.warmup } : {}),
     ranks: ranks.map((r, i) => {
@@ -162,12 +168,12 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
     hosts: new Set(hosts()).size,
     close,
     async execute(c, opts) {
-      if (c.skip || c.backend !== 'ws' || !(COLLECTIVES as readonly string[]).includes(c.workload)) return runCase(c, opts);
+      if (c.skip || !isRankBackend(c.backend) || !(COLLECTIVES as readonly string[]).includes(c.workload)) return runCase(c, opts);
       const p = c.params as CollectiveParams;
       current = { c, opts };
       try {
         // The layout the coordinator saw decides `auto` for small messages on every rank alike.
-        const ranks = await coordinator.runCase(caseIndex++, c.id, { ...callOf(p), cpuBound: coordinator.cpuBound }, freshSeed(), opts.measure);
+        const ranks = await coordinator.runCase(caseIndex++, c.id, { ...callOf(p), cpuBound: coordinator.cpuBound }, freshSeed(), opts.measure, c.backend);
         return mergeRanks(c, p, ranks, hosts(), { average: o.average ?? 'avg', measure: opts.measure });
       } finally {
         current = undefined;
@@ -184,6 +190,33 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
       addFits(results);
       if (results.run.cluster) results.run.cluster.protocolErrors = coordinator.protocolErrors;
     },
+  };
+}
+
+/** "NVIDIA H100 80GB HBM3 ×4" or the distinct devices the ranks ran on. */
+function devicesOf(ranks: RankCaseResult[]): string {
+  const names = ranks.map((r) => (r.device ?? '?').replace(/ \(cuda:\d+\)$/, ''));
+  const distinct = [...new Set(names)];
+  return distinct.length === 1 ? `${distinct[0]} ×${ranks.length}` : distinct.join(', ');
+}
+
+/** What a multi-process nccl case ran: NCCL's version on every rank, each rank's GPU. */
+function ncclImpl(ranks: RankCaseResult[], hosts: string[]): CaseResult['impl'] {
+  const versions = [...new Set(ranks.map((r) => r.ncclVersion ?? '?'))];
+  const config: Record<string, string | number | boolean> = {
+    ncclVersion: versions.join(', '),
+    ranks: ranks.length,
+    devices: ranks.map((r, i) => `${hosts[i] ?? '?'}:${/\((cuda:\d+)\)$/.exec(r.device ?? '')?.[1] ?? '?'}`).join(','),
+    bootstrap: 'gpubench control plane',
+  };
+  for (const k of ['NCCL_ALGO', 'NCCL_PROTO'] as const) if (process.env[k]) config[k] = process.env[k]!;
+  return {
+    kernel: 'nccl',
+    config,
+    notes: [
+      `${ranks.length} processes, one GPU each (ncclCommInitRank; the ncclUniqueId from rank 0 over gpubench's data links), NCCL's own algorithm and protocol`,
+      ...(versions.length > 1 ? [`the ranks loaded different NCCL versions: ${versions.join(', ')}`] : []),
+    ],
   };
 }
 

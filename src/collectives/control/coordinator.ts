@@ -18,7 +18,10 @@ import { RuntimeFault, UsageError } from '../../harness/errors.js';
 import type { MeasureOptions } from '../../harness/measure.js';
 import type { CollectiveCall } from '../collective.js';
 import type { RankCaseResult } from '../rank-case.js';
-import { MAX_CONTROL_MESSAGE, PROTOCOL_VERSION, WorkerMessage, parseFrame, type CoordinatorMessage, type Hello } from './protocol.js';
+import { MAX_CONTROL_MESSAGE, PROTOCOL_VERSION, WorkerMessage, parseFrame, type CoordinatorMessage, type Hello, type RANK_BACKENDS } from './protocol.js';
+
+/** A backend whose cases run on every worker. */
+export type RankBackend = (typeof RANK_BACKENDS)[number];
 
 /** How to run a coordinator. */
 export interface CoordinatorOptions {
@@ -304,11 +307,11 @@ export class Coordinator {
   }
 
   /** Runs one case on every rank and returns the ranks' results, in rank order. */
-  async runCase(index: number, id: string, call: CollectiveCall, seed: number, measure: MeasureOptions): Promise<RankCaseResult[]> {
+  async runCase(index: number, id: string, call: CollectiveCall, seed: number, measure: MeasureOptions, backend: RankBackend = 'ws'): Promise<RankCaseResult[]> {
     if (this.fault) throw this.fault;
     this.currentIndex = index;
     this.results.clear();
-    for (const m of this.members) this.send(m.ws, { type: 'case', index, id, call, seed, measure });
+    for (const m of this.members) this.send(m.ws, { type: 'case', index, id, ...(backend !== 'ws' ? { backend } : {}), call, seed, measure });
     try {
       await this.waitFor(() => this.results.size === this.members.length, this.opts.caseTimeoutMs, `every rank to finish case ${id}`);
     } catch (err) {

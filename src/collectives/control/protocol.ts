@@ -14,7 +14,7 @@ import { REDUCE_OPS } from '../ops.js';
 import { COLLECTIVES } from '../collective.js';
 
 /** Protocol version; a worker of another version is refused at hello. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** Largest control frame, either way (a result of 50 samples × 1024 ranks fits easily). */
 export const MAX_CONTROL_MESSAGE = 4 * 1024 * 1024;
 
@@ -63,6 +63,9 @@ export const RankResultSchema = z.strictObject({
   samplesMs: z.array(Ms).max(100_000).optional(),
   perRankSamplesMs: z.array(z.array(Ms).max(100_000)).max(100_000).optional(),
   warmup: z.strictObject({ iterations: Int.min(0), ms: Ms, settled: z.boolean().optional(), jitCalls: Int.min(0).optional() }).optional(),
+  timer: z.enum(['wall-clock', 'cuda-event']).optional(),
+  device: z.string().max(255).optional(),
+  ncclVersion: z.string().max(40).optional(),
   /** Rank 0 only: every rank's time per call in the nccl-tests-convention loop, µs, by rank. */
   ncclTimesUs: z.array(Ms).max(100_000).optional(),
 });
@@ -110,7 +113,17 @@ export const Welcome = z.strictObject({
   /** A worker that hears nothing from the coordinator (not even a ping) this long is cut off. */
   heartbeatTimeoutMs: Ms.optional(),
 });
-export const CaseMessage = z.strictObject({ type: z.literal('case'), index: Int.min(0), id: z.string(), call: CallSchema, seed: Int, measure: MeasureSchema });
+/** Cases of the backends that run on every worker: `ws` (the default) and `nccl` (one GPU per worker). */
+export const RANK_BACKENDS = ['ws', 'nccl'] as const;
+export const CaseMessage = z.strictObject({
+  type: z.literal('case'),
+  index: Int.min(0),
+  id: z.string(),
+  backend: z.enum(RANK_BACKENDS).optional(),
+  call: CallSchema,
+  seed: Int,
+  measure: MeasureSchema,
+});
 export const Done = z.strictObject({ type: z.literal('done') });
 /** The run is over for this worker; `exitCode` 2 says it was refused for its configuration. */
 export const Abort = z.strictObject({ type: z.literal('abort'), reason: z.string(), exitCode: Int.optional() });

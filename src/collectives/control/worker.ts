@@ -12,6 +12,8 @@ import { ExitCode } from '../../harness/errors.js';
 import { fingerprint } from '../../harness/environment.js';
 import type { CollectiveCall } from '../collective.js';
 import { runRankCase } from '../rank-case.js';
+import { NcclRank, ncclDeviceFor } from '../nccl/comm.js';
+import { runNcclRankCase } from '../nccl/rank-case.js';
 import type { Transport } from '../transport.js';
 import { connectMesh, DataServer } from '../ws-transport.js';
 import { CoordinatorMessage, MAX_CONTROL_MESSAGE, parseFrame, PROTOCOL_VERSION, type WorkerMessage } from './protocol.js';
@@ -82,6 +84,8 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     return ExitCode.fault;
   }
   let transport: Transport | undefined;
+  // The NCCL communicator, brought up at the run's first nccl case and kept to its end.
+  let nccl: NcclRank | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   let rank = -1;
   let cases = 0;
@@ -96,6 +100,7 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       if (why) log(`gpubench worker${rank >= 0 ? ` rank ${rank}` : ''}: ${why}`);
       if (heartbeat) clearInterval(heartbeat);
       clearInterval(watchdog);
+      nccl?.dispose();
       // A peer behind a partition never answers: closing may not wait on it.
       const closing = Promise.all([transport?.close().catch(() => undefined), server.close().catch(() => undefined)]);
       await Promise.race([closing, new Promise((r) => setTimeout(r, CLOSE_BOUND_MS).unref())]);
@@ -167,7 +172,11 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
                   send({ type: 'progress', index: msg.index, samples });
                 }
               : undefined;
-            const result = await runRankCase(transport, msg.call as CollectiveCall, msg.seed, msg.measure, onSample);
+            let result;
+            if (msg.backend === 'nccl') {
+              nccl ??= await NcclRank.open(transport, ncclDeviceFor(opts.launch?.localRank));
+              result = await runNcclRankCase(nccl, transport, msg.call as CollectiveCall, msg.seed, msg.measure, onSample);
+            } else result = await runRankCase(transport, msg.call as CollectiveCall, msg.seed, msg.measure, onSample);
             cases++;
             send({ type: 'result', index: msg.index, result });
           } else if (msg.type === 'done') {

@@ -106,6 +106,30 @@ export interface NativeAllReduce {
   dispose(): void;
 }
 
+/**
+ * One rank of an NCCL communicator across processes, one GPU per process
+ * (native/src/nccl_comm.cc). Calls that can wait on other ranks run on a thread of their
+ * own: `connect`, `startChecked` and `startTime` start them (as does the constructor, which
+ * brings the device up), and `poll()` gives undefined while one runs, then its outcome
+ * once (or throws its error).
+ */
+export interface NativeNcclComm {
+  /** ncclCommInitRank with rank 0's ncclGetUniqueId bytes; poll() gives true when done. */
+  connect(uniqueId: Uint8Array): void;
+  /** Buffers for one collective; `count` is S in elements as the collective workloads define it. */
+  setup(o: { kind: string; count: number; dtype: string; op: string; root?: number; inPlace: boolean }): void;
+  /** Poisons the output and copies this rank's input (float32 values) in; a broadcast's non-root ranks pass none. */
+  upload(values: Float32Array): void;
+  /** One call; poll() gives this rank's output as float64. */
+  startChecked(): void;
+  /** n calls between CUDA events; poll() gives milliseconds. */
+  startTime(iterations: number): void;
+  poll(): undefined | true | number | Float64Array;
+  /** ncclCommAbort (also ends a call in progress); returns NCCL's last error text. */
+  abort(): string;
+  dispose(): void;
+}
+
 /** The addon's exports (native/src/addon.cc). */
 export interface NativeAddon {
   abi: number;
@@ -123,6 +147,9 @@ export interface NativeAddon {
   Copy: new (o: { device: number; bytes: number }) => NativeCopy;
   Sampler: new (uuid: string, hz: number) => NativeSampler;
   NcclAllReduce: new (o: { devices: number[]; count: number; dtype: string; op: string; inPlace: boolean }) => NativeAllReduce;
+  NcclComm: new (o: { device: number; nranks: number; rank: number }) => NativeNcclComm;
+  /** ncclGetUniqueId: the 128 bytes every rank of a new communicator needs. */
+  ncclUniqueId(): Uint8Array;
   /**
    * dst = dst ⊕ src (or a ⊕ src when `a` is given) element-wise on the host, bit for bit as
    * src/collectives/ops.ts (native/src/reduce.cc).
