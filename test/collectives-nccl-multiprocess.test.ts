@@ -64,8 +64,7 @@ function run(yaml: string, env: NodeJS.ProcessEnv = {}, ranks = 4) {
   return { ...r, res: ResultsFile.parse(JSON.parse(readFileSync(out, 'utf8'))), leftovers: readdirSync(dir).filter((f) => f.startsWith('gpubench-fake-nccl-')) };
 }
 
-describe('nccl across worker processes on fake GPUs (FAKE_NCCL=multi)', () => {
-  it.skipIf(!why)(`skipped: ${why}`, () => undefined);
+describe(`nccl across worker processes on fake GPUs (FAKE_NCCL=multi)${why ? ` (skipped: ${why})` : ''}`, () => {
 
   withFakes('all-reduce 8 B … 1 MiB on 4 ranks: every case ok, checked on every rank, cuda-event, one GPU per rank, the communicator destroyed', () => {
     const r = run('  - { workload: allreduce, backends: [nccl], minBytes: 8, maxBytes: 1048576, stepFactor: 8 }\n');
@@ -77,8 +76,8 @@ describe('nccl across worker processes on fake GPUs (FAKE_NCCL=multi)', () => {
       expect(c.status, `${c.id}: ${c.reason}`).toBe('ok');
       expect(c.timer).toBe('cuda-event');
       expect(c.device).toBe('4 ranks on 1 host, NCCL: NVIDIA Fake H100 80GB HBM3 ×4');
-      expect(c.check).toMatchObject({ passed: true, wrong: 0, checked: 4 * c.params.count });
-      expect(c.ranks!.map((k) => [k.rank, k.check.wrong, k.check.checked])).toEqual([0, 1, 2, 3].map((k) => [k, 0, c.params.count]));
+      expect(c.check).toMatchObject({ passed: true, wrong: 0, checked: 4 * Number(c.params.count) });
+      expect(c.ranks!.map((k) => [k.rank, k.check!.wrong, k.check!.checked])).toEqual([0, 1, 2, 3].map((k) => [k, 0, c.params.count]));
       expect(c.impl).toMatchObject({ kernel: 'nccl', config: { ncclVersion: '2.27.3', ranks: 4, bootstrap: 'gpubench control plane' } });
       // Device = the launcher's local rank: GPUBENCH_LOCAL_RANK, which --local-nodes sets.
       expect(String(c.impl!.config!.devices)).toMatch(/^[^,]+:cuda:0,[^,]+:cuda:1,[^,]+:cuda:2,[^,]+:cuda:3$/);
@@ -105,9 +104,9 @@ describe('nccl across worker processes on fake GPUs (FAKE_NCCL=multi)', () => {
     expect(r.res.cases).toHaveLength(6 + 8 + 1 + 4 + 4);
     for (const c of r.res.cases) {
       expect(c.status, `${c.id}: ${c.reason}`).toBe('ok');
-      expect(c.ranks!.every((k) => k.check.passed && k.check.wrong === 0), c.id).toBe(true);
+      expect(c.ranks!.every((k) => k.check!.passed && k.check!.wrong === 0), c.id).toBe(true);
       // Every rank checked its whole output: S for all-gather and broadcast, S/n for reduce-scatter.
-      const own = c.workload === 'reducescatter' ? c.params.count / 4 : c.params.count;
+      const own = c.workload === 'reducescatter' ? Number(c.params.count) / 4 : Number(c.params.count);
       expect(c.check!.checked, c.id).toBe(4 * own);
     }
   });
@@ -118,7 +117,7 @@ describe('nccl across worker processes on fake GPUs (FAKE_NCCL=multi)', () => {
     expect(r.res.cases).toHaveLength(2);
     for (const c of r.res.cases) {
       expect(c).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^wrong result on rank 2: 1 wrong of \d+ checked$/) });
-      expect(c.ranks!.map((k) => k.check.wrong)).toEqual([0, 0, 1]);
+      expect(c.ranks!.map((k) => k.check!.wrong)).toEqual([0, 0, 1]);
     }
   });
 
