@@ -6,6 +6,7 @@
  * `runCollective`. A new collective is its file, its name in COLLECTIVES and its entry in
  * COLLECTIVE_MODULES (the type checker asks for both).
  */
+import { COLLECTIVE_WORKLOADS } from '../harness/results/schema.js';
 import type { Transport } from './transport.js';
 import type { CollectiveCall, CollectiveModule, RankBuffers } from './module.js';
 import { allreduce } from './algorithms/allreduce.js';
@@ -22,7 +23,7 @@ export type { CollectiveCall, CollectiveModule, RankBuffers } from './module.js'
 export { AUTO_LINEAR_MAX_BYTES, AUTO_RING_MIN_BYTES, AUTO_RING_MIN_BYTES_SHARED, LINEAR_MAX_RANKS } from './algorithms/allreduce.js';
 
 /** Collective workloads, in the order nccl-tests lists its tests. */
-export const COLLECTIVES = ['allreduce', 'allgather', 'reducescatter', 'broadcast', 'reduce', 'alltoall', 'gather', 'scatter', 'sendrecv'] as const;
+export const COLLECTIVES = COLLECTIVE_WORKLOADS;
 export type CollectiveKind = (typeof COLLECTIVES)[number];
 
 /** Every collective's module, by kind. */

@@ -3,10 +3,10 @@
  * from `params`, the headline metric (TFLOP/s for matmul, busbw for collectives), and
  * the spread of the samples turned into bounds on that metric.
  */
-import type { CaseResult, Stats } from '../harness/results/schema.js';
+import { COLLECTIVE_WORKLOADS, type CaseResult, type Stats } from '../harness/results/schema.js';
 
 /** Collective workloads: their headline metric is bus bandwidth. */
-export const COLLECTIVES = new Set(['allreduce', 'allgather', 'reducescatter', 'broadcast']);
+export const COLLECTIVES: ReadonlySet<string> = new Set(COLLECTIVE_WORKLOADS);
 
 /** The metric a case is judged by in exports and charts (bigger is better). */
 export interface HeadlineMetric {

@@ -18,7 +18,9 @@ export type Dtype = z.infer<typeof Dtype>;
  * Workloads the contract knows; collectives arrive with the collectives issue. `memcpy` is a
  * device-to-device copy, the memory-bandwidth ceiling of a roofline.
  */
-export const WORKLOADS = ['matmul', 'allreduce', 'allgather', 'reducescatter', 'broadcast', 'reduce', 'alltoall', 'gather', 'scatter', 'sendrecv', 'memcpy'] as const;
+/** The collective workloads of the contract (nccl-tests' operations); their headline metric is busbw. */
+export const COLLECTIVE_WORKLOADS = ['allreduce', 'allgather', 'reducescatter', 'broadcast', 'reduce', 'alltoall', 'gather', 'scatter', 'sendrecv'] as const;
+export const WORKLOADS = ['matmul', ...COLLECTIVE_WORKLOADS, 'memcpy'] as const;
 export const WorkloadId = z.enum(WORKLOADS);
 export type WorkloadId = z.infer<typeof WorkloadId>;
 

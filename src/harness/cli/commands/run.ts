@@ -219,7 +219,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('-b, --min-bytes <size>', 'collectives: smallest message S, e.g. 8, 1K (nccl-tests -b)', byteSize)
     .option('-e, --max-bytes <size>', 'collectives: largest message S, e.g. 64MiB (nccl-tests -e)', byteSize)
     .option('-f, --step-factor <x>', 'collectives: multiply S by this between sizes (nccl-tests -f)', factor)
-    .option('--algorithm <list>', 'collectives: auto, ring, halving-doubling, recursive-doubling, tree, linear, one-shot (all-reduce), chain (broadcast)', list)
+    .option('--algorithm <list>', 'collectives: auto, or by name: ring, halving-doubling, recursive-doubling, tree, linear, one-shot (all-reduce); ring (all-gather, reduce-scatter); chain (broadcast); tree (reduce); pairwise (alltoall); linear (gather, scatter); shift (sendrecv)', list)
     .option('-o, --op <list>', 'collectives: reduction ops sum, prod, min, max, avg (nccl-tests -o)', list)
     .option('-d, --datatype <list>', 'collectives: element types by nccl-tests\' names (float, half, bfloat16, int32), or ours (nccl-tests -d)', list)
     .option('-n, --iters <n>', 'collectives: back-to-back calls timed in nccl-tests\' convention after the samples (nccl-tests -n)', intIn(1, 1_000_000))
@@ -232,7 +232,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--in-place', 'collectives: in-place calls (output aliases input)')
     .option('--out-of-place', 'collectives: out-of-place calls (the default; with --in-place, both)')
     .option('--chunk-bytes <size>', 'collectives: pipelining slice of the ring and chain algorithms', byteSize)
-    .option('-r, --root <rank>', 'collectives: broadcast root rank (nccl-tests -r)', intIn(0, 1 << 20));
+    .option('-r, --root <rank>', 'collectives: root rank of broadcast, reduce, gather and scatter (nccl-tests -r)', intIn(0, 1 << 20));
 }
 
 export const runCommand: CliCommand = {
