@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { halves, kBatches, pairsOf, roundCount, roundRobin, scheduleRound } from '../src/fleet/schedule.js';
+
+describe('the round-robin pair schedule', () => {
+  for (let n = 2; n <= 33; n++) {
+    it(`measures every pair of ${n} nodes exactly once, no node twice in a round`, () => {
+      const rounds = roundRobin(n);
+      expect(rounds).toHaveLength(n % 2 === 0 ? n - 1 : n);
+      const seen = new Set<string>();
+      const byes = new Set<number>();
+      for (const r of rounds) {
+        const inRound = new Set<number>();
+        for (const [a, b] of pairsOf(r)) {
+          expect(a).toBeLessThan(b);
+          expect(a).toBeGreaterThanOrEqual(0);
+          expect(b).toBeLessThan(n);
+          expect(inRound.has(a) || inRound.has(b)).toBe(false);
+          inRound.add(a);
+          inRound.add(b);
+          const key = `${a}-${b}`;
+          expect(seen.has(key)).toBe(false);
+          seen.add(key);
+        }
+        if (n % 2 === 0) {
+          expect(r.bye).toBeUndefined();
+          expect(inRound.size).toBe(n);
+        } else {
+          // Everyone plays but the one with the bye.
+          expect(r.bye).toBeDefined();
+          expect(inRound.has(r.bye!)).toBe(false);
+          expect(inRound.size).toBe(n - 1);
+          byes.add(r.bye!);
+        }
+      }
+      expect(seen.size).toBe((n * (n - 1)) / 2);
+      expect(roundCount(n)).toBe(rounds.length);
+      expect(scheduleRound(n, rounds.length - 1)).toEqual(rounds.at(-1));
+      if (n % 2 === 1) expect(byes.size).toBe(n);
+    });
+  }
+
+  it('has no rounds for fewer than two nodes and rejects nonsense', () => {
+    expect(roundRobin(0)).toEqual([]);
+    expect(roundRobin(1)).toEqual([]);
+    expect(() => roundRobin(-1)).toThrow(RangeError);
+    expect(() => roundRobin(2.5)).toThrow(RangeError);
+  });
+});
+
+describe('k-batches and halves', () => {
+  it('cover the nodes once, in batches of at most k', () => {
+    expect(kBatches(10, 4)).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+    expect(kBatches(4, 4)).toEqual([[0, 1, 2, 3]]);
+    expect(kBatches(0, 3)).toEqual([]);
+    expect(() => kBatches(4, 0)).toThrow(RangeError);
+  });
+  it('split a group into halves, the first the larger', () => {
+    expect(halves([1, 2, 3, 4, 5])).toEqual([[1, 2, 3], [4, 5]]);
+  });
+});
