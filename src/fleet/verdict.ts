@@ -1,0 +1,235 @@
+/**
+ * The verdict of `gpubench fleet`: pure functions from samples to suspects. Per metric,
+ * every subject (a node, or a link between two nodes) has samples; its value is their
+ * median, the fleet's reference the median of the subjects' values and its spread the MAD
+ * (scaled by 1.4826, so it estimates a standard deviation for normal data). A subject is
+ * *suspect* when it is slower than the fleet median by more than the tolerance AND its
+ * samples differ significantly from the pooled samples of the others (two-sided
+ * Mann-Whitney U, p < alpha): a big gap on few noisy samples, or a tiny but consistent
+ * one, is not enough alone. A node is blamed for its links when every one of its links is
+ * slower than the median of the links it is not on, by more than the tolerance, and
+ * significantly so; those links are then explained by the node and not listed themselves.
+ */
+import { median } from 'simple-statistics';
+import { mannWhitneyU } from '../harness/mann-whitney.js';
+
+/** Scale of the MAD that makes it a consistent estimator of σ for normal data. */
+export const MAD_SCALE = 1.4826;
+
+/** Which way is better for a metric. */
+export type Better = 'higher' | 'lower';
+
+/** One node or link and its samples of one metric. */
+export interface Subject {
+  /** `node` (one rank) or `link` (ranks [a, b]). */
+  kind: 'node' | 'link';
+  ranks: number[];
+  samples: number[];
+}
+
+/** A metric over the fleet: what it measures, its unit, which way is better, its subjects. */
+export interface MetricSeries {
+  metric: string;
+  unit: string;
+  better: Better;
+  subjects: Subject[];
+}
+
+/** How strict the verdict is. */
+export interface VerdictOptions {
+  /** Fraction slower than the median that may be noise. @default 0.1 */
+  tolerance?: number;
+  /** Significance level of the Mann-Whitney test. @default 0.01 */
+  alpha?: number;
+}
+
+/** The judgement of one subject on one metric. */
+export interface Judged {
+  kind: 'node' | 'link';
+  ranks: number[];
+  metric: string;
+  unit: string;
+  /** Median of the subject's samples. */
+  value: number;
+  /** Median of the reference subjects' values (the fleet, or for link blame the links without the node). */
+  median: number;
+  /** How much slower than the median: value/median − 1 (lower is better) or median/value − 1 (higher is better); negative when faster. */
+  slowdown: number;
+  /** |value − median| in scaled MADs; null where the MAD is 0. */
+  mads: number | null;
+  /** Two-sided Mann-Whitney p against the pooled samples of the reference subjects. */
+  p: number;
+  samples: number;
+  suspect: boolean;
+}
+
+/** A suspect with its evidence: a node (directly, or via its links), a link, or a rank lost mid-run. */
+export interface Suspect {
+  kind: 'node' | 'link' | 'lost';
+  ranks: number[];
+  /** How it was found: `node` metric, `links` (every link of the node slow), `link`, `lost`. */
+  via: 'node' | 'links' | 'link' | 'lost';
+  metric: string;
+  unit: string;
+  value: number | null;
+  median: number | null;
+  slowdown: number | null;
+  mads: number | null;
+  p: number | null;
+  samples: number;
+  /** One line a person can act on. */
+  evidence: string;
+}
+
+/** Median absolute deviation (unscaled) of `xs` around `center` (their median by default). */
+export function mad(xs: readonly number[], center = median([...xs])): number {
+  if (xs.length === 0) return NaN;
+  return median(xs.map((x) => Math.abs(x - center)));
+}
+
+/** How much slower `value` is than `ref`, as a fraction (negative: faster). */
+export function slowdownOf(value: number, ref: number, better: Better): number {
+  return better === 'lower' ? value / ref - 1 : ref / value - 1;
+}
+
+/** Judges one subject against reference subjects (the others, by default). */
+function judge(s: Subject, refs: Subject[], series: Pick<MetricSeries, 'metric' | 'unit' | 'better'>, o: Required<VerdictOptions>): Judged {
+  const value = median(s.samples);
+  const refValues = refs.map((r) => median(r.samples));
+  const med = median(refValues.length ? refValues : [value]);
+  const spread = MAD_SCALE * mad(refValues, med);
+  const pooled = refs.flatMap((r) => r.samples);
+  const p = pooled.length ? mannWhitneyU(s.samples, pooled).p : 1;
+  const slowdown = slowdownOf(value, med, series.better);
+  return {
+    kind: s.kind,
+    ranks: s.ranks,
+    metric: series.metric,
+    unit: series.unit,
+    value,
+    median: med,
+    slowdown,
+    mads: spread > 0 ? Math.abs(value - med) / spread : null,
+    p,
+    samples: s.samples.length,
+    suspect: slowdown > o.tolerance && p < o.alpha,
+  };
+}
+
+const withDefaults = (o: VerdictOptions = {}): Required<VerdictOptions> => ({ tolerance: o.tolerance ?? 0.1, alpha: o.alpha ?? 0.01 });
+
+/**
+ * Judges every subject of a metric against the fleet: the reference is every subject
+ * (itself included, so the median is the fleet's), the significance test pools the others.
+ * Fewer than three subjects cannot say which one is the odd one out: none is suspect then.
+ */
+export function judgeSeries(series: MetricSeries, opts?: VerdictOptions): Judged[] {
+  const o = withDefaults(opts);
+  const live = series.subjects.filter((s) => s.samples.length > 0);
+  return live.map((s) => {
+    const fleetMedian = median(live.map((x) => median(x.samples)));
+    const j = judge(s, live.filter((x) => x !== s), series, o);
+    // The reported median is the fleet's (every subject), the test is against the others.
+    const slowdown = slowdownOf(j.value, fleetMedian, series.better);
+    const spread = MAD_SCALE * mad(live.map((x) => median(x.samples)), fleetMedian);
+    return {
+      ...j,
+      median: fleetMedian,
+      slowdown,
+      mads: spread > 0 ? Math.abs(j.value - fleetMedian) / spread : null,
+      suspect: live.length >= 3 && slowdown > o.tolerance && j.p < o.alpha,
+    };
+  });
+}
+
+/**
+ * Nodes to blame for slow links: a node all of whose links (at least two) are slower than
+ * the median of the links it is not on by more than the tolerance, with its links' pooled
+ * samples significantly different from those of the others.
+ */
+export function blameNodes(links: MetricSeries, opts?: VerdictOptions): Judged[] {
+  const o = withDefaults(opts);
+  const live = links.subjects.filter((s) => s.samples.length > 0);
+  const nodes = [...new Set(live.flatMap((s) => s.ranks))].sort((a, b) => a - b);
+  const blamed: Judged[] = [];
+  for (const node of nodes) {
+    const mine = live.filter((s) => s.ranks.includes(node));
+    const others = live.filter((s) => !s.ranks.includes(node));
+    if (mine.length < 2 || others.length === 0) continue;
+    const ref = median(others.map((s) => median(s.samples)));
+    if (!mine.every((s) => slowdownOf(median(s.samples), ref, links.better) > o.tolerance)) continue;
+    const j = judge({ kind: 'node', ranks: [node], samples: mine.flatMap((s) => s.samples) }, others, links, o);
+    if (j.slowdown > o.tolerance && j.p < o.alpha) blamed.push({ ...j, suspect: true });
+  }
+  return blamed;
+}
+
+const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3));
+
+/** The evidence line of a judged subject. */
+function evidence(j: Judged, via: Suspect['via'], host: (rank: number) => string): string {
+  const who = j.ranks.map((r) => `rank ${r} (${host(r)})`).join(' ↔ ');
+  const what = via === 'links' ? `its links' ${j.metric}` : j.metric;
+  return `${who}: ${what} ${fmt(j.value)} ${j.unit} vs median ${fmt(j.median)} ${j.unit} (${(j.slowdown * 100).toFixed(0)}% slower, ${j.mads === null ? '∞' : j.mads.toFixed(1)} MADs, p=${j.p.toExponential(1)}, ${j.samples} samples)`;
+}
+
+/** A suspect from a judged subject. */
+export function suspectOf(j: Judged, via: Suspect['via'], host: (rank: number) => string = () => '?'): Suspect {
+  return {
+    kind: j.kind,
+    ranks: j.ranks,
+    via,
+    metric: j.metric,
+    unit: j.unit,
+    value: j.value,
+    median: j.median,
+    slowdown: j.slowdown,
+    mads: j.mads,
+    p: j.p,
+    samples: j.samples,
+    evidence: evidence(j, via, host),
+  };
+}
+
+/** The whole verdict: node metrics, link metrics (with blame) and the ranks lost on the way. */
+export interface VerdictInput {
+  nodeMetrics: MetricSeries[];
+  linkMetrics: MetricSeries[];
+  lost?: { rank: number; reason: string }[];
+  /** Host of a rank, for the evidence. */
+  host?: (rank: number) => string;
+}
+
+/**
+ * Every suspect, worst first: lost ranks, then by how much slower they are. Links that a
+ * blamed node explains are left out (the node is the suspect); links not explained stay.
+ */
+export function verdict(input: VerdictInput, opts?: VerdictOptions): { suspects: Suspect[]; judged: Judged[] } {
+  const host = input.host ?? (() => '?');
+  const suspects: Suspect[] = (input.lost ?? []).map((l) => ({
+    kind: 'lost', ranks: [l.rank], via: 'lost', metric: 'alive', unit: '', value: null, median: null, slowdown: null, mads: null, p: null, samples: 0,
+    evidence: `rank ${l.rank} (${host(l.rank)}): ${l.reason}`,
+  }));
+  const judged: Judged[] = [];
+  const ranked: Suspect[] = [];
+  for (const s of input.nodeMetrics) {
+    const js = judgeSeries(s, opts);
+    judged.push(...js);
+    for (const j of js) if (j.suspect) ranked.push(suspectOf(j, 'node', host));
+  }
+  for (const s of input.linkMetrics) {
+    const js = judgeSeries(s, opts);
+    judged.push(...js);
+    const blamed = blameNodes(s, opts);
+    const explained = new Set(blamed.map((b) => b.ranks[0]!));
+    for (const b of blamed) ranked.push(suspectOf(b, 'links', host));
+    for (const j of js) if (j.suspect && !j.ranks.some((r) => explained.has(r))) ranked.push(suspectOf(j, 'link', host));
+  }
+  ranked.sort((a, b) => (b.slowdown ?? 0) - (a.slowdown ?? 0));
+  return { suspects: [...suspects, ...ranked], judged };
+}
+
+/** The ranks a verdict names (lost, slow nodes, nodes blamed for links, both ends of a slow link). */
+export function suspectRanks(suspects: readonly Suspect[]): number[] {
+  return [...new Set(suspects.flatMap((s) => s.ranks))].sort((a, b) => a - b);
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { roundRobin, pairsOf } from '../src/fleet/schedule.js';
+import { blameNodes, judgeSeries, mad, suspectRanks, verdict, type MetricSeries } from '../src/fleet/verdict.js';
+
+/** Deterministic noise: a small LCG, so the tests see the same "random" samples every run. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+const noisy = (rand: () => number, center: number, spread: number, n = 20) => Array.from({ length: n }, () => center * (1 + spread * (2 * rand() - 1)));
+
+function nodeSeries(n: number, slow: Record<number, number>, spread = 0.03, seed = 1): MetricSeries {
+  const rand = rng(seed);
+  return {
+    metric: 'matmul time', unit: 'ms', better: 'lower',
+    subjects: Array.from({ length: n }, (_, r) => ({ kind: 'node' as const, ranks: [r], samples: noisy(rand, 10 * (slow[r] ?? 1), spread) })),
+  };
+}
+
+/** Pair bandwidth where a link's rate is the slower of its two ends' (like a limited NIC). */
+function linkSeries(n: number, nodeRate: Record<number, number>, spread = 0.05, seed = 2): MetricSeries {
+  const rand = rng(seed);
+  const subjects = roundRobin(n).flatMap((r) => pairsOf(r)).map(([a, b]) => ({
+    kind: 'link' as const, ranks: [a, b], samples: noisy(rand, 1000 * Math.min(nodeRate[a] ?? 1, nodeRate[b] ?? 1), spread, 10),
+  }));
+  return { metric: 'pair bandwidth', unit: 'MB/s', better: 'higher', subjects };
+}
+
+describe('median and MAD', () => {
+  it('are robust to one outlier', () => {
+    expect(mad([1, 2, 3, 4, 100])).toBe(1);
+    expect(mad([5, 5, 5])).toBe(0);
+  });
+});
+
+describe('the fleet verdict on synthetic data', () => {
+  it('names a clear outlier node, and only it', () => {
+    const js = judgeSeries(nodeSeries(8, { 5: 1.5 }));
+    expect(js.filter((j) => j.suspect).map((j) => j.ranks)).toEqual([[5]]);
+    const five = js.find((j) => j.ranks[0] === 5)!;
+    expect(five.slowdown).toBeGreaterThan(0.4);
+    expect(five.p).toBeLessThan(1e-4);
+    expect(five.mads).toBeGreaterThan(5);
+  });
+
+  it('names no one in a healthy fleet', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const { suspects } = verdict({ nodeMetrics: [nodeSeries(16, {}, 0.05, seed)], linkMetrics: [linkSeries(16, {}, 0.05, seed + 100)] });
+      expect(suspects).toEqual([]);
+    }
+  });
+
+  it('names no one for a consistent difference within the tolerance', () => {
+    // 6% slower on every sample: significant, but within the 10% tolerance.
+    const { suspects } = verdict({ nodeMetrics: [nodeSeries(8, { 2: 1.06 }, 0.01)], linkMetrics: [] });
+    expect(suspects).toEqual([]);
+  });
+
+  it('names no one for a big gap on a few noisy samples', () => {
+    const s = nodeSeries(8, {}, 0.02);
+    s.subjects[3]!.samples = [8, 16]; // median 12 (+20%), two samples spread widely
+    expect(judgeSeries(s).filter((j) => j.suspect)).toEqual([]);
+  });
+
+  it('with fewer than three subjects names no one', () => {
+    expect(judgeSeries(nodeSeries(2, { 1: 2 })).some((j) => j.suspect)).toBe(false);
+  });
+
+  it('blames a node whose every link is slow, not its healthy peers', () => {
+    for (const n of [4, 6, 9]) {
+      const links = linkSeries(n, { 1: 0.25 });
+      expect(blameNodes(links).map((b) => b.ranks)).toEqual([[1]]);
+      const { suspects } = verdict({ nodeMetrics: [], linkMetrics: [links], host: (r) => `node${r}` });
+      // The node, not its five links, is the suspect.
+      expect(suspects.map((s) => [s.via, s.ranks])).toEqual([['links', [1]]]);
+      expect(suspects[0]!.evidence).toMatch(/^rank 1 \(node1\): its links' pair bandwidth .* slower/);
+    }
+  });
+
+  it('names a single bad link between healthy nodes as a link', () => {
+    const links = linkSeries(6, {});
+    const bad = links.subjects.find((s) => s.ranks[0] === 2 && s.ranks[1] === 4)!;
+    bad.samples = bad.samples.map((x) => x / 3);
+    const { suspects } = verdict({ nodeMetrics: [], linkMetrics: [links] });
+    expect(suspects.map((s) => [s.via, s.ranks])).toEqual([['link', [2, 4]]]);
+  });
+
+  it('ranks lost ranks first, then by slowdown', () => {
+    const { suspects } = verdict({ nodeMetrics: [nodeSeries(8, { 1: 1.3, 6: 2 })], linkMetrics: [], lost: [{ rank: 3, reason: 'no heartbeat' }] });
+    expect(suspects.map((s) => s.ranks[0])).toEqual([3, 6, 1]);
+    expect(suspectRanks(suspects)).toEqual([1, 3, 6]);
+  });
+});
