@@ -62,6 +62,20 @@ describe('the fleet verdict on synthetic data', () => {
     expect(judgeSeries(s).filter((j) => j.suspect)).toEqual([]);
   });
 
+  it('names no one for a significant gap no bigger than the spread between subjects', () => {
+    // Every link's samples are tight, but the links differ among themselves by ±15%:
+    // one 14% slower link is within that spread (about 1 MAD), not an outlier.
+    const rand = rng(7);
+    const s: MetricSeries = {
+      metric: 'pair latency', unit: 'µs', better: 'lower',
+      subjects: [100, 85, 115, 92, 108, 96, 104, 114].map((c, i) => ({ kind: 'link' as const, ranks: [i, i + 1], samples: noisy(rand, c, 0.01, 50) })),
+    };
+    const worst = judgeSeries(s).find((j) => j.ranks[0] === 2)!;
+    expect(worst.slowdown).toBeGreaterThan(0.1);
+    expect(worst.p).toBeLessThan(0.01);
+    expect(worst.suspect).toBe(false);
+  });
+
   it('with fewer than three subjects names no one', () => {
     expect(judgeSeries(nodeSeries(2, { 1: 2 })).some((j) => j.suspect)).toBe(false);
   });

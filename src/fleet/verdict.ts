@@ -5,8 +5,11 @@
  * (scaled by 1.4826, so it estimates a standard deviation for normal data). A subject is
  * *suspect* when it is slower than the fleet median by more than the tolerance AND its
  * samples differ significantly from the pooled samples of the others (two-sided
- * Mann-Whitney U, p < alpha): a big gap on few noisy samples, or a tiny but consistent
- * one, is not enough alone. A node is blamed for its links when every one of its links is
+ * Mann-Whitney U, p < alpha) AND its value lies at least `minMads` scaled MADs from the
+ * median: a big gap on few noisy samples, or a tiny but consistent one, is not enough
+ * alone, and neither is a gap no bigger than the spread among the subjects (samples of one
+ * subject are taken together, so a passing disturbance makes them look significant; the
+ * spread between subjects is what says whether it stands out). A node is blamed for its links when every one of its links is
  * slower than the median of the links it is not on, by more than the tolerance, and
  * significantly so; those links are then explained by the node and not listed themselves.
  */
@@ -41,6 +44,8 @@ export interface VerdictOptions {
   tolerance?: number;
   /** Significance level of the Mann-Whitney test. @default 0.01 */
   alpha?: number;
+  /** Least distance from the median, in scaled MADs (a MAD of 0 counts as infinitely far). @default 3 */
+  minMads?: number;
 }
 
 /** The judgement of one subject on one metric. */
@@ -112,11 +117,15 @@ function judge(s: Subject, refs: Subject[], series: Pick<MetricSeries, 'metric' 
     mads: spread > 0 ? Math.abs(value - med) / spread : null,
     p,
     samples: s.samples.length,
-    suspect: slowdown > o.tolerance && p < o.alpha,
+    suspect: false,
   };
 }
 
-const withDefaults = (o: VerdictOptions = {}): Required<VerdictOptions> => ({ tolerance: o.tolerance ?? 0.1, alpha: o.alpha ?? 0.01 });
+const withDefaults = (o: VerdictOptions = {}): Required<VerdictOptions> => ({ tolerance: o.tolerance ?? 0.1, alpha: o.alpha ?? 0.01, minMads: o.minMads ?? 3 });
+
+/** Whether a judged subject clears every bar: slower than the tolerance, significant, far out in MADs. */
+const clears = (j: Pick<Judged, 'slowdown' | 'p' | 'mads'>, o: Required<VerdictOptions>) =>
+  j.slowdown > o.tolerance && j.p < o.alpha && (j.mads === null || j.mads >= o.minMads);
 
 /**
  * Judges every subject of a metric against the fleet: the reference is every subject
@@ -132,20 +141,15 @@ export function judgeSeries(series: MetricSeries, opts?: VerdictOptions): Judged
     // The reported median is the fleet's (every subject), the test is against the others.
     const slowdown = slowdownOf(j.value, fleetMedian, series.better);
     const spread = MAD_SCALE * mad(live.map((x) => median(x.samples)), fleetMedian);
-    return {
-      ...j,
-      median: fleetMedian,
-      slowdown,
-      mads: spread > 0 ? Math.abs(j.value - fleetMedian) / spread : null,
-      suspect: live.length >= 3 && slowdown > o.tolerance && j.p < o.alpha,
-    };
+    const out = { ...j, median: fleetMedian, slowdown, mads: spread > 0 ? Math.abs(j.value - fleetMedian) / spread : null };
+    return { ...out, suspect: live.length >= 3 && clears(out, o) };
   });
 }
 
 /**
  * Nodes to blame for slow links: a node all of whose links (at least two) are slower than
  * the median of the links it is not on by more than the tolerance, with its links' pooled
- * samples significantly different from those of the others.
+ * samples significantly different from those of the others and far out in their MADs.
  */
 export function blameNodes(links: MetricSeries, opts?: VerdictOptions): Judged[] {
   const o = withDefaults(opts);
@@ -159,7 +163,7 @@ export function blameNodes(links: MetricSeries, opts?: VerdictOptions): Judged[]
     const ref = median(others.map((s) => median(s.samples)));
     if (!mine.every((s) => slowdownOf(median(s.samples), ref, links.better) > o.tolerance)) continue;
     const j = judge({ kind: 'node', ranks: [node], samples: mine.flatMap((s) => s.samples) }, others, links, o);
-    if (j.slowdown > o.tolerance && j.p < o.alpha) blamed.push({ ...j, suspect: true });
+    if (clears(j, o)) blamed.push({ ...j, suspect: true });
   }
   return blamed;
 }

@@ -43,7 +43,7 @@ export interface Cluster {
 const isRankBackend = (b: string): b is RankBackend => (RANK_BACKENDS as readonly string[]).includes(b);
 
 /** Starts `n` worker processes of this CLI against `url`. */
-function spawnLocalWorkers(n: number, url: string, token: string | undefined): ChildProcess[] {
+export function spawnLocalWorkers(n: number, url: string, token: string | undefined): ChildProcess[] {
   return Array.from({ length: n }, (_, i) =>
     // Workers inherit this process's Node flags (e.g. --cpu-prof, --max-old-space-size).
     spawn(process.execPath, [...process.execArgv, CLI, 'worker', '--coordinator', url], {

@@ -19,6 +19,7 @@ import type { MeasureOptions } from '../../harness/measure.js';
 import type { CollectiveCall } from '../collective.js';
 import type { RankCaseResult } from '../rank-case.js';
 import { MAX_CONTROL_MESSAGE, PROTOCOL_VERSION, WorkerMessage, parseFrame, type CoordinatorMessage, type Hello, type RANK_BACKENDS } from './protocol.js';
+import type { FleetTask, FleetTaskResult } from '../../fleet/protocol.js';
 
 /** A backend whose cases run on every worker. */
 export type RankBackend = (typeof RANK_BACKENDS)[number];
@@ -44,6 +45,12 @@ export interface CoordinatorOptions {
   log?: (line: string) => void;
   /** Rank 0's samples so far in the current case (for a live progress line). */
   onProgress?: (index: number, samples: number) => void;
+  /**
+   * `gpubench fleet`: a rank lost after rendezvous (closed, silent, faulted, or past a
+   * task's deadline) is recorded in `lost` and the run goes on with the others, instead
+   * of ending it. @default false
+   */
+  tolerateLoss?: boolean;
 }
 
 /** A protocol error, as recorded in the results. */
@@ -114,6 +121,8 @@ export function isLoopback(host: string): boolean {
 export class Coordinator {
   readonly runId = randomUUID();
   readonly protocolErrors: ProtocolErrorRecord[] = [];
+  /** Ranks lost after rendezvous and why (only with `tolerateLoss`; otherwise a loss ends the run). */
+  readonly lost = new Map<number, string>();
   private readonly opts: Required<Omit<CoordinatorOptions, 'token' | 'log' | 'onProgress'>> & Pick<CoordinatorOptions, 'token' | 'onProgress'>;
   private readonly log: (line: string) => void;
   private wss?: WebSocketServer;
@@ -122,6 +131,7 @@ export class Coordinator {
   private fault?: RuntimeFault | UsageError;
   private wake?: () => void;
   private readonly results = new Map<number, RankCaseResult>();
+  private readonly taskResults = new Map<number, FleetTaskResult>();
   private currentIndex = -1;
   private watchdog?: NodeJS.Timeout;
   private finished = false;
@@ -134,6 +144,7 @@ export class Coordinator {
       heartbeatMs: 1000,
       heartbeatTimeoutMs: 60_000,
       caseTimeoutMs: 600_000,
+      tolerateLoss: false,
       ...opts,
     };
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
@@ -190,6 +201,16 @@ export class Coordinator {
     this.fail(new RuntimeFault(message));
   }
 
+  /** A member is gone: with `tolerateLoss` noted (once) and dropped, otherwise the run's fault. */
+  private lose(m: Member, why: string): void {
+    if (!this.opts.tolerateLoss) return this.fail(new RuntimeFault(why));
+    if (this.lost.has(m.rank)) return;
+    this.lost.set(m.rank, why);
+    this.log(`gpubench coordinator: ${why}; going on without it`);
+    m.ws.terminate();
+    this.wake?.();
+  }
+
   private fail(err: RuntimeFault | UsageError): void {
     if (this.finished) return;
     this.fault ??= err;
@@ -239,10 +260,14 @@ export class Coordinator {
       else if (msg.type === 'progress') {
         if (msg.index === this.currentIndex && member.rank === 0) this.opts.onProgress?.(msg.index, msg.samples);
       }
+      else if (msg.type === 'task-result') {
+        // A late answer from a rank already given up on, or to an earlier task, is dropped.
+        if (msg.index === this.currentIndex && !this.lost.has(member.rank)) this.taskResults.set(member.rank, msg.result);
+      }
       else if (msg.type === 'result') {
         if (msg.index !== this.currentIndex || msg.result.rank !== member.rank) return this.protocolError(ws, peer, `result for case ${msg.index} rank ${msg.result.rank} unexpected`, member.rank);
         this.results.set(member.rank, msg.result as RankCaseResult);
-      } else if (msg.type === 'fault') this.fail(new RuntimeFault(`rank ${member.rank} (${member.hello.hostname}): ${msg.message}`));
+      } else if (msg.type === 'fault') this.lose(member, `rank ${member.rank} (${member.hello.hostname}): ${msg.message}`);
       this.wake?.();
     });
     ws.on('close', (code, reason) => {
@@ -250,7 +275,7 @@ export class Coordinator {
       const j = this.joining.findIndex((x) => x.ws === ws);
       if (j >= 0 && this.members.length === 0) this.joining.splice(j, 1);
       const m = member ?? this.members.find((x) => x.ws === ws);
-      if (m && !this.finished) this.fail(new RuntimeFault(`lost rank ${m.rank} (${m.hello.hostname} pid ${m.hello.pid}): connection closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`));
+      if (m && !this.finished) this.lose(m, `lost rank ${m.rank} (${m.hello.hostname} pid ${m.hello.pid}): connection closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
     });
     // ws reports frames over maxPayload, bad UTF-8 and framing errors here, then closes (1009/1002/1007).
     ws.on('error', (err: Error & { code?: string }) => {
@@ -295,8 +320,8 @@ export class Coordinator {
     this.watchdog = setInterval(() => {
       const now = Date.now();
       for (const m of this.members)
-        if (now - m.lastSeen > this.opts.heartbeatTimeoutMs && !this.fault) {
-          this.fail(new RuntimeFault(`lost rank ${m.rank} (${m.hello.hostname} pid ${m.hello.pid}, data at ${m.hello.dataHost}): no heartbeat for ${this.opts.heartbeatTimeoutMs} ms`));
+        if (now - m.lastSeen > this.opts.heartbeatTimeoutMs && !this.fault && !this.lost.has(m.rank)) {
+          this.lose(m, `lost rank ${m.rank} (${m.hello.hostname} pid ${m.hello.pid}, data at ${m.hello.dataHost}): no heartbeat for ${this.opts.heartbeatTimeoutMs} ms`);
           // A partitioned peer never answers a close handshake: drop it now.
           m.ws.terminate();
         }
@@ -328,6 +353,30 @@ export class Coordinator {
       throw new RuntimeFault(`case ${id} did not finish within ${this.opts.caseTimeoutMs} ms (-T/--timeout) on rank${unfinished.length === 1 ? '' : 's'} ${unfinished.map(who).join(', ')}${blame}; the run stops: those ranks may be stuck inside the collective`);
     }
     return this.members.map((m) => this.results.get(m.rank)!);
+  }
+
+  /**
+   * Sends a task to the ranks `taskFor` gives one (and that are not lost) and gathers their
+   * answers. A rank that has not answered within `timeoutMs` is lost (`tolerateLoss`: named,
+   * cut off, and the others go on) and has no entry in the map.
+   */
+  async runTask(index: number, taskFor: (rank: number) => FleetTask | undefined, timeoutMs: number): Promise<Map<number, FleetTaskResult>> {
+    if (this.fault) throw this.fault;
+    this.currentIndex = index;
+    this.taskResults.clear();
+    const targets = this.members.filter((m) => !this.lost.has(m.rank)).flatMap((m) => {
+      const task = taskFor(m.rank);
+      return task ? [{ m, task }] : [];
+    });
+    for (const { m, task } of targets) this.send(m.ws, { type: 'task', index, task });
+    const pending = () => targets.filter(({ m }) => !this.taskResults.has(m.rank) && !this.lost.has(m.rank));
+    try {
+      await this.waitFor(() => pending().length === 0, timeoutMs, `task ${index}`);
+    } catch (err) {
+      if (this.fault) throw err;
+      for (const { m } of pending()) this.lose(m, `rank ${m.rank} (${m.hello.hostname} pid ${m.hello.pid}) did not finish ${targets.find((t) => t.m === m)!.task.kind} task ${index} within ${timeoutMs} ms: hung`);
+    }
+    return new Map(this.taskResults);
   }
 
   /** Tells every worker the run is over (or aborted) and stops listening. */

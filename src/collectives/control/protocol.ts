@@ -4,17 +4,18 @@
  * A frame that is not JSON, not one of these, or too large is a protocol error: the
  * sender is disconnected (close code 1002, or 1009 for size) and the run reports it.
  *
- * worker → coordinator: hello, ready, heartbeat, progress, result, fault
- * coordinator → worker: welcome, case, done, abort (and WebSocket pings every heartbeat period,
+ * worker → coordinator: hello, ready, heartbeat, progress, result, task-result, fault
+ * coordinator → worker: welcome, case, task, done, abort (and WebSocket pings every heartbeat period,
  * so a worker cut off from the coordinator notices the silence)
  */
 import { z } from 'zod';
 import { COLLECTIVE_DTYPES } from '../dtypes.js';
 import { REDUCE_OPS } from '../ops.js';
 import { COLLECTIVES } from '../collective.js';
+import { FleetTask, FleetTaskResult } from '../../fleet/protocol.js';
 
 /** Protocol version; a worker of another version is refused at hello. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** Largest control frame, either way (a result of 50 samples × 1024 ranks fits easily). */
 export const MAX_CONTROL_MESSAGE = 4 * 1024 * 1024;
 
@@ -71,10 +72,12 @@ export const RankResultSchema = z.strictObject({
 });
 
 export const Result = z.strictObject({ type: z.literal('result'), index: Int.min(0), result: RankResultSchema });
+/** A worker's answer to a `task` (`gpubench fleet`: a node's matmul, a pair's link). */
+export const TaskResult = z.strictObject({ type: z.literal('task-result'), index: Int.min(0), result: FleetTaskResult });
 export const Fault = z.strictObject({ type: z.literal('fault'), index: Int.min(0).optional(), message: z.string().max(10_000) });
 
 /** Anything a worker may send. */
-export const WorkerMessage = z.discriminatedUnion('type', [Hello, Ready, Heartbeat, Progress, Result, Fault]);
+export const WorkerMessage = z.discriminatedUnion('type', [Hello, Ready, Heartbeat, Progress, Result, TaskResult, Fault]);
 export type WorkerMessage = z.infer<typeof WorkerMessage>;
 
 export const CallSchema = z.strictObject({
@@ -124,12 +127,14 @@ export const CaseMessage = z.strictObject({
   seed: Int,
   measure: MeasureSchema,
 });
+/** A task that is not a collective case (`gpubench fleet`); only the ranks with a part in it are sent it. */
+export const TaskMessage = z.strictObject({ type: z.literal('task'), index: Int.min(0), task: FleetTask });
 export const Done = z.strictObject({ type: z.literal('done') });
 /** The run is over for this worker; `exitCode` 2 says it was refused for its configuration. */
 export const Abort = z.strictObject({ type: z.literal('abort'), reason: z.string(), exitCode: Int.optional() });
 
 /** Anything the coordinator may send. */
-export const CoordinatorMessage = z.discriminatedUnion('type', [Welcome, CaseMessage, Done, Abort]);
+export const CoordinatorMessage = z.discriminatedUnion('type', [Welcome, CaseMessage, TaskMessage, Done, Abort]);
 export type CoordinatorMessage = z.infer<typeof CoordinatorMessage>;
 
 /** Parses one frame against a schema; the error says what was wrong, briefly. */

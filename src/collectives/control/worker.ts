@@ -20,6 +20,7 @@ import { CoordinatorMessage, MAX_CONTROL_MESSAGE, parseFrame, PROTOCOL_VERSION, 
 import type { LaunchInfo } from './launchers.js';
 import { isLoopback } from './coordinator.js';
 import { connectWithRetry } from './connect.js';
+import { runFleetTask } from '../../fleet/worker-tasks.js';
 
 /** How to run a worker. */
 export interface WorkerOptions {
@@ -179,6 +180,10 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
             } else result = await runRankCase(transport, msg.call as CollectiveCall, msg.seed, msg.measure, onSample);
             cases++;
             send({ type: 'result', index: msg.index, result });
+          } else if (msg.type === 'task') {
+            // `gpubench fleet`: a node's matmul or its part in a round of pairs; errors are in the answer.
+            if (!transport) throw new Error('task before welcome');
+            send({ type: 'task-result', index: msg.index, result: await runFleetTask(transport, msg.task) });
           } else if (msg.type === 'done') {
             await finish(ExitCode.ok, `done: ${cases} case${cases === 1 ? '' : 's'}`);
           }

@@ -5,6 +5,7 @@
 import type { CliCommand } from '../command.js';
 import { compareCommand } from './compare.js';
 import { estimateCommand } from './estimate.js';
+import { fleetCommand } from './fleet.js';
 import { coordinatorCommand } from './coordinator.js';
 import { listCommand } from './list.js';
 import { reportCommand } from './report.js';
@@ -21,4 +22,5 @@ export const commands: CliCommand[] = [
   schemasCommand,
   coordinatorCommand,
   workerCommand,
+  fleetCommand,
 ];

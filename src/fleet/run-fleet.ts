@@ -1,0 +1,281 @@
+/**
+ * `gpubench fleet` from the coordinating process: assembles the world (local worker
+ * processes or workers started by any launcher), then runs the phases, writing the
+ * results file after each: every node's matmul at once, the pair schedule round by
+ * round, a ring all-reduce over the whole group; then the verdict. A rank that is lost
+ * on the way (closed, silent, hung past a task's deadline) is named and the run goes
+ * on with the others.
+ */
+import { renameSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { median } from 'simple-statistics';
+import { Coordinator, type CoordinatorOptions } from '../collectives/control/coordinator.js';
+import { spawnLocalWorkers } from '../collectives/control/cluster-run.js';
+import { fingerprint } from '../harness/environment.js';
+import { packageVersion } from '../harness/version.js';
+import { RESULTS_SCHEMA, type ResultsFile } from '../harness/results/schema.js';
+import { freshSeed } from '../harness/random.js';
+import { DEFAULT_MEASURE } from '../harness/measure.js';
+import { roundCount, scheduleRound } from './schedule.js';
+import { verdict, suspectRanks, type MetricSeries, type Subject, type Suspect } from './verdict.js';
+import { compressHostlist } from './hostlist.js';
+import type { NodeMatmulResult, PairsResult } from './protocol.js';
+
+/** How to run a fleet check. */
+export interface FleetOptions {
+  coordinator: CoordinatorOptions;
+  /** Spawn this many local worker processes (`--local-nodes`). */
+  localNodes?: number;
+  /** A task not answered by a rank within this is that rank hung. */
+  taskTimeoutMs: number;
+  tolerance: number;
+  alpha: number;
+  minMads: number;
+  backend: string;
+  matmulSize: number;
+  dtype?: string;
+  minTimeMs: number;
+  warmupMs: number;
+  samples: number;
+  pairBytes: number;
+  pairSamples: number;
+  pingSamples: number;
+  /** 0: no whole-group all-reduce. */
+  allreduceBytes: number;
+  jsonPath: string;
+  excludeFile?: string;
+  argv: string[];
+  log: (line: string) => void;
+}
+
+/** One node's row in the results. */
+export interface FleetNode {
+  rank: number;
+  host: string;
+  pid: number;
+  backend?: string;
+  device?: string;
+  size?: number;
+  dtype?: string;
+  samplesMs: number[];
+  medianMs: number | null;
+  tflops: number | null;
+  error?: string;
+}
+
+/** One link's row: the pair, its samples, what went wrong. */
+export interface FleetLink {
+  a: number;
+  b: number;
+  round: number;
+  bandwidthMBps: number[];
+  latencyUs: number[];
+  error?: string;
+}
+
+/** The `fleet` section of the results file. */
+export interface FleetSection {
+  worldSize: number;
+  tolerance: number;
+  alpha: number;
+  minMads: number;
+  phases: { matmul: string; pairs: string; allreduce: string };
+  nodes: FleetNode[];
+  pairs: {
+    bytes: number;
+    rounds: number;
+    links: FleetLink[];
+    /** Median per pair by rank, symmetric; null on the diagonal and where unmeasured. */
+    matrix: { bandwidthMBps: (number | null)[][]; latencyUs: (number | null)[][] };
+  };
+  allreduce?: { bytes: number; algorithm: string; medianMs: number; algbwGBps: number; busbwGBps: number } | { skipped: string };
+  lost: { rank: number; host: string; reason: string }[];
+  suspects: (Suspect & { hosts: string[] })[];
+  /** Hosts of the suspect nodes (slow, blamed for their links, or lost) as a Slurm hostlist. */
+  exclude: string;
+}
+
+const med = (xs: number[]) => (xs.length ? median(xs) : null);
+
+/** Runs the fleet check; returns the exit code: 0 no suspect, 1 suspects, 3 the world never formed. */
+export async function runFleet(o: FleetOptions): Promise<number> {
+  const coordinator = new Coordinator({ ...o.coordinator, tolerateLoss: true, caseTimeoutMs: o.taskTimeoutMs, log: o.log });
+  const url = await coordinator.listen();
+  const children: ChildProcess[] = o.localNodes ? spawnLocalWorkers(o.localNodes, url, o.coordinator.token) : [];
+  const exits = children.map((ch) => new Promise<void>((r) => (ch.exitCode !== null ? r() : ch.once('exit', () => r()))));
+  const startedAt = new Date().toISOString();
+  const results: ResultsFile & { fleet?: FleetSection } = {
+    schema: RESULTS_SCHEMA,
+    run: { id: randomUUID(), startedAt, argv: o.argv, version: packageVersion(), status: 'partial', suite: 'fleet' },
+    environment: fingerprint(),
+    devices: [],
+    cases: [],
+  };
+  const write = () => {
+    mkdirSync(dirname(o.jsonPath), { recursive: true });
+    writeFileSync(`${o.jsonPath}.tmp`, `${JSON.stringify(results, null, 2)}\n`);
+    renameSync(`${o.jsonPath}.tmp`, o.jsonPath);
+  };
+  const close = async (reason?: string) => {
+    await coordinator.close(reason);
+    const grace = setTimeout(() => children.forEach((ch) => ch.exitCode === null && ch.signalCode === null && ch.kill('SIGKILL')), 5000);
+    await Promise.all(exits);
+    clearTimeout(grace);
+  };
+  try {
+    o.log(children.length ? `gpubench fleet: coordinator ${url}, ${children.length} local worker processes` : `gpubench fleet: coordinator listening on ${url}, waiting for ${o.coordinator.worldSize} workers`);
+    await coordinator.rendezvous();
+  } catch (err) {
+    results.run.status = 'failed';
+    results.run.fault = err instanceof Error ? err.message : String(err);
+    results.run.finishedAt = new Date().toISOString();
+    write();
+    await close(results.run.fault);
+    o.log(`gpubench fleet: ${results.run.fault}\nresults: ${o.jsonPath} (status failed)`);
+    return 3;
+  }
+  const n = o.coordinator.worldSize;
+  const hello = coordinator.nodes;
+  const host = (r: number) => hello[r]?.hostname ?? '?';
+  results.environment.nodes = hello.map((h, rank) => ({ rank, ...h.node, hostname: h.hostname, pid: h.pid, dataHost: h.dataHost, dataPort: h.dataPort, ...(h.launcher ? { launcher: h.launcher } : {}) }));
+  results.run.cluster = { runId: coordinator.runId, worldSize: n, coordinator: url, cpuBound: coordinator.cpuBound, protocolErrors: coordinator.protocolErrors };
+  const fleet: FleetSection = {
+    worldSize: n,
+    tolerance: o.tolerance,
+    alpha: o.alpha,
+    minMads: o.minMads,
+    phases: { matmul: 'pending', pairs: 'pending', allreduce: o.allreduceBytes > 0 ? 'pending' : 'off' },
+    nodes: hello.map((h, rank) => ({ rank, host: h.hostname, pid: h.pid, samplesMs: [], medianMs: null, tflops: null })),
+    pairs: { bytes: o.pairBytes, rounds: roundCount(n), links: [], matrix: { bandwidthMBps: square(n), latencyUs: square(n) } },
+    lost: [],
+    suspects: [],
+    exclude: '',
+  };
+  results.fleet = fleet;
+  let index = 0;
+  const update = () => {
+    fleet.lost = [...coordinator.lost].map(([rank, reason]) => ({ rank, host: host(rank), reason }));
+    const v = judge(fleet, o, host);
+    fleet.suspects = v.map((s) => ({ ...s, hosts: [...new Set(s.ranks.map(host))] }));
+    // Whole nodes to drain: those slow themselves, blamed for their links, or lost; a single
+    // bad link between healthy nodes is named but drains neither end.
+    fleet.exclude = compressHostlist(suspectRanks(v.filter((s) => s.kind !== 'link')).map(host));
+    write();
+  };
+  write();
+
+  // 1. Every node alone, at the same time.
+  o.log(`gpubench fleet: phase 1/3: matmul on every node at once`);
+  const mm = await coordinator.runTask(index++, () => ({ kind: 'node-matmul', backend: o.backend, size: o.matmulSize, ...(o.dtype ? { dtype: o.dtype } : {}), minTimeMs: o.minTimeMs, warmupMs: o.warmupMs, maxSamples: o.samples }), o.taskTimeoutMs);
+  for (const [rank, r] of mm) {
+    const m = r as NodeMatmulResult;
+    Object.assign(fleet.nodes[rank]!, { backend: m.backend, device: m.device, size: m.size, dtype: m.dtype, samplesMs: m.samplesMs, medianMs: med(m.samplesMs), tflops: m.tflops, ...(m.error ? { error: m.error } : {}) });
+  }
+  fleet.phases.matmul = 'done';
+  update();
+
+  // 2. Every link, in rounds of disjoint pairs; pairs with a lost rank are left out.
+  const rounds = roundCount(n);
+  for (let r = 0; r < rounds; r++) {
+    const all = scheduleRound(n, r).pairs;
+    const pairs: number[] = [];
+    for (let i = 0; i < all.length; i += 2) if (!coordinator.lost.has(all[i]!) && !coordinator.lost.has(all[i + 1]!)) pairs.push(all[i]!, all[i + 1]!);
+    o.log(`gpubench fleet: phase 2/3: pairs, round ${r + 1}/${rounds} (${pairs.length / 2} pairs)`);
+    if (pairs.length === 0) continue;
+    const inRound = new Set(pairs);
+    const got = await coordinator.runTask(index++, (rank) => (inRound.has(rank) ? { kind: 'pairs', pairs, bytes: o.pairBytes, samples: o.pairSamples, pingSamples: o.pingSamples } : undefined), o.taskTimeoutMs);
+    for (let i = 0; i < pairs.length; i += 2) {
+      const [a, b] = [pairs[i]!, pairs[i + 1]!];
+      const lead = got.get(a) as PairsResult | undefined;
+      const echo = got.get(b) as PairsResult | undefined;
+      const link: FleetLink = { a, b, round: r, bandwidthMBps: lead?.bandwidthMBps ?? [], latencyUs: lead?.latencyUs ?? [] };
+      const error = lead?.error ?? echo?.error ?? (!lead ? `rank ${a} gave no answer` : !echo ? `rank ${b} gave no answer` : undefined);
+      if (error) link.error = error;
+      fleet.pairs.links.push(link);
+      const bw = med(link.bandwidthMBps);
+      const lat = med(link.latencyUs);
+      fleet.pairs.matrix.bandwidthMBps[a]![b] = fleet.pairs.matrix.bandwidthMBps[b]![a] = bw;
+      fleet.pairs.matrix.latencyUs[a]![b] = fleet.pairs.matrix.latencyUs[b]![a] = lat;
+    }
+    update();
+  }
+  fleet.phases.pairs = 'done';
+
+  // 3. A ring all-reduce over the whole group (only while the whole group is there).
+  if (o.allreduceBytes > 0) {
+    o.log(`gpubench fleet: phase 3/3: ring all-reduce over ${n} ranks`);
+    if (coordinator.lost.size > 0) fleet.allreduce = { skipped: `ranks ${[...coordinator.lost.keys()].join(', ')} lost` };
+    else if (n < 2) fleet.allreduce = { skipped: 'one rank' };
+    else {
+      try {
+        const count = Math.max(1, Math.floor(o.allreduceBytes / 4));
+        const ranks = await coordinator.runCase(index++, `fleet/allreduce/ring/${count * 4}`, { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'ring', count, inPlace: false, cpuBound: coordinator.cpuBound }, freshSeed(), { ...DEFAULT_MEASURE, warmupMs: o.warmupMs, minTimeMs: o.minTimeMs, minSamples: 3, maxSamples: o.samples });
+        const s = ranks[0]?.samplesMs ?? [];
+        if (!ranks.every((r) => r.check.passed)) fleet.allreduce = { skipped: `wrong result on ranks ${ranks.filter((r) => !r.check.passed).map((r) => r.rank).join(', ')}` };
+        else if (s.length === 0) fleet.allreduce = { skipped: 'no samples' };
+        else {
+          const ms = median(s);
+          const algbw = (count * 4) / (ms / 1e3) / 1e9;
+          fleet.allreduce = { bytes: count * 4, algorithm: 'ring', medianMs: ms, algbwGBps: algbw, busbwGBps: (algbw * 2 * (n - 1)) / n };
+        }
+      } catch (err) {
+        fleet.allreduce = { skipped: err instanceof Error ? err.message : String(err) };
+      }
+    }
+    fleet.phases.allreduce = 'done';
+  }
+  update();
+  results.run.status = 'complete';
+  results.run.finishedAt = new Date().toISOString();
+  write();
+  await close();
+  if (o.excludeFile) {
+    mkdirSync(dirname(o.excludeFile), { recursive: true });
+    writeFileSync(o.excludeFile, fleet.exclude ? `${fleet.exclude}\n` : '');
+  }
+  printVerdict(fleet, o.log);
+  o.log(`results: ${o.jsonPath}${o.excludeFile ? `; exclude list: ${o.excludeFile}` : ''}`);
+  return fleet.suspects.length > 0 ? 1 : 0;
+}
+
+const square = (n: number): (number | null)[][] => Array.from({ length: n }, () => Array.from({ length: n }, () => null));
+
+/** The metric series of what has been measured so far, and the verdict on them. */
+function judge(f: FleetSection, o: Pick<FleetOptions, 'tolerance' | 'alpha' | 'minMads'>, host: (r: number) => string): Suspect[] {
+  // Nodes are compared with nodes that ran the same case (backend, device, size, type).
+  const groups = new Map<string, Subject[]>();
+  for (const nd of f.nodes) {
+    if (nd.samplesMs.length === 0) continue;
+    const key = `${nd.backend} ${nd.device} ${nd.dtype} ${nd.size}`;
+    groups.set(key, [...(groups.get(key) ?? []), { kind: 'node', ranks: [nd.rank], samples: nd.samplesMs }]);
+  }
+  const nodeMetrics: MetricSeries[] = [...groups.values()].map((subjects) => ({ metric: 'matmul time', unit: 'ms', better: 'lower', subjects }));
+  const links = f.pairs.links.filter((l) => l.bandwidthMBps.length > 0);
+  const linkMetrics: MetricSeries[] = [
+    { metric: 'pair bandwidth', unit: 'MB/s', better: 'higher', subjects: links.map((l) => ({ kind: 'link', ranks: [l.a, l.b], samples: l.bandwidthMBps })) },
+    { metric: 'pair latency', unit: 'µs', better: 'lower', subjects: links.map((l) => ({ kind: 'link', ranks: [l.a, l.b], samples: l.latencyUs })) },
+  ];
+  // A node whose matmul failed is suspect too (it did not lose its connection, but cannot compute).
+  const failed = f.nodes.filter((nd) => nd.error && !f.lost.some((l) => l.rank === nd.rank)).map((nd) => ({ rank: nd.rank, reason: `matmul failed: ${nd.error}` }));
+  return verdict({ nodeMetrics, linkMetrics, lost: [...f.lost, ...failed], host }, o).suspects;
+}
+
+/** The verdict for a person: the suspects, worst first, or that there are none. */
+function printVerdict(f: FleetSection, log: (l: string) => void): void {
+  const nodes = f.nodes.filter((nd) => nd.medianMs !== null);
+  if (nodes.length) {
+    const m = median(nodes.map((nd) => nd.medianMs!));
+    log(`gpubench fleet: ${nodes.length} nodes' matmul (${nodes[0]!.backend} ${nodes[0]!.dtype} ${nodes[0]!.size}³): median ${m.toPrecision(4)} ms`);
+  }
+  const bws = f.pairs.links.flatMap((l) => (l.bandwidthMBps.length ? [median(l.bandwidthMBps)] : []));
+  if (bws.length) log(`gpubench fleet: ${bws.length} links of ${f.pairs.rounds} rounds: median ${median(bws).toPrecision(4)} MB/s`);
+  if (f.allreduce && 'busbwGBps' in f.allreduce) log(`gpubench fleet: ring all-reduce of ${f.allreduce.bytes} B over ${f.worldSize} ranks: busbw ${f.allreduce.busbwGBps.toPrecision(3)} GB/s`);
+  if (f.suspects.length === 0) {
+    log('gpubench fleet: verdict: no suspect');
+    return;
+  }
+  log(`gpubench fleet: verdict: ${f.suspects.length} suspect${f.suspects.length === 1 ? '' : 's'}${f.exclude ? ` (exclude: ${f.exclude})` : ''}`);
+  f.suspects.forEach((s, i) => log(`  ${i + 1}. SUSPECT ${s.kind === 'link' ? 'link' : s.kind === 'lost' ? 'lost' : 'node'}: ${s.evidence}`));
+}
