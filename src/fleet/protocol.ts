@@ -10,17 +10,23 @@ const Int = z.number().int();
 const Ms = z.number().finite().nonnegative();
 const Samples = z.array(z.number().finite().nonnegative()).max(100_000);
 
-/** Every node alone, at the same time: the same matmul on each rank's best backend. */
+/**
+ * Every node alone, at the same time, in lockstep: `prepare` loads the backend, sets the
+ * case up, checks it against the reference, warms it up and times a few calls (the
+ * per-call estimate); each `sample` then runs the same `iterations` on every rank at once,
+ * so every rank's sample sees the same moment (a machine-wide disturbance hits all alike).
+ */
 export const NodeMatmulTask = z.strictObject({
   kind: z.literal('node-matmul'),
-  /** A backend id, or `auto`: the worker's best (see `bestMatmulBackend`). */
+  step: z.enum(['prepare', 'sample']),
+  /** A backend id, or `auto`: the worker's best (see `MATMUL_PREFERENCE`). */
   backend: z.string().max(60),
   /** Square size m = n = k; 0: the size for the backend (`matmulSizeFor`). */
   size: Int.min(0).max(65536),
   dtype: z.string().max(20).optional(),
-  minTimeMs: Ms,
   warmupMs: Ms,
-  maxSamples: Int.min(1).max(10_000),
+  /** `sample`: calls to time back to back. */
+  iterations: Int.min(1).max(1_000_000).optional(),
 });
 
 /** One round of the pair schedule: each rank in a pair measures its link, the others sit out. */
@@ -44,8 +50,8 @@ export const NodeMatmulResult = z.strictObject({
   device: z.string().max(255),
   size: Int,
   dtype: z.string().max(20),
-  samplesMs: Samples,
-  tflops: z.number().nullable(),
+  /** `prepare`: ms per call after the warm-up; `sample`: ms per call of this sample. */
+  perCallMs: z.number().finite().nonnegative().nullable(),
   error: z.string().max(10_000).optional(),
 });
 export type NodeMatmulResult = z.infer<typeof NodeMatmulResult>;

@@ -36,9 +36,10 @@ export interface FleetOptions {
   backend: string;
   matmulSize: number;
   dtype?: string;
-  minTimeMs: number;
   warmupMs: number;
+  /** Matmul samples per node, and about how long one lasts on the fleet's median node. */
   samples: number;
+  sampleMs: number;
   pairBytes: number;
   pairSamples: number;
   pingSamples: number;
@@ -73,6 +74,8 @@ export interface FleetLink {
   bandwidthMBps: number[];
   latencyUs: number[];
   error?: string;
+  /** The first look at a link measured again alone (its samples above are the second look's). */
+  first?: { bandwidthMBps: number[]; latencyUs: number[] };
 }
 
 /** The `fleet` section of the results file. */
@@ -82,6 +85,8 @@ export interface FleetSection {
   alpha: number;
   minMads: number;
   phases: { matmul: string; pairs: string; allreduce: string };
+  /** Wall time of each phase, ms (rendezvous included: how long the world took to form). */
+  phaseMs: Record<string, number>;
   nodes: FleetNode[];
   pairs: {
     bytes: number;
@@ -106,6 +111,12 @@ export async function runFleet(o: FleetOptions): Promise<number> {
   const children: ChildProcess[] = o.localNodes ? spawnLocalWorkers(o.localNodes, url, o.coordinator.token) : [];
   const exits = children.map((ch) => new Promise<void>((r) => (ch.exitCode !== null ? r() : ch.once('exit', () => r()))));
   const startedAt = new Date().toISOString();
+  const t0 = Date.now();
+  let tPhase = Date.now();
+  const lap = (name: string) => {
+    fleet.phaseMs[name] = Date.now() - tPhase;
+    tPhase = Date.now();
+  };
   const results: ResultsFile & { fleet?: FleetSection } = {
     schema: RESULTS_SCHEMA,
     run: { id: randomUUID(), startedAt, argv: o.argv, version: packageVersion(), status: 'partial', suite: 'fleet' },
@@ -147,6 +158,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
     alpha: o.alpha,
     minMads: o.minMads,
     phases: { matmul: 'pending', pairs: 'pending', allreduce: o.allreduceBytes > 0 ? 'pending' : 'off' },
+    phaseMs: { rendezvous: Date.now() - t0 },
     nodes: hello.map((h, rank) => ({ rank, host: h.hostname, pid: h.pid, samplesMs: [], medianMs: null, tflops: null })),
     pairs: { bytes: o.pairBytes, rounds: roundCount(n), links: [], matrix: { bandwidthMBps: square(n), latencyUs: square(n) } },
     lost: [],
@@ -154,6 +166,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
     exclude: '',
   };
   results.fleet = fleet;
+  tPhase = Date.now();
   let index = 0;
   const update = () => {
     fleet.lost = [...coordinator.lost].map(([rank, reason]) => ({ rank, host: host(rank), reason }));
@@ -167,13 +180,34 @@ export async function runFleet(o: FleetOptions): Promise<number> {
   write();
 
   // 1. Every node alone, at the same time.
-  o.log(`gpubench fleet: phase 1/3: matmul on every node at once`);
-  const mm = await coordinator.runTask(index++, () => ({ kind: 'node-matmul', backend: o.backend, size: o.matmulSize, ...(o.dtype ? { dtype: o.dtype } : {}), minTimeMs: o.minTimeMs, warmupMs: o.warmupMs, maxSamples: o.samples }), o.taskTimeoutMs);
-  for (const [rank, r] of mm) {
+  // Lockstep: every rank prepares (loads, checks, warms up: seconds, and different by node),
+  // then each sample runs the same calls on every rank at once, the coordinator the barrier.
+  const base = { kind: 'node-matmul' as const, backend: o.backend, size: o.matmulSize, ...(o.dtype ? { dtype: o.dtype } : {}), warmupMs: o.warmupMs };
+  o.log(`gpubench fleet: phase 1/3: loading, checking and warming up the matmul on every node`);
+  const prep = await coordinator.runTask(index++, () => ({ ...base, step: 'prepare' }), o.taskTimeoutMs);
+  for (const [rank, r] of prep) {
     const m = r as NodeMatmulResult;
-    Object.assign(fleet.nodes[rank]!, { backend: m.backend, device: m.device, size: m.size, dtype: m.dtype, samplesMs: m.samplesMs, medianMs: med(m.samplesMs), tflops: m.tflops, ...(m.error ? { error: m.error } : {}) });
+    Object.assign(fleet.nodes[rank]!, { backend: m.backend, device: m.device, size: m.size, dtype: m.dtype, ...(m.error ? { error: m.error } : {}) });
+  }
+  const estimates = [...prep.values()].flatMap((r) => ((r as NodeMatmulResult).perCallMs ? [(r as NodeMatmulResult).perCallMs!] : []));
+  // The same calls on every rank: enough for the fleet's median node to fill a sample.
+  const iterations = estimates.length ? Math.max(1, Math.round(o.sampleMs / median(estimates))) : 1;
+  const sampling = [...prep].filter(([, r]) => !r.error).map(([rank]) => rank);
+  o.log(`gpubench fleet: phase 1/3: matmul on every node at once: ${o.samples} samples of ${iterations} calls`);
+  for (let s = 0; s < o.samples && sampling.length > 0; s++) {
+    const got = await coordinator.runTask(index++, (rank) => (sampling.includes(rank) ? { ...base, step: 'sample', iterations } : undefined), o.taskTimeoutMs);
+    for (const [rank, r] of got) {
+      const m = r as NodeMatmulResult;
+      if (m.perCallMs !== null) fleet.nodes[rank]!.samplesMs.push(m.perCallMs);
+      else if (m.error) fleet.nodes[rank]!.error = m.error;
+    }
+  }
+  for (const nd of fleet.nodes) {
+    nd.medianMs = med(nd.samplesMs);
+    nd.tflops = nd.medianMs && nd.size ? (2 * nd.size ** 3) / (nd.medianMs / 1e3) / 1e12 : null;
   }
   fleet.phases.matmul = 'done';
+  lap('matmul');
   update();
 
   // 2. Every link, in rounds of disjoint pairs; pairs with a lost rank are left out.
@@ -182,10 +216,14 @@ export async function runFleet(o: FleetOptions): Promise<number> {
     const all = scheduleRound(n, r).pairs;
     const pairs: number[] = [];
     for (let i = 0; i < all.length; i += 2) if (!coordinator.lost.has(all[i]!) && !coordinator.lost.has(all[i + 1]!)) pairs.push(all[i]!, all[i + 1]!);
-    o.log(`gpubench fleet: phase 2/3: pairs, round ${r + 1}/${rounds} (${pairs.length / 2} pairs)`);
-    if (pairs.length === 0) continue;
-    const inRound = new Set(pairs);
-    const got = await coordinator.runTask(index++, (rank) => (inRound.has(rank) ? { kind: 'pairs', pairs, bytes: o.pairBytes, samples: o.pairSamples, pingSamples: o.pingSamples } : undefined), o.taskTimeoutMs);
+    const batches = cpuBatches(pairs, hello.map((h) => ({ host: h.hostname, cores: Number(h.node.cpuCount) || 1 })));
+    o.log(`gpubench fleet: phase 2/3: pairs, round ${r + 1}/${rounds} (${pairs.length / 2} pairs${batches.length > 1 ? `, in ${batches.length} batches that fit the hosts' cores` : ''})`);
+    const got = new Map<number, PairsResult>();
+    for (const batch of batches) {
+      const inBatch = new Set(batch);
+      const answers = await coordinator.runTask(index++, (rank) => (inBatch.has(rank) ? { kind: 'pairs', pairs: batch, bytes: o.pairBytes, samples: o.pairSamples, pingSamples: o.pingSamples } : undefined), o.taskTimeoutMs);
+      for (const [rank, a] of answers) got.set(rank, a as PairsResult);
+    }
     for (let i = 0; i < pairs.length; i += 2) {
       const [a, b] = [pairs[i]!, pairs[i + 1]!];
       const lead = got.get(a) as PairsResult | undefined;
@@ -201,7 +239,24 @@ export async function runFleet(o: FleetOptions): Promise<number> {
     }
     update();
   }
+  // A link named on its own may have met a passing disturbance (its round's pairs were measured
+  // together): each is measured again, alone, and stays suspect only if the second look agrees.
+  for (const s of judge(fleet, o, host).filter((x) => x.via === 'link').slice(0, 2 * n)) {
+    const [a, b] = s.ranks as [number, number];
+    if (coordinator.lost.has(a) || coordinator.lost.has(b)) continue;
+    o.log(`gpubench fleet: phase 2/3: measuring link ${a}↔${b} again, alone (${s.metric} looked ${(100 * (s.slowdown ?? 0)).toFixed(0)}% slow)`);
+    const got = await coordinator.runTask(index++, (rank) => (rank === a || rank === b ? { kind: 'pairs', pairs: [a, b], bytes: o.pairBytes, samples: o.pairSamples, pingSamples: o.pingSamples } : undefined), o.taskTimeoutMs);
+    const lead = got.get(a) as PairsResult | undefined;
+    const link = fleet.pairs.links.find((l) => l.a === a && l.b === b);
+    if (!link || !lead?.bandwidthMBps?.length) continue;
+    link.first = { bandwidthMBps: link.bandwidthMBps, latencyUs: link.latencyUs };
+    link.bandwidthMBps = lead.bandwidthMBps;
+    link.latencyUs = lead.latencyUs ?? [];
+    fleet.pairs.matrix.bandwidthMBps[a]![b] = fleet.pairs.matrix.bandwidthMBps[b]![a] = med(link.bandwidthMBps);
+    fleet.pairs.matrix.latencyUs[a]![b] = fleet.pairs.matrix.latencyUs[b]![a] = med(link.latencyUs);
+  }
   fleet.phases.pairs = 'done';
+  lap('pairs');
 
   // 3. A ring all-reduce over the whole group (only while the whole group is there).
   if (o.allreduceBytes > 0) {
@@ -211,7 +266,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
     else {
       try {
         const count = Math.max(1, Math.floor(o.allreduceBytes / 4));
-        const ranks = await coordinator.runCase(index++, `fleet/allreduce/ring/${count * 4}`, { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'ring', count, inPlace: false, cpuBound: coordinator.cpuBound }, freshSeed(), { ...DEFAULT_MEASURE, warmupMs: o.warmupMs, minTimeMs: o.minTimeMs, minSamples: 3, maxSamples: o.samples });
+        const ranks = await coordinator.runCase(index++, `fleet/allreduce/ring/${count * 4}`, { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'ring', count, inPlace: false, cpuBound: coordinator.cpuBound }, freshSeed(), { ...DEFAULT_MEASURE, warmupMs: o.warmupMs, minTimeMs: o.sampleMs, minSamples: 3, maxSamples: o.samples });
         const s = ranks[0]?.samplesMs ?? [];
         if (!ranks.every((r) => r.check.passed)) fleet.allreduce = { skipped: `wrong result on ranks ${ranks.filter((r) => !r.check.passed).map((r) => r.rank).join(', ')}` };
         else if (s.length === 0) fleet.allreduce = { skipped: 'no samples' };
@@ -225,6 +280,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
       }
     }
     fleet.phases.allreduce = 'done';
+    lap('allreduce');
   }
   update();
   results.run.status = 'complete';
@@ -255,7 +311,7 @@ function judge(f: FleetSection, o: Pick<FleetOptions, 'tolerance' | 'alpha' | 'm
   const links = f.pairs.links.filter((l) => l.bandwidthMBps.length > 0);
   const linkMetrics: MetricSeries[] = [
     { metric: 'pair bandwidth', unit: 'MB/s', better: 'higher', subjects: links.map((l) => ({ kind: 'link', ranks: [l.a, l.b], samples: l.bandwidthMBps })) },
-    { metric: 'pair latency', unit: 'µs', better: 'lower', subjects: links.map((l) => ({ kind: 'link', ranks: [l.a, l.b], samples: l.latencyUs })) },
+    { metric: 'pair latency (p10)', unit: 'µs', better: 'lower', statistic: 'p10', subjects: links.map((l) => ({ kind: 'link', ranks: [l.a, l.b], samples: l.latencyUs })) },
   ];
   // A node whose matmul failed is suspect too (it did not lose its connection, but cannot compute).
   const failed = f.nodes.filter((nd) => nd.error && !f.lost.some((l) => l.rank === nd.rank)).map((nd) => ({ rank: nd.rank, reason: `matmul failed: ${nd.error}` }));
@@ -278,4 +334,26 @@ function printVerdict(f: FleetSection, log: (l: string) => void): void {
   }
   log(`gpubench fleet: verdict: ${f.suspects.length} suspect${f.suspects.length === 1 ? '' : 's'}${f.exclude ? ` (exclude: ${f.exclude})` : ''}`);
   f.suspects.forEach((s, i) => log(`  ${i + 1}. SUSPECT ${s.kind === 'link' ? 'link' : s.kind === 'lost' ? 'lost' : 'node'}: ${s.evidence}`));
+}
+
+/**
+ * A round's pairs in batches measured one after another, so that no host runs more
+ * measuring ranks at once than it has cores: pairs on one host (several ranks per host,
+ * `--local-nodes`) would otherwise measure the CPU scheduler, not the link. One rank per
+ * node on a cluster fits in one batch.
+ */
+export function cpuBatches(pairs: readonly number[], ranks: readonly { host: string; cores: number }[]): number[][] {
+  const batches: { pairs: number[]; busy: Map<string, number> }[] = [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    const ends = [pairs[i]!, pairs[i + 1]!];
+    const need = new Map<string, number>();
+    for (const r of ends) need.set(ranks[r]!.host, (need.get(ranks[r]!.host) ?? 0) + 1);
+    const fits = (b: (typeof batches)[number]) =>
+      b.pairs.length === 0 || [...need].every(([h, k]) => (b.busy.get(h) ?? 0) + k <= Math.max(2, ranks.find((x) => x.host === h)!.cores));
+    let b = batches.find(fits);
+    if (!b) batches.push((b = { pairs: [], busy: new Map() }));
+    b.pairs.push(...ends);
+    for (const [h, k] of need) b.busy.set(h, (b.busy.get(h) ?? 0) + k);
+  }
+  return batches.map((b) => b.pairs);
 }

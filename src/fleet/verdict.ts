@@ -14,6 +14,7 @@
  * significantly so; those links are then explained by the node and not listed themselves.
  */
 import { median } from 'simple-statistics';
+import { percentile } from '../harness/stats.js';
 import { mannWhitneyU } from '../harness/mann-whitney.js';
 
 /** Scale of the MAD that makes it a consistent estimator of σ for normal data. */
@@ -35,6 +36,12 @@ export interface MetricSeries {
   metric: string;
   unit: string;
   better: Better;
+  /**
+   * A subject's value from its samples: the median, or the 10th percentile (`p10`) for
+   * latencies, whose right tail on a shared host is the scheduler's (a ping-pong that
+   * waited for a time slice) while a slow link shifts every sample. @default median
+   */
+  statistic?: 'median' | 'p10';
   subjects: Subject[];
 }
 
@@ -54,7 +61,7 @@ export interface Judged {
   ranks: number[];
   metric: string;
   unit: string;
-  /** Median of the subject's samples. */
+  /** The series' statistic (median, or p10 for latencies) of the subject's samples. */
   value: number;
   /** Median of the reference subjects' values (the fleet, or for link blame the links without the node). */
   median: number;
@@ -97,10 +104,16 @@ export function slowdownOf(value: number, ref: number, better: Better): number {
   return better === 'lower' ? value / ref - 1 : ref / value - 1;
 }
 
+/** A subject's value: the series' statistic of its samples. */
+export function valueOf(samples: readonly number[], statistic: MetricSeries['statistic'] = 'median'): number {
+  return statistic === 'p10' ? percentile([...samples].sort((a, b) => a - b), 0.1) : median([...samples]);
+}
+
 /** Judges one subject against reference subjects (the others, by default). */
-function judge(s: Subject, refs: Subject[], series: Pick<MetricSeries, 'metric' | 'unit' | 'better'>, o: Required<VerdictOptions>): Judged {
-  const value = median(s.samples);
-  const refValues = refs.map((r) => median(r.samples));
+function judge(s: Subject, refs: Subject[], series: Pick<MetricSeries, 'metric' | 'unit' | 'better' | 'statistic'>, o: Required<VerdictOptions>): Judged {
+  const v = (xs: number[]) => valueOf(xs, series.statistic);
+  const value = v(s.samples);
+  const refValues = refs.map((r) => v(r.samples));
   const med = median(refValues.length ? refValues : [value]);
   const spread = MAD_SCALE * mad(refValues, med);
   const pooled = refs.flatMap((r) => r.samples);
@@ -135,12 +148,13 @@ const clears = (j: Pick<Judged, 'slowdown' | 'p' | 'mads'>, o: Required<VerdictO
 export function judgeSeries(series: MetricSeries, opts?: VerdictOptions): Judged[] {
   const o = withDefaults(opts);
   const live = series.subjects.filter((s) => s.samples.length > 0);
+  const values = live.map((x) => valueOf(x.samples, series.statistic));
+  const fleetMedian = values.length ? median(values) : NaN;
+  const spread = values.length ? MAD_SCALE * mad(values, fleetMedian) : NaN;
   return live.map((s) => {
-    const fleetMedian = median(live.map((x) => median(x.samples)));
     const j = judge(s, live.filter((x) => x !== s), series, o);
     // The reported median is the fleet's (every subject), the test is against the others.
     const slowdown = slowdownOf(j.value, fleetMedian, series.better);
-    const spread = MAD_SCALE * mad(live.map((x) => median(x.samples)), fleetMedian);
     const out = { ...j, median: fleetMedian, slowdown, mads: spread > 0 ? Math.abs(j.value - fleetMedian) / spread : null };
     return { ...out, suspect: live.length >= 3 && clears(out, o) };
   });
@@ -160,8 +174,8 @@ export function blameNodes(links: MetricSeries, opts?: VerdictOptions): Judged[]
     const mine = live.filter((s) => s.ranks.includes(node));
     const others = live.filter((s) => !s.ranks.includes(node));
     if (mine.length < 2 || others.length === 0) continue;
-    const ref = median(others.map((s) => median(s.samples)));
-    if (!mine.every((s) => slowdownOf(median(s.samples), ref, links.better) > o.tolerance)) continue;
+    const ref = median(others.map((s) => valueOf(s.samples, links.statistic)));
+    if (!mine.every((s) => slowdownOf(valueOf(s.samples, links.statistic), ref, links.better) > o.tolerance)) continue;
     const j = judge({ kind: 'node', ranks: [node], samples: mine.flatMap((s) => s.samples) }, others, links, o);
     if (clears(j, o)) blamed.push({ ...j, suspect: true });
   }

@@ -5,8 +5,8 @@
  * is in its answer (`error`), so one bad peer does not take this worker down with it.
  */
 import type { Transport } from '../collectives/transport.js';
-import { DEFAULT_MEASURE, type MeasureOptions } from '../harness/measure.js';
 import type { FleetTask, FleetTaskResult, NodeMatmulResult, PairsResult } from './protocol.js';
+import type { PreparedCase } from '../harness/backend.js';
 
 /**
  * Backends for a node's matmul, best first: a GPU through CUDA, a hardware WebGPU adapter,
@@ -38,16 +38,39 @@ async function pickBackend(asked: string): Promise<string> {
   return 'tfjs-cpu';
 }
 
-/** One node's matmul: planned, checked and timed as `gpubench run` would. */
+/** The case the last `prepare` set up, kept for the samples that follow. */
+let ready: { key: string; backend: string; size: number; dtype: string; device: string; prepared: PreparedCase } | undefined;
+
+/**
+ * One node's matmul, a step at a time. `prepare`: planned as `gpubench run` would (the
+ * best backend here for `auto`), set up, checked against the reference, warmed up, a few
+ * calls timed; `sample`: `iterations` calls timed back to back.
+ */
 export async function nodeMatmul(task: Extract<FleetTask, { kind: 'node-matmul' }>): Promise<NodeMatmulResult> {
+  const key = `${task.backend} ${task.size} ${task.dtype ?? ''}`;
+  const fail = (backend: string, err: unknown): NodeMatmulResult =>
+    ({ kind: 'node-matmul', backend, device: ready?.device ?? '', size: task.size, dtype: task.dtype ?? '', perCallMs: null, error: message(err) });
+  if (task.step === 'sample') {
+    if (ready?.key !== key) return fail(task.backend, 'sample before prepare');
+    try {
+      const n = task.iterations ?? 1;
+      const ms = await ready.prepared.time(n);
+      return { kind: 'node-matmul', backend: ready.backend, device: ready.device, size: ready.size, dtype: ready.dtype, perCallMs: ms / n };
+    } catch (err) {
+      return fail(ready.backend, err);
+    }
+  }
   let backend = task.backend;
   try {
+    await ready?.prepared.dispose().catch(() => undefined);
+    ready = undefined;
     backend = await pickBackend(task.backend);
     const dflt = matmulSizeFor(backend);
     const size = task.size || dflt.size;
     const dtype = task.dtype ?? dflt.dtype;
     const { planRun } = await import('../harness/plan.js');
-    const { runCase } = await import('../harness/runner.js');
+    const { getKernel, getWorkload } = await import('../harness/registry.js');
+    const { freshSeed } = await import('../harness/random.js');
     const plan = await planRun(
       { schema: 'gpubench.suite/v1', name: 'fleet', workloads: [{ workload: 'matmul', backends: [backend], dtypes: [dtype], sizes: [size] }] } as never,
       { workloads: ['matmul'], backends: [backend], overrides: {} },
@@ -55,24 +78,27 @@ export async function nodeMatmul(task: Extract<FleetTask, { kind: 'node-matmul' 
     const c = plan.cases[0];
     if (!c) throw new Error(`no matmul case for ${backend}`);
     if (c.skip) throw new Error(`${c.id}: ${c.skip}`);
-    // Samples of at least 250 ms span two CFS periods (100 ms): a CPU quota shows in every
-    // sample, not only in those that happen to cross a period's end.
-    const measure: MeasureOptions = {
-      ...DEFAULT_MEASURE,
-      warmupMs: task.warmupMs,
-      maxWarmupMs: task.warmupMs * 3,
-      minTimeMs: task.minTimeMs,
-      minSamples: task.maxSamples,
-      maxSamples: task.maxSamples,
-      minSampleMs: 250,
-      maxTimeMs: Math.max(10 * task.minTimeMs, 60_000),
-    };
-    const r = await runCase(c, { measure, reporters: [], argv: [] });
-    const out: NodeMatmulResult = { kind: 'node-matmul', backend, device: r.device, size, dtype, samplesMs: r.samplesMs, tflops: r.metrics.tflops ?? null };
-    if (r.status !== 'ok') out.error = r.reason ?? r.status;
-    return out;
+    const workload = getWorkload<unknown, unknown>(c.workload)!;
+    const data = workload.makeData(c.params, freshSeed());
+    const prepared = await getKernel<unknown, unknown>(c.workload, backend)!.setup(c.params, data);
+    const check = workload.check(c.params, data, await prepared.runChecked());
+    if (!check.passed) {
+      await prepared.dispose().catch(() => undefined);
+      throw new Error(`wrong result: max relative error ${check.maxRelError ?? 'non-finite'} > ${check.tolerance}`);
+    }
+    // Warm up for warmupMs, then time a few calls for the per-call estimate.
+    const until = performance.now() + task.warmupMs;
+    let calls = 0;
+    do {
+      await prepared.time(1);
+      calls++;
+    } while (performance.now() < until && calls < 10_000);
+    const n = Math.max(1, Math.min(calls, 5));
+    const perCallMs = (await prepared.time(n)) / n;
+    ready = { key, backend, size, dtype, device: prepared.device, prepared };
+    return { kind: 'node-matmul', backend, device: prepared.device, size, dtype, perCallMs };
   } catch (err) {
-    return { kind: 'node-matmul', backend, device: '', size: task.size, dtype: task.dtype ?? '', samplesMs: [], tflops: null, error: message(err) };
+    return fail(backend, err);
   }
 }
 

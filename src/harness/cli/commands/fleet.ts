@@ -31,7 +31,7 @@ interface FleetCliOptions {
   backend: string;
   matmulSize: number;
   dtype?: string;
-  minTime: number;
+  sampleMs: number;
   warmup: number;
   samples: number;
   pairBytes: number;
@@ -69,13 +69,13 @@ export const fleetCommand: CliCommand = {
       .option('--backend <id>', 'matmul backend on every node: auto (the best each node has: cuda, hardware webgpu, tfjs-node, tfjs-cpu) or an id from `gpubench list`', 'auto')
       .option('--matmul-size <n>', 'matmul m=n=k (0: by backend: 8192 bf16 on cuda, 1024 on GPU stacks, 256 on the CPU stacks)', intIn(0, 65536), 0)
       .option('--dtype <t>', 'matmul element type (default: by backend)')
-      .option('--min-time <ms>', 'matmul: minimum measured time per node', ms, 1000)
+      .option('--sample-ms <ms>', 'matmul: about how long one sample lasts on the median node (every node runs the same calls per sample)', ms, 250)
       .option('--warmup <ms>', 'matmul: minimum warm-up per node', ms, 200)
-      .option('--samples <n>', 'matmul: samples per node (each at least 250 ms)', intIn(3, 1000), 8)
+      .option('--samples <n>', 'matmul: samples per node, taken on every node at once', intIn(3, 1000), 8)
       .option('--pair-bytes <size>', 'bytes each way per pair bandwidth sample', byteSize, 4 * 1024 * 1024)
       .option('--pair-samples <n>', 'bandwidth samples per pair', intIn(3, 10_000), 10)
       .option('--ping-samples <n>', 'latency samples per pair', intIn(3, 100_000), 50)
-      .option('--allreduce-bytes <size>', 'whole-group ring all-reduce size (0: none)', byteSize, 1024 * 1024)
+      .option('--allreduce-bytes <size>', 'whole-group ring all-reduce size (0: none)', (v: string) => (v === '0' ? 0 : byteSize(v)), 1024 * 1024)
       .option('--json <file>', 'results file (gpubench.results/v1 with a `fleet` section), written as phases complete')
       .option('--out <dir>', 'directory for the results file when --json is not given', 'results')
       .option('--exclude-file <file>', 'write the suspect hosts here as a Slurm hostlist (for sbatch --exclude); empty when none')
@@ -103,7 +103,7 @@ export const fleetCommand: CliCommand = {
           backend: opts.backend,
           matmulSize: opts.matmulSize,
           dtype: opts.dtype,
-          minTimeMs: opts.minTime,
+          sampleMs: opts.sampleMs,
           warmupMs: opts.warmup,
           samples: opts.samples,
           pairBytes: opts.pairBytes,
