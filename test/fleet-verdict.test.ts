@@ -99,6 +99,14 @@ describe('the fleet verdict on synthetic data', () => {
     expect(suspects.map((s) => [s.via, s.ranks])).toEqual([['link', [2, 4]]]);
   });
 
+  it('folds a slow link at a slow node into that node', () => {
+    const links = linkSeries(6, {});
+    const bad = links.subjects.find((s) => s.ranks[0] === 2 && s.ranks[1] === 3)!;
+    bad.samples = bad.samples.map((x) => x / 3);
+    const { suspects } = verdict({ nodeMetrics: [nodeSeries(6, { 3: 2 })], linkMetrics: [links] });
+    expect(suspects.map((s) => [s.via, s.ranks])).toEqual([['node', [3]]]);
+  });
+
   it('ranks lost ranks first, then by slowdown', () => {
     const { suspects } = verdict({ nodeMetrics: [nodeSeries(8, { 1: 1.3, 6: 2 })], linkMetrics: [], lost: [{ rank: 3, reason: 'no heartbeat' }] });
     expect(suspects.map((s) => s.ranks[0])).toEqual([3, 6, 1]);

@@ -51,7 +51,11 @@ export interface VerdictOptions {
   tolerance?: number;
   /** Significance level of the Mann-Whitney test. @default 0.01 */
   alpha?: number;
-  /** Least distance from the median, in scaled MADs (a MAD of 0 counts as infinitely far). @default 3 */
+  /**
+   * Least distance from the median, in scaled MADs (a MAD of 0 counts as infinitely far).
+   * Iglewicz and Hoaglin's outlier rule uses 3.5; on a noisy fleet (or many ranks on a
+   * shared host) healthy subjects reach 4, while real faults sit at tens. @default 5
+   */
   minMads?: number;
 }
 
@@ -134,7 +138,7 @@ function judge(s: Subject, refs: Subject[], series: Pick<MetricSeries, 'metric' 
   };
 }
 
-const withDefaults = (o: VerdictOptions = {}): Required<VerdictOptions> => ({ tolerance: o.tolerance ?? 0.1, alpha: o.alpha ?? 0.01, minMads: o.minMads ?? 3 });
+const withDefaults = (o: VerdictOptions = {}): Required<VerdictOptions> => ({ tolerance: o.tolerance ?? 0.1, alpha: o.alpha ?? 0.01, minMads: o.minMads ?? 5 });
 
 /** Whether a judged subject clears every bar: slower than the tolerance, significant, far out in MADs. */
 const clears = (j: Pick<Judged, 'slowdown' | 'p' | 'mads'>, o: Required<VerdictOptions>) =>
@@ -219,8 +223,9 @@ export interface VerdictInput {
 }
 
 /**
- * Every suspect, worst first: lost ranks, then by how much slower they are. Links that a
- * blamed node explains are left out (the node is the suspect); links not explained stay.
+ * Every suspect, worst first: lost ranks, then by how much slower they are. Links at a
+ * node that is suspect already (slow, lost, or blamed for its links) are left out: the
+ * node is the suspect; links between nodes above suspicion stay, as links.
  */
 export function verdict(input: VerdictInput, opts?: VerdictOptions): { suspects: Suspect[]; judged: Judged[] } {
   const host = input.host ?? (() => '?');
@@ -230,19 +235,28 @@ export function verdict(input: VerdictInput, opts?: VerdictOptions): { suspects:
   }));
   const judged: Judged[] = [];
   const ranked: Suspect[] = [];
+  // A slow link at a node already suspect (slow itself, lost, or blamed for its links) is
+  // that node's doing as far as anyone can tell: it is not listed as a link of its own.
+  const explained = new Set((input.lost ?? []).map((l) => l.rank));
   for (const s of input.nodeMetrics) {
     const js = judgeSeries(s, opts);
     judged.push(...js);
-    for (const j of js) if (j.suspect) ranked.push(suspectOf(j, 'node', host));
+    for (const j of js) if (j.suspect) {
+      ranked.push(suspectOf(j, 'node', host));
+      explained.add(j.ranks[0]!);
+    }
   }
+  const linkJudged: Judged[] = [];
   for (const s of input.linkMetrics) {
     const js = judgeSeries(s, opts);
     judged.push(...js);
-    const blamed = blameNodes(s, opts);
-    const explained = new Set(blamed.map((b) => b.ranks[0]!));
-    for (const b of blamed) ranked.push(suspectOf(b, 'links', host));
-    for (const j of js) if (j.suspect && !j.ranks.some((r) => explained.has(r))) ranked.push(suspectOf(j, 'link', host));
+    linkJudged.push(...js);
+    for (const b of blameNodes(s, opts)) {
+      ranked.push(suspectOf(b, 'links', host));
+      explained.add(b.ranks[0]!);
+    }
   }
+  for (const j of linkJudged) if (j.suspect && !j.ranks.some((r) => explained.has(r))) ranked.push(suspectOf(j, 'link', host));
   ranked.sort((a, b) => (b.slowdown ?? 0) - (a.slowdown ?? 0));
   return { suspects: [...suspects, ...ranked], judged };
 }

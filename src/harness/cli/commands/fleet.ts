@@ -65,7 +65,7 @@ export const fleetCommand: CliCommand = {
       .option('--task-timeout <ms>', 'a rank that has not finished a phase\'s task after this long is hung (named; the run goes on)', ms, 120_000)
       .option('--tolerance <fraction>', 'slower than the fleet median by more than this is suspect (if also significant)', fraction, 0.1)
       .option('--alpha <p>', 'significance level of the Mann-Whitney test against the pooled others', fraction, 0.01)
-      .option('--min-mads <k>', 'and at least this many scaled MADs from the median (the spread between nodes, or links)', positiveNumber, 3)
+      .option('--min-mads <k>', 'and at least this many scaled MADs from the median (the spread between nodes, or links)', positiveNumber, 5)
       .option('--backend <id>', 'matmul backend on every node: auto (the best each node has: cuda, hardware webgpu, tfjs-node, tfjs-cpu) or an id from `gpubench list`', 'auto')
       .option('--matmul-size <n>', 'matmul m=n=k (0: by backend: 8192 bf16 on cuda, 1024 on GPU stacks, 256 on the CPU stacks)', intIn(0, 65536), 0)
       .option('--dtype <t>', 'matmul element type (default: by backend)')
