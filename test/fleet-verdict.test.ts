@@ -76,6 +76,13 @@ describe('the fleet verdict on synthetic data', () => {
     expect(worst.suspect).toBe(false);
   });
 
+  it('names no one for a gap under the floor of the metric', () => {
+    const s = nodeSeries(8, { 4: 1.5 }, 0.01);
+    expect(judgeSeries(s).filter((j) => j.suspect).map((j) => j.ranks)).toEqual([[4]]);
+    // 15 of 10 is 5 units from the median: under a floor of 6, not evidence.
+    expect(judgeSeries({ ...s, floor: 6 }).some((j) => j.suspect)).toBe(false);
+  });
+
   it('with fewer than three subjects names no one', () => {
     expect(judgeSeries(nodeSeries(2, { 1: 2 })).some((j) => j.suspect)).toBe(false);
   });

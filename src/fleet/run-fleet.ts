@@ -33,6 +33,8 @@ export interface FleetOptions {
   tolerance: number;
   alpha: number;
   minMads: number;
+  /** Pair latencies closer to the median than this (µs) are not evidence. */
+  latencyFloorUs: number;
   backend: string;
   matmulSize: number;
   dtype?: string;
@@ -308,7 +310,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
 const square = (n: number): (number | null)[][] => Array.from({ length: n }, () => Array.from({ length: n }, () => null));
 
 /** The metric series of what has been measured so far, and the verdict on them. */
-function judge(f: FleetSection, o: Pick<FleetOptions, 'tolerance' | 'alpha' | 'minMads'>, host: (r: number) => string): Suspect[] {
+function judge(f: FleetSection, o: Pick<FleetOptions, 'tolerance' | 'alpha' | 'minMads' | 'latencyFloorUs'>, host: (r: number) => string): Suspect[] {
   // Nodes are compared with nodes that ran the same case (backend, device, size, type).
   const groups = new Map<string, Subject[]>();
   for (const nd of f.nodes) {
@@ -320,7 +322,7 @@ function judge(f: FleetSection, o: Pick<FleetOptions, 'tolerance' | 'alpha' | 'm
   const links = f.pairs.links.filter((l) => l.bandwidthMBps.length > 0);
   const linkMetrics: MetricSeries[] = [
     { metric: 'pair bandwidth', unit: 'MB/s', better: 'higher', subjects: links.map((l) => ({ kind: 'link', ranks: [l.a, l.b], samples: l.bandwidthMBps })) },
-    { metric: 'pair latency (p10)', unit: 'µs', better: 'lower', statistic: 'p10', subjects: links.map((l) => ({ kind: 'link', ranks: [l.a, l.b], samples: l.latencyUs })) },
+    { metric: 'pair latency (p10)', unit: 'µs', better: 'lower', statistic: 'p10', floor: o.latencyFloorUs, subjects: links.map((l) => ({ kind: 'link', ranks: [l.a, l.b], samples: l.latencyUs })) },
   ];
   // A node whose matmul failed is suspect too (it did not lose its connection, but cannot compute).
   const failed = f.nodes.filter((nd) => nd.error && !f.lost.some((l) => l.rank === nd.rank)).map((nd) => ({ rank: nd.rank, reason: `matmul failed: ${nd.error}` }));

@@ -42,6 +42,12 @@ export interface MetricSeries {
    * waited for a time slice) while a slow link shifts every sample. @default median
    */
   statistic?: 'median' | 'p10';
+  /**
+   * Least gap from the median, in the metric's unit, that counts: below it a difference is
+   * the measuring instrument's, not the subject's (e.g. the event-loop wake-ups in a
+   * WebSocket ping-pong, tens of µs). @default 0
+   */
+  floor?: number;
   subjects: Subject[];
 }
 
@@ -141,8 +147,8 @@ function judge(s: Subject, refs: Subject[], series: Pick<MetricSeries, 'metric' 
 const withDefaults = (o: VerdictOptions = {}): Required<VerdictOptions> => ({ tolerance: o.tolerance ?? 0.1, alpha: o.alpha ?? 0.01, minMads: o.minMads ?? 5 });
 
 /** Whether a judged subject clears every bar: slower than the tolerance, significant, far out in MADs. */
-const clears = (j: Pick<Judged, 'slowdown' | 'p' | 'mads'>, o: Required<VerdictOptions>) =>
-  j.slowdown > o.tolerance && j.p < o.alpha && (j.mads === null || j.mads >= o.minMads);
+const clears = (j: Pick<Judged, 'slowdown' | 'p' | 'mads' | 'value' | 'median'>, o: Required<VerdictOptions>, floor = 0) =>
+  j.slowdown > o.tolerance && j.p < o.alpha && (j.mads === null || j.mads >= o.minMads) && Math.abs(j.value - j.median) > floor;
 
 /**
  * Judges every subject of a metric against the fleet: the reference is every subject
@@ -160,7 +166,7 @@ export function judgeSeries(series: MetricSeries, opts?: VerdictOptions): Judged
     // The reported median is the fleet's (every subject), the test is against the others.
     const slowdown = slowdownOf(j.value, fleetMedian, series.better);
     const out = { ...j, median: fleetMedian, slowdown, mads: spread > 0 ? Math.abs(j.value - fleetMedian) / spread : null };
-    return { ...out, suspect: live.length >= 3 && clears(out, o) };
+    return { ...out, suspect: live.length >= 3 && clears(out, o, series.floor) };
   });
 }
 
@@ -181,7 +187,7 @@ export function blameNodes(links: MetricSeries, opts?: VerdictOptions): Judged[]
     const ref = median(others.map((s) => valueOf(s.samples, links.statistic)));
     if (!mine.every((s) => slowdownOf(valueOf(s.samples, links.statistic), ref, links.better) > o.tolerance)) continue;
     const j = judge({ kind: 'node', ranks: [node], samples: mine.flatMap((s) => s.samples) }, others, links, o);
-    if (clears(j, o)) blamed.push({ ...j, suspect: true });
+    if (clears(j, o, links.floor)) blamed.push({ ...j, suspect: true });
   }
   return blamed;
 }

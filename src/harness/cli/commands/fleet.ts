@@ -28,6 +28,7 @@ interface FleetCliOptions {
   tolerance: number;
   alpha: number;
   minMads: number;
+  latencyFloor: number;
   backend: string;
   matmulSize: number;
   dtype?: string;
@@ -66,6 +67,7 @@ export const fleetCommand: CliCommand = {
       .option('--tolerance <fraction>', 'slower than the fleet median by more than this is suspect (if also significant)', fraction, 0.1)
       .option('--alpha <p>', 'significance level of the Mann-Whitney test against the pooled others', fraction, 0.01)
       .option('--min-mads <k>', 'and at least this many scaled MADs from the median (the spread between nodes, or links)', positiveNumber, 5)
+      .option('--latency-floor <us>', 'pair latency: a gap from the median under this many µs is not evidence (a WebSocket ping-pong between Node processes has tens of µs of event-loop jitter)', positiveNumber, 50)
       .option('--backend <id>', 'matmul backend on every node: auto (the best each node has: cuda, hardware webgpu, tfjs-node, tfjs-cpu) or an id from `gpubench list`', 'auto')
       .option('--matmul-size <n>', 'matmul m=n=k (0: by backend: 8192 bf16 on cuda, 1024 on GPU stacks, 256 on the CPU stacks)', intIn(0, 65536), 0)
       .option('--dtype <t>', 'matmul element type (default: by backend)')
@@ -100,6 +102,7 @@ export const fleetCommand: CliCommand = {
           tolerance: opts.tolerance,
           alpha: opts.alpha,
           minMads: opts.minMads,
+          latencyFloorUs: opts.latencyFloor,
           backend: opts.backend,
           matmulSize: opts.matmulSize,
           dtype: opts.dtype,
