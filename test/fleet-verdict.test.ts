@@ -98,6 +98,16 @@ describe('the fleet verdict on synthetic data', () => {
     }
   });
 
+  it('finds two narrow nodes, and a narrow one beside a slow one', () => {
+    const links = linkSeries(8, { 2: 0.25, 6: 0.3 });
+    expect(blameNodes(links).map((b) => b.ranks[0]).sort()).toEqual([2, 6]);
+    // Node 5 computes slowly and its links are slow too (a CPU-bound sender): it is named by
+    // its matmul, and node 3 by its links, which node 5's would otherwise drown out.
+    const both = linkSeries(6, { 3: 0.25, 5: 0.22 });
+    const { suspects } = verdict({ nodeMetrics: [nodeSeries(6, { 5: 3 })], linkMetrics: [both] });
+    expect(suspects.map((s) => [s.via, s.ranks[0]]).sort()).toEqual([['links', 3], ['node', 5]]);
+  });
+
   it('names a single bad link between healthy nodes as a link', () => {
     const links = linkSeries(6, {});
     const bad = links.subjects.find((s) => s.ranks[0] === 2 && s.ranks[1] === 4)!;

@@ -45,6 +45,8 @@ export interface FleetOptions {
   pairBytes: number;
   pairSamples: number;
   pingSamples: number;
+  /** Most pairs measured at once (k-batches of a round); 0: all the round's pairs that fit the hosts' cores. */
+  pairsAtOnce: number;
   /** 0: no whole-group all-reduce. */
   allreduceBytes: number;
   jsonPath: string;
@@ -221,7 +223,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
     const all = scheduleRound(n, r).pairs;
     const pairs: number[] = [];
     for (let i = 0; i < all.length; i += 2) if (!coordinator.lost.has(all[i]!) && !coordinator.lost.has(all[i + 1]!)) pairs.push(all[i]!, all[i + 1]!);
-    const batches = cpuBatches(pairs, hello.map((h) => ({ host: h.hostname, cores: Number(h.node.cpuCount) || 1 })));
+    const batches = cpuBatches(pairs, hello.map((h) => ({ host: h.hostname, cores: Number(h.node.cpuCount) || 1 }))).flatMap((b) => atMost(b, o.pairsAtOnce));
     o.log(`gpubench fleet: phase 2/3: pairs, round ${r + 1}/${rounds} (${pairs.length / 2} pairs${batches.length > 1 ? `, in ${batches.length} batches that fit the hosts' cores` : ''})`);
     const got = new Map<number, PairsResult>();
     for (const batch of batches) {
@@ -367,4 +369,12 @@ export function cpuBatches(pairs: readonly number[], ranks: readonly { host: str
     for (const [h, k] of need) b.busy.set(h, (b.busy.get(h) ?? 0) + k);
   }
   return batches.map((b) => b.pairs);
+}
+
+/** A flat pair list cut into batches of at most `k` pairs (0: one batch). */
+export function atMost(pairs: number[], k: number): number[][] {
+  if (k <= 0 || pairs.length <= 2 * k) return [pairs];
+  const out: number[][] = [];
+  for (let i = 0; i < pairs.length; i += 2 * k) out.push(pairs.slice(i, i + 2 * k));
+  return out;
 }

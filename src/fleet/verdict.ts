@@ -174,22 +174,33 @@ export function judgeSeries(series: MetricSeries, opts?: VerdictOptions): Judged
  * Nodes to blame for slow links: a node all of whose links (at least two) are slower than
  * the median of the links it is not on by more than the tolerance, with its links' pooled
  * samples significantly different from those of the others and far out in their MADs.
+ * `suspects`: nodes known to be bad already, whose links are left out on both sides.
  */
-export function blameNodes(links: MetricSeries, opts?: VerdictOptions): Judged[] {
+export function blameNodes(links: MetricSeries, opts?: VerdictOptions, suspects: ReadonlySet<number> = new Set()): Judged[] {
   const o = withDefaults(opts);
   const live = links.subjects.filter((s) => s.samples.length > 0);
   const nodes = [...new Set(live.flatMap((s) => s.ranks))].sort((a, b) => a - b);
   const blamed: Judged[] = [];
-  for (const node of nodes) {
-    const mine = live.filter((s) => s.ranks.includes(node));
-    const others = live.filter((s) => !s.ranks.includes(node));
-    if (mine.length < 2 || others.length === 0) continue;
-    const ref = median(others.map((s) => valueOf(s.samples, links.statistic)));
-    if (!mine.every((s) => slowdownOf(valueOf(s.samples, links.statistic), ref, links.better) > o.tolerance)) continue;
-    const j = judge({ kind: 'node', ranks: [node], samples: mine.flatMap((s) => s.samples) }, others, links, o);
-    if (clears(j, o, links.floor)) blamed.push({ ...j, suspect: true });
+  // Links at nodes already suspect (slow, lost, or blamed in an earlier pass) are no
+  // reference: two bad nodes would otherwise hide each other. The worst node is blamed
+  // first, then the rest are judged again without its links.
+  const out = new Set(suspects);
+  for (;;) {
+    let worst: Judged | undefined;
+    for (const node of nodes) {
+      if (out.has(node)) continue;
+      const mine = live.filter((s) => s.ranks.includes(node) && !s.ranks.some((r) => r !== node && out.has(r)));
+      const others = live.filter((s) => !s.ranks.includes(node) && !s.ranks.some((r) => out.has(r)));
+      if (mine.length < 2 || others.length === 0) continue;
+      const ref = median(others.map((s) => valueOf(s.samples, links.statistic)));
+      if (!mine.every((s) => slowdownOf(valueOf(s.samples, links.statistic), ref, links.better) > o.tolerance)) continue;
+      const j = judge({ kind: 'node', ranks: [node], samples: mine.flatMap((s) => s.samples) }, others, links, o);
+      if (clears(j, o, links.floor) && (!worst || j.slowdown > worst.slowdown)) worst = { ...j, suspect: true };
+    }
+    if (!worst) return blamed;
+    blamed.push(worst);
+    out.add(worst.ranks[0]!);
   }
-  return blamed;
 }
 
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3));
@@ -252,17 +263,18 @@ export function verdict(input: VerdictInput, opts?: VerdictOptions): { suspects:
       explained.add(j.ranks[0]!);
     }
   }
-  const linkJudged: Judged[] = [];
   for (const s of input.linkMetrics) {
-    const js = judgeSeries(s, opts);
-    judged.push(...js);
-    linkJudged.push(...js);
-    for (const b of blameNodes(s, opts)) {
+    for (const b of blameNodes(s, opts, explained)) {
       ranked.push(suspectOf(b, 'links', host));
       explained.add(b.ranks[0]!);
     }
   }
-  for (const j of linkJudged) if (j.suspect && !j.ranks.some((r) => explained.has(r))) ranked.push(suspectOf(j, 'link', host));
+  // The links left, judged against each other: a slow one among them is a link of its own.
+  for (const s of input.linkMetrics) {
+    const js = judgeSeries({ ...s, subjects: s.subjects.filter((x) => !x.ranks.some((r) => explained.has(r))) }, opts);
+    judged.push(...js);
+    for (const j of js) if (j.suspect) ranked.push(suspectOf(j, 'link', host));
+  }
   ranked.sort((a, b) => (b.slowdown ?? 0) - (a.slowdown ?? 0));
   return { suspects: [...suspects, ...ranked], judged };
 }

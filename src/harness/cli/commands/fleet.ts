@@ -38,6 +38,7 @@ interface FleetCliOptions {
   pairBytes: number;
   pairSamples: number;
   pingSamples: number;
+  pairsAtOnce: number;
   allreduceBytes: number;
   json?: string;
   out: string;
@@ -77,6 +78,7 @@ export const fleetCommand: CliCommand = {
       .option('--pair-bytes <size>', 'bytes each way per pair bandwidth sample', byteSize, 4 * 1024 * 1024)
       .option('--pair-samples <n>', 'bandwidth samples per pair', intIn(3, 10_000), 10)
       .option('--ping-samples <n>', 'latency samples per pair', intIn(3, 100_000), 50)
+      .option('--pairs-at-once <k>', 'measure at most k pairs of a round at once (k-batches; 0: every pair that fits the hosts\' cores): less load on a shared fabric or host', intIn(0, 65536), 0)
       .option('--allreduce-bytes <size>', 'whole-group ring all-reduce size (0: none)', (v: string) => (v === '0' ? 0 : byteSize(v)), 1024 * 1024)
       .option('--json <file>', 'results file (gpubench.results/v1 with a `fleet` section), written as phases complete')
       .option('--out <dir>', 'directory for the results file when --json is not given', 'results')
@@ -112,6 +114,7 @@ export const fleetCommand: CliCommand = {
           pairBytes: opts.pairBytes,
           pairSamples: opts.pairSamples,
           pingSamples: opts.pingSamples,
+          pairsAtOnce: opts.pairsAtOnce,
           allreduceBytes: opts.allreduceBytes,
           jsonPath: opts.json ?? join(opts.out, `gpubench-fleet-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
           excludeFile: opts.excludeFile,
