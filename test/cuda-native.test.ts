@@ -47,7 +47,7 @@ describe('the native addon', () => {
 
   it('explains a missing build: "native addon not built"', () => {
     const r = loadAddon(join(tmp(), 'nowhere.node'));
-    expect('reason' in r && r.reason).toMatch(/^native addon not built: .*npm run build:native/);
+    expect("reason" in r && r.reason).toMatch(/^native addon not built: .*`npm rebuild gpubench` \(in a checkout of gpubench: `npm run build:native`\)/);
   });
 
   withAddon('calls that need an unloaded library throw, they do not crash', () => {
