@@ -21,6 +21,7 @@ import { startCluster, type Cluster } from '../../../collectives/control/cluster
 import { addFits } from '../../../collectives/fit.js';
 import { AVERAGE_MODES, averageBusBw, NCCL_TYPE_ALIASES } from '../../../collectives/nccl-tests.js';
 import { NcclTestsReporter } from '../../../reporters/nccl-tests.js';
+import { JsReductionNotice } from '../../../reporters/js-reduction.js';
 import type { ClusterSettings, RunCliOptions } from './run.js';
 
 /** Console formats of `--format`. */
@@ -95,7 +96,8 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
     const jsonPath = opts.json ?? join(opts.out, `gpubench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     const fileReporter = new ResultsFileReporter(jsonPath);
     const consoleReporters = opts.format === 'nccl-tests' ? [new NcclTestsReporter(process.stdout, opts.minBusbw)] : await loadReporters(opts.reporter);
-    const reporters = [...consoleReporters, fileReporter];
+    // The notice after the console's table: collectives that fell back to the JS reduction say so once.
+    const reporters = [...consoleReporters, new JsReductionNotice(process.stderr), fileReporter];
     // Multi-process: the plan is valid (usage errors came first); now assemble the world.
     if (clusterSettings) {
       try {
