@@ -286,6 +286,7 @@ describe('a whole case on a fake driver whose memory is host memory', () => {
     expect(c).toMatchObject({ status: 'ok', timer: 'cuda-event', device: 'NVIDIA Fake H100 80GB HBM3', impl: { kernel: 'cuMemcpyDtoDAsync' } });
     expect(c.check).toMatchObject({ passed: true, wrong: 0, checked: 1024 });
     expect(c.metrics.bandwidthGBps).toBeGreaterThan(0);
+    expect(c.metrics.readWriteGBps).toBeCloseTo(2 * c.metrics.bandwidthGBps!, 6);
     // The fake board draws 350 W; its energy counter follows wall time over the timed windows.
     expect(c.telemetry).toMatchObject({ source: 'nvml', energySource: 'nvml-energy-counter', maxWatts: 350, avgSmClockMHz: 1980, avgMemClockMHz: 2619, maxTemperatureC: 47, throttleReasons: ['sw-power-cap'] });
     expect(c.telemetry!.hz).toBeGreaterThanOrEqual(10);
