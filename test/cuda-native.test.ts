@@ -47,7 +47,7 @@ describe('the native addon', () => {
 
   it('explains a missing build: "native addon not built"', () => {
     const r = loadAddon(join(tmp(), 'nowhere.node'));
-    expect("reason" in r && r.reason).toMatch(/^native addon not built: .*`npm rebuild gpubench` \(in a checkout of gpubench: `npm run build:native`\)/);
+    expect('reason' in r && r.reason).toMatch(/^native addon not built: .*\(build it with `npm rebuild gpubench`, or `npm run build:native` in a checkout of gpubench; needs g\+\+, make, python3\)$/);
   });
 
   withAddon('calls that need an unloaded library throw, they do not crash', () => {

@@ -167,7 +167,7 @@ const BUILD_ERROR = join(PACKAGE_ROOT, 'native', 'build', 'gpubench-build-error.
  * How to (re)build the addon: `npm run build:native` only exists in a checkout of gpubench;
  * where gpubench is a dependency, npm reruns its install script.
  */
-export const REBUILD_HINT = '`npm rebuild gpubench` (in a checkout of gpubench: `npm run build:native`)';
+export const REBUILD_HINT = '`npm rebuild gpubench`, or `npm run build:native` in a checkout of gpubench';
 
 let cached: { addon: NativeAddon } | { reason: string } | undefined;
 
