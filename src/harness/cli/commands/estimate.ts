@@ -7,11 +7,8 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CliCommand } from '../command.js';
 import { UsageError } from '../../errors.js';
-import { formatEstimate, formatValidation } from '../../../estimate/format.js';
-import { loadParams, runEstimate, type EstimateOptions } from '../../../estimate/run.js';
+import type { EstimateOptions } from '../../../estimate/run.js';
 import { parseCount, parsePower } from '../../../estimate/site.js';
-import { validatePublishedRuns } from '../../../estimate/validate.js';
-import { readMeasurements } from '../../../estimate/measured.js';
 
 const int = (flag: string) => (v: string): number => {
   const n = Number(v);
@@ -92,7 +89,14 @@ export const estimateCommand: CliCommand = {
       .option('--validate <file>', 'predict every run of a published-runs file and report MAPE')
       .option('--json <file>', "write the JSON document to a file ('-' = stdout)")
       .option('-q, --quiet', 'no table on stdout')
-      .action((raw: RawOpts) => {
+      .action(async (raw: RawOpts) => {
+        // Loaded here, not at start-up: `gpubench --help` should not pay for the model.
+        const [{ formatEstimate, formatValidation }, { loadParams, runEstimate }, { validatePublishedRuns }, { readMeasurements }] = await Promise.all([
+          import('../../../estimate/format.js'),
+          import('../../../estimate/run.js'),
+          import('../../../estimate/validate.js'),
+          import('../../../estimate/measured.js'),
+        ]);
         const measured = raw.measured ? raw.measured.split(',').filter(Boolean) : undefined;
         if (raw.validate) {
           const report = validatePublishedRuns(raw.validate, { params: loadParams(raw.params), measured: measured ? readMeasurements(measured) : undefined });
