@@ -101,6 +101,21 @@ export function inputInsideOutput(c: CollectiveCall, ranks: number, rank: number
   return { input: output.subarray(rank * n, (rank + 1) * n), output };
 }
 
+/** Gathers' buffers: a block in, all of S out; in place the input is block `rank` of the output. */
+export function blockInWholeOut(c: CollectiveCall, ranks: number, rank: number): RankBuffers {
+  if (c.inPlace) return inputInsideOutput(c, ranks, rank);
+  const es = elementBytes(c.dtype);
+  return { input: new Uint8Array(blockCount(c, ranks) * es), output: new Uint8Array(c.count * es) };
+}
+
+/** Scatters' buffers: all of S in, a block out; in place the output is block `rank` of the input (NCCL's). */
+export function wholeInBlockOut(c: CollectiveCall, ranks: number, rank: number): RankBuffers {
+  const es = elementBytes(c.dtype);
+  const input = new Uint8Array(c.count * es);
+  const n = blockCount(c, ranks) * es;
+  return { input, output: c.inPlace ? input.subarray(rank * n, (rank + 1) * n) : new Uint8Array(n) };
+}
+
 /** `a` decoded to float64, written into `out` from element `at`. */
 export function decodeInto(dtype: CollectiveDtype, a: ElementArray, out: Float64Array, at = 0, from = 0, length = a.length - from): void {
   for (let i = 0; i < length; i++) out[at + i] = readElement(dtype, a, from + i);
