@@ -224,7 +224,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
     const pairs: number[] = [];
     for (let i = 0; i < all.length; i += 2) if (!coordinator.lost.has(all[i]!) && !coordinator.lost.has(all[i + 1]!)) pairs.push(all[i]!, all[i + 1]!);
     const batches = cpuBatches(pairs, hello.map((h) => ({ host: h.hostname, cores: Number(h.node.cpuCount) || 1 }))).flatMap((b) => atMost(b, o.pairsAtOnce));
-    o.log(`gpubench fleet: phase 2/3: pairs, round ${r + 1}/${rounds} (${pairs.length / 2} pairs${batches.length > 1 ? `, in ${batches.length} batches that fit the hosts' cores` : ''})`);
+    o.log(`gpubench fleet: phase 2/3: pairs, round ${r + 1}/${rounds} (${pairs.length / 2} pairs${batches.length > 1 ? `, in ${batches.length} batches` : ''})`);
     const got = new Map<number, PairsResult>();
     for (const batch of batches) {
       const inBatch = new Set(batch);
