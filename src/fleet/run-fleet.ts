@@ -188,7 +188,8 @@ export async function runFleet(o: FleetOptions): Promise<number> {
   // then each sample runs the same calls on every rank at once, the coordinator the barrier.
   const base = { kind: 'node-matmul' as const, backend: o.backend, size: o.matmulSize, ...(o.dtype ? { dtype: o.dtype } : {}), warmupMs: o.warmupMs };
   o.log(`gpubench fleet: phase 1/3: loading, checking and warming up the matmul on every node`);
-  const prep = await coordinator.runTask(index++, () => ({ ...base, step: 'prepare' }), o.taskTimeoutMs);
+  // Loading a backend is part of getting ready: it has the rendezvous's deadline, not a task's.
+  const prep = await coordinator.runTask(index++, () => ({ ...base, step: 'prepare' }), Math.max(o.taskTimeoutMs, o.coordinator.rendezvousTimeoutMs ?? 120_000));
   for (const [rank, r] of prep) {
     const m = r as NodeMatmulResult;
     Object.assign(fleet.nodes[rank]!, { backend: m.backend, device: m.device, size: m.size, dtype: m.dtype, ...(m.error ? { error: m.error } : {}) });
