@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { gpubench } from './helpers/cli.js';
 
 const N = 6;
-const FAST = ['--matmul-size', '128', '--sample-ms', '100', '--warmup', '100', '--samples', '5', '--pair-bytes', '1M', '--pair-samples', '8', '--ping-samples', '20', '--allreduce-bytes', '256K', '--task-timeout', '60000'];
+const FAST = ['--matmul-size', '128', '--sample-ms', '200', '--warmup', '100', '--samples', '5', '--pair-bytes', '1M', '--pair-samples', '8', '--ping-samples', '20', '--allreduce-bytes', '256K', '--task-timeout', '60000'];
 const dir = mkdtempSync(join(tmpdir(), 'gpubench-fleet-local-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

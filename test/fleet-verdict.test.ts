@@ -108,6 +108,20 @@ describe('the fleet verdict on synthetic data', () => {
     expect(suspects.map((s) => [s.via, s.ranks[0]]).sort()).toEqual([['links', 3], ['node', 5]]);
   });
 
+  it('blames a narrow node even when the other links spread widely', () => {
+    // Healthy links anywhere from 40% to 100% of the rate (a busy host), node 4's all at 25%.
+    const links = linkSeries(6, { 4: 0.25 }, 0.02);
+    const rand = rng(11);
+    for (const s of links.subjects) if (!s.ranks.includes(4)) { const f = 0.4 + 0.6 * rand(); s.samples = s.samples.map((x) => x * f); }
+    expect(blameNodes(links).map((b) => b.ranks[0])).toEqual([4]);
+  });
+
+  it('does not blame a node whose links are slower only within the tolerance', () => {
+    const links = linkSeries(6, {}, 0.02);
+    for (const s of links.subjects) if (s.ranks.includes(1)) s.samples = s.samples.map((x) => x * 0.94);
+    expect(blameNodes(links)).toEqual([]);
+  });
+
   it('names a single bad link between healthy nodes as a link', () => {
     const links = linkSeries(6, {});
     const bad = links.subjects.find((s) => s.ranks[0] === 2 && s.ranks[1] === 4)!;

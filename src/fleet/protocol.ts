@@ -13,8 +13,9 @@ const Samples = z.array(z.number().finite().nonnegative()).max(100_000);
 /**
  * Every node alone, at the same time, in lockstep: `prepare` loads the backend, sets the
  * case up, checks it against the reference, warms it up and times a few calls (the
- * per-call estimate); each `sample` then runs the same `iterations` on every rank at once,
- * so every rank's sample sees the same moment (a machine-wide disturbance hits all alike).
+ * per-call estimate); each `sample` then runs calls on every rank at once for the same
+ * `durationMs`, so every rank's sample sees the same moment (a machine-wide disturbance
+ * hits all alike) and lasts as long whatever the load (a slow rank makes fewer calls).
  */
 export const NodeMatmulTask = z.strictObject({
   kind: z.literal('node-matmul'),
@@ -25,8 +26,8 @@ export const NodeMatmulTask = z.strictObject({
   size: Int.min(0).max(65536),
   dtype: z.string().max(20).optional(),
   warmupMs: Ms,
-  /** `sample`: calls to time back to back. */
-  iterations: Int.min(1).max(1_000_000).optional(),
+  /** `sample`: how long to keep calling (at least one call). */
+  durationMs: Ms.max(600_000).optional(),
 });
 
 /** One round of the pair schedule: each rank in a pair measures its link, the others sit out. */

@@ -39,7 +39,7 @@ export interface FleetOptions {
   matmulSize: number;
   dtype?: string;
   warmupMs: number;
-  /** Matmul samples per node, and about how long one lasts on the fleet's median node. */
+  /** Matmul samples per node, and how long each lasts (every rank calls for that long, at once). */
   samples: number;
   sampleMs: number;
   pairBytes: number;
@@ -194,20 +194,18 @@ export async function runFleet(o: FleetOptions): Promise<number> {
     const m = r as NodeMatmulResult;
     Object.assign(fleet.nodes[rank]!, { backend: m.backend, device: m.device, size: m.size, dtype: m.dtype, ...(m.error ? { error: m.error } : {}) });
   }
-  const estimates = [...prep.values()].flatMap((r) => ((r as NodeMatmulResult).perCallMs ? [(r as NodeMatmulResult).perCallMs!] : []));
   // The same calls on every rank: enough for the fleet's median node to fill a sample.
-  const iterations = estimates.length ? Math.max(1, Math.round(o.sampleMs / median(estimates))) : 1;
   const sampling = [...prep].filter(([, r]) => !r.error).map(([rank]) => rank);
-  o.log(`gpubench fleet: phase 1/3: matmul on every node at once: ${o.samples} samples of ${iterations} calls`);
+  o.log(`gpubench fleet: phase 1/3: matmul on every node at once: ${o.samples} samples of ${o.sampleMs} ms`);
   // One lockstep sample first, not kept: the first calls with every rank busy at once are
   // slower everywhere (caches, clocks, the scheduler settling), which says nothing of a node.
   for (let s = -1; s < o.samples && sampling.length > 0; s++) {
-    const got = await coordinator.runTask(index++, (rank) => (sampling.includes(rank) ? { ...base, step: 'sample', iterations } : undefined), o.taskTimeoutMs);
-    if (s < 0) continue;
+    const got = await coordinator.runTask(index++, (rank) => (sampling.includes(rank) ? { ...base, step: 'sample', durationMs: o.sampleMs } : undefined), o.taskTimeoutMs);
     for (const [rank, r] of got) {
       const m = r as NodeMatmulResult;
-      if (m.perCallMs !== null) fleet.nodes[rank]!.samplesMs.push(m.perCallMs);
-      else if (m.error) fleet.nodes[rank]!.error = m.error;
+      if (m.perCallMs !== null) {
+        if (s >= 0) fleet.nodes[rank]!.samplesMs.push(m.perCallMs);
+      } else if (m.error) fleet.nodes[rank]!.error = m.error;
     }
   }
   for (const nd of fleet.nodes) {

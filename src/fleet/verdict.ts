@@ -172,8 +172,10 @@ export function judgeSeries(series: MetricSeries, opts?: VerdictOptions): Judged
 
 /**
  * Nodes to blame for slow links: a node all of whose links (at least two) are slower than
- * the median of the links it is not on by more than the tolerance, with its links' pooled
- * samples significantly different from those of the others and far out in their MADs.
+ * the median of the links it is not on by more than the tolerance and worse than three
+ * quarters of those links, with its links' pooled samples significantly different from
+ * theirs. (No MAD bar here: that every link of the node is among the worst, each measured
+ * in a different round, is the robust part; a busy host widens the others' spread.)
  * `suspects`: nodes known to be bad already, whose links are left out on both sides.
  */
 export function blameNodes(links: MetricSeries, opts?: VerdictOptions, suspects: ReadonlySet<number> = new Set()): Judged[] {
@@ -192,10 +194,18 @@ export function blameNodes(links: MetricSeries, opts?: VerdictOptions, suspects:
       const mine = live.filter((s) => s.ranks.includes(node) && !s.ranks.some((r) => r !== node && out.has(r)));
       const others = live.filter((s) => !s.ranks.includes(node) && !s.ranks.some((r) => out.has(r)));
       if (mine.length < 2 || others.length === 0) continue;
-      const ref = median(others.map((s) => valueOf(s.samples, links.statistic)));
-      if (!mine.every((s) => slowdownOf(valueOf(s.samples, links.statistic), ref, links.better) > o.tolerance)) continue;
+      const refValues = others.map((s) => valueOf(s.samples, links.statistic)).sort((a, b) => a - b);
+      const ref = median(refValues);
+      const values = mine.map((s) => valueOf(s.samples, links.statistic));
+      if (!values.every((v) => slowdownOf(v, ref, links.better) > o.tolerance)) continue;
+      // Every link worse than three quarters of the others: for a healthy node whose links
+      // fall anywhere in the spread, that is (1/4)^(n−1) — the ensemble is the evidence, so
+      // a wide spread among the other links (a busy host) does not hide a narrow node.
+      const quarter = links.better === 'higher' ? percentile(refValues, 0.25) : percentile(refValues, 0.75);
+      if (!values.every((v) => (links.better === 'higher' ? v < quarter : v > quarter))) continue;
       const j = judge({ kind: 'node', ranks: [node], samples: mine.flatMap((s) => s.samples) }, others, links, o);
-      if (clears(j, o, links.floor) && (!worst || j.slowdown > worst.slowdown)) worst = { ...j, suspect: true };
+      const ok = j.slowdown > o.tolerance && j.p < o.alpha && Math.abs(j.value - j.median) > (links.floor ?? 0);
+      if (ok && (!worst || j.slowdown > worst.slowdown)) worst = { ...j, suspect: true };
     }
     if (!worst) return blamed;
     blamed.push(worst);

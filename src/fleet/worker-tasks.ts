@@ -44,7 +44,7 @@ let ready: { key: string; backend: string; size: number; dtype: string; device: 
 /**
  * One node's matmul, a step at a time. `prepare`: planned as `gpubench run` would (the
  * best backend here for `auto`), set up, checked against the reference, warmed up, a few
- * calls timed; `sample`: `iterations` calls timed back to back.
+ * calls timed; `sample`: calls timed back to back for `durationMs`.
  */
 export async function nodeMatmul(task: Extract<FleetTask, { kind: 'node-matmul' }>): Promise<NodeMatmulResult> {
   const key = `${task.backend} ${task.size} ${task.dtype ?? ''}`;
@@ -53,9 +53,15 @@ export async function nodeMatmul(task: Extract<FleetTask, { kind: 'node-matmul' 
   if (task.step === 'sample') {
     if (ready?.key !== key) return fail(task.backend, 'sample before prepare');
     try {
-      const n = task.iterations ?? 1;
-      const ms = await ready.prepared.time(n);
-      return { kind: 'node-matmul', backend: ready.backend, device: ready.device, size: ready.size, dtype: ready.dtype, perCallMs: ms / n };
+      // Calls back to back until the window has passed; per call = the time they took / calls.
+      const window = task.durationMs ?? 0;
+      let calls = 0;
+      let ms = 0;
+      do {
+        ms += await ready.prepared.time(1);
+        calls++;
+      } while (ms < window && calls < 1_000_000);
+      return { kind: 'node-matmul', backend: ready.backend, device: ready.device, size: ready.size, dtype: ready.dtype, perCallMs: ms / calls };
     } catch (err) {
       return fail(ready.backend, err);
     }

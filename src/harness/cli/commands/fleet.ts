@@ -72,7 +72,7 @@ export const fleetCommand: CliCommand = {
       .option('--backend <id>', 'matmul backend on every node: auto (the best each node has: cuda, hardware webgpu, tfjs-node, tfjs-cpu) or an id from `gpubench list`', 'auto')
       .option('--matmul-size <n>', 'matmul m=n=k (0: by backend: 8192 bf16 on cuda, 1024 on GPU stacks, 256 on the CPU stacks)', intIn(0, 65536), 0)
       .option('--dtype <t>', 'matmul element type (default: by backend)')
-      .option('--sample-ms <ms>', 'matmul: about how long one sample lasts on the median node (every node runs the same calls per sample)', ms, 250)
+      .option('--sample-ms <ms>', 'matmul: how long one sample lasts: every node calls for this long, at once (at least 200 ms spans two CFS periods, so a CPU quota shows)', ms, 250)
       .option('--warmup <ms>', 'matmul: minimum warm-up per node', ms, 200)
       .option('--samples <n>', 'matmul: samples per node, taken on every node at once', intIn(3, 1000), 8)
       .option('--pair-bytes <size>', 'bytes each way per pair bandwidth sample', byteSize, 4 * 1024 * 1024)
