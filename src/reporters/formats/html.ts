@@ -4,6 +4,7 @@
  * attached to a CI run as is. Charts come from `charts.ts`; the page also carries a
  * table of every case with medians and spread, failures, and the environment.
  */
+import { FLEET_CSS, fleetSection } from './fleet-html.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -214,7 +215,7 @@ export function renderHtml(results: ResultsFile, options: FormatOptions = {}): s
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="gpubench ${escapeHtml(results.run.version)}">
 <title>${escapeHtml(title)} — ${escapeHtml(results.environment.hostname)}</title>
-<style>${CSS}</style>
+<style>${CSS}${FLEET_CSS}</style>
 </head>
 <body>
 <header>
@@ -223,7 +224,8 @@ export function renderHtml(results: ResultsFile, options: FormatOptions = {}): s
 <div>${results.cases.length} cases: <b>${counts.ok}</b> ok, <b class="${counts.failed ? 'error' : ''}">${counts.failed}</b> failed, ${counts.skipped} skipped</div>
 </header>
 <main>
-${charts.length ? `<h2>Charts</h2>\n<div class="charts">\n${figures}\n</div>` : '<p class="muted">No measured cases to plot.</p>'}
+${fleetSection(results)}
+${charts.length ? `<h2>Charts</h2>\n<div class="charts">\n${figures}\n</div>` : 'fleet' in results ? '' : '<p class="muted">No measured cases to plot.</p>'}
 ${failures.length ? `<h2>Failed and skipped</h2><ul>${failures.map((c) => `<li><code>${escapeHtml(c.id)}</code>: ${escapeHtml(c.status)}${c.check && !c.check.passed ? ' (wrong result)' : ''}${c.reason ? ` — ${escapeHtml(c.reason)}` : ''}</li>`).join('')}</ul>` : ''}
 <h2>Cases</h2>
 <div style="overflow-x:auto"><table>
