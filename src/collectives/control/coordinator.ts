@@ -368,10 +368,19 @@ export class Coordinator {
       const task = taskFor(m.rank);
       return task ? [{ m, task }] : [];
     });
-    for (const { m, task } of targets) this.send(m.ws, { type: 'task', index, task });
+    // One frame per distinct task (a round's pairs task is the same object for every rank): at
+    // 1,024 ranks, serialising it once per rank was most of a barrier's time.
+    const frames = new Map<FleetTask, string>();
+    for (const { m, task } of targets) {
+      let frame = frames.get(task);
+      if (frame === undefined) frames.set(task, (frame = JSON.stringify({ type: 'task', index, task } satisfies CoordinatorMessage)));
+      m.ws.send(frame);
+    }
     const pending = () => targets.filter(({ m }) => !this.taskResults.has(m.rank) && !this.lost.has(m.rank));
+    // Checked on every answer: counting is O(1) while nobody is lost (the usual case).
+    const finished = () => (this.lost.size === 0 ? this.taskResults.size >= targets.length : pending().length === 0);
     try {
-      await this.waitFor(() => pending().length === 0, timeoutMs, `task ${index}`);
+      await this.waitFor(finished, timeoutMs, `task ${index}`);
     } catch (err) {
       if (this.fault) throw err;
       for (const { m } of pending()) this.lose(m, `rank ${m.rank} (${m.hello.hostname} pid ${m.hello.pid}) did not finish ${targets.find((t) => t.m === m)!.task.kind} task ${index} within ${timeoutMs} ms: hung`);
