@@ -245,6 +245,21 @@ export function toFp8(dtype: Fp8Dtype, x: number): number {
   return sign | ((e + f.bias) << f.mbits) | ((v / 2 ** e - 1) * (1 << f.mbits));
 }
 
+const FP8_OF_F16 = new Map<Fp8Dtype, Uint8Array>();
+/**
+ * f16 bits → fp8 bits (toFp8 of the f16 value), by a table built once per format: a fast
+ * encoder for generated data, where the f16 step's rounding does not matter.
+ */
+export function fp8OfF16(dtype: Fp8Dtype): Uint8Array {
+  let t = FP8_OF_F16.get(dtype);
+  if (!t) {
+    t = new Uint8Array(65536);
+    for (let h = 0; h < 65536; h++) t[h] = toFp8(dtype, F16_TO_F32[h]!);
+    FP8_OF_F16.set(dtype, t);
+  }
+  return t;
+}
+
 /** Element i of a typed view as a number (f16/bf16/fp8 decoded; 64-bit ints rounded to the nearest double). */
 export function readElement(dtype: CollectiveDtype, a: ElementArray, i: number): number {
   const v = a[i]!;
