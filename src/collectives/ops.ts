@@ -141,9 +141,12 @@ export function finalize(dtype: CollectiveDtype, op: ReduceOp, buf: ElementArray
     const r = BigInt(ranks);
     for (let i = 0; i < n; i++) d[i] = d[i]! / r;
   } else if (dtype === 'fp8e4m3' || dtype === 'fp8e5m2') {
+    // 256 patterns: divide each once, then map (per element it would be most of a large call).
     const d = buf as Uint8Array;
     const t = FP8_TO_NUMBER[dtype];
-    for (let i = 0; i < n; i++) d[i] = toFp8(dtype, roundToF16(t[d[i]!]! / ranks));
+    const div = new Uint8Array(256);
+    for (let b = 0; b < 256; b++) div[b] = toFp8(dtype, roundToF16(t[b]! / ranks));
+    for (let i = 0; i < n; i++) d[i] = div[d[i]!]!;
   } else if (dtype === 'f16') {
     const d = buf as Uint16Array;
     for (let i = 0; i < n; i++) d[i] = toF16(F16_TO_F32[d[i]!]! / ranks);
