@@ -21,7 +21,7 @@ for (const f of runs) {
   const res = JSON.parse(readFileSync(f, 'utf8'));
   for (const c of res.cases) {
     if (c.workload !== 'matmul') {
-      if (c.metrics?.bandwidthGBps) notes.set(c.id, `${c.metrics.bandwidthGBps.toFixed(0)} GB/s (read+write)`);
+      if (c.metrics?.bandwidthGBps) notes.set(c.id, `${c.metrics.bandwidthGBps.toFixed(0)} GB/s copied (${(c.metrics.readWriteGBps ?? 2 * c.metrics.bandwidthGBps).toFixed(0)} GB/s read+write)`);
       continue;
     }
     const key = `${c.params.dtype}/${c.params.m}`;

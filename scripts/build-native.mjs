@@ -42,7 +42,7 @@ if (process.platform !== 'linux') {
 }
 const gyp = findNodeGyp();
 if (!gyp) {
-  report('node-gyp not found: install it (npm i -g node-gyp) and run `npm run build:native`');
+  report('node-gyp not found: install it (npm i -g node-gyp) and run `npm rebuild gpubench`, or `npm run build:native` in a checkout of gpubench');
   process.exit(0);
 }
 try {

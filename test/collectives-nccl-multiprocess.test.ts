@@ -83,6 +83,9 @@ describe(`nccl across worker processes on fake GPUs (FAKE_NCCL=multi)${why ? ` (
       expect(String(c.impl!.config!.devices)).toMatch(/^[^,]+:cuda:0,[^,]+:cuda:1,[^,]+:cuda:2,[^,]+:cuda:3$/);
       expect(c.impl!.notes!.join('\n')).toMatch(/4 processes, one GPU each \(ncclCommInitRank/);
       expect(c.metrics.busbwGBps).toBeCloseTo(c.metrics.algbwGBps! * 1.5, 6);
+      // nccl-tests' convention too: host time of back-to-back calls on every rank.
+      expect(c.ncclTests?.rankTimesUs).toHaveLength(4);
+      expect(c.ncclTests!.timeUs).toBeGreaterThan(0);
     }
     expect(r.res.environment.nodes.map((n) => n.localRank)).toEqual([0, 1, 2, 3]);
     // ncclCommDestroy on every rank met, and rank 0 removed the rendezvous.

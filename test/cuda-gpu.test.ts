@@ -61,6 +61,7 @@ describe.skipIf(!stack)(`cuda on a GPU${reason ? ` (skipped: ${reason})` : ''}`,
     expect(code, stderr).toBe(0);
     expect(cases[0]!.check?.passed).toBe(true);
     expect(cases[0]!.metrics.bandwidthGBps).toBeGreaterThan(50);
+    expect(cases[0]!.metrics.readWriteGBps).toBeCloseTo(2 * cases[0]!.metrics.bandwidthGBps!, 6);
   });
 
   it.skipIf(!stack?.nccl.ok)(

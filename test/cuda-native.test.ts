@@ -47,7 +47,7 @@ describe('the native addon', () => {
 
   it('explains a missing build: "native addon not built"', () => {
     const r = loadAddon(join(tmp(), 'nowhere.node'));
-    expect('reason' in r && r.reason).toMatch(/^native addon not built: .*npm run build:native/);
+    expect('reason' in r && r.reason).toMatch(/^native addon not built: .*\(build it with `npm rebuild gpubench`, or `npm run build:native` in a checkout of gpubench; needs g\+\+, make, python3\)$/);
   });
 
   withAddon('calls that need an unloaded library throw, they do not crash', () => {
@@ -286,6 +286,7 @@ describe('a whole case on a fake driver whose memory is host memory', () => {
     expect(c).toMatchObject({ status: 'ok', timer: 'cuda-event', device: 'NVIDIA Fake H100 80GB HBM3', impl: { kernel: 'cuMemcpyDtoDAsync' } });
     expect(c.check).toMatchObject({ passed: true, wrong: 0, checked: 1024 });
     expect(c.metrics.bandwidthGBps).toBeGreaterThan(0);
+    expect(c.metrics.readWriteGBps).toBeCloseTo(2 * c.metrics.bandwidthGBps!, 6);
     // The fake board draws 350 W; its energy counter follows wall time over the timed windows.
     expect(c.telemetry).toMatchObject({ source: 'nvml', energySource: 'nvml-energy-counter', maxWatts: 350, avgSmClockMHz: 1980, avgMemClockMHz: 2619, maxTemperatureC: 47, throttleReasons: ['sw-power-cap'] });
     expect(c.telemetry!.hz).toBeGreaterThanOrEqual(10);

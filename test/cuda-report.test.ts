@@ -30,7 +30,7 @@ function memcpy(): CaseResult {
     id: 'memcpy/cuda/1073741824B', workload: 'memcpy', backend: 'cuda', device: 'NVIDIA H100 80GB HBM3', params: { bytes: 2 ** 30 },
     timer: 'cuda-event', samplesMs,
     stats: { medianMs: 0.72, meanMs: 0.724, minMs: 0.71, maxMs: 0.74, p10Ms: 0.71, p90Ms: 0.74, stddevMs: 0.011, cv: 0.016 },
-    metrics: { bandwidthGBps: (2 * 2 ** 30) / 0.72e-3 / 1e9, avgWatts: 402 },
+    metrics: { bandwidthGBps: 2 ** 30 / 0.72e-3 / 1e9, readWriteGBps: (2 * 2 ** 30) / 0.72e-3 / 1e9, avgWatts: 402 },
     check: { passed: true, maxRelError: 0, tolerance: 0, wrong: 0, checked: 16777216 }, status: 'ok', telemetry: { ...telemetry, avgWatts: 402 },
   };
 }
@@ -52,14 +52,18 @@ describe('cuda results in the contract and the reports', () => {
     for (const f of FORMAT_NAMES) expect(renderReport(results, f).length, f).toBeGreaterThan(50);
     const md = renderReport(results, 'md');
     expect(md).toContain('### Memory copy');
-    expect(md).toMatch(/memcpy\/cuda\/1073741824B \| cuda \| .* \| 1 GiB \| 0\.72 \|/);
-    const csv = renderReport(results, 'csv');
-    expect(csv.split('\n')[0]).toContain('bandwidth_gbps');
+    expect(md).toMatch(/memcpy\/cuda\/1073741824B \| cuda \| .* \| 1 GiB \| 0\.72 \| .* \| 1491 \| 2983 \|/);
+    expect(md).toMatch(/\| copy GB\/s \| read\+write GB\/s \|/);
+    const csv = renderReport(results, 'csv').split('\n');
+    const header = csv[0]!.split(',');
+    const row = csv.find((l) => l.startsWith('memcpy/'))!.split(',');
+    expect(Number(row[header.indexOf('bandwidth_gbps')])).toBeCloseTo(1491.3, 1);
+    expect(Number(row[header.indexOf('read_write_gbps')])).toBeCloseTo(2982.6, 1);
     expect(headline(memcpy())).toMatchObject({ key: 'bandwidthGBps', unit: 'GB/s' });
   });
 
   it('console lines carry throughput and power', () => {
-    expect(caseLine(memcpy())).toMatch(/2982\.6 GB\/s .* 402 W$/);
+    expect(caseLine(memcpy())).toMatch(/1491\.3 GB\/s copy \(2982\.6 GB\/s read\+write\) .* 402 W$/);
     expect(caseLine(cudaMatmul())).toMatch(/TFLOP\/s .* 688 W \(1\.1\d TFLOP\/s\/W\)$/);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { jsonSchemas } from '../src/harness/cli/commands/schemas.js';
+import { jsonSchemas } from '../src/harness/results/json-schemas.js';
 import { ROOT } from './helpers/cli.js';
 
 const shipped = (name: string) => JSON.parse(readFileSync(join(ROOT, 'schemas', name), 'utf8')) as object;

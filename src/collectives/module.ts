@@ -101,6 +101,21 @@ export function inputInsideOutput(c: CollectiveCall, ranks: number, rank: number
   return { input: output.subarray(rank * n, (rank + 1) * n), output };
 }
 
+/** Gathers' buffers: a block in, all of S out; in place the input is block `rank` of the output. */
+export function blockInWholeOut(c: CollectiveCall, ranks: number, rank: number): RankBuffers {
+  if (c.inPlace) return inputInsideOutput(c, ranks, rank);
+  const es = elementBytes(c.dtype);
+  return { input: new Uint8Array(blockCount(c, ranks) * es), output: new Uint8Array(c.count * es) };
+}
+
+/** Scatters' buffers: all of S in, a block out; in place the output is block `rank` of the input (NCCL's). */
+export function wholeInBlockOut(c: CollectiveCall, ranks: number, rank: number): RankBuffers {
+  const es = elementBytes(c.dtype);
+  const input = new Uint8Array(c.count * es);
+  const n = blockCount(c, ranks) * es;
+  return { input, output: c.inPlace ? input.subarray(rank * n, (rank + 1) * n) : new Uint8Array(n) };
+}
+
 /**
  * The exact values behind a reference of i64 or u64 elements, which float64 rounds beyond
  * 2^53: kept beside the `ref` array they belong to (decodeInto and reducedRange fill it),

@@ -87,7 +87,9 @@ export async function runRankCase(t: Transport, c: CollectiveCall, seed: number,
     return performance.now() - t0;
   };
   await measureRanks(t, opts, timeOwn, result, onSample, jitCalls);
-  const ncclTimes = await ncclTestsLoop(t, c, bufs, opts);
+  const ncclTimes = await ncclTestsLoop(t, opts, async (n) => {
+    for (let i = 0; i < n; i++) await runCollective(t, c, bufs);
+  });
   if (ncclTimes) result.ncclTimesUs = ncclTimes;
   return result;
 }
@@ -152,16 +154,17 @@ export async function measureRanks(
 
 /**
  * nccl-tests' own timing, after gpubench's samples: `-w` untimed calls, a barrier, then
- * the host time of `-n` back-to-back calls divided by `-n`, on every rank. Rank 0 gets
- * every rank's time per call (µs, by rank); the coordinator combines them per `-a`.
+ * the host time of `-n` back-to-back calls (`calls(n)` returns once they have completed)
+ * divided by `-n`, on every rank. Rank 0 gets every rank's time per call (µs, by rank);
+ * the coordinator combines them per `-a`.
  */
-async function ncclTestsLoop(t: Transport, c: CollectiveCall, bufs: ReturnType<typeof allocateBuffers>, opts: MeasureOptions): Promise<number[] | undefined> {
+export async function ncclTestsLoop(t: Transport, opts: MeasureOptions, calls: (n: number) => Promise<unknown>): Promise<number[] | undefined> {
   const iters = opts.ncclIters ?? DEFAULT_NCCL_LOOP.iters;
   const warmupIters = opts.ncclWarmupIters ?? DEFAULT_NCCL_LOOP.warmupIters;
-  for (let i = 0; i < warmupIters; i++) await runCollective(t, c, bufs);
+  if (warmupIters > 0) await calls(warmupIters);
   await barrier(t);
   const t0 = performance.now();
-  for (let i = 0; i < iters; i++) await runCollective(t, c, bufs);
+  await calls(iters);
   const us = ((performance.now() - t0) * 1e3) / iters;
   if (t.rank !== 0) {
     await t.send(0, f64(us));

@@ -8,7 +8,7 @@
  * which is why the model is written in it.
  */
 
-export type CollectiveOp = 'allreduce' | 'allgather' | 'reducescatter' | 'broadcast';
+export type CollectiveOp = 'allreduce' | 'allgather' | 'reducescatter' | 'broadcast' | 'alltoall';
 
 /** nccl-tests' bus-bandwidth factor F for `n` ranks. */
 export function busbwFactor(op: CollectiveOp, n: number): number {
@@ -18,6 +18,7 @@ export function busbwFactor(op: CollectiveOp, n: number): number {
       return (2 * (n - 1)) / n;
     case 'allgather':
     case 'reducescatter':
+    case 'alltoall':
       return (n - 1) / n;
     case 'broadcast':
       return 1;
@@ -38,6 +39,7 @@ export interface Link {
 export function latencySteps(op: CollectiveOp, n: number): number {
   if (n <= 1) return 0;
   const ring = op === 'allreduce' ? 2 * (n - 1) : n - 1;
+  if (op === 'alltoall') return n - 1; // pairwise exchange: no tree
   const tree = (op === 'allreduce' ? 2 : 1) * Math.ceil(Math.log2(n));
   return Math.min(ring, tree);
 }
@@ -58,6 +60,12 @@ export interface Fabric {
   gpusPerNode: number;
   intra: Link;
   inter: Link;
+  /**
+   * Links measured for one collective (all-gather, reduce-scatter, all-to-all cases of a
+   * results file); they replace `intra`/`inter` for that collective only. For all-to-all,
+   * `inter` is the per-rank busbw of a case spanning nodes, used as a flat link.
+   */
+  ops?: Partial<Record<CollectiveOp, { intra?: Link; inter?: Link }>>;
 }
 
 /** How a parallel group of `size` ranks, `stride` ranks apart, falls onto nodes. */
@@ -84,20 +92,33 @@ export function placeGroup(size: number, stride: number, gpusPerNode: number): P
 export function collectiveTime(op: CollectiveOp, bytes: number, size: number, stride: number, fabric: Fabric): number {
   if (size <= 1 || bytes <= 0) return 0;
   const { perNode: g, nodes: N } = placeGroup(size, stride, fabric.gpusPerNode);
-  if (N <= 1) return flatCollectiveTime(op, bytes, g, fabric.intra);
-  if (g <= 1) return flatCollectiveTime(op, bytes, N, fabric.inter);
+  const intra = fabric.ops?.[op]?.intra ?? fabric.intra;
+  const measuredInter = fabric.ops?.[op]?.inter;
+  const inter = measuredInter ?? fabric.inter;
+  if (N <= 1) return flatCollectiveTime(op, bytes, g, intra);
+  if (g <= 1) return flatCollectiveTime(op, bytes, N, inter);
   switch (op) {
     case 'allreduce':
       return (
-        flatCollectiveTime('reducescatter', bytes, g, fabric.intra) +
-        flatCollectiveTime('allreduce', bytes / g, N, fabric.inter) +
-        flatCollectiveTime('allgather', bytes, g, fabric.intra)
+        flatCollectiveTime('reducescatter', bytes, g, intra) +
+        flatCollectiveTime('allreduce', bytes / g, N, inter) +
+        flatCollectiveTime('allgather', bytes, g, intra)
       );
     case 'allgather':
     case 'reducescatter':
-      return flatCollectiveTime(op, bytes / g, N, fabric.inter) + flatCollectiveTime(op, bytes, g, fabric.intra);
+      return flatCollectiveTime(op, bytes / g, N, inter) + flatCollectiveTime(op, bytes, g, intra);
     case 'broadcast':
-      return flatCollectiveTime('broadcast', bytes, N, fabric.inter) + flatCollectiveTime('broadcast', bytes, g, fabric.intra);
+      return flatCollectiveTime('broadcast', bytes, N, inter) + flatCollectiveTime('broadcast', bytes, g, intra);
+    case 'alltoall': {
+      // A measured all-to-all spanning nodes is the whole thing (per-rank busbw).
+      if (measuredInter) return flatCollectiveTime('alltoall', bytes, size, measuredInter);
+      // Each rank sends (g−1)/n of its buffer on NVLink and (n−g)/n through its own NIC, at
+      // the same time: the slower of the two, plus n−1 steps of network latency.
+      const n = size;
+      const onNode = (bytes * (g - 1)) / n / (intra.busbwGBps * 1e9);
+      const offNode = (bytes * (n - g)) / n / (inter.busbwGBps * 1e9);
+      return latencySteps('alltoall', n) * inter.latencyUs * 1e-6 + Math.max(onNode, offNode);
+    }
   }
 }
 

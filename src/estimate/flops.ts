@@ -19,6 +19,19 @@ export interface ResolvedModel {
   headDim: number;
   /** FFN input projections: 1 for GeLU (gpt), 2 for SwiGLU (llama: gate and up). */
   ffnInputs: number;
+  /** Mixture of experts, when the model has one. */
+  moe?: ResolvedMoe;
+}
+
+/** A mixture-of-experts FFN with every field decided. */
+export interface ResolvedMoe {
+  experts: number;
+  topK: number;
+  expertFfnHidden: number;
+  sharedExperts: number;
+  /** Leading layers with a dense FFN; the other `layers − denseLayers` are MoE layers. */
+  denseLayers: number;
+  capacityFactor: number;
 }
 
 /** Fills in kvHeads (= heads) and ffnHidden (4h for gpt; Llama's 2/3·4h rounded to 256). */
@@ -36,7 +49,23 @@ export function resolveModel(m: ModelSpec): ResolvedModel {
     seqLength: m.seqLength,
     headDim: m.hidden / m.heads,
     ffnInputs: arch === 'llama' ? 2 : 1,
+    ...(m.moe && {
+      moe: {
+        experts: m.moe.experts,
+        topK: Math.min(m.moe.topK, m.moe.experts),
+        expertFfnHidden: m.moe.expertFfnHidden ?? m.ffnHidden ?? ffnDefault,
+        sharedExperts: m.moe.sharedExperts ?? 0,
+        denseLayers: Math.min(m.moe.denseLayers ?? 0, m.layers),
+        capacityFactor: m.moe.capacityFactor ?? 1,
+      },
+    }),
   };
+}
+
+/** Layers with a dense FFN and layers with experts. */
+export function layerMix(m: ResolvedModel): { dense: number; moe: number } {
+  if (!m.moe) return { dense: m.layers, moe: 0 };
+  return { dense: m.moe.denseLayers, moe: m.layers - m.moe.denseLayers };
 }
 
 /** One GEMM as a GPU runs it: `batch` independent m×k · k×n products. */
@@ -48,6 +77,8 @@ export interface Gemm {
   batch: number;
   /** True for the attention score/context products (flash-attention candidates). */
   attention: boolean;
+  /** True for routed-expert GEMMs (run as grouped GEMMs). */
+  expert?: boolean;
 }
 
 /** FLOPs of one GEMM call: 2·m·n·k·batch. */
@@ -75,6 +106,36 @@ export function layerGemms(m: ResolvedModel, microBatch: number, tp = 1, cp = 1)
   ];
 }
 
+/**
+ * The forward GEMMs of one MoE layer for one micro-batch on one GPU: attention as in
+ * `layerGemms`, the router, shared experts on every token, and the routed experts as a
+ * grouped GEMM over the E/ep local experts. After dispatch a GPU holds, on balanced
+ * routing, T·topK·capacityFactor token copies, T·ep·topK·cf/E per local expert.
+ * Experts are tensor-parallel over `tp` like the dense FFN.
+ */
+export function moeLayerGemms(m: ResolvedModel, microBatch: number, tp = 1, cp = 1, ep = 1, capacityFactor = m.moe?.capacityFactor ?? 1): Gemm[] {
+  const moe = m.moe;
+  if (!moe) return layerGemms(m, microBatch, tp, cp);
+  const tokens = (microBatch * m.seqLength) / cp;
+  const h = m.hidden;
+  const fe = moe.expertFfnHidden;
+  const attn = layerGemms(m, microBatch, tp, cp).filter((g) => !g.name.startsWith('ffn'));
+  const local = moe.experts / ep;
+  const perExpert = (tokens * ep * moe.topK * capacityFactor) / moe.experts;
+  const out: Gemm[] = [...attn, { name: 'router', m: tokens, n: moe.experts, k: h, batch: 1, attention: false }];
+  if (moe.sharedExperts > 0) {
+    out.push(
+      { name: 'shared-in', m: tokens, n: (m.ffnInputs * moe.sharedExperts * fe) / tp, k: h, batch: 1, attention: false },
+      { name: 'shared-out', m: tokens, n: h, k: (moe.sharedExperts * fe) / tp, batch: 1, attention: false },
+    );
+  }
+  out.push(
+    { name: 'expert-in', m: perExpert, n: (m.ffnInputs * fe) / tp, k: h, batch: local, attention: false, expert: true },
+    { name: 'expert-out', m: perExpert, n: h, k: fe / tp, batch: local, attention: false, expert: true },
+  );
+  return out;
+}
+
 /** The forward logit GEMM (vocabulary-parallel over tp) for one micro-batch. */
 export function logitGemm(m: ResolvedModel, microBatch: number, tp = 1, cp = 1): Gemm {
   return { name: 'logits', m: (microBatch * m.seqLength) / cp, n: m.vocab / tp, k: m.hidden, batch: 1, attention: false };
@@ -87,7 +148,13 @@ export type AttentionCounting = 'full' | 'causal';
 export function forwardFlopsPerSequence(m: ResolvedModel, counting: AttentionCounting = 'full'): { layer: number; attention: number; logits: number } {
   const gs = layerGemms(m, 1, 1, 1);
   const att = gs.filter((g) => g.attention).reduce((a, g) => a + gemmFlops(g), 0) * (counting === 'causal' ? 0.5 : 1);
-  const lin = gs.filter((g) => !g.attention).reduce((a, g) => a + gemmFlops(g), 0);
+  let lin = gs.filter((g) => !g.attention).reduce((a, g) => a + gemmFlops(g), 0);
+  if (m.moe) {
+    // Active FLOPs: top-k experts per token, no capacity padding (that is wasted work, not model FLOPs).
+    const moeLin = moeLayerGemms(m, 1, 1, 1, 1, 1).filter((g) => !g.attention).reduce((a, g) => a + gemmFlops(g), 0);
+    const mix = layerMix(m);
+    lin = (mix.dense * lin + mix.moe * moeLin) / m.layers;
+  }
   return { layer: lin + att, attention: att, logits: gemmFlops(logitGemm(m, 1)) };
 }
 
@@ -118,10 +185,39 @@ export function megatronModelFlops(B: number, s: number, l: number, h: number, V
 }
 
 /** Parameters of the model from its shapes (weights only; biases and norms ignored). */
-export function parameterCount(m: ResolvedModel): { layer: number; embedding: number; total: number } {
+export function parameterCount(m: ResolvedModel): ParameterCount {
   const h = m.hidden;
   const kvDim = m.kvHeads * m.headDim;
-  const layer = h * (h + 2 * kvDim) + h * h + (m.ffnInputs + 1) * h * m.ffnHidden;
+  const attn = h * (h + 2 * kvDim) + h * h;
+  const denseLayer = attn + (m.ffnInputs + 1) * h * m.ffnHidden;
   const embedding = m.vocab * h;
-  return { layer, embedding, total: m.layers * layer + embedding };
+  if (!m.moe) return { layer: denseLayer, nonExpertLayer: denseLayer, expertLayer: 0, embedding, total: m.layers * denseLayer + embedding, active: m.layers * denseLayer + embedding };
+  const mix = layerMix(m);
+  const one = (m.ffnInputs + 1) * h * m.moe.expertFfnHidden;
+  const moeNonExpert = attn + h * m.moe.experts + m.moe.sharedExperts * one;
+  const nonExpertLayer = (mix.dense * denseLayer + mix.moe * moeNonExpert) / m.layers;
+  const expertLayer = (mix.moe * m.moe.experts * one) / m.layers;
+  const layer = nonExpertLayer + expertLayer;
+  return {
+    layer,
+    nonExpertLayer,
+    expertLayer,
+    embedding,
+    total: m.layers * layer + embedding,
+    active: m.layers * nonExpertLayer + mix.moe * m.moe.topK * one + embedding,
+  };
+}
+
+/** Parameter counts; per-layer figures are averages over the layers (dense and MoE layers differ). */
+export interface ParameterCount {
+  /** All parameters of an average layer. */
+  layer: number;
+  /** Of which not in routed experts (attention, router, shared experts, dense FFNs). */
+  nonExpertLayer: number;
+  /** Of which in routed experts. */
+  expertLayer: number;
+  embedding: number;
+  total: number;
+  /** Parameters one token goes through (6·N_active·tokens ≈ the model FLOPs). */
+  active: number;
 }

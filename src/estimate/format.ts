@@ -16,7 +16,9 @@ export function formatValidation(r: ValidationReport): string {
     }
     t.push([x.id, x.predicted.flopsBasis, f(x.predicted.tflopsPerGPU), x.published.tflopsPerGPU ?? '-', x.errorPct === null ? '-' : f(x.errorPct), f(x.predicted.mfu * 100) + '%', f(x.predicted.iterationSeconds, 2), x.assumed.length ? String(x.assumed.length) : '']);
   }
-  return `${t.toString()}\nMAPE of per-GPU TFLOP/s: ${r.mape === null ? 'n/a' : f(r.mape, 2) + '%'} over ${r.runs.filter((x) => x.errorPct !== null).length} runs\n`;
+  const fams = Object.entries(r.mapeByFamily ?? {}).map(([k, v]) => `${k} ${f(v.mape, 2)}% (${v.runs})`).join(', ');
+  return `${t.toString()}\nMAPE of per-GPU TFLOP/s: ${r.mape === null ? 'n/a' : f(r.mape, 2) + '%'} over ${r.runs.filter((x) => x.errorPct !== null).length} runs\n` +
+    (fams && Object.keys(r.mapeByFamily).length > 1 ? `MAPE by family: ${fams}\n` : '');
 }
 
 
@@ -45,6 +47,7 @@ export function formatEstimate(d: EstimateDoc): string {
     const x = d.timeToTrain;
     out.push(`time to train ${x.tokens.toExponential(2)} tokens: ${f(x.days)} days${x.range ? ` (${f(x.range.days[0])}–${f(x.range.days[1])})` : ''}, ${f(x.gpuHours / 1e6, 2)} M GPU-h, ${f(x.energyMWh, 0)} MWh${x.costUSD === null ? '' : `, $${f(x.costUSD / 1e6, 1)} M`}`);
   }
+  if (d.goodput) out.push(goodputLine(d.goodput, ''));
   if (d.allreduce) out.push(`all-reduce of ${d.allreduce.bytes} B on ${d.allreduce.gpus} GPUs: ${f(d.allreduce.seconds * 1e3, 2)} ms, busbw ${f(d.allreduce.busbwGBps)} GB/s`);
   if (d.search) {
     const s = new Table({ style: PLAIN, head: ['tp', 'pp', 'v', 'cp', 'dp', 'mb', 'recompute', 'step s', 'MFU', 'mem GB'] });
@@ -55,6 +58,7 @@ export function formatEstimate(d: EstimateDoc): string {
     const s = d.site;
     out.push(`site of ${f(s.budgetWatts / 1e9, 2)} GW: ${s.gpus.toLocaleString('en-US')} GPUs in ${s.nodes.toLocaleString('en-US')} nodes, ${s.racks.toLocaleString('en-US')} racks; ${f(s.facilityWattsPerGpu, 0)} W per GPU at the meter; peak ${f(s.peakEflops, 0)} EFLOP/s, sustained ${f(s.job.sustainedEflops, 0)} EFLOP/s at MFU ${f(s.job.mfu * 100)}%` +
       (s.timeToTrain ? `; the run takes ${f(s.timeToTrain.days, 1)} days there` : ''));
+    if (s.goodput) out.push(goodputLine(s.goodput, 'site job: '));
   }
   if (d.instances) {
     const s = new Table({ style: PLAIN, head: ['instance', 'GPU', '$/GPU-h', 'price date', 'matmul TFLOP/s', 'busbw GB/s', '$/PFLOP-h', 'train MFU', 'days', 'cost $M'] });
@@ -75,4 +79,15 @@ export function formatEstimate(d: EstimateDoc): string {
   out.push(`sources: GEMM ${d.sources.gemm}, intra-node ${d.sources.intraNode}, inter-node ${d.sources.interNode}; ${d.sources.measured.join('; ')}`);
   if (d.assumed.length) out.push(`assumed: ${d.assumed.join('; ')}`);
   return out.join('\n') + '\n';
+}
+
+/** One paragraph on failures, checkpoints and goodput. */
+function goodputLine(g: NonNullable<EstimateDoc['goodput']>, prefix: string): string {
+  const mtbf = g.mtbfHours >= 1 ? `${f(g.mtbfHours, 2)} h` : `${f(g.mtbfHours * 60, 1)} min`;
+  let line = `${prefix}goodput ${f(g.goodput * 100)}%: a failure every ${mtbf} on ${g.gpus.toLocaleString('en-US')} GPUs; checkpoint ${f(g.checkpointGB, 0)} GB, ` +
+    `write ${f(g.writeSeconds, 1)} s, restore ${f(g.restoreSeconds, 1)} s, restart ${f(g.restartSeconds, 0)} s; every ${f(g.intervalSeconds / 60, 1)} min (${g.intervalSource === 'young' ? 'Young/Daly optimum' : 'given'}), ` +
+    `${f(g.lostSecondsPerFailure / 60, 1)} min lost per failure`;
+  if (g.train && Number.isFinite(g.train.days)) line += `\n  time to train with failures: ${f(g.train.days, 1)} days (${f(g.train.idealDays, 1)} without), ${f(g.train.failures, 0)} failures, ${f(g.train.checkpoints, 0)} checkpoints`;
+  if (g.note) line += `\n  ${g.note}`;
+  return line;
 }

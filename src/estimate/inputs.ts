@@ -4,6 +4,7 @@
  * `configs/clusters/*.yaml` and the entries of a published-runs file.
  */
 import { z } from 'zod';
+import { ReliabilitySpec } from './goodput.js';
 
 const pos = () => z.number().positive();
 const posInt = () => z.number().int().positive();
@@ -30,7 +31,27 @@ const ModelArchIn = aliased(ModelArch, [
   [/gpt|gelu|bloom|opt|megatron|mt-nlg|falcon|neox/, 'gpt'],
 ]);
 
-/** A dense decoder-only transformer. */
+/** Mixture-of-experts FFN: routed experts, top-k routing, shared experts. */
+export const MoeSpec = z.object({
+  /** Routed experts per MoE layer. */
+  experts: posInt(),
+  /** Routed experts each token goes to. */
+  topK: posInt(),
+  /** FFN inner size of one expert; defaults to the model's ffnHidden. */
+  expertFfnHidden: posInt().optional(),
+  /** Shared experts every token goes through (DeepSeekMoE), each of expertFfnHidden. */
+  sharedExperts: z.number().int().min(0).default(0),
+  /** Leading layers with a dense FFN (ffnHidden) instead of experts (DeepSeek-V3: 3). */
+  denseLayers: z.number().int().min(0).default(0),
+  /**
+   * Capacity factor: expert buffers hold capacityFactor × the balanced share of tokens,
+   * so compute and all-to-all bytes scale with it (1 = dropless and balanced).
+   */
+  capacityFactor: z.number().min(1).default(1),
+}).strict();
+export type MoeSpec = z.infer<typeof MoeSpec>;
+
+/** A decoder-only transformer, dense or mixture-of-experts (`moe`). */
 export const ModelSpec = z.object({
   name: z.string().optional(),
   arch: ModelArchIn.default('gpt'),
@@ -45,6 +66,7 @@ export const ModelSpec = z.object({
   ffnHidden: posInt().optional(),
   vocab: posInt(),
   seqLength: posInt(),
+  moe: MoeSpec.optional(),
 }).passthrough();
 export type ModelSpec = z.infer<typeof ModelSpec>;
 
@@ -86,6 +108,14 @@ export const TrainingSpec = z.object({
   attention: AttentionIn.optional(),
   /** ZeRO-1 style sharded optimizer (reduce-scatter grads, all-gather params). */
   distributedOptimizer: z.boolean().optional(),
+  /**
+   * FSDP / ZeRO-3: parameters, gradients and optimizer state sharded over the dp·cp
+   * group; each layer's parameters all-gathered in forward and again in backward, its
+   * gradients reduce-scattered in backward, every micro-batch.
+   */
+  fsdp: z.boolean().optional(),
+  /** Expert parallelism: experts split over `ep` data-parallel ranks (MoE models). */
+  ep: posInt().optional(),
   /** Tokens (or FLOPs via `budgetFlops`) to train for, for time-to-train. */
   trainTokens: pos().optional(),
 }).passthrough();
@@ -126,7 +156,20 @@ export const ClusterSpec = z.object({
     perGpuInfraWatts: z.number().min(0).default(100),
     /** Power usage effectiveness of the facility. */
     pue: z.number().min(1).default(1.2),
+    /**
+     * The scale-out network's own power, per GPU: switch ports (2·tiers − 1 per GPU in a
+     * non-blocking fat tree) and optical transceivers (two per link, `tiers` links per
+     * GPU). When given, it is added to the all-in watts and `perGpuInfraWatts` is what
+     * remains (storage, management). NICs are in the node overhead.
+     */
+    network: z.object({
+      tiers: posInt().default(3),
+      switchWattsPerPort: z.number().min(0),
+      transceiverWatts: z.number().min(0),
+    }).strict().optional(),
   }).default({ nodeOverheadWatts: 2800, perGpuInfraWatts: 100, pue: 1.2 }),
+  /** Failures and checkpointing, for goodput (src/estimate/goodput.ts). */
+  reliability: ReliabilitySpec.partial().optional(),
   /** Price per GPU-hour, USD. */
   pricePerGpuHour: pos().optional(),
   /** GPUs per rack, for site sizing. */

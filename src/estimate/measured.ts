@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { UsageError } from '../harness/errors.js';
 import { ResultsFile } from '../harness/results/schema.js';
-import type { Link } from './comm.js';
+import type { CollectiveOp, Link } from './comm.js';
 import type { MeasuredGemm } from './gemm.js';
 import { parseOrThrow, readYamlFile } from './validate-input.js';
 
@@ -18,11 +18,16 @@ export interface Measurements {
   intra?: Link;
   /** Collective bus bandwidth per GPU across nodes, if measured. */
   inter?: Link;
+  /** Per-collective links from all-gather, reduce-scatter and all-to-all cases (see Fabric.ops). */
+  ops: Partial<Record<CollectiveOp, { intra?: Link; inter?: Link }>>;
   /** Device names seen in the files. */
   devices: string[];
   /** One line per number taken from measurement, and what was missing. */
   notes: string[];
 }
+
+/** Collectives whose own measurements replace the all-reduce-derived links. */
+const OP_WORKLOADS: CollectiveOp[] = ['allgather', 'reducescatter', 'alltoall'];
 
 const DTYPE_TO_PRECISION: Record<string, string> = { f16: 'fp16', bf16: 'bf16', fp8: 'fp8', tf32: 'tf32', f32: 'fp32' };
 
@@ -42,7 +47,9 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 
 /** Extracts measurements from parsed results files. */
 export function extractMeasurements(files: ResultsFile[]): Measurements {
-  const out: Measurements = { gemms: [], devices: [], notes: [] };
+  const out: Measurements = { gemms: [], ops: {}, devices: [], notes: [] };
+  // Best busbw per (collective, scope) for the collectives FSDP and MoE use.
+  const perOp = new Map<string, { busbw: number; id: string; perNode: number; alpha?: number }>();
   let bestIntra: { busbw: number; alpha?: number; id: string } | undefined;
   let bestInter: { busbw: number; alpha?: number; id: string; perNode: number } | undefined;
   const fits: Fit[] = [];
@@ -61,6 +68,16 @@ export function extractMeasurements(files: ResultsFile[]): Measurements {
       }
       const caseFit = (c as Record<string, unknown>).fit;
       if (caseFit !== undefined) { const r = Fit.safeParse(caseFit); if (r.success) fits.push({ workload: c.workload, ...r.data }); }
+      if (OP_WORKLOADS.includes(c.workload as CollectiveOp)) {
+        const busbw = num(c.metrics.busbwGBps);
+        const ranks = num(p.ranks) ?? 1;
+        const nodes = num(p.nodes) ?? 1;
+        if (!busbw || ranks <= 1) continue;
+        const key = `${c.workload}|${nodes > 1 ? 'inter' : 'intra'}`;
+        const prev = perOp.get(key);
+        if (!prev || busbw > prev.busbw) perOp.set(key, { busbw, id: c.id, perNode: Math.max(1, ranks / nodes) });
+        continue;
+      }
       if (c.workload !== 'allreduce') continue;
       const busbw = num(c.metrics.busbwGBps);
       if (!busbw) continue;
@@ -73,6 +90,21 @@ export function extractMeasurements(files: ResultsFile[]): Measurements {
         bestInter = { busbw, id: c.id, perNode: Math.max(1, ranks / nodes) };
       }
     }
+  }
+  const collFits = (f0: ResultsFile[]) => f0.flatMap((f) => f.collectives?.fits ?? []);
+  for (const fit of collFits(files)) {
+    if (!OP_WORKLOADS.includes(fit.workload as CollectiveOp)) continue;
+    const e = perOp.get(`${fit.workload}|${(fit.nodes ?? 1) > 1 ? 'inter' : 'intra'}`);
+    if (e && e.alpha === undefined) e.alpha = fit.alphaUs;
+  }
+  for (const [key, e] of perOp) {
+    const [op, scope] = key.split('|') as [CollectiveOp, 'intra' | 'inter'];
+    // All-gather/reduce-scatter across nodes run hierarchically like all-reduce: per-GPU NIC
+    // share = busbw / ranks per node. All-to-all's per-rank busbw is used as it is.
+    const bw = scope === 'inter' && op !== 'alltoall' ? e.busbw / e.perNode : e.busbw;
+    const link: Link = { busbwGBps: bw, latencyUs: e.alpha ?? (scope === 'intra' ? 8 : 15), source: 'measured' };
+    out.ops[op] = { ...out.ops[op], [scope]: link };
+    out.notes.push(`${op} ${scope}-node busbw ${bw.toFixed(1)} GB/s${scope === 'inter' && op !== 'alltoall' ? ' per GPU' : ''} measured (${e.id})`);
   }
   for (const fit of fits) {
     const bw = fit.busbwGBps ?? fit.betaGBps;

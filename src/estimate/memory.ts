@@ -4,14 +4,14 @@
  * Transformer Models", Sec. 4), for the most loaded pipeline stage.
  */
 import type { ResolvedModel } from './flops.js';
-import { parameterCount } from './flops.js';
+import { layerMix, parameterCount } from './flops.js';
 import type { ResolvedTraining } from './resolve.js';
 
 /** The layout facts memory depends on: the resolved training layout, plus the gradient width. */
 export type MemoryLayout = Pick<
   ResolvedTraining,
   'microBatch' | 'tp' | 'pp' | 'dp' | 'cp' | 'virtualStages' | 'microBatches' | 'recompute' | 'sequenceParallel' | 'attention' | 'distributedOptimizer'
-> & {
+> & Partial<Pick<ResolvedTraining, 'fsdp' | 'ep'>> & {
   /** Bytes per main gradient element (4 when gradients accumulate in fp32). */
   gradBytes: number;
 };
@@ -46,7 +46,17 @@ export function layerActivationBytes(m: ResolvedModel, L: MemoryLayout): number 
   // activation input and output 4f/h, mask 1 (= 19 for f = 4h; SwiGLU keeps gate, up and
   // product: 6f/h, no dropout); two norm inputs 4.
   const attnLinear = 2 + 2 + 4 * kvFrac + 2 + 1;
-  const mlp = m.arch === 'llama' ? 2 + (6 * m.ffnHidden) / h : 2 + (4 * m.ffnHidden) / h + 1;
+  const mlpOf = (f: number) => (m.arch === 'llama' ? 2 + (6 * f) / h : 2 + (4 * f) / h + 1);
+  let mlp = mlpOf(m.ffnHidden);
+  if (m.moe) {
+    // MoE layer: expert activations on topK·cf token copies plus shared experts on every
+    // token, and the permuted (dispatched) inputs kept for backward: 2·topK·cf.
+    const moe = m.moe;
+    const copies = moe.topK * moe.capacityFactor + moe.sharedExperts;
+    const moeMlp = mlpOf(moe.expertFfnHidden * copies) + 2 * moe.topK * moe.capacityFactor;
+    const mix = layerMix(m);
+    mlp = (mix.dense * mlp + mix.moe * moeMlp) / m.layers;
+  }
   const norms = 4;
   const scores = L.attention === 'flash' ? 0 : (5 * a * m.seqLength) / h; // s×s scores, softmax, dropout mask
   const sbh = s * b * h;
@@ -59,14 +69,30 @@ export function layerActivationBytes(m: ResolvedModel, L: MemoryLayout): number 
   return sbh * (linear + kept);
 }
 
+/**
+ * Parameters one GPU of the most loaded stage holds before any data-parallel sharding:
+ * non-expert parameters split by tp, routed experts split by tp and ep.
+ */
+export function stageParameters(m: ResolvedModel, L: Pick<MemoryLayout, 'tp' | 'pp'> & { ep?: number }): { dense: number; expert: number } {
+  const pc = parameterCount(m);
+  const layers = Math.ceil(m.layers / L.pp);
+  return { dense: (layers * pc.nonExpertLayer + pc.embedding) / L.tp, expert: (layers * pc.expertLayer) / (L.tp * (L.ep ?? 1)) };
+}
+
 /** Memory per GPU on the most loaded stage (the first: it holds the most micro-batches in flight). */
 export function memoryPerGpu(m: ResolvedModel, L: MemoryLayout, capacityGB: number): MemoryBreakdown {
-  const pc = parameterCount(m);
-  const params = (Math.ceil(m.layers / L.pp) * pc.layer + pc.embedding) / L.tp;
-  const weights = 2 * params;
-  const grads = L.gradBytes * params;
-  const shard = L.distributedOptimizer ? L.dp * L.cp : 1;
-  const optimizer = (12 * params) / shard; // fp32 master, Adam m and v
+  const sp = stageParameters(m, L);
+  const params = sp.dense + sp.expert;
+  const dpRanks = L.dp * L.cp;
+  const ep = L.ep ?? 1;
+  // Sharded state: non-expert parameters over dp·cp, expert parameters over the expert-data-parallel dp·cp/ep.
+  const sharded = sp.dense / dpRanks + sp.expert / Math.max(1, dpRanks / ep);
+  const fsdp = L.fsdp ?? false;
+  // FSDP keeps two layers unsharded (the one running, the one prefetched) and one layer's full gradients.
+  const layerParams = (parameterCount(m).layer) / L.tp;
+  const weights = fsdp ? 2 * sharded + 2 * 2 * layerParams : 2 * params;
+  const grads = fsdp ? L.gradBytes * (sharded + layerParams) : L.gradBytes * params;
+  const optimizer = 12 * (L.distributedOptimizer || fsdp ? sharded : params); // fp32 master, Adam m and v
   // 1F1B: the first stage holds min(m, p) micro-batches of L/p layers; interleaving adds (p−1)/(p·v).
   const inflight = Math.min(L.microBatches, L.pp) * (L.pp > 1 && L.virtualStages > 1 ? 1 + (L.pp - 1) / (L.pp * L.virtualStages) : 1);
   let act = layerActivationBytes(m, L) * Math.ceil(m.layers / L.pp) * inflight;

@@ -73,6 +73,27 @@ export const EfficiencyParams = z.object({
    */
   dpOverlap: z.number().min(0).max(1).default(0.5),
   /**
+   * FSDP / ZeRO-3: share of a layer's compute that the next layer's parameter all-gather
+   * (and, in backward, the gradient reduce-scatter) can hide behind. 1 = prefetching hides
+   * the communication up to the layer's whole compute (PyTorch FSDP forward/backward
+   * prefetch, Zhao et al. 2023, Sec. 3.4); what exceeds it is exposed.
+   * @default 1
+   */
+  fsdpOverlap: z.number().min(0).max(1).default(1),
+  /**
+   * Share of the MoE all-to-all (dispatch and combine) hidden behind compute. Megatron-LM's
+   * default schedule overlaps none; DeepSeek-V3's DualPipe hides nearly all of it
+   * (DeepSeek-V3 report, Sec. 3.2.1).
+   * @default 0
+   */
+  epOverlap: z.number().min(0).max(1).default(0),
+  /**
+   * Grouped-GEMM rate of the routed experts relative to one GEMM of the per-expert shape
+   * (the size ramp already charges the smaller per-expert GEMMs). 1 = as efficient.
+   * @default 1
+   */
+  groupedGemmEfficiency: z.number().gt(0).max(1).default(1),
+  /**
    * Fixed time per training step outside the model: data loader, logging, launching
    * the step, loss-scale checks. Seconds.
    * @default 0.02

@@ -27,6 +27,10 @@ export interface ResolvedTraining {
   sequenceParallel: boolean;
   attention: AttentionImpl;
   distributedOptimizer: boolean;
+  /** FSDP / ZeRO-3 sharding of parameters, gradients and optimizer state over dp·cp. */
+  fsdp: boolean;
+  /** Expert-parallel size (1 for dense models). */
+  ep: number;
 }
 
 /** GPUs of the Ampere generation and older run the pre-flash-attention Megatron stack by default. */
@@ -40,7 +44,7 @@ function isPreHopper(gpu: GpuEntry): boolean {
  * `lenient` (validation of published runs) turns layout inconsistencies into notes: the
  * layout wins, and the caller counts tp·pp·dp·cp GPUs.
  */
-export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, heads: number, layers: number, assumed: string[], field = 'training', lenient = false): ResolvedTraining {
+export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, heads: number, layers: number, assumed: string[], field = 'training', lenient = false, experts?: number): ResolvedTraining {
   const tp = t.tp ?? 1;
   const pp = t.pp ?? 1;
   const cp = t.cp ?? 1;
@@ -91,7 +95,12 @@ export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, he
   // Sharded optimizer state (Megatron distributed optimizer, ZeRO-1, FSDP) is standard on the Hopper-era stack.
   const distributedOptimizer = t.distributedOptimizer ?? (!preHopper && dp * cp > 1);
   if (t.distributedOptimizer === undefined) assumed.push(`distributedOptimizer=${distributedOptimizer}`);
-  return { globalBatch: t.globalBatchSequences, microBatch, tp, pp, dp, cp, virtualStages: vs, microBatches, recompute, precision, sequenceParallel, attention, distributedOptimizer };
+  const fsdp = t.fsdp ?? false;
+  const ep = t.ep ?? 1;
+  if (ep > 1 && experts === undefined) fail(`ep=${ep} but the model has no experts`, `${field}.ep`);
+  if (ep > 1 && (dp * cp) % ep !== 0) fail(`ep=${ep} does not divide dp·cp = ${dp * cp}`, `${field}.ep`);
+  if (experts !== undefined && experts % ep !== 0) fail(`ep=${ep} does not divide experts=${experts}`, `${field}.ep`);
+  return { globalBatch: t.globalBatchSequences, microBatch, tp, pp, dp, cp, virtualStages: vs, microBatches, recompute, precision, sequenceParallel, attention, distributedOptimizer: distributedOptimizer || fsdp, fsdp, ep };
 }
 
 /** Network line rate per GPU when nothing says: 200 Gb/s HDR on Ampere, 400 Gb/s NDR after. */
@@ -131,7 +140,8 @@ export function resolveFabric(
     latencyUs: latency.interUs ?? p.networkLatencyUs,
     source: 'catalog',
   };
-  return { gpusPerNode, intra, inter };
+  const ops = measured?.ops && Object.keys(measured.ops).length ? measured.ops : undefined;
+  return { gpusPerNode, intra, inter, ...(ops && { ops }) };
 }
 
 /** Cluster facts in the shape `resolveFabric` takes. */

@@ -14,7 +14,8 @@ import { readMeasurements, type Measurements } from './measured.js';
 import { DEFAULT_PARAMS, EfficiencyParams } from './params.js';
 import { resolveFabric, resolveTraining, type ResolvedTraining } from './resolve.js';
 import { defaultSpace, searchLayouts } from './search.js';
-import { sizeSite, timeToTrain, type SiteSizing } from './site.js';
+import { networkWattsPerGpu, sizeSite, timeToTrain, type SiteSizing } from './site.js';
+import { DEFAULT_RELIABILITY, ReliabilitySpec, estimateGoodput, type Goodput } from './goodput.js';
 import { estimateStep, type StepEstimate } from './step.js';
 import { parseOrThrow, readYamlFile } from './validate-input.js';
 
@@ -40,7 +41,14 @@ export interface EstimateOptions {
   sequenceParallel?: boolean;
   attention?: AttentionImpl;
   distributedOptimizer?: boolean;
+  fsdp?: boolean;
+  ep?: number;
   trainTokens?: number;
+  /** Reliability overrides (failure rate, checkpoint interval, storage bandwidth, restart). */
+  failuresPerGpuHour?: number;
+  checkpointIntervalS?: number;
+  storageGBps?: number;
+  restartSeconds?: number;
   measured?: string[];
   search?: boolean;
   top?: number;
@@ -81,8 +89,8 @@ function summarize(e: StepEstimate) {
 }
 
 function layoutOf(t: ResolvedTraining) {
-  const { tp, pp, dp, cp, microBatch, virtualStages, recompute, sequenceParallel, distributedOptimizer, microBatches, globalBatch } = t;
-  return { tp, pp, dp, cp, microBatch, virtualStages, microBatches, globalBatch, recompute, sequenceParallel, distributedOptimizer };
+  const { tp, pp, dp, cp, microBatch, virtualStages, recompute, sequenceParallel, distributedOptimizer, microBatches, globalBatch, fsdp, ep, precision } = t;
+  return { tp, pp, dp, cp, microBatch, virtualStages, microBatches, globalBatch, recompute, sequenceParallel, distributedOptimizer, fsdp, ep, precision };
 }
 
 /** The estimate summary shared by the main estimate and the site's job. */
@@ -112,7 +120,7 @@ export interface InstanceRow {
 export interface EstimateDoc {
   schema: 'gpubench.estimate/v1';
   inputs: {
-    model: ResolvedModel & { file: string; parameters: number };
+    model: ResolvedModel & { file: string; parameters: number; activeParameters: number };
     cluster: { file: string; name?: string; gpu: string; gpus: number; gpusPerNode: number; fabric: Fabric };
     training: LayoutSummary;
     params: EfficiencyParams;
@@ -121,6 +129,8 @@ export interface EstimateDoc {
   assumed: string[];
   estimate: EstimateSummary;
   timeToTrain?: TimeToTrain;
+  /** Failures and checkpoints on this job; with --train-tokens, time-to-train with failures. */
+  goodput?: Goodput;
   allreduce?: { bytes: number; gpus: number; seconds: number; algbwGBps: number; busbwGBps: number; note: string };
   search?: {
     evaluated: number;
@@ -132,6 +142,7 @@ export interface EstimateDoc {
     assumed: string[];
     job: EstimateSummary & { gpus: number; layout: LayoutSummary; sustainedEflops: number };
     timeToTrain?: TimeToTrain;
+    goodput?: Goodput;
   };
   instances?: InstanceRow[];
 }
@@ -173,10 +184,12 @@ export function runEstimate(o: EstimateOptions): EstimateDoc {
     ...(o.sequenceParallel !== undefined && { sequenceParallel: o.sequenceParallel }),
     ...(o.attention !== undefined && { attention: o.attention }),
     ...(o.distributedOptimizer !== undefined && { distributedOptimizer: o.distributedOptimizer }),
+    ...(o.fsdp !== undefined && { fsdp: o.fsdp }),
+    ...(o.ep !== undefined && { ep: o.ep }),
   });
   // The model file's dp belongs to its own GPU count: drop it unless given here.
   spec.dp = o.dp;
-  const training = resolveTraining(spec, gpus, gpu, model.heads, model.layers, assumed, 'training');
+  const training = resolveTraining(spec, gpus, gpu, model.heads, model.layers, assumed, 'training', false, model.moe?.experts);
   const fabric: Fabric = resolveFabric(gpu, cluster.gpusPerNode, cluster.interconnect, params, assumed, measured, cluster.topology.oversubscription, {
     intraUs: cluster.intraNodeLatencyUs,
     interUs: cluster.interNodeLatencyUs,
@@ -194,7 +207,18 @@ export function runEstimate(o: EstimateOptions): EstimateDoc {
 
   const power = cluster.power;
   const gpuWatts = power.gpuWatts ?? gpu.watts;
-  const sitePower = { gpuWatts, nodeOverheadWatts: power.nodeOverheadWatts, perGpuInfraWatts: power.perGpuInfraWatts, pue: power.pue, gpusPerNode: cluster.gpusPerNode, gpusPerRack: cluster.gpusPerRack };
+  const sitePower = {
+    gpuWatts, nodeOverheadWatts: power.nodeOverheadWatts, perGpuInfraWatts: power.perGpuInfraWatts, pue: power.pue, gpusPerNode: cluster.gpusPerNode, gpusPerRack: cluster.gpusPerRack,
+    networkWattsPerGpu: power.network ? networkWattsPerGpu(power.network) : 0,
+  };
+  const reliability = ReliabilitySpec.parse({
+    ...DEFAULT_RELIABILITY,
+    ...cluster.reliability,
+    ...(o.failuresPerGpuHour !== undefined && { failuresPerGpuHour: o.failuresPerGpuHour }),
+    ...(o.checkpointIntervalS !== undefined && { checkpointIntervalS: o.checkpointIntervalS }),
+    ...(o.storageGBps !== undefined && { storageWriteGBps: o.storageGBps, storageReadGBps: o.storageGBps }),
+    ...(o.restartSeconds !== undefined && { restartSeconds: o.restartSeconds }),
+  });
   const facilityWattsPerGpu = sizeSite(1, sitePower, 1).facilityWattsPerGpu;
   const pk = peak16(gpu);
   const trainTokens = o.trainTokens ?? tIn.trainTokens;
@@ -203,7 +227,7 @@ export function runEstimate(o: EstimateOptions): EstimateDoc {
   const doc: EstimateDoc = {
     schema: 'gpubench.estimate/v1',
     inputs: {
-      model: { file: modelPath, ...model, parameters: parameterCount(model).total },
+      model: { file: modelPath, ...model, parameters: parameterCount(model).total, activeParameters: parameterCount(model).active },
       cluster: { file: clusterPath, name: cluster.name, gpu: gpu.id, gpus, gpusPerNode: cluster.gpusPerNode, fabric },
       training: layoutOf(training),
       params,
@@ -223,6 +247,7 @@ export function runEstimate(o: EstimateOptions): EstimateDoc {
     const ttt = timeToTrain(fl, gpus, est.modelTflopsPerGpu, facilityWattsPerGpu, cluster.pricePerGpuHour);
     doc.timeToTrain = { tokens: trainTokens, modelFlops: fl, ...ttt, range: { days: [ttt.days * (1 - params.uncertainty), ttt.days * (1 + params.uncertainty)] } };
   }
+  doc.goodput = estimateGoodput(gpus, parameterCount(model).total, reliability, doc.timeToTrain?.seconds);
   if (o.allreduceBytes) {
     const seconds = collectiveTime('allreduce', o.allreduceBytes, gpus, 1, fabric);
     doc.allreduce = {
@@ -237,7 +262,7 @@ export function runEstimate(o: EstimateOptions): EstimateDoc {
   if (o.search) {
     const out = searchLayouts({
       model, gpu, gpus, fabric, params, globalBatch: training.globalBatch,
-      base: { precision: training.precision, sequenceParallel: true, attention: training.attention, distributedOptimizer: training.distributedOptimizer },
+      base: { precision: training.precision, sequenceParallel: true, attention: training.attention, distributedOptimizer: training.distributedOptimizer, fsdp: training.fsdp, ep: training.ep },
       space: defaultSpace(model, cluster.gpusPerNode, model.seqLength >= 16384),
       measuredGemms: measured?.gemms ?? [],
       top: o.top ?? 10,
@@ -269,6 +294,7 @@ export function runEstimate(o: EstimateOptions): EstimateDoc {
       const fl = flopsPerToken * trainTokens;
       siteDoc.timeToTrain = { tokens: trainTokens, ...timeToTrain(fl, siteGpus, siteEst.modelTflopsPerGpu, site.facilityWattsPerGpu, cluster.pricePerGpuHour) };
     }
+    siteDoc.goodput = estimateGoodput(siteGpus, parameterCount(model).total, reliability, siteDoc.timeToTrain?.seconds);
     doc.site = siteDoc;
   }
   if (o.instances) {

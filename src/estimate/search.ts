@@ -62,7 +62,7 @@ export function searchLayouts(opts: {
   fabric: Fabric;
   params: EfficiencyParams;
   globalBatch: number;
-  base: Pick<ResolvedTraining, 'precision' | 'sequenceParallel' | 'attention' | 'distributedOptimizer'>;
+  base: Pick<ResolvedTraining, 'precision' | 'sequenceParallel' | 'attention' | 'distributedOptimizer'> & Partial<Pick<ResolvedTraining, 'fsdp' | 'ep'>>;
   space: SearchSpace;
   measuredGemms?: MeasuredGemm[];
   top?: number;
@@ -78,6 +78,8 @@ export function searchLayouts(opts: {
         const replica = tp * cp * pp;
         if (gpus % replica !== 0) continue;
         const dp = gpus / replica;
+        const ep = opts.base.ep ?? 1;
+        if ((dp * cp) % ep !== 0) continue;
         for (const mb of space.microBatch) {
           if (opts.globalBatch % (dp * mb) !== 0) continue;
           const microBatches = opts.globalBatch / (dp * mb);
@@ -86,6 +88,8 @@ export function searchLayouts(opts: {
             for (const recompute of space.recompute) {
               const training: ResolvedTraining = {
                 ...opts.base,
+                fsdp: opts.base.fsdp ?? false,
+                ep,
                 sequenceParallel: tp > 1 && opts.base.sequenceParallel,
                 globalBatch: opts.globalBatch, microBatch: mb, tp, pp, dp, cp, virtualStages: vs, microBatches, recompute,
               };

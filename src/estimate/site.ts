@@ -12,11 +12,25 @@ export interface SitePower {
   pue: number;
   gpusPerNode: number;
   gpusPerRack: number;
+  /** The scale-out network's own power per GPU (switch ports and optics); 0 when folded into perGpuInfraWatts. */
+  networkWattsPerGpu?: number;
+}
+
+/**
+ * Network power per GPU of a non-blocking fat tree with `tiers` switch levels: each GPU
+ * accounts for 2·tiers − 1 switch ports (one at the leaf, two at every level above but the
+ * top, one at the top) and `tiers` links of two transceivers each.
+ */
+export function networkWattsPerGpu(n: { tiers: number; switchWattsPerPort: number; transceiverWatts: number }): number {
+  return (2 * n.tiers - 1) * n.switchWattsPerPort + 2 * n.tiers * n.transceiverWatts;
 }
 
 export interface SiteSizing {
   budgetWatts: number;
   allInWattsPerGpu: number;
+  /** Of which the scale-out network. */
+  networkWattsPerGpu: number;
+  pue: number;
   facilityWattsPerGpu: number;
   gpus: number;
   nodes: number;
@@ -30,13 +44,15 @@ export interface SiteSizing {
 
 /** Sizes a site for a power budget (watts). */
 export function sizeSite(budgetWatts: number, p: SitePower, peak16Tflops: number): SiteSizing {
-  const allIn = p.gpuWatts + p.nodeOverheadWatts / p.gpusPerNode + p.perGpuInfraWatts;
+  const allIn = p.gpuWatts + p.nodeOverheadWatts / p.gpusPerNode + p.perGpuInfraWatts + (p.networkWattsPerGpu ?? 0);
   const facility = allIn * p.pue;
   const nodes = Math.floor(budgetWatts / facility / p.gpusPerNode);
   const gpus = nodes * p.gpusPerNode;
   return {
     budgetWatts,
     allInWattsPerGpu: allIn,
+    networkWattsPerGpu: p.networkWattsPerGpu ?? 0,
+    pue: p.pue,
     facilityWattsPerGpu: facility,
     gpus,
     nodes,

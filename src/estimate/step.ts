@@ -9,9 +9,9 @@
 import type { GpuEntry } from './catalog.js';
 import { peak16, peakTflops } from './catalog.js';
 import { collectiveTime, p2pTime, type Fabric } from './comm.js';
-import { gemmFlops, layerGemms, logitGemm, parameterCount, stepFlops, type AttentionCounting, type ResolvedModel } from './flops.js';
+import { gemmFlops, layerGemms, layerMix, logitGemm, moeLayerGemms, parameterCount, stepFlops, type AttentionCounting, type Gemm, type ResolvedModel } from './flops.js';
 import { flashAttentionTime, gemmRate, gemmTime, type GemmDevice, type MeasuredGemm } from './gemm.js';
-import { memoryPerGpu, type MemoryBreakdown } from './memory.js';
+import { memoryPerGpu, stageParameters, type MemoryBreakdown } from './memory.js';
 import type { EfficiencyParams } from './params.js';
 import type { ResolvedTraining } from './resolve.js';
 
@@ -35,6 +35,10 @@ export interface StepBreakdown {
   bubble: number;
   /** Data-parallel gradient reduction not hidden behind the last backward. */
   dpComm: number;
+  /** FSDP parameter all-gathers and gradient reduce-scatters not hidden behind compute. */
+  fsdpComm: number;
+  /** MoE all-to-all (dispatch and combine) not hidden. */
+  epComm: number;
   /** Optimizer step (memory-bound Adam). */
   optimizer: number;
   /** Fixed per-step overhead. */
@@ -119,25 +123,48 @@ export function estimateStep(run: RunSetup): StepEstimate {
 
   // --- one layer, one micro-batch, forward ---
   const gemms = layerGemms(m, b, t.tp, t.cp);
-  let linFwd = 0;
   let attFwd = 0;
   let attFlopsFwd = 0;
   let measuredUsed = false;
-  for (const g of gemms) {
-    if (g.attention) {
-      attFlopsFwd += gemmFlops(g);
-      if (t.attention === 'unfused') attFwd += gemmTime(g, attDev, p);
-    } else {
-      linFwd += gemmTime(g, dev, p);
+  // Linear GEMMs of one layer, forward; routed experts run as a grouped GEMM.
+  const linearTime = (gs: Gemm[]) => {
+    let sum = 0;
+    for (const g of gs) {
+      if (g.attention) continue;
+      sum += gemmTime(g, dev, p) / (g.expert ? p.groupedGemmEfficiency : 1);
       if (gemmRate(g, dev, p).source === 'measured') measuredUsed = true;
     }
+    return sum;
+  };
+  for (const g of gemms) {
+    if (!g.attention) continue;
+    attFlopsFwd += gemmFlops(g);
+    if (t.attention === 'unfused') attFwd += gemmTime(g, attDev, p);
   }
+  const mix = layerMix(m);
+  const moeGemms = m.moe ? moeLayerGemms(m, b, t.tp, t.cp, t.ep) : [];
+  // Per-layer figures are averages over dense and MoE layers.
+  let linFwd = (mix.dense * linearTime(gemms) + (mix.moe ? mix.moe * linearTime(moeGemms) : 0)) / m.layers;
   // Flash: forward and backward together at one efficiency (it recomputes scores inside bwd).
   const flashTotal = t.attention === 'flash' ? flashAttentionTime(attFlopsFwd, attDev, p) : 0;
   // Book a third as forward, two thirds as backward, as for GEMMs.
   if (t.attention === 'flash') attFwd = flashTotal / 3;
   const ew = layerElementwiseElements(m, t);
-  const ewLinFwd = (ew.linear * ACT_BYTES) / memBps;
+  if (m.moe && mix.moe) {
+    // MoE layers: the activation runs on topK·cf token copies of the expert width plus the
+    // shared experts; dispatch and combine permute the hidden states (read + write, twice).
+    const moe = m.moe;
+    const act = m.arch === 'gpt' ? 2 : 3;
+    const copies = moe.topK * moe.capacityFactor;
+    const tokensRep = t.sequenceParallel ? tokens / t.tp : tokens;
+    const denseFfn = (tokens * act * m.ffnHidden) / t.tp;
+    const moeFfn = (tokens * act * moe.expertFfnHidden * (copies + moe.sharedExperts)) / t.tp + tokensRep * 4 * copies * m.hidden;
+    ew.linear += (mix.moe * (moeFfn - denseFfn)) / m.layers;
+  }
+  // fp8: the inputs of every fp8 GEMM are cast from 16 bits (read 2 B, write 1 B per element).
+  const castElems = (gs: Gemm[]) => gs.filter((g) => !g.attention).reduce((a, g) => a + g.m * g.k * g.batch, 0);
+  const fp8Cast = fp8 ? (3 * (mix.dense * castElems(gemms) + mix.moe * castElems(moeGemms))) / m.layers : 0;
+  const ewLinFwd = (ew.linear * ACT_BYTES + fp8Cast) / memBps;
   const ewAttFwd = (ew.attention * ACT_BYTES) / memBps;
 
   // TP: two all-reduces per layer forward (or all-gather + reduce-scatter pairs under SP,
@@ -155,9 +182,35 @@ export function estimateStep(run: RunSetup): StepEstimate {
   const cpFwd = cpRaw - Math.min(cpRaw * p.cpOverlap, attFwd);
   const cpBwd = 2 * cpRaw - Math.min(2 * cpRaw * p.cpOverlap, 2 * attFwd);
 
-  const fwdLayer = linFwd + attFwd + ewLinFwd + ewAttFwd + tpFwd + cpFwd;
-  const bwdLayer = 2 * linFwd + 2 * attFwd + 2 * (ewLinFwd + ewAttFwd) + tpFwd + cpBwd;
-  const recLayer = t.recompute === 'full' ? fwdLayer : t.recompute === 'selective' ? attFwd + ewAttFwd : 0;
+  // EP: dispatch and combine all-to-alls per MoE layer, forward and backward, over the ep
+  // ranks (stride tp: experts are split over data-parallel ranks), averaged over layers.
+  const tokensLocal = t.sequenceParallel ? tokens / t.tp : tokens;
+  const a2aBytes = m.moe ? tokensLocal * m.moe.topK * m.moe.capacityFactor * m.hidden * ACT_BYTES : 0;
+  const epFwd = m.moe && t.ep > 1 ? ((2 * collectiveTime('alltoall', a2aBytes, t.ep, t.tp, fabric) * mix.moe) / m.layers) * (1 - p.epOverlap) : 0;
+
+  // FSDP / ZeRO-3: each layer's parameters (16-bit) gathered in forward and again in backward,
+  // its gradients reduce-scattered in backward, every micro-batch; prefetching hides them
+  // behind up to fsdpOverlap of the layer's compute.
+  const gradBytes = t.precision === 'fp16' ? 2 : 4; // bf16 accumulates and reduces fp32 main grads
+  const dpRanks = t.dp * t.cp;
+  let fsdpFwd = 0;
+  let fsdpBwd = 0;
+  if (t.fsdp && dpRanks > 1) {
+    const pcl = parameterCount(m);
+    const ed = Math.max(1, dpRanks / t.ep);
+    const dense = pcl.nonExpertLayer / t.tp;
+    const expert = pcl.expertLayer / (t.tp * t.ep);
+    const gather = collectiveTime('allgather', dense * 2, dpRanks, t.tp, fabric) + collectiveTime('allgather', expert * 2, ed, t.tp * t.ep, fabric);
+    const scatter = collectiveTime('reducescatter', dense * gradBytes, dpRanks, t.tp, fabric) + collectiveTime('reducescatter', expert * gradBytes, ed, t.tp * t.ep, fabric);
+    const computeFwd = linFwd + attFwd + ewLinFwd + ewAttFwd;
+    fsdpFwd = Math.max(0, gather - p.fsdpOverlap * computeFwd);
+    fsdpBwd = Math.max(0, gather + scatter - p.fsdpOverlap * 2 * computeFwd);
+  }
+
+  const fwdLayer = linFwd + attFwd + ewLinFwd + ewAttFwd + tpFwd + cpFwd + epFwd + fsdpFwd;
+  const bwdLayer = 2 * linFwd + 2 * attFwd + 2 * (ewLinFwd + ewAttFwd) + tpFwd + cpBwd + epFwd + fsdpBwd;
+  // Full recompute runs the forward again, with the parameters the backward gathered already.
+  const recLayer = t.recompute === 'full' ? fwdLayer - fsdpFwd : t.recompute === 'selective' ? attFwd + ewAttFwd : 0;
 
   // --- last stage extras: logits GEMM and cross-entropy; SP gathers the final hidden ---
   const lg = logitGemm(m, b, t.tp, t.cp);
@@ -179,18 +232,21 @@ export function estimateStep(run: RunSetup): StepEstimate {
   const pipeline = (mbs + bubbleMbs) * perMb;
 
   // --- data parallel: gradients of the most loaded stage over dp·cp ranks (stride tp) ---
-  const pc = parameterCount(m);
-  const stageParams = (layersPerStage * pc.layer + pc.embedding) / t.tp;
-  const gradBytes = t.precision === 'fp16' ? 2 : 4; // bf16 accumulates and reduces fp32 main grads
-  const dpRanks = t.dp * t.cp;
-  const dpRaw = t.distributedOptimizer
-    ? collectiveTime('reducescatter', stageParams * gradBytes, dpRanks, t.tp, fabric) + collectiveTime('allgather', stageParams * 2, dpRanks, t.tp, fabric)
-    : collectiveTime('allreduce', stageParams * gradBytes, dpRanks, t.tp, fabric);
+  // Non-expert gradients over dp·cp (stride tp); expert gradients over the expert-data-parallel
+  // group dp·cp/ep (stride tp·ep). Under FSDP they were reduce-scattered inside the layers.
+  const sp = stageParameters(m, t);
+  const stageParams = sp.dense + sp.expert;
+  const edRanks = Math.max(1, dpRanks / t.ep);
+  const dpOne = (bytesPer: number, params: number, ranks: number, stride: number) =>
+    t.distributedOptimizer
+      ? collectiveTime('reducescatter', params * bytesPer, ranks, stride, fabric) + collectiveTime('allgather', params * 2, ranks, stride, fabric)
+      : collectiveTime('allreduce', params * bytesPer, ranks, stride, fabric);
+  const dpRaw = t.fsdp ? 0 : dpOne(gradBytes, sp.dense, dpRanks, t.tp) + (sp.expert ? dpOne(gradBytes, sp.expert, edRanks, t.tp * t.ep) : 0);
   const lastBwd = layersPerStage * bwdLayer;
   const dpExposed = Math.max(0, dpRaw - p.dpOverlap * lastBwd);
 
   // --- optimizer: mixed-precision Adam reads/writes ~40 bytes per parameter it owns ---
-  const ownedParams = stageParams / (t.distributedOptimizer ? dpRanks : 1);
+  const ownedParams = t.distributedOptimizer ? sp.dense / dpRanks + sp.expert / edRanks : stageParams;
   const optimizer = (ownedParams * 40) / memBps;
 
   const stepSeconds = pipeline + dpExposed + optimizer + p.stepOverheadS;
@@ -205,6 +261,8 @@ export function estimateStep(run: RunSetup): StepEstimate {
     ppComm: mbs * ppPerMb,
     bubble: bubbleMbs * perMb,
     dpComm: dpExposed,
+    fsdpComm: mbs * layersPerStage * (fsdpFwd + fsdpBwd),
+    epComm: mbs * layersPerStage * 2 * epFwd,
     optimizer,
     overhead: p.stepOverheadS,
   };

@@ -31,8 +31,12 @@ export const PublishedRun = z.object({
     mfu: z.number().optional(),
     pctOfPeak: z.number().optional(),
     iterationSeconds: z.number().positive().optional(),
+    /** Training throughput per GPU, tokens/s: compared on tokens/s when no TFLOP/s or MFU is published. */
+    tokensPerSecondPerGPU: z.number().positive().optional(),
   }).passthrough(),
   notes: z.string().optional(),
+  /** Family for the per-family MAPE; inferred (moe if the model has experts, fsdp if training.fsdp, else dense). */
+  family: z.enum(['dense', 'moe', 'fsdp']).optional(),
 }).passthrough();
 export type PublishedRun = z.infer<typeof PublishedRun>;
 
@@ -45,7 +49,10 @@ export type PublishedRunsFile = z.infer<typeof PublishedRunsFile>;
 /** One row of the validation output. */
 export interface ValidationRow {
   id: string;
-  predicted: { tflopsPerGPU: number; mfu: number; hfu: number; iterationSeconds: number; flopsBasis: 'hardware' | 'model' };
+  family: 'dense' | 'moe' | 'fsdp';
+  /** What errorPct compares: TFLOP/s per GPU, or tokens/s per GPU. */
+  compared: 'tflopsPerGPU' | 'tokensPerSecondPerGPU';
+  predicted: { tflopsPerGPU: number; mfu: number; hfu: number; iterationSeconds: number; flopsBasis: 'hardware' | 'model'; tokensPerSecondPerGPU?: number };
   published: PublishedRun['published'];
   assumed: string[];
   /** (predicted − published) / published × 100 on tflopsPerGPU; null when not published. */
@@ -62,6 +69,8 @@ export interface ValidationReport {
   runs: ValidationRow[];
   /** Mean absolute percentage error of per-GPU TFLOP/s over runs that publish it. */
   mape: number | null;
+  /** The same per family (dense, moe, fsdp), with the number of runs. */
+  mapeByFamily: Record<string, { mape: number; runs: number }>;
   params: EfficiencyParams;
 }
 
@@ -75,7 +84,7 @@ export function predictPublishedRun(run: PublishedRun, opts: { params?: Efficien
   const model = resolveModel(run.model);
   if (run.model.kvHeads === undefined) assumed.push('kvHeads=heads');
   if (run.model.ffnHidden === undefined) assumed.push(`ffnHidden=${model.ffnHidden}`);
-  const training = resolveTraining(run.training, run.gpus, gpu, model.heads, model.layers, assumed, `${where}.training`, true);
+  const training = resolveTraining(run.training, run.gpus, gpu, model.heads, model.layers, assumed, `${where}.training`, true, model.moe?.experts);
   const layoutGpus = training.tp * training.pp * training.dp * training.cp;
   const gpusPerNode = run.gpusPerNode ?? 8;
   if (run.gpusPerNode === undefined) assumed.push('gpusPerNode=8');
@@ -92,22 +101,34 @@ export function predictPublishedRun(run: PublishedRun, opts: { params?: Efficien
   if (!est.memory.fits) assumed.push(`memory model says ${est.memory.totalGB.toFixed(0)} GB > ${est.memory.capacityGB.toFixed(0)} GB: the source must use something not modelled`);
   const tflops = basis === 'hardware' ? est.hardwareTflopsPerGpu : est.modelTflopsPerGpu;
   let pub = run.published.tflopsPerGPU;
-  if (pub === undefined && run.published.mfu !== undefined) {
+  if (pub === undefined && run.published.mfu !== undefined && run.published.tokensPerSecondPerGPU === undefined) {
     // Only MFU published: compare on TFLOP/s = MFU × the 16-bit dense peak (MFU given as a fraction or a percent).
     const mfu = run.published.mfu > 1 ? run.published.mfu / 100 : run.published.mfu;
     pub = mfu * est.peak16Tflops;
     assumed.push(`published tflopsPerGPU taken as mfu × ${est.peak16Tflops} = ${pub.toFixed(1)}`);
   }
+  const tokensPerGpu = est.tokensPerSecond / layoutGpus;
+  const byTokens = pub === undefined && run.published.tokensPerSecondPerGPU !== undefined;
+  const pubTok = run.published.tokensPerSecondPerGPU;
+  let errorPct: number | null = pub ? round(((tflops - pub) / pub) * 100, 2) : null;
+  if (byTokens && pubTok) errorPct = round(((tokensPerGpu - pubTok) / pubTok) * 100, 2);
   return {
     id: run.id,
-    predicted: { tflopsPerGPU: round(tflops, 2), mfu: round(est.mfu, 4), hfu: round(est.hfu, 4), iterationSeconds: round(est.stepSeconds, 4), flopsBasis: basis },
+    family: familyOf(run),
+    compared: byTokens ? 'tokensPerSecondPerGPU' : 'tflopsPerGPU',
+    predicted: { tflopsPerGPU: round(tflops, 2), mfu: round(est.mfu, 4), hfu: round(est.hfu, 4), iterationSeconds: round(est.stepSeconds, 4), flopsBasis: basis, tokensPerSecondPerGPU: round(tokensPerGpu, 1) },
     published: run.published,
     assumed,
-    errorPct: pub ? round(((tflops - pub) / pub) * 100, 2) : null,
+    errorPct,
     breakdown: est.breakdown,
     memoryGB: round(est.memory.totalGB, 1),
     fits: est.memory.fits,
   };
+}
+
+/** The run's family: given, or moe when the model has experts, fsdp when training.fsdp, else dense. */
+export function familyOf(run: PublishedRun): 'dense' | 'moe' | 'fsdp' {
+  return run.family ?? (run.model.moe ? 'moe' : run.training.fsdp ? 'fsdp' : 'dense');
 }
 
 function round(x: number, d: number): number {
@@ -127,6 +148,8 @@ export function validatePublishedRuns(path: string, opts: { params?: EfficiencyP
       if (!(err instanceof UsageError)) throw err;
       const row: ValidationRow = {
         id: r.id,
+        family: familyOf(r),
+        compared: 'tflopsPerGPU',
         predicted: { tflopsPerGPU: NaN, mfu: NaN, hfu: NaN, iterationSeconds: NaN, flopsBasis: r.published.flopsBasis ?? 'model' },
         published: r.published,
         assumed: [],
@@ -141,5 +164,10 @@ export function validatePublishedRuns(path: string, opts: { params?: EfficiencyP
   });
   const errs = runs.map((r) => r.errorPct).filter((e): e is number => e !== null);
   const mape = errs.length ? round(errs.reduce((a, e) => a + Math.abs(e), 0) / errs.length, 2) : null;
-  return { file: path, runs, mape, params: opts.params ?? DEFAULT_PARAMS };
+  const mapeByFamily: ValidationReport['mapeByFamily'] = {};
+  for (const fam of ['dense', 'moe', 'fsdp']) {
+    const e = runs.filter((r) => r.family === fam && r.errorPct !== null).map((r) => Math.abs(r.errorPct!));
+    if (e.length) mapeByFamily[fam] = { mape: round(e.reduce((a, x) => a + x, 0) / e.length, 2), runs: e.length };
+  }
+  return { file: path, runs, mape, mapeByFamily, params: opts.params ?? DEFAULT_PARAMS };
 }

@@ -36,7 +36,9 @@ function throughput(r: CaseResult): string {
   const m = r.metrics;
   // Collectives report bandwidth as nccl-tests does (algbw/busbw), copies GB/s, compute TFLOP/s.
   if (m.busbwGBps !== undefined) return `algbw ${fmtGBps(m.algbwGBps)} busbw ${fmtGBps(m.busbwGBps)} GB/s`;
-  if (m.tflops === undefined && m.bandwidthGBps !== undefined) return `${m.bandwidthGBps.toFixed(1)} GB/s`;
+  // Copies: bytes copied / time, as nvbandwidth; the read+write traffic beside it, labelled.
+  if (m.tflops === undefined && m.bandwidthGBps !== undefined)
+    return `${m.bandwidthGBps.toFixed(1)} GB/s copy${m.readWriteGBps !== undefined ? ` (${m.readWriteGBps.toFixed(1)} GB/s read+write)` : ''}`;
   return `${fmtTflops(m.tflops)} TFLOP/s`;
 }
 

@@ -8,7 +8,7 @@
  */
 import type { Transport } from '../transport.js';
 import { elementBytes, type CollectiveDtype } from '../dtypes.js';
-import { blockCount, decodeInto, inputInsideOutput, moved, type CollectiveModule } from '../module.js';
+import { blockCount, blockInWholeOut, decodeInto, moved, type CollectiveModule } from '../module.js';
 import { RingPass, ringAllGather, segmentOf } from './ring-steps.js';
 
 /** nccl-tests' all-gather bus factor. */
@@ -41,11 +41,7 @@ export const allgather: CollectiveModule = {
   resolve: () => 'ring',
   inputCount: (c, ranks) => blockCount(c, ranks),
   outputCount: (c) => c.count,
-  allocate(c, ranks, rank) {
-    if (c.inPlace) return inputInsideOutput(c, ranks, rank);
-    const es = elementBytes(c.dtype);
-    return { input: new Uint8Array(blockCount(c, ranks) * es), output: new Uint8Array(c.count * es) };
-  },
+  allocate: blockInWholeOut,
   hasInput: () => true,
   run: (t, c, b) => ringAllGatherCollective(t, b.output, c.dtype, c.inPlace ? undefined : b.input, c.chunkBytes),
   checked: (_c, _n, _r, b) => b.output,

@@ -11,8 +11,7 @@
  * defined (NCCL ignores `recvbuff` elsewhere); a non-root's input (`const sendbuff`) must be
  * unchanged, and that is what is checked there.
  */
-import { elementBytes } from '../dtypes.js';
-import { blockCount, decodeInto, inputInsideOutput, moved, recvSlices, sendSlices, type CollectiveModule } from '../module.js';
+import { blockCount, blockInWholeOut, decodeInto, moved, recvSlices, sendSlices, type CollectiveModule } from '../module.js';
 
 /** nccl-tests' gather bus factor. */
 export const gatherBusFactor = (n: number): number => (n - 1) / n;
@@ -27,11 +26,7 @@ export const gather: CollectiveModule = {
   resolve: () => 'linear',
   inputCount: (c, ranks) => blockCount(c, ranks),
   outputCount: (c) => c.count,
-  allocate(c, ranks, rank) {
-    if (c.inPlace) return inputInsideOutput(c, ranks, rank);
-    const es = elementBytes(c.dtype);
-    return { input: new Uint8Array(blockCount(c, ranks) * es), output: new Uint8Array(c.count * es) };
-  },
+  allocate: blockInWholeOut,
   hasInput: () => true,
   async run(t, c, b) {
     const { rank: r, size: n } = t;

@@ -11,7 +11,7 @@ import type { Transport } from '../transport.js';
 import { elementBytes, view, type CollectiveDtype } from '../dtypes.js';
 import { finalize, type ReduceOp } from '../ops.js';
 import { RingPass, ringReduceScatter, segmentOf } from './ring-steps.js';
-import { blockCount, reducedRange, type CollectiveModule } from '../module.js';
+import { blockCount, reducedRange, wholeInBlockOut, type CollectiveModule } from '../module.js';
 
 /** nccl-tests' reduce-scatter bus factor. */
 export const reduceScatterBusFactor = (n: number): number => (n - 1) / n;
@@ -45,11 +45,9 @@ export const reducescatter: CollectiveModule = {
   inputCount: (c) => c.count,
   outputCount: (c, ranks) => blockCount(c, ranks),
   allocate(c, ranks, rank) {
-    const es = elementBytes(c.dtype);
-    const input = new Uint8Array(c.count * es);
-    const n = blockCount(c, ranks) * es;
-    if (c.inPlace) return { input, output: input.subarray(rank * n, (rank + 1) * n) };
-    return { input, output: new Uint8Array(n), scratch: new Uint8Array(input.byteLength) };
+    const b = wholeInBlockOut(c, ranks, rank);
+    // Out of place the ring reduces in a working copy, never in the caller's input.
+    return c.inPlace ? b : { ...b, scratch: new Uint8Array(b.input.byteLength) };
   },
   hasInput: () => true,
   run(t, c, b) {

@@ -10,8 +10,7 @@
  * In place, the output is block r of the input (NCCL's `recvbuff == sendbuff + rank·recvcount`),
  * so the root's own block stays where it is.
  */
-import { elementBytes } from '../dtypes.js';
-import { blockCount, decodeInto, moved, recvSlices, sendSlices, type CollectiveModule } from '../module.js';
+import { blockCount, decodeInto, moved, recvSlices, sendSlices, wholeInBlockOut, type CollectiveModule } from '../module.js';
 
 /** nccl-tests' scatter bus factor. */
 export const scatterBusFactor = (n: number): number => (n - 1) / n;
@@ -26,12 +25,7 @@ export const scatter: CollectiveModule = {
   resolve: () => 'linear',
   inputCount: (c) => c.count,
   outputCount: (c, ranks) => blockCount(c, ranks),
-  allocate(c, ranks, rank) {
-    const es = elementBytes(c.dtype);
-    const input = new Uint8Array(c.count * es);
-    const n = blockCount(c, ranks) * es;
-    return { input, output: c.inPlace ? input.subarray(rank * n, (rank + 1) * n) : new Uint8Array(n) };
-  },
+  allocate: wholeInBlockOut,
   hasInput: (c, rank) => rank === (c.root ?? 0),
   async run(t, c, b) {
     const { rank: r, size: n } = t;

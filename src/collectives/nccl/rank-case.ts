@@ -12,7 +12,7 @@ import { allocateBuffers, type CollectiveCall } from '../collective.js';
 import { bytesOf, view } from '../dtypes.js';
 import { checkOutput, prepareRank } from '../reference.js';
 import { recursiveDoublingAllReduce } from '../algorithms/recursive-doubling.js';
-import { barrier, measureRanks, type RankCaseResult } from '../rank-case.js';
+import { barrier, measureRanks, ncclTestsLoop, type RankCaseResult } from '../rank-case.js';
 import { fromOutputValues, toUploadValues } from './allreduce-case.js';
 import type { NcclRank } from './comm.js';
 
@@ -46,5 +46,8 @@ export async function runNcclRankCase(
     return nccl.time(c, iterations);
   };
   await measureRanks(t, opts, timeOwn, result, onSample, undefined, 'cuda-event');
+  // nccl-tests' convention: host time around n calls, which nccl.time returns after they completed.
+  const ncclTimes = await ncclTestsLoop(t, opts, (n) => nccl.time(c, n));
+  if (ncclTimes) result.ncclTimesUs = ncclTimes;
   return result;
 }

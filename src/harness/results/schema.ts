@@ -55,8 +55,14 @@ export const Metrics = z.object({
   peakTflops: z.number().optional(),
   algbwGBps: z.number().optional(),
   busbwGBps: z.number().optional(),
-  /** Memory bandwidth: bytes read + bytes written / median seconds / 1e9 (memcpy). */
+  /**
+   * Copy bandwidth (memcpy): bytes copied / median seconds / 1e9, the figure nvbandwidth and
+   * cudaMemcpy benchmarks report. Earlier results files held the read+write figure here: a
+   * memcpy case without `readWriteGBps` has that older meaning.
+   */
   bandwidthGBps: z.number().optional(),
+  /** Memory traffic of a copy (memcpy): (bytes read + bytes written) / median seconds / 1e9 = 2 × bandwidthGBps. */
+  readWriteGBps: z.number().optional(),
   /** Mean board power over the timed region (NVML). */
   avgWatts: z.number().optional(),
   /** Energy over the timed region, in joules (NVML). */

@@ -163,6 +163,12 @@ export type LibraryId = 'cuda' | 'cublasLt' | 'nccl' | 'nvml';
 export const ADDON_PATH = join(PACKAGE_ROOT, 'native', 'build', 'Release', 'gpubench_native.node');
 const BUILD_ERROR = join(PACKAGE_ROOT, 'native', 'build', 'gpubench-build-error.txt');
 
+/**
+ * How to (re)build the addon: `npm run build:native` only exists in a checkout of gpubench;
+ * where gpubench is a dependency, npm reruns its install script.
+ */
+export const REBUILD_HINT = '`npm rebuild gpubench`, or `npm run build:native` in a checkout of gpubench';
+
 let cached: { addon: NativeAddon } | { reason: string } | undefined;
 
 /** The addon, or why it is not there ("native addon not built: …"). Never throws. */
@@ -173,13 +179,13 @@ export function loadAddon(path = process.env.GPUBENCH_NATIVE_ADDON ?? ADDON_PATH
     // No marker: the install script never ran (npm --ignore-scripts, or npm 11 waiting for
     // dependency install scripts to be approved: `npm install-scripts approve gpubench`).
     const why = existsSync(BUILD_ERROR) ? readFileSync(BUILD_ERROR, 'utf8').trim() : `${path} is missing (the install script did not run)`;
-    result = { reason: `native addon not built: ${why} (build it with \`npm run build:native\`; needs g++, make, python3)` };
+    result = { reason: `native addon not built: ${why} (build it with ${REBUILD_HINT}; needs g++, make, python3)` };
   } else {
     try {
       const addon = createRequire(import.meta.url)(path) as NativeAddon;
-      result = addon.abi === 1 ? { addon } : { reason: `native addon at ${path} is from another gpubench version: run \`npm run build:native\`` };
+      result = addon.abi === 1 ? { addon } : { reason: `native addon at ${path} is from another gpubench version: run ${REBUILD_HINT}` };
     } catch (err) {
-      result = { reason: `native addon failed to load: ${err instanceof Error ? err.message : String(err)} (rebuild with \`npm run build:native\`)` };
+      result = { reason: `native addon failed to load: ${err instanceof Error ? err.message : String(err)} (rebuild with ${REBUILD_HINT})` };
     }
   }
   cached = result;

@@ -1,10 +1,12 @@
 /**
- * The `webgpu` backend: hand-written WGSL GEMM kernels on a Dawn device.
+ * The `webgpu` backend: hand-written WGSL GEMM kernels, and buffer copies (memcpy), on a
+ * Dawn device.
  */
 import type { Backend } from '../../harness/backend.js';
 import { registerBackend, registerKernel } from '../../harness/registry.js';
 import { closeWebgpuContext, webgpuContext } from './context.js';
 import { matmulKernel } from './matmul.js';
+import { webgpuCopyKernel } from './copy.js';
 
 export const webgpuBackend: Backend = {
   id: 'webgpu',
@@ -26,3 +28,4 @@ export const webgpuBackend: Backend = {
 
 registerBackend(webgpuBackend, 100);
 registerKernel(matmulKernel);
+registerKernel(webgpuCopyKernel);

@@ -15,7 +15,7 @@ export const CSV_COLUMNS = [
   'bytes', 'count', 'op', 'algorithm', 'ranks', 'nodes',
   'timer', 'status', 'check_passed', 'max_rel_error', 'samples',
   'median_ms', 'mean_ms', 'min_ms', 'max_ms', 'p10_ms', 'p90_ms', 'stddev_ms', 'cv',
-  'tflops', 'pct_of_peak', 'peak_tflops', 'algbw_gbps', 'busbw_gbps', 'bandwidth_gbps',
+  'tflops', 'pct_of_peak', 'peak_tflops', 'algbw_gbps', 'busbw_gbps', 'bandwidth_gbps', 'read_write_gbps',
   'avg_watts', 'energy_j', 'tflops_per_watt', 'reason',
 ] as const;
 
@@ -34,7 +34,7 @@ function row(results: ResultsFile, c: CaseResult): Cell[] {
     median_ms: st?.medianMs, mean_ms: st?.meanMs, min_ms: st?.minMs, max_ms: st?.maxMs,
     p10_ms: st?.p10Ms, p90_ms: st?.p90Ms, stddev_ms: st?.stddevMs, cv: st?.cv,
     tflops: m.tflops, pct_of_peak: m.pctOfPeak, peak_tflops: m.peakTflops,
-    algbw_gbps: m.algbwGBps, busbw_gbps: m.busbwGBps, bandwidth_gbps: m.bandwidthGBps,
+    algbw_gbps: m.algbwGBps, busbw_gbps: m.busbwGBps, bandwidth_gbps: m.bandwidthGBps, read_write_gbps: m.readWriteGBps,
     avg_watts: m.avgWatts, energy_j: m.energyJ, tflops_per_watt: m.tflopsPerWatt, reason: c.reason,
   };
   return CSV_COLUMNS.map((col) => values[col]);

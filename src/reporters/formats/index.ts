@@ -14,6 +14,7 @@ import { html } from './html.js';
 import { json } from './json.js';
 import { markdown } from './markdown.js';
 import { openmetrics } from './openmetrics.js';
+import { FORMAT_NAMES as HELP_FORMAT_NAMES } from './names.js';
 
 export type { FormatOptions, Formatter } from './formatter.js';
 
@@ -33,7 +34,7 @@ export const formats = {
 export type FormatName = keyof typeof formats;
 
 /** Names shown in help and error messages (aliases left out). */
-export const FORMAT_NAMES: FormatName[] = ['html', 'md', 'csv', 'json', 'gab', 'bmf', 'openmetrics'];
+export const FORMAT_NAMES: FormatName[] = [...HELP_FORMAT_NAMES];
 
 /** True when `name` is a known format. */
 export function isFormatName(name: string): name is FormatName {

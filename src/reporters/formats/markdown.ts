@@ -64,9 +64,9 @@ export function renderMarkdown(results: ResultsFile, options: FormatOptions = {}
   const copies = results.cases.filter((c) => c.workload === 'memcpy' && c.status !== 'skipped');
   if (copies.length) {
     out.push('', '### Memory copy', '', mdTable(
-      ['case', 'backend', 'device', 'size', 'median ms', 'p10–p90 ms', 'GB/s (read+write)', 'check'],
-      copies.map((c) => [c.id, c.backend, deviceName(results, c), sizeLabel(c), sig(caseStats(c)?.medianMs), spread(c), sig(c.metrics.bandwidthGBps), checkCell(c)]),
-      ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'l'],
+      ['case', 'backend', 'device', 'size', 'median ms', 'p10–p90 ms', 'copy GB/s', 'read+write GB/s', 'check'],
+      copies.map((c) => [c.id, c.backend, deviceName(results, c), sizeLabel(c), sig(caseStats(c)?.medianMs), spread(c), sig(c.metrics.bandwidthGBps), sig(c.metrics.readWriteGBps), checkCell(c)]),
+      ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'l'],
     ));
   }
   if (bad.length || skipped.length) {

@@ -7,9 +7,6 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { CliCommand } from '../command.js';
 import { ExitCode, UsageError } from '../../errors.js';
-import { loadResults } from '../../../reporters/load.js';
-import { compareResults, parseThreshold } from '../../../reporters/compare/compare.js';
-import { compareJson, compareMarkdown } from '../../../reporters/compare/render.js';
 
 interface CompareCliOptions {
   threshold: string;
@@ -32,6 +29,12 @@ export const compareCommand: CliCommand = {
       .action(async (basePath: string, headPath: string, opts: CompareCliOptions) => {
         const format = opts.format.toLowerCase();
         if (format !== 'md' && format !== 'json') throw new UsageError(`unknown format '${opts.format}'; allowed: md, json`, '--format');
+        // Loaded here, not at start-up: `gpubench --help` should not pay for them.
+        const [{ loadResults }, { compareResults, parseThreshold }, { compareJson, compareMarkdown }] = await Promise.all([
+          import('../../../reporters/load.js'),
+          import('../../../reporters/compare/compare.js'),
+          import('../../../reporters/compare/render.js'),
+        ]);
         const threshold = parseThreshold(opts.threshold);
         const alpha = Number(opts.alpha);
         if (!(alpha > 0 && alpha < 1)) throw new UsageError(`'${opts.alpha}' is not a probability between 0 and 1`, '--alpha');

@@ -9,7 +9,6 @@ import type { CliCommand } from '../command.js';
 import { intIn, ms } from '../options.js';
 import { UsageError } from '../../errors.js';
 import { addRunOptions, runCli, type RunCliOptions } from './run.js';
-import { isLoopback } from '../../../collectives/control/coordinator.js';
 import { DEFAULT_COORDINATOR_PORT } from '../../../collectives/control/launchers.js';
 
 interface CoordinatorCliOptions extends RunCliOptions {
@@ -37,6 +36,7 @@ export const coordinatorCommand: CliCommand = {
       .action(async (opts: CoordinatorCliOptions) => {
         if (opts.reporter.length > 1 && opts.reporter[0] === 'console') opts.reporter = opts.reporter.slice(1);
         const token = opts.token ?? (process.env.GPUBENCH_TOKEN || undefined);
+        const { isLoopback } = await import('../../../collectives/control/coordinator.js');
         if (!isLoopback(opts.host) && !token)
           throw new UsageError(`binding ${opts.host} exposes the coordinator beyond this machine: give a token (or GPUBENCH_TOKEN)`, '--token');
         process.exitCode = await runCli(opts, process.argv.slice(2), {

@@ -1,12 +1,9 @@
 /** `gpubench list`: every backend, whether it is available here, why not, and its devices. */
-import Table from 'cli-table3';
-import pc from 'picocolors';
 import type { Command } from 'commander';
 import type { CliCommand } from '../command.js';
 import { disposeBackends, listBackends, probeBackend } from '../../registry.js';
 import { writeJsonAtomic } from '../../../reporters/results-file.js';
 import type { DeviceInfo } from '../../results/schema.js';
-import '../../../kernels/index.js';
 
 /** One backend as `list --json` reports it. */
 export interface BackendListing {
@@ -18,21 +15,23 @@ export interface BackendListing {
   devices: DeviceInfo[];
 }
 
-/** Probes every registered backend. */
+/** Probes every registered backend (the built-in ones are loaded on first call). */
 export async function listAll(): Promise<BackendListing[]> {
-  const out: BackendListing[] = [];
-  for (const b of listBackends()) {
-    const p = await probeBackend(b.id);
-    out.push({
+  await import('../../../kernels/index.js');
+  const backends = listBackends();
+  // Probed together: Dawn's adapter set-up and the tfjs imports overlap (list is start-up bound).
+  const probes = await Promise.all(backends.map((b) => probeBackend(b.id)));
+  return backends.map((b, i) => {
+    const p = probes[i]!;
+    return {
       id: b.id,
       title: b.title,
       available: p.available,
       reason: p.available ? null : p.reason,
       notes: p.available ? (p.notes ?? []) : [],
       devices: p.devices ?? [],
-    });
-  }
-  return out;
+    };
+  });
 }
 
 export const listCommand: CliCommand = {
@@ -43,7 +42,7 @@ export const listCommand: CliCommand = {
       .option('--json <file>', 'also write { "backends": [...] } to this file')
       .action(async (opts: { json?: string }) => {
         try {
-          const backends = await listAll();
+          const [backends, { default: Table }, { default: pc }] = await Promise.all([listAll(), import('cli-table3'), import('picocolors')]);
           const t = new Table({ head: ['backend', 'available', 'device / reason'], style: { head: [], border: [] }, wordWrap: true, colWidths: [16, 11, 90] });
           for (const b of backends) {
             const what = b.available

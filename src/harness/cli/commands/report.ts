@@ -8,8 +8,8 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import type { CliCommand } from '../command.js';
 import { UsageError } from '../../errors.js';
-import { loadResults, mergeResults } from '../../../reporters/load.js';
-import { FORMAT_NAMES, formats, parseFormats, writeReports, type FormatOptions } from '../../../reporters/formats/index.js';
+import type { FormatOptions } from '../../../reporters/formats/index.js';
+import { FORMAT_NAMES } from '../../../reporters/formats/names.js';
 
 interface ReportOptions {
   format: string[];
@@ -35,6 +35,11 @@ export const reportCommand: CliCommand = {
       .option('--link-gbps <GBps>', 'link ceiling drawn on collective charts, e.g. 12.5 for 100 GbE')
       .option('--title <text>', 'title of the HTML and Markdown reports')
       .action(async (files: string[], opts: ReportOptions) => {
+        // Loaded here, not at start-up: `gpubench --help` should not pay for them.
+        const [{ loadResults, mergeResults }, { formats, parseFormats, writeReports }] = await Promise.all([
+          import('../../../reporters/load.js'),
+          import('../../../reporters/formats/index.js'),
+        ]);
         const names = parseFormats(opts.format ?? ['md']);
         const options: FormatOptions = {};
         if (opts.linkGbps !== undefined) {

@@ -10,7 +10,6 @@ import type { CliCommand } from '../command.js';
 import { UsageError } from '../../errors.js';
 import { ms, portRange } from '../options.js';
 import { detectLaunch } from '../../../collectives/control/launchers.js';
-import { runWorker } from '../../../collectives/control/worker.js';
 
 interface WorkerCliOptions {
   coordinator?: string;
@@ -44,6 +43,7 @@ export const workerCommand: CliCommand = {
         }
         if (url.protocol !== 'ws:') throw new UsageError(`"${coordinator}" must start with ws://`, '--coordinator');
         if (!opts.coordinator && launch?.coordinatorFrom) process.stderr.write(`gpubench worker: coordinator ${coordinator} (from ${launch.coordinatorFrom})\n`);
+        const { runWorker } = await import('../../../collectives/control/worker.js');
         const code = await runWorker({
           coordinator,
           token: opts.token ?? (process.env.GPUBENCH_TOKEN || undefined),
