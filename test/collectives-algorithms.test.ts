@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { inProcessGroup } from '../src/collectives/inprocess.js';
-import { COLLECTIVE_DTYPES, F16_TO_F32, fromBf16, toBf16, toF16 } from '../src/collectives/dtypes.js';
+import { COLLECTIVE_DTYPES, elementBytes, F16_TO_F32, fromBf16, toBf16, toF16 } from '../src/collectives/dtypes.js';
 import { REDUCE_OPS } from '../src/collectives/ops.js';
 import { allocateBuffers, resolveAlgorithm, runCollective, type CollectiveCall } from '../src/collectives/collective.js';
 import { checkOutput, prepareRank, rankInput, ReferenceCache } from '../src/collectives/reference.js';
@@ -106,7 +106,7 @@ describe('all-reduce on the in-process transport', () => {
 });
 
 describe('all-gather, reduce-scatter, broadcast on the in-process transport', () => {
-  for (const ranks of [1, 2, 3, 4, 7])
+  for (const ranks of [1, 2, 3, 4, 5, 7])
     it(`${ranks} ranks, every dtype, in and out of place`, async () => {
       for (const dtype of COLLECTIVE_DTYPES)
         for (const inPlace of [false, true])
@@ -145,6 +145,11 @@ describe('checking every rank of a call in one process', () => {
       { kind: 'reducescatter', dtype: 'f16', op: 'max', algorithm: 'ring', count: 3 * 401, inPlace: false },
       { kind: 'allgather', dtype: 'i32', op: 'sum', algorithm: 'ring', count: 3 * 257, inPlace: true },
       { kind: 'broadcast', dtype: 'f32', op: 'sum', algorithm: 'chain', count: 999, inPlace: false, root: 2 },
+      { kind: 'allreduce', dtype: 'i64', op: 'sum', algorithm: 'ring', count: 1001, inPlace: false },
+      { kind: 'allreduce', dtype: 'f64', op: 'prod', algorithm: 'tree', count: 333, inPlace: false },
+      { kind: 'reducescatter', dtype: 'i8', op: 'avg', algorithm: 'ring', count: 3 * 301, inPlace: false },
+      { kind: 'allreduce', dtype: 'fp8e4m3', op: 'sum', algorithm: 'ring', count: 777, inPlace: false },
+      { kind: 'allgather', dtype: 'u64', op: 'sum', algorithm: 'ring', count: 3 * 100, inPlace: false },
     ];
     for (const c of calls) {
       const seed = freshSeed();
@@ -156,7 +161,7 @@ describe('checking every rank of a call in one process', () => {
       // One element of rank 1's output spoiled in an exponent bit (its top byte), far past
       // any rounding bound: both checks must see exactly it.
       const spoiled = bufs[1]!.output;
-      const top = (c.dtype === 'f16' || c.dtype === 'bf16' ? 2 : 4) - 1;
+      const top = elementBytes(c.dtype) - 1;
       spoiled[top] = spoiled[top]! ^ 0x40;
       bufs.forEach((b, r) => {
         const alone = checkOutput(c, 3, r, seed, b.output);

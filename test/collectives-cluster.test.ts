@@ -183,7 +183,7 @@ describe('bad usage exits 2 naming the field', () => {
     [['run', '--workloads', 'allreduce', '--local-nodes', '2', '--op', 'mean'], /--op/],
     [['run', '--workloads', 'allreduce', '--local-nodes', '2', '--algorithm', 'telepathy'], /--algorithm/],
     [['run', '--workloads', 'allreduce', '--local-nodes', '2', '-b', '1M', '-e', '1K'], /--min-bytes/],
-    [['run', '--workloads', 'allreduce', '--local-nodes', '2', '--dtypes', 'f64'], /--dtypes/],
+    [['run', '--workloads', 'allreduce', '--local-nodes', '2', '--dtypes', 'f128'], /--dtypes/],
     [['coordinator', '--world-size', '2', '--host', '0.0.0.0', '--workloads', 'allreduce'], /--token/],
     [['worker'], /--coordinator/],
     [['worker', '--coordinator', 'http://127.0.0.1:1'], /--coordinator/],

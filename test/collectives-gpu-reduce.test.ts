@@ -1,6 +1,6 @@
 /**
  * The WGSL reduce kernel against the CPU ops on fresh random data, odd counts, every op,
- * f32 and i32 (f16 where the adapter has shader-f16): bit-identical results expected,
+ * f32, i32 and u32 (f16 where the adapter has shader-f16): bit-identical results expected,
  * since both round each step once in the same type.
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ describe.skipIf(missing !== undefined)(`WGSL reduce kernel${missing ? ` (skipped
     const ctx = await webgpuContext();
     const { device } = ctx;
     const gpu = new GpuReducer(device, ctx.f16);
-    const dtypes: CollectiveDtype[] = ctx.f16 ? ['f32', 'i32', 'f16'] : ['f32', 'i32'];
+    const dtypes: CollectiveDtype[] = ctx.f16 ? ['f32', 'i32', 'u32', 'f16'] : ['f32', 'i32', 'u32'];
     expect(gpu.unsupported('bf16')).toMatch(/bf16/);
     for (const dtype of dtypes)
       for (const op of REDUCE_OPS)
@@ -53,10 +53,10 @@ describe.skipIf(missing !== undefined)(`WGSL reduce kernel${missing ? ` (skipped
           read.unmap();
           for (const x of [dst, src, read]) x.destroy();
           const want = allocate(dtype, count);
-          want.set(a);
+          bytesOf(want).set(bytesOf(a));
           reduceInto(dtype, op, want, b);
           finalize(dtype, op, want, 2);
-          expect(Array.from(got), `${dtype} ${op} ${count}`).toEqual(Array.from(want));
+          expect(Array.from(got as Float32Array), `${dtype} ${op} ${count}`).toEqual(Array.from(want as Float32Array));
         }
   });
 });

@@ -92,7 +92,7 @@ describe(`nccl across worker processes on fake GPUs (FAKE_NCCL=multi)${why ? ` (
     expect(r.leftovers).toEqual([]);
   });
 
-  withFakes('all-gather, reduce-scatter and broadcast (root 1), f32, bf16 and i32, in and out of place, max and avg', () => {
+  withFakes('all-gather, reduce-scatter and broadcast (root 1), f32, bf16 and i32 (f64 all-reduce), in and out of place, max and avg', () => {
     const r = run(
       [
         '  - { workload: allgather, backends: [nccl], dtypes: [f32, bf16, i32], minBytes: 4096, maxBytes: 4096, inPlace: [false, true] }',
@@ -100,11 +100,12 @@ describe(`nccl across worker processes on fake GPUs (FAKE_NCCL=multi)${why ? ` (
         '  - { workload: reducescatter, backends: [nccl], dtypes: [bf16], ops: [avg], minBytes: 256, maxBytes: 256 }',
         '  - { workload: broadcast, backends: [nccl], dtypes: [f32, i32], root: 1, minBytes: 4096, maxBytes: 4096, inPlace: [false, true] }',
         '  - { workload: allreduce, backends: [nccl], dtypes: [bf16, i32], ops: [max, prod], minBytes: 512, maxBytes: 512, inPlace: [true] }',
+        '  - { workload: allreduce, backends: [nccl], dtypes: [f64], ops: [sum, min], minBytes: 512, maxBytes: 512, inPlace: [false] }',
         '',
       ].join('\n'),
     );
     expect(r.code, r.stderr).toBe(0);
-    expect(r.res.cases).toHaveLength(6 + 8 + 1 + 4 + 4);
+    expect(r.res.cases).toHaveLength(6 + 8 + 1 + 4 + 4 + 2);
     for (const c of r.res.cases) {
       expect(c.status, `${c.id}: ${c.reason}`).toBe('ok');
       expect(c.ranks!.every((k) => k.check!.passed && k.check!.wrong === 0), c.id).toBe(true);
@@ -166,6 +167,10 @@ describe('planning nccl in a multi-process run', () => {
     expect(ncclRankSupport(params({ algorithm: 'ring' }), [])).toMatch(/^algorithm "ring": NCCL picks its own/);
     expect(ncclRankSupport(params({ kind: 'broadcast', root: 4 }), [])).toMatch(/root 4 is not one of the 4 ranks/);
     expect(ncclRankSupport(params({ dtype: 'i32', op: 'avg' }), [])).toMatch(/avg on i32/);
+    expect(ncclRankSupport(params({ dtype: 'f64' }), [])).toBeUndefined();
+    // What the float32-value upload cannot carry is refused by name (ws runs it).
+    for (const dtype of ['i8', 'u8', 'u32', 'i64', 'u64', 'fp8e4m3', 'fp8e5m2'] as const)
+      expect(ncclRankSupport(params({ dtype }), [])).toMatch(new RegExp(`${dtype} needs (a bytes upload|NCCL ≥ 2\\.24)`));
     expect(ncclRankSupport(params({ bytes: 2 ** 30, count: 2 ** 28 }), [{ memoryBytes: 2 * 2 ** 30 }])).toMatch(/^needs 2\.0 GiB per GPU/);
   });
 

@@ -83,7 +83,7 @@ describe('gpubench run with nccl-tests flags', () => {
   it.each([
     [['-c', '0'], /--check/],
     [['-a', '4'], /--average/],
-    [['-d', 'double'], /--datatype: "double" is not a type/],
+    [['-d', 'float128'], /--datatype: "float128" is not a type/],
     [['-T', '0'], /--timeout/],
     [['--format', 'xml'], /--format/],
   ])('%j is a usage error naming the option', (flags, re) => {

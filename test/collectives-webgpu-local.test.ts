@@ -90,6 +90,9 @@ describe.skipIf(missing !== undefined)(`webgpu-local on this machine${missing ? 
     const p: CollectiveParams = { kind: 'allreduce', bytes: 8, count: 4, dtype: 'bf16', op: 'sum', algorithm: 'auto', inPlace: false, ranks: 1, nodes: 1, chunkBytes: 1 << 20 };
     expect(k.supports!(p, [])).toMatch(/bf16/);
     expect(k.supports!({ ...p, dtype: 'f32', algorithm: 'recursive-doubling' }, [])).toBeUndefined();
+    expect(k.supports!({ ...p, dtype: 'u32' }, [])).toBeUndefined();
+    for (const [dtype, what] of [['i8', '8-bit integer'], ['u64', '64-bit integer'], ['f64', 'f64'], ['fp8e4m3', 'fp8']] as const)
+      expect(k.supports!({ ...p, dtype }, [])).toBe(`WGSL has no ${what} type (f32, f16, i32, u32 run on local adapters)`);
     expect(k.supports!({ ...p, dtype: 'f32', algorithm: 'tree' }, [])).toMatch(/"tree" is not implemented/);
     expect(k.supports!({ ...p, dtype: 'f16' }, [{ backend: 'webgpu-local', id: 'x', name: 'x', features: [] }])).toMatch(/shader-f16/);
     expect(k.supports!({ ...p, dtype: 'f32', bytes: 1 << 30 }, [{ backend: 'webgpu-local', id: 'x', name: 'x', limits: { maxStorageBufferBindingSize: 1 << 27 } }])).toMatch(/largest storage buffer/);
@@ -102,7 +105,7 @@ describe.skipIf(missing !== undefined)(`webgpu-local on this machine${missing ? 
     const devices = await openSameAdapterDevices(n);
     standIns.push(devices);
     expect(new Set(devices.map((d) => d.device)).size).toBe(n);
-    const dtypes: CollectiveDtype[] = devices.every((d) => d.f16) ? ['f32', 'i32', 'f16'] : ['f32', 'i32'];
+    const dtypes: CollectiveDtype[] = devices.every((d) => d.f16) ? ['f32', 'i32', 'u32', 'f16'] : ['f32', 'i32', 'u32'];
     let i = 0;
     for (const dtype of dtypes)
       for (const op of REDUCE_OPS)
@@ -126,7 +129,7 @@ describe.skipIf(missing !== undefined)(`webgpu-local on this machine${missing ? 
   it.each([2, 3])('%i ranks on as many devices of one adapter: all-gather, reduce-scatter (sum, avg, max) and broadcast (roots 0 and n−1), in and out of place, odd blocks, checked on every rank', async (n) => {
     const devices = await openSameAdapterDevices(n);
     standIns.push(devices);
-    const dtypes: CollectiveDtype[] = devices.every((d) => d.f16) ? ['f32', 'i32', 'f16'] : ['f32', 'i32'];
+    const dtypes: CollectiveDtype[] = devices.every((d) => d.f16) ? ['f32', 'i32', 'u32', 'f16'] : ['f32', 'i32', 'u32'];
     const calls: CollectiveCall[] = [];
     for (const dtype of dtypes)
       for (const inPlace of [false, true]) {
@@ -156,7 +159,7 @@ describe.skipIf(missing !== undefined)(`webgpu-local on this machine${missing ? 
   it.each([2, 3, 5])('recursive doubling on %i devices of one adapter (3 and 5: ranks folded in) leaves identical bits on every rank, those of the CPU algorithm for f32 and i32', async (n) => {
     const devices = await openSameAdapterDevices(n);
     standIns.push(devices);
-    const dtypes: CollectiveDtype[] = devices.every((d) => d.f16) ? ['f32', 'i32', 'f16'] : ['f32', 'i32'];
+    const dtypes: CollectiveDtype[] = devices.every((d) => d.f16) ? ['f32', 'i32', 'u32', 'f16'] : ['f32', 'i32', 'u32'];
     for (const dtype of dtypes)
       for (const op of ['sum', 'avg', 'max'] as const)
         for (const inPlace of [false, true]) {

@@ -13,10 +13,12 @@ const fixtures = resolve(__dirname, 'fixtures', 'estimate');
 describe('validation against published runs', () => {
   it('reproduces Megatron-LM 2021 Table 1 with MAPE of per-GPU TFLOP/s under 5%', () => {
     const r = validatePublishedRuns(existsSync(shared) ? shared : shipped);
-    expect(r.runs).toHaveLength(10);
-    expect(r.mape).not.toBeNull();
-    expect(r.mape!).toBeLessThan(5);
-    for (const x of r.runs) {
+    // The shipped file holds more runs than Table 1 (Llama 3, MoE, FSDP); this test is Table 1's.
+    const table1 = r.runs.filter((x) => x.id.startsWith('megatron2021-t1-'));
+    expect(table1).toHaveLength(10);
+    const mape = table1.reduce((s, x) => s + Math.abs(x.errorPct!), 0) / table1.length;
+    expect(mape).toBeLessThan(5);
+    for (const x of table1) {
       expect(Math.abs(x.errorPct!)).toBeLessThan(10);
       expect(x.predicted.flopsBasis).toBe('hardware');
       expect(x.fits).toBe(true);

@@ -1,8 +1,8 @@
 /**
  * The reduction step on the GPU, for buffers that live there: dst = dst ⊕ src over two
- * storage buffers, in WGSL (f32 and i32; f16 when the device has `shader-f16`), at an
+ * storage buffers, in WGSL (f32, i32 and u32; f16 when the device has `shader-f16`), at an
  * element offset into dst, plus an element-wise copy for gathered slices. Same
- * semantics as the CPU ops (`ops.ts`): i32 wraps, `avg` sums and is divided once by
+ * semantics as the CPU ops (`ops.ts`): i32 and u32 wrap, `avg` sums and is divided once by
  * `finalize`. Used by the `webgpu-local` backend (local adapters as ranks); the WebSocket
  * path reduces on the CPU because its data arrives in host memory.
  */
@@ -20,7 +20,17 @@ const OP_EXPR: Record<ReduceOp, string> = {
 };
 
 function wgslType(dtype: CollectiveDtype): string {
-  return dtype === 'f32' ? 'f32' : dtype === 'i32' ? 'i32' : 'f16';
+  return dtype === 'f32' ? 'f32' : dtype === 'i32' ? 'i32' : dtype === 'u32' ? 'u32' : 'f16';
+}
+
+/**
+ * Why WGSL cannot hold `dtype` in a storage array, or undefined: it has f32, f16 (with
+ * shader-f16), i32 and u32, and no 8-bit, 64-bit, bf16 or fp8 types.
+ */
+export function wgslUnsupported(dtype: CollectiveDtype): string | undefined {
+  if (dtype === 'f32' || dtype === 'f16' || dtype === 'i32' || dtype === 'u32') return undefined;
+  const what = dtype === 'bf16' ? 'bf16' : dtype === 'f64' ? 'f64' : dtype === 'i8' || dtype === 'u8' ? '8-bit integer' : dtype === 'i64' || dtype === 'u64' ? '64-bit integer' : 'fp8';
+  return `WGSL has no ${what} type (f32, f16, i32, u32 run on local adapters)`;
 }
 
 /**
@@ -66,7 +76,8 @@ export class GpuReducer {
 
   /** A reason this device cannot reduce `dtype`, or undefined. */
   unsupported(dtype: CollectiveDtype): string | undefined {
-    if (dtype === 'bf16') return 'WGSL has no bf16 type';
+    const wgsl = wgslUnsupported(dtype);
+    if (wgsl) return wgsl;
     if (dtype === 'f16' && !this.f16) return 'the adapter lacks shader-f16';
     return undefined;
   }

@@ -6,8 +6,8 @@
  * collective is one file plus its line in the registry, not an edit of every switch.
  */
 import type { Transport } from './transport.js';
-import { elementBytes, readElement, type CollectiveDtype, type ElementArray } from './dtypes.js';
-import { referenceReduce, type ReduceOp } from './ops.js';
+import { allocate, elementBytes, isBigDtype, readElement, type CollectiveDtype, type ElementArray } from './dtypes.js';
+import { referenceReduce, referenceReduceBig, type ReduceOp } from './ops.js';
 import type { CollectiveKind } from './collective.js';
 import { DEFAULT_CHUNK_BYTES } from './algorithms/ring-steps.js';
 
@@ -116,9 +116,32 @@ export function wholeInBlockOut(c: CollectiveCall, ranks: number, rank: number):
   return { input, output: c.inPlace ? input.subarray(rank * n, (rank + 1) * n) : new Uint8Array(n) };
 }
 
-/** `a` decoded to float64, written into `out` from element `at`. */
+/**
+ * The exact values behind a reference of i64 or u64 elements, which float64 rounds beyond
+ * 2^53: kept beside the `ref` array they belong to (decodeInto and reducedRange fill it),
+ * so every collective's `reference` stays as it is and `checkOutput` finds them.
+ */
+const EXACT = new WeakMap<Float64Array, BigInt64Array | BigUint64Array>();
+
+/** The exact 64-bit integer values of a reference, where its dtype is i64 or u64. */
+export function exactOf(ref: Float64Array): BigInt64Array | BigUint64Array | undefined {
+  return EXACT.get(ref);
+}
+
+function exactFor(dtype: 'i64' | 'u64', ref: Float64Array): BigInt64Array | BigUint64Array {
+  let e = EXACT.get(ref);
+  if (!e) EXACT.set(ref, (e = allocate(dtype, ref.length) as BigInt64Array | BigUint64Array));
+  return e;
+}
+
+/** `a` decoded to float64, written into `out` from element `at` (64-bit integers also exactly, see exactOf). */
 export function decodeInto(dtype: CollectiveDtype, a: ElementArray, out: Float64Array, at = 0, from = 0, length = a.length - from): void {
   for (let i = 0; i < length; i++) out[at + i] = readElement(dtype, a, from + i);
+  if (isBigDtype(dtype)) {
+    const e = exactFor(dtype, out);
+    const b = a as BigInt64Array;
+    for (let i = 0; i < length; i++) e[at + i] = b[from + i]!;
+  }
 }
 
 /** A data move's reference: the values decoded, every scale 0 (bits must match exactly). */
@@ -137,6 +160,21 @@ export function reducedRange(c: CollectiveCall, ranks: number, input: (r: number
   const ref = new Float64Array(b - a);
   const scale = new Float64Array(b - a);
   const vals = new Array<number>(ranks);
+  if (isBigDtype(c.dtype)) {
+    const e = exactFor(c.dtype, ref);
+    const big = new Array<bigint>(ranks);
+    for (let i = a; i < b; i++) {
+      let s = 0;
+      for (let r = 0; r < ranks; r++) {
+        big[r] = (inputs[r] as BigInt64Array)[i]!;
+        s += Math.abs(Number(big[r]));
+      }
+      e[i - a] = referenceReduceBig(c.dtype, c.op, big);
+      ref[i - a] = Number(e[i - a]);
+      scale[i - a] = c.op === 'prod' ? Math.abs(ref[i - a]!) : s;
+    }
+    return { ref, scale };
+  }
   for (let i = a; i < b; i++) {
     let s = 0;
     for (let r = 0; r < ranks; r++) {

@@ -4,16 +4,22 @@
  * used when the addon is built (it needs no CUDA) and `GPUBENCH_JS_REDUCE` is not set;
  * otherwise the JS loops run. Which one ran is part of every collective case's impl.
  */
-import { loadAddon, type NativeAddon } from '../kernels/cuda/addon.js';
+import { loadAddon } from '../kernels/cuda/addon.js';
+import type { CollectiveDtype } from './dtypes.js';
+import type { ReduceOp } from './ops.js';
+
+/** The addon's `reduce(dtype, op, dst, src[, a])`: dst = (a ?? dst) ⊕ src, element-wise, every collective dtype. */
+export type NativeReduce = (dtype: CollectiveDtype, op: ReduceOp, dst: ArrayBufferView, src: ArrayBufferView, a?: ArrayBufferView) => void;
 
 /** The native reduce, or undefined where the addon is not built or JS is forced. */
-let chosen: NativeAddon['reduce'] | undefined | null = null;
+let chosen: NativeReduce | undefined | null = null;
 
 /** The native reduce function if it is to be used. */
-export function nativeReduce(): NativeAddon['reduce'] | undefined {
+export function nativeReduce(): NativeReduce | undefined {
   if (chosen === null) {
     const loaded = process.env.GPUBENCH_JS_REDUCE === '1' ? undefined : loadAddon();
-    chosen = loaded && 'addon' in loaded && typeof loaded.addon.reduce === 'function' ? loaded.addon.reduce : undefined;
+    // The addon's declared type names the first dtypes only; reduce.cc takes them all.
+    chosen = loaded && 'addon' in loaded && typeof loaded.addon.reduce === 'function' ? (loaded.addon.reduce as NativeReduce) : undefined;
   }
   return chosen;
 }

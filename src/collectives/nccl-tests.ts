@@ -24,18 +24,36 @@ export interface NcclTestsLoop {
 
 export const DEFAULT_NCCL_LOOP: NcclTestsLoop = { iters: 20, warmupIters: 5 };
 
-/** nccl-tests' names of the element types gpubench's collectives have. */
-export const NCCL_TYPE_NAMES: Record<CollectiveDtype, string> = { f32: 'float', f16: 'half', bf16: 'bfloat16', i32: 'int32' };
+/** nccl-tests' names of the element types gpubench's collectives have (its `-d` names). */
+export const NCCL_TYPE_NAMES: Record<CollectiveDtype, string> = {
+  i8: 'int8',
+  u8: 'uint8',
+  i32: 'int32',
+  u32: 'uint32',
+  i64: 'int64',
+  u64: 'uint64',
+  f16: 'half',
+  f32: 'float',
+  f64: 'double',
+  bf16: 'bfloat16',
+  fp8e4m3: 'fp8_e4m3',
+  fp8e5m2: 'fp8_e5m2',
+};
 
-/**
- * nccl-tests' -d names → gpubench dtypes. nccl-tests also has int8, uint8, uint32,
- * int64, uint64, double and fp8; those are refused by name until the collectives have them.
- */
+/** nccl-tests' -d names (and NCCL's, and gpubench's own) → gpubench dtypes; `all` is every one. */
 export const NCCL_TYPE_ALIASES: Record<string, CollectiveDtype> = {
-  float: 'f32', float32: 'f32', f32: 'f32',
-  half: 'f16', float16: 'f16', f16: 'f16',
-  bfloat16: 'bf16', bf16: 'bf16',
+  int8: 'i8', char: 'i8', i8: 'i8',
+  uint8: 'u8', u8: 'u8',
   int32: 'i32', int: 'i32', i32: 'i32',
+  uint32: 'u32', u32: 'u32',
+  int64: 'i64', i64: 'i64',
+  uint64: 'u64', u64: 'u64',
+  half: 'f16', float16: 'f16', f16: 'f16',
+  float: 'f32', float32: 'f32', f32: 'f32',
+  double: 'f64', float64: 'f64', f64: 'f64',
+  bfloat16: 'bf16', bf16: 'bf16',
+  fp8_e4m3: 'fp8e4m3', f8e4m3: 'fp8e4m3', fp8e4m3: 'fp8e4m3',
+  fp8_e5m2: 'fp8e5m2', f8e5m2: 'fp8e5m2', fp8e5m2: 'fp8e5m2',
 };
 
 /** Combines each rank's time per call as nccl-tests' -a does. */

@@ -1,49 +1,85 @@
 /**
  * Fresh random inputs for every rank from one seed (so every rank can rebuild every
  * other rank's input and check its own output without moving data), and the check of
- * a rank's output against a float64 reference (exact for i32, min/max and data moves).
+ * a rank's output against a float64 reference (exact for the integers, i64/u64 through a
+ * BigInt reference, and for min/max and data moves).
  * What each rank must hold comes from its collective's module (`checked`, `reference`):
  * where NCCL defines no output on a rank (a reduce's or gather's non-roots) the module
  * says what is checked there instead.
  */
 import type { Check } from '../harness/results/schema.js';
 import { uniform } from '../harness/random.js';
-import { allocate, bytesOf, readElement, toBf16, toF16, view, type ElementArray } from './dtypes.js';
+import { allocate, bytesOf, fp8OfF16, isIntDtype, readElement, toBf16, toF16, view, type CollectiveDtype, type ElementArray } from './dtypes.js';
 import { collectiveModule, inputCount, type CollectiveCall, type RankBuffers } from './collective.js';
-import type { Expected } from './module.js';
+import { exactOf, type Expected } from './module.js';
 import { poison } from './poison.js';
 
-/** Rank r's input values: never zeros, in a range where the op neither overflows nor underflows. */
+/**
+ * Rank r's input values: never zeros (the floats), in a range where the op neither
+ * overflows nor underflows. Integers: sums stay inside the type for `ranks` ranks (8-bit
+ * ones scale their range down with the rank count), prod takes ±1 and ±2 (±{1,2} wrap
+ * only where 2^ranks leaves the type, as intended); i64 and u64 sit beyond 2^53, where a
+ * double would round, so the exact check means something. f64 inputs are float32 values
+ * (the nccl path uploads float32 values) that sum and multiply in float64; fp8 ones are
+ * fp8 values well inside the range (rounded through f16).
+ */
 export function rankInput(c: CollectiveCall, ranks: number, rank: number, seed: number): ElementArray {
   const u = uniform(inputCount(c, ranks), (seed + Math.imul(rank + 1, 0x9e3779b9)) | 0);
   const prod = c.op === 'prod';
   const out = allocate(c.dtype, u.length);
+  const sign2 = (x: number) => (x < 0 ? -1 : 1) * (Math.abs(x) < 0.5 ? 1 : 2);
+  const dtype = c.dtype;
   // Written straight into the dtype's storage: a 64 MiB case must not need float64 copies.
+  if (dtype === 'i64' || dtype === 'u64') {
+    const o = out as BigInt64Array;
+    const signed = dtype === 'i64';
+    for (let i = 0; i < u.length; i++) {
+      const x = signed ? u[i]! : Math.abs(u[i]!);
+      if (prod) o[i] = BigInt(sign2(x));
+      // k·2^50 + j: up to 2^57 per rank, a sum of 64 ranks still inside 2^63.
+      else o[i] = (BigInt(Math.round(x * 100)) << 50n) + BigInt(Math.round(x * 1e6));
+    }
+    return out;
+  }
+  const o = out as Float32Array;
+  const intRange = dtype === 'i8' ? Math.max(1, Math.floor(100 / ranks)) : dtype === 'u8' ? Math.max(1, Math.floor(200 / ranks)) : 1000;
+  const unsigned = dtype === 'u8' || dtype === 'u32';
+  // fp8 inputs through f16 and a table: toFp8 per element would be most of a large case's time.
+  const fp8 = dtype === 'fp8e4m3' || dtype === 'fp8e5m2' ? fp8OfF16(dtype) : undefined;
   for (let i = 0; i < u.length; i++) {
     const x = u[i]!;
-    if (c.dtype === 'i32') out[i] = prod ? (x < 0 ? -1 : 1) * (Math.abs(x) < 0.5 ? 1 : 2) : Math.round(x * 1000);
-    else {
+    if (dtype === 'i32' || dtype === 'i8' || dtype === 'u8' || dtype === 'u32') {
+      const v = prod ? sign2(x) : Math.round(x * intRange);
+      o[i] = unsigned ? Math.abs(v) : v;
+    } else {
       const v = prod ? 1 + 0.25 * x : x;
-      out[i] = c.dtype === 'f32' ? v : c.dtype === 'f16' ? toF16(v) : toBf16(v);
+      if (dtype === 'f32') o[i] = v;
+      else if (dtype === 'f64') o[i] = Math.fround(v);
+      else if (dtype === 'f16') o[i] = toF16(v);
+      else if (dtype === 'bf16') o[i] = toBf16(v);
+      else o[i] = fp8![toF16(v)]!;
     }
   }
   return out;
 }
 
-/** Unit roundoff of a dtype: half the gap between 1 and the next value. */
+/** Unit roundoff of a dtype: half the gap between 1 and the next value (0 for the integers). */
 function unitRoundoff(c: CollectiveCall): number {
-  return c.dtype === 'f32' ? 2 ** -24 : c.dtype === 'f16' ? 2 ** -11 : c.dtype === 'bf16' ? 2 ** -8 : 0;
+  const u: Partial<Record<CollectiveDtype, number>> = { f64: 2 ** -53, f32: 2 ** -24, f16: 2 ** -11, bf16: 2 ** -8, fp8e4m3: 2 ** -4, fp8e5m2: 2 ** -3 };
+  return u[c.dtype] ?? 0;
 }
 
 /**
  * Per-element tolerance factor: an element is wrong when |out − ref| exceeds this times
  * its scale (Σ|xᵢ| for sum/avg, |ref| for prod): the rounding-error bound of n−1 steps
- * (plus avg's division) with a margin of 2. 0 where the answer is exact (i32 wraps
+ * (plus avg's division) with a margin of 2. 0 where the answer is exact (integers wrap
  * exactly, min/max pick an input, gathers, scatters and broadcasts move bits; data
  * moves also have scale 0, so a reduce's unchanged non-root input must match exactly).
+ * fp8 steps round twice (to f16, then to fp8); f16's roundoff is 2^-7 of fp8's at most,
+ * inside the margin.
  */
 export function toleranceOf(c: CollectiveCall, ranks: number): number {
-  if (c.dtype === 'i32' || !collectiveModule(c.kind).reduces || c.op === 'min' || c.op === 'max') return 0;
+  if (isIntDtype(c.dtype) || !collectiveModule(c.kind).reduces || c.op === 'min' || c.op === 'max') return 0;
   return 2 * (ranks + 1) * unitRoundoff(c);
 }
 
@@ -112,6 +148,8 @@ export function checkOutput(c: CollectiveCall, ranks: number, rank: number, seed
   const got = view(c.dtype, output);
   const tol = toleranceOf(c, ranks);
   if (got.length !== ref.length) return { passed: false, maxRelError: null, tolerance: tol, wrong: ref.length, checked: ref.length, seed };
+  // 64-bit integers: bit for bit against the exact (BigInt) reference, beyond 2^53 too.
+  const exact = exactOf(ref);
   let num = 0;
   let den = 0;
   let wrong = 0;
@@ -120,7 +158,7 @@ export function checkOutput(c: CollectiveCall, ranks: number, rank: number, seed
     const g = readElement(c.dtype, got, i);
     const d = g - ref[i]!;
     den += ref[i]! * ref[i]!;
-    if (!Number.isFinite(g) || !(Math.abs(d) <= tol * scale[i]!)) wrong++;
+    if (exact ? got[i] !== exact[i] : !Number.isFinite(g) || !(Math.abs(d) <= tol * scale[i]!)) wrong++;
     if (Number.isFinite(d)) num += d * d;
     else nonFinite = true;
   }

@@ -8,7 +8,7 @@
 import type { Transport } from '../transport.js';
 import type { CollectiveDtype } from '../dtypes.js';
 import { finalize, type ReduceOp } from '../ops.js';
-import { view } from '../dtypes.js';
+import { elementBytes, view } from '../dtypes.js';
 import { RingPass, ringAllGather, ringReduceScatter } from './ring-steps.js';
 
 /** nccl-tests' all-reduce bus factor. */
@@ -19,7 +19,7 @@ export const allReduceBusFactor = (n: number): number => (2 * (n - 1)) / n;
  * from `input` into `buf` (the input is read where it lies, never copied first).
  */
 export async function ringAllReduce(t: Transport, buf: Uint8Array, dtype: CollectiveDtype, op: ReduceOp, chunkBytes?: number, input?: Uint8Array): Promise<void> {
-  const count = buf.byteLength / (dtype === 'f16' || dtype === 'bf16' ? 2 : 4);
+  const count = buf.byteLength / elementBytes(dtype);
   if (input && input.byteLength !== buf.byteLength) throw new RangeError(`ring all-reduce: ${input.byteLength}-byte input for a ${buf.byteLength}-byte output`);
   if (t.size === 1) {
     if (input) buf.set(input);

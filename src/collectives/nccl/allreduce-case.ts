@@ -9,7 +9,8 @@
  */
 import type { PreparedCase } from '../../harness/backend.js';
 import type { DeviceInfo, Impl } from '../../harness/results/schema.js';
-import { prepareAllReduce, allReduceOptionsError, ncclVersionString, type PreparedAllReduce } from '../../kernels/cuda/nccl.js';
+import { prepareAllReduce, allReduceOptionsError, ncclVersionString, type NcclDtype, type PreparedAllReduce } from '../../kernels/cuda/nccl.js';
+import { ncclDtypeSupport } from './dtypes.js';
 import type { CudaStack } from '../../kernels/cuda/context.js';
 import { combineTelemetry, openSampler, toTelemetry } from '../../kernels/cuda/telemetry.js';
 import { allocateBuffers, type CollectiveCall } from '../collective.js';
@@ -30,6 +31,17 @@ export const F32_EXACT_INT = 2 ** 24;
 export function toUploadValues(dtype: CollectiveDtype, input: ElementArray): Float32Array {
   if (dtype === 'f32') return input as Float32Array;
   const out = new Float32Array(input.length);
+  if (dtype === 'f64') {
+    // rankInput makes f64 inputs float32 values for this upload; anything else would change.
+    const v = input as Float64Array;
+    for (let i = 0; i < v.length; i++) {
+      out[i] = v[i]!;
+      if (out[i] !== v[i] && v[i] === v[i]) throw new RangeError(`f64 input ${v[i]} at ${i} is not exact in the addon's float32 upload`);
+    }
+    return out;
+  }
+  const bad = ncclDtypeSupport(dtype);
+  if (bad) throw new RangeError(bad);
   if (dtype === 'f16') {
     const h = input as Uint16Array;
     for (let i = 0; i < h.length; i++) out[i] = F16_TO_F32[h[i]!]!;
@@ -70,7 +82,9 @@ export function ncclBufferBytes(p: Pick<CollectiveParams, 'bytes' | 'inPlace'>):
 export function ncclAllReduceSupport(p: CollectiveParams, devices: Pick<DeviceInfo, 'memoryBytes'>[]): string | undefined {
   if (p.kind !== 'allreduce') return `nccl runs allreduce here, not ${p.kind}`;
   if (p.algorithm !== 'auto') return `algorithm "${p.algorithm}": ${NCCL_ALGORITHM_REASON}`;
-  const bad = allReduceOptionsError({ count: p.count, dtype: p.dtype, op: p.op, inPlace: p.inPlace }, devices.length);
+  const dtype = ncclDtypeSupport(p.dtype);
+  if (dtype) return dtype;
+  const bad = allReduceOptionsError({ count: p.count, dtype: p.dtype as NcclDtype, op: p.op, inPlace: p.inPlace }, devices.length);
   if (bad) return bad;
   if (p.ranks !== devices.length) return `planned for ${p.ranks} ranks but ${devices.length} local GPUs are ranks`;
   // NCCL itself keeps a few hundred MiB per communicator; leave it and the context room.
@@ -107,7 +121,7 @@ function implOf(ar: PreparedAllReduce, version: number): Impl {
  * @param version NCCL's version code (ncclGetVersion)
  */
 export async function setupNcclAllReduce(c: CollectiveCall, data: CollectiveData, names: string[], version: number, stack?: CudaStack): Promise<PreparedCase> {
-  const ar = await prepareAllReduce({ count: c.count, dtype: c.dtype, op: c.op, inPlace: c.inPlace });
+  const ar = await prepareAllReduce({ count: c.count, dtype: c.dtype as NcclDtype, op: c.op, inPlace: c.inPlace });
   const n = ar.ranks;
   // NVML on every rank's GPU while the timed calls run (none where NVML is missing).
   const samplers = stack

@@ -21,10 +21,11 @@ import type { Backend, ProbeResult } from '../../harness/backend.js';
 import type { DeviceInfo } from '../../harness/results/schema.js';
 import { registerBackend, registerKernel } from '../../harness/registry.js';
 import { cudaStack, deviceInfo } from '../../kernels/cuda/context.js';
-import { allReduceOptionsError, ncclVersionString } from '../../kernels/cuda/nccl.js';
+import { allReduceOptionsError, ncclVersionString, type NcclDtype } from '../../kernels/cuda/nccl.js';
 import { COLLECTIVES, type CollectiveKind } from '../collective.js';
 import { callOf, rootSupport, type CollectiveData, type CollectiveParams } from '../workload.js';
 import { currentWorld, setLocalRanks } from '../world.js';
+import { ncclDtypeSupport, setNcclVersion } from './dtypes.js';
 import { NCCL_ALGORITHM_REASON, ncclAllReduceSupport, ncclBufferBytes, ncclNotes, setupNcclAllReduce } from './allreduce-case.js';
 
 export const NCCL = 'nccl';
@@ -46,6 +47,7 @@ export const ncclBackend: Backend = {
     const reason = !s.ok ? s.reason : !s.stack.nccl.ok ? s.stack.nccl.reason : undefined;
     const stack = s.ok ? s.stack : undefined;
     const found = stack?.nccl.ok ? `NCCL ${ncclVersionString(stack.nccl.version)}: ${stack.nccl.path}` : undefined;
+    setNcclVersion(stack?.nccl.ok ? stack.nccl.version : undefined);
     if (world) {
       if (stack && found) return { available: true, devices: stack.devices.map((d) => deviceInfo(stack, d, NCCL)), notes: [found, ...worldNotes(world.ranks)] };
       // The coordinator plans from its own stack: a run that names no backend must not send
@@ -71,7 +73,9 @@ export const ncclBackend: Backend = {
 export function ncclRankSupport(p: CollectiveParams, devices: Pick<DeviceInfo, 'memoryBytes'>[]): string | undefined {
   if (!NCCL_RANK_KINDS.includes(p.kind)) return `nccl runs ${NCCL_RANK_KINDS.join(', ')} across processes, not ${p.kind}`;
   if (p.algorithm !== 'auto') return `algorithm "${p.algorithm}": ${NCCL_ALGORITHM_REASON}`;
-  const bad = allReduceOptionsError({ count: p.count, dtype: p.dtype, op: p.op, inPlace: p.inPlace }, 0);
+  const dtype = ncclDtypeSupport(p.dtype);
+  if (dtype) return dtype;
+  const bad = allReduceOptionsError({ count: p.count, dtype: p.dtype as NcclDtype, op: p.op, inPlace: p.inPlace }, 0);
   if (bad) return bad;
   const root = rootSupport(p);
   if (root) return root;

@@ -16,6 +16,7 @@ import { currentWorld, setLocalRanks } from '../world.js';
 import { closeRanks, findLocalAdapters, openRankDevices, type LocalAdapters, type RankDevice } from './adapters.js';
 import { localCollectiveAlgorithm, localNotes, setupLocalCollective } from './local-case.js';
 import { GPU_ALLREDUCE_ALGORITHMS } from './gpu-allreduce.js';
+import { wgslUnsupported } from '../gpu-reduce.js';
 
 export const WEBGPU_LOCAL = 'webgpu-local';
 
@@ -62,13 +63,14 @@ export const webgpuLocalBackend: Backend = {
 // Below `ws` (−10): where both run, the multi-process cases come first.
 registerBackend(webgpuLocalBackend, -20);
 /**
- * Why local adapters cannot run a case, or undefined: WGSL has no bf16, f16 needs
+ * Why local adapters cannot run a case, or undefined: WGSL has no bf16 (nor 8- or 64-bit or fp8 types), f16 needs
  * shader-f16 on every adapter, and the largest buffer of a rank (S itself: the all-reduce
  * and broadcast buffer, the gathered output, the scattered input) is one storage binding,
  * so it must fit every adapter's limits.
  */
 export function localSupports(p: CollectiveParams, devices: DeviceInfo[]): string | undefined {
-  if (p.dtype === 'bf16') return 'WGSL has no bf16 type (f32, f16, i32 run on local adapters)';
+  const wgsl = wgslUnsupported(p.dtype);
+  if (wgsl) return wgsl;
   if (!localCollectiveAlgorithm(p)) {
     const implemented = p.kind === 'allreduce' ? `auto, ${GPU_ALLREDUCE_ALGORITHMS.join(', ')}` : `auto, ${p.kind === 'broadcast' ? 'chain' : 'ring'}`;
     return `algorithm "${p.algorithm}" is not implemented on local adapters (${implemented} are)`;

@@ -10,7 +10,7 @@ import { z } from 'zod';
 export const RESULTS_SCHEMA = 'gpubench.results/v1';
 
 /** Element types a workload can be asked for. */
-export const DTYPES = ['f32', 'tf32', 'f16', 'bf16', 'fp8', 'i32', 'f64'] as const;
+export const DTYPES = ['f32', 'tf32', 'f16', 'bf16', 'fp8', 'i32', 'f64', 'i8', 'u8', 'u32', 'i64', 'u64', 'fp8e4m3', 'fp8e5m2'] as const;
 export const Dtype = z.enum(DTYPES);
 export type Dtype = z.infer<typeof Dtype>;
 

@@ -159,7 +159,8 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
 /** `--dtypes` and nccl-tests' `-d` names together (e.g. `-d float,half`). */
 function mergeDatatypes(dtypes: string[] | undefined, datatype: string[] | undefined): string[] | undefined {
   if (!datatype) return dtypes;
-  const mapped = datatype.map((d) => {
+  const mapped = datatype.flatMap((d) => {
+    if (d.toLowerCase() === 'all') return [...new Set(Object.values(NCCL_TYPE_ALIASES))];
     const ours = NCCL_TYPE_ALIASES[d.toLowerCase()];
     if (!ours) throw new UsageError(`"${d}" is not a type gpubench's collectives have; allowed: ${Object.keys(NCCL_TYPE_ALIASES).join(', ')}`, '--datatype');
     return ours;

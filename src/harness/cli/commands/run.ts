@@ -81,7 +81,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('-f, --step-factor <x>', 'collectives: multiply S by this between sizes (nccl-tests -f)', factor)
     .option('--algorithm <list>', 'collectives: auto, or by name: ring, halving-doubling, recursive-doubling, tree, linear, one-shot (all-reduce); ring (all-gather, reduce-scatter); chain (broadcast); tree (reduce); pairwise (alltoall); linear (gather, scatter); shift (sendrecv)', list)
     .option('-o, --op <list>', 'collectives: reduction ops sum, prod, min, max, avg (nccl-tests -o)', list)
-    .option('-d, --datatype <list>', 'collectives: element types by nccl-tests\' names (float, half, bfloat16, int32), or ours (nccl-tests -d)', list)
+    .option('-d, --datatype <list>', 'collectives: element types by nccl-tests\' names (int8, uint8, int32, uint32, int64, uint64, half, float, double, bfloat16, fp8_e4m3, fp8_e5m2, all), or ours (nccl-tests -d)', list)
     .option('-n, --iters <n>', 'collectives: back-to-back calls timed in nccl-tests\' convention after the samples (nccl-tests -n)', intIn(1, 1_000_000))
     .option('-w, --warmup-iters <n>', 'collectives: untimed calls before those (nccl-tests -w)', intIn(0, 1_000_000))
     .option('-c, --check <n>', 'checked calls per case, each on poisoned outputs (nccl-tests -c; gpubench always checks, so at least 1)', intIn(1, 1000))
