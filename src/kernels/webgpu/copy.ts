@@ -4,6 +4,7 @@
  * copy is not in a pass, so it has no timestamp writes of its own), or with the host clock
  * around `onSubmittedWorkDone` where the device has no timestamp-query.
  */
+import { createTimestampPair, destroyTimestampPair, submitTimed } from './timestamps.js';
 import type { KernelConfig, PreparedCase } from '../../harness/backend.js';
 import type { DeviceInfo } from '../../harness/results/schema.js';
 import type { MemcpyData, MemcpyParams } from '../memcpy/workload.js';
@@ -27,20 +28,10 @@ export const webgpuCopyKernel: KernelConfig<MemcpyParams, MemcpyData> = {
     const src = device.createBuffer({ size: p.bytes, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'memcpy src' });
     const dst = device.createBuffer({ size: p.bytes, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'memcpy dst' });
     const readback = device.createBuffer({ size: p.bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'memcpy readback' });
-    const q = ctx.timestamps
-      ? {
-          set: device.createQuerySet({ type: 'timestamp', count: 2 }),
-          resolve: device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
-          read: device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
-        }
-      : undefined;
+    const q = ctx.timestamps ? createTimestampPair(device) : undefined;
     const destroy = () => {
       for (const b of [src, dst, readback]) b.destroy();
-      if (q) {
-        q.set.destroy();
-        q.resolve.destroy();
-        q.read.destroy();
-      }
+      if (q) destroyTimestampPair(q);
     };
     try {
       device.queue.writeBuffer(src, 0, data.src);
@@ -64,23 +55,8 @@ export const webgpuCopyKernel: KernelConfig<MemcpyParams, MemcpyData> = {
           const enc = device.createCommandEncoder();
           if (q) enc.beginComputePass({ timestampWrites: { querySet: q.set, beginningOfPassWriteIndex: 0 } }).end();
           for (let i = 0; i < iterations; i++) enc.copyBufferToBuffer(src, 0, dst, 0, p.bytes);
-          if (q) {
-            enc.beginComputePass({ timestampWrites: { querySet: q.set, endOfPassWriteIndex: 1 } }).end();
-            enc.resolveQuerySet(q.set, 0, 2, q.resolve, 0);
-            enc.copyBufferToBuffer(q.resolve, 0, q.read, 0, 16);
-          }
-          const t0 = performance.now();
-          device.queue.submit([enc.finish()]);
-          if (!q) {
-            await device.queue.onSubmittedWorkDone();
-            return performance.now() - t0;
-          }
-          await q.read.mapAsync(GPUMapMode.READ);
-          const [begin, end] = new BigInt64Array(q.read.getMappedRange().slice(0));
-          q.read.unmap();
-          const ns = Number((end ?? 0n) - (begin ?? 0n));
-          if (!(ns > 0)) throw new Error(`timestamp query returned a non-positive interval (${ns} ns); set GPUBENCH_WEBGPU_TIMER=wall to time on the host`);
-          return ns / 1e6;
+          if (q) enc.beginComputePass({ timestampWrites: { querySet: q.set, endOfPassWriteIndex: 1 } }).end();
+          return submitTimed(device, enc, q);
         },
         async dispose() {
           destroy();

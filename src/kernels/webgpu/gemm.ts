@@ -3,6 +3,7 @@
  * two ways to time it (timestamp queries around a compute pass, or host time around a
  * submit and `onSubmittedWorkDone`).
  */
+import { createTimestampPair, destroyTimestampPair, submitTimed, type TimestampPair } from './timestamps.js';
 import { Float16Array } from '@petamoriken/float16';
 import type { TimerKind } from '../../harness/results/schema.js';
 import type { DawnContext } from './dawn.js';
@@ -31,7 +32,7 @@ export class GemmBuffers {
   readonly c: GPUBuffer;
   private readonly dims: GPUBuffer;
   private readonly readback: GPUBuffer;
-  private readonly query?: { set: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer };
+  private readonly query?: TimestampPair;
   private readonly elBytes: number;
   private readonly cBytes: number;
   private readonly bindGroups = new WeakMap<GPUComputePipeline, GPUBindGroup>();
@@ -52,13 +53,7 @@ export class GemmBuffers {
     this.readback = device.createBuffer({ size: this.cBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'C readback' });
     this.dims = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'dims' });
     device.queue.writeBuffer(this.dims, 0, new Uint32Array([m, n, k, batch]));
-    if (ctx.timestamps) {
-      this.query = {
-        set: device.createQuerySet({ type: 'timestamp', count: 2 }),
-        resolve: device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
-        read: device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
-      };
-    }
+    if (ctx.timestamps) this.query = createTimestampPair(device);
   }
 
   /** Which clock `time()` uses on this device. */
@@ -110,31 +105,14 @@ export class GemmBuffers {
     );
     for (let i = 0; i < iterations; i++) this.dispatch(pass, p);
     pass.end();
-    if (q) {
-      enc.resolveQuerySet(q.set, 0, 2, q.resolve, 0);
-      enc.copyBufferToBuffer(q.resolve, 0, q.read, 0, 16);
-    }
-    const t0 = performance.now();
-    device.queue.submit([enc.finish()]);
-    if (!q) {
-      await device.queue.onSubmittedWorkDone();
-      return performance.now() - t0;
-    }
-    await q.read.mapAsync(GPUMapMode.READ);
-    const [begin, end] = new BigInt64Array(q.read.getMappedRange().slice(0));
-    q.read.unmap();
-    const ns = Number((end ?? 0n) - (begin ?? 0n));
-    if (!(ns > 0)) throw new Error(`timestamp query returned a non-positive interval (${ns} ns); set GPUBENCH_WEBGPU_TIMER=wall to time on the host`);
-    return ns / 1e6;
+    return submitTimed(device, enc, q);
   }
 
   /** Releases every buffer of this problem. */
   destroy(): void {
     for (const buf of [this.a, this.b, this.c, this.dims, this.readback]) buf.destroy();
     if (this.query) {
-      this.query.set.destroy();
-      this.query.resolve.destroy();
-      this.query.read.destroy();
+      destroyTimestampPair(this.query);
     }
   }
 
