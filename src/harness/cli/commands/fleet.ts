@@ -12,9 +12,7 @@ import type { CliCommand } from '../command.js';
 import { byteSize, intIn, ms, positiveNumber } from '../options.js';
 import { UsageError } from '../../errors.js';
 import { redactArgv } from '../../redact.js';
-import { isLoopback } from '../../../collectives/control/coordinator.js';
 import { DEFAULT_COORDINATOR_PORT } from '../../../collectives/control/launchers.js';
-import { runFleet } from '../../../fleet/run-fleet.js';
 
 interface FleetCliOptions {
   localNodes?: number;
@@ -87,6 +85,8 @@ export const fleetCommand: CliCommand = {
         if ((opts.localNodes === undefined) === (opts.worldSize === undefined))
           throw new UsageError('give either --local-nodes N (workers on this machine) or --world-size N (workers started by a launcher)', opts.localNodes === undefined ? '--world-size' : '--local-nodes');
         const token = opts.localNodes !== undefined ? randomBytes(16).toString('hex') : (opts.token ?? (process.env.GPUBENCH_TOKEN || undefined));
+        // Loaded here, not at start-up: every other command (and --help) stays light.
+        const [{ isLoopback }, { runFleet }] = await Promise.all([import('../../../collectives/control/coordinator.js'), import('../../../fleet/run-fleet.js')]);
         if (opts.worldSize !== undefined && !isLoopback(opts.host) && !token)
           throw new UsageError(`binding ${opts.host} exposes the coordinator beyond this machine: give a token (or GPUBENCH_TOKEN)`, '--token');
         const worldSize = (opts.localNodes ?? opts.worldSize)!;
