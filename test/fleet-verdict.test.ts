@@ -116,6 +116,12 @@ describe('the fleet verdict on synthetic data', () => {
     expect(blameNodes(links).map((b) => b.ranks[0])).toEqual([4]);
   });
 
+  it('blames no node among three: both links of one of them always fall below the third', () => {
+    // Even a node at a quarter of the rate: 2 links against 1 cannot tell it from chance.
+    expect(blameNodes(linkSeries(3, { 1: 0.25 }))).toEqual([]);
+    expect(blameNodes(linkSeries(3, {}, 0.5))).toEqual([]);
+  });
+
   it('does not blame a node whose links are slower only within the tolerance', () => {
     const links = linkSeries(6, {}, 0.02);
     for (const s of links.subjects) if (s.ranks.includes(1)) s.samples = s.samples.map((x) => x * 0.94);

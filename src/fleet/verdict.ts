@@ -171,13 +171,17 @@ export function judgeSeries(series: MetricSeries, opts?: VerdictOptions): Judged
 }
 
 /**
- * Nodes to blame for slow links: a node all of whose links (at least two) are slower than
+ * Nodes to blame for slow links: a node all of whose links (at least three, against at least
+ * three links it is not on, so at least four unsuspected nodes) are slower than
  * the median of the links it is not on by more than the tolerance and worse than three
  * quarters of those links, with its links' pooled samples significantly different from
  * theirs. (No MAD bar here: that every link of the node is among the worst, each measured
  * in a different round, is the robust part; a busy host widens the others' spread.)
  * `suspects`: nodes known to be bad already, whose links are left out on both sides.
  */
+/** Fewest links of a node, and of the links it is not on, that can blame it. */
+export const MIN_BLAME_LINKS = 3;
+
 export function blameNodes(links: MetricSeries, opts?: VerdictOptions, suspects: ReadonlySet<number> = new Set()): Judged[] {
   const o = withDefaults(opts);
   const live = links.subjects.filter((s) => s.samples.length > 0);
@@ -193,7 +197,9 @@ export function blameNodes(links: MetricSeries, opts?: VerdictOptions, suspects:
       if (out.has(node)) continue;
       const mine = live.filter((s) => s.ranks.includes(node) && !s.ranks.some((r) => r !== node && out.has(r)));
       const others = live.filter((s) => !s.ranks.includes(node) && !s.ranks.some((r) => out.has(r)));
-      if (mine.length < 2 || others.length === 0) continue;
+      // Too few links to tell a node from chance: with 3 nodes, one of them always has both
+      // its links below the third (measured here: a healthy rank blamed in 2 runs of 3).
+      if (mine.length < MIN_BLAME_LINKS || others.length < MIN_BLAME_LINKS) continue;
       const refValues = others.map((s) => valueOf(s.samples, links.statistic)).sort((a, b) => a - b);
       const ref = median(refValues);
       const values = mine.map((s) => valueOf(s.samples, links.statistic));
