@@ -7,14 +7,14 @@
  * fix) without root or slurm-wlm/munge; failed instead under GPUBENCH_REQUIRE_CLUSTER=1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT } from './helpers/cli.js';
+import { CLI } from './helpers/cli.js';
 import { slurmMissing, startSlurm, type SlurmCluster } from './helpers/slurm.js';
 import { freePort } from './helpers/free-port.js';
+import { submitRecipe } from './helpers/sbatch-recipe.js';
 
-const SBATCH = join(ROOT, 'examples/slurm/gpubench.sbatch');
 const missing = slurmMissing();
 const TASKS = 4;
 
@@ -33,21 +33,14 @@ describe('gpubench fleet through examples/slurm/gpubench.sbatch on a real Slurm 
     const c = cluster!;
     const results = join(work, 'fleet.json');
     const exclude = join(work, 'exclude.txt');
-    const out = join(work, 'job.out');
-    const job = await c.run('sbatch', ['--wait', '--nodes=1', `--ntasks-per-node=${TASKS}`, '--time=3', `--output=${out}`, SBATCH], 100_000, {
+    const { code, log, context } = await submitRecipe(c, work, { nodes: 1, tasksPerNode: TASKS, env: {
       GPUBENCH: `${process.execPath} ${CLI}`,
       GPUBENCH_COMMAND: 'fleet',
       GPUBENCH_RESULTS: results,
       GPUBENCH_COORDINATOR_PORT: String(await freePort()),
       GPUBENCH_ARGS: `--exclude-file ${exclude} --matmul-size 128 --sample-ms 200 --warmup 100 --samples 5 --pair-bytes 256K --pair-samples 6 --ping-samples 20 --allreduce-bytes 64K`,
-      GPUBENCH_CONNECT_TIMEOUT: '30000',
-      GPUBENCH_GRACE: '20',
-      GPUBENCH_TOKEN: '',
-      GPUBENCH_COORDINATOR: '',
-      GPUBENCH_RANK: '',
-    });
-    const log = existsSync(out) ? readFileSync(out, 'utf8') : '(no job output)';
-    expect(job.code, `sbatch: ${job.stderr}\njob output:\n${log}\n${c.logs(10)}`).toBe(0);
+    } });
+    expect(code, context).toBe(0);
     const res = JSON.parse(readFileSync(results, 'utf8'));
     expect(res.run.status, log).toBe('complete');
     const f = res.fleet;

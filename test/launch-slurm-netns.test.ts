@@ -6,14 +6,14 @@
  * slurm-wlm/munge or iproute2; failed instead under GPUBENCH_REQUIRE_CLUSTER=1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT } from './helpers/cli.js';
+import { CLI } from './helpers/cli.js';
 import { netnsSlurmMissing, startNetnsSlurm, type NetnsSlurmCluster } from './helpers/slurm-netns.js';
 import { ResultsFile } from '../src/harness/results/schema.js';
+import { submitRecipe } from './helpers/sbatch-recipe.js';
 
-const SBATCH = join(ROOT, 'examples/slurm/gpubench.sbatch');
 const missing = netnsSlurmMissing();
 const NODES = 3;
 
@@ -39,19 +39,12 @@ describe.each([
   it.skipIf(missing)('sbatch --wait --nodes=3: exit 0, every case ok, one rank per node, each on its own host and address', async () => {
     const c = cluster!;
     const results = join(work, 'results.json');
-    const out = join(work, 'job.out');
-    const job = await c.run('sbatch', ['--wait', `--nodes=${NODES}`, '--ntasks-per-node=1', '--time=3', `--output=${out}`, SBATCH], 100_000, {
+    const { code, log, context } = await submitRecipe(c, work, { nodes: NODES, tasksPerNode: 1, env: {
       GPUBENCH: `${process.execPath} ${CLI}`,
       GPUBENCH_RESULTS: results,
       GPUBENCH_ARGS: '--workloads allreduce -b 8 -e 64K -f 8 --min-time 20 --warmup 5 --reporter silent',
-      GPUBENCH_CONNECT_TIMEOUT: '30000',
-      GPUBENCH_GRACE: '20',
-      GPUBENCH_TOKEN: '',
-      GPUBENCH_COORDINATOR: '',
-      GPUBENCH_RANK: '',
-    });
-    const log = existsSync(out) ? readFileSync(out, 'utf8') : '(no job output)';
-    expect(job.code, `sbatch: ${job.stderr}\njob output:\n${log}\n${c.logs(10)}`).toBe(0);
+    } });
+    expect(code, context).toBe(0);
     const res = ResultsFile.parse(JSON.parse(readFileSync(results, 'utf8')));
     expect(res.run.status, log).toBe('complete');
     expect(res.cases.length).toBeGreaterThan(0);

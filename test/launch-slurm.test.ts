@@ -7,16 +7,15 @@
  * GPUBENCH_REQUIRE_CLUSTER=1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './helpers/cli.js';
 import { slurmMissing, startSlurm, type SlurmCluster } from './helpers/slurm.js';
 import { writeRankWrapper } from './helpers/rank-wrapper.js';
 import { freePort } from './helpers/free-port.js';
 import { ResultsFile } from '../src/harness/results/schema.js';
+import { submitRecipe } from './helpers/sbatch-recipe.js';
 
-const SBATCH = join(ROOT, 'examples/slurm/gpubench.sbatch');
 const missing = slurmMissing();
 const TASKS = 4;
 
@@ -40,27 +39,14 @@ describe('examples/slurm/gpubench.sbatch on a real Slurm cluster', () => {
   it.skipIf(missing)('sbatch --wait, 1 node x 4 tasks: exit 0, every case ok, launcher slurm, rank = SLURM_PROCID whatever the arrival order', async () => {
     const c = cluster!;
     const results = join(work, 'results.json');
-    const out = join(work, 'job.out');
     const wrapper = writeRankWrapper(work, 'SLURM_PROCID', TASKS);
-    const port = String(await freePort());
-    const job = await c.run(
-      'sbatch',
-      ['--wait', '--nodes=1', `--ntasks-per-node=${TASKS}`, '--time=3', `--output=${out}`, SBATCH],
-      100_000,
-      {
-        GPUBENCH: wrapper.command,
-        GPUBENCH_RESULTS: results,
-        GPUBENCH_COORDINATOR_PORT: port,
-        GPUBENCH_ARGS: '--workloads allreduce -b 8 -e 64K -f 8 --min-time 20 --warmup 5 --reporter silent',
-        GPUBENCH_CONNECT_TIMEOUT: '30000',
-        GPUBENCH_GRACE: '20',
-        GPUBENCH_TOKEN: '',
-        GPUBENCH_COORDINATOR: '',
-        GPUBENCH_RANK: '',
-      },
-    );
-    const log = existsSync(out) ? readFileSync(out, 'utf8') : '(no job output)';
-    expect(job.code, `sbatch: ${job.stderr}\njob output:\n${log}\n${c.logs(10)}`).toBe(0);
+    const { code, log, context } = await submitRecipe(c, work, { nodes: 1, tasksPerNode: TASKS, env: {
+      GPUBENCH: wrapper.command,
+      GPUBENCH_RESULTS: results,
+      GPUBENCH_COORDINATOR_PORT: String(await freePort()),
+      GPUBENCH_ARGS: '--workloads allreduce -b 8 -e 64K -f 8 --min-time 20 --warmup 5 --reporter silent',
+    } });
+    expect(code, context).toBe(0);
     const res = ResultsFile.parse(JSON.parse(readFileSync(results, 'utf8')));
     expect(res.run.status, log).toBe('complete');
     expect(res.cases.length).toBeGreaterThan(0);
