@@ -48,6 +48,12 @@ export const MoeSpec = z.object({
    * so compute and all-to-all bytes scale with it (1 = dropless and balanced).
    */
   capacityFactor: z.number().min(1).default(1),
+  /**
+   * Node-limited routing: each token's experts lie on at most this many nodes (DeepSeek-V3
+   * report Sec. 2.1.2 and 4.2: 4; config n_group 8, topk_group 4 with one group per node).
+   * Only a node-deduplicating dispatcher (`training.epDispatch: dedup`) gains from it.
+   */
+  maxNodesPerToken: posInt().optional(),
 }).strict();
 export type MoeSpec = z.infer<typeof MoeSpec>;
 
@@ -62,6 +68,11 @@ export const ModelSpec = z.object({
   heads: posInt(),
   /** Key/value heads (GQA); defaults to `heads` (multi-head attention). */
   kvHeads: posInt().optional(),
+  /**
+   * Per-head dimension when it is not hidden/heads (Qwen3: 128 with hidden 2048 and 32
+   * heads; GPT-OSS: 64 with hidden 2880): QKV and the projection are then heads·headDim wide.
+   */
+  headDim: posInt().optional(),
   /** FFN inner size; defaults to 4·hidden (gpt) or the Llama rule 8/3·hidden rounded. */
   ffnHidden: posInt().optional(),
   vocab: posInt(),
@@ -114,8 +125,32 @@ export const TrainingSpec = z.object({
    * gradients reduce-scattered in backward, every micro-batch.
    */
   fsdp: z.boolean().optional(),
-  /** Expert parallelism: experts split over `ep` data-parallel ranks (MoE models). */
+  /**
+   * Hybrid sharding (HSDP, PyTorch `HYBRID_SHARD`; ZeRO++ hpZ): FSDP shards over groups of
+   * this many consecutive data-parallel ranks (a node: 8) and replicates across groups, whose
+   * gradients are all-reduced once per step. Defaults to dp·cp (full sharding).
+   */
+  fsdpShardGroup: posInt().optional(),
+  /** Expert parallelism: experts split over `ep` ranks (MoE models). */
   ep: posInt().optional(),
+  /**
+   * Expert tensor parallelism (Megatron `--expert-tensor-parallel-size`); defaults to tp.
+   * With MoE parallel folding the expert layer has its own layout: etp·ep·edp = tp·dp·cp,
+   * so ep may exceed dp when etp < tp (Megatron-Core MoE README, "MoE Parallel Folding").
+   */
+  expertTp: posInt().optional(),
+  /**
+   * The schedule overlaps the MoE all-to-all with another micro-batch's compute: DeepSeek-V3's
+   * DualPipe (report Sec. 3.2.1), Megatron-Core `--overlap-moe-expert-parallel-comm`
+   * (NeMo `moe_a2a_overlap`). Off by default (Megatron's default schedule).
+   */
+  epCommOverlap: z.boolean().optional(),
+  /**
+   * How tokens reach their experts: `alltoall` (default; every routed copy is sent, as
+   * Megatron's all-to-all dispatcher and NCCL do) or `dedup` (once per distinct remote
+   * node, then NVLink: DeepEP, HybridEP, DeepSeek-V3's kernels).
+   */
+  epDispatch: z.enum(['alltoall', 'dedup']).optional(),
   /** Tokens (or FLOPs via `budgetFlops`) to train for, for time-to-train. */
   trainTokens: pos().optional(),
 }).passthrough();
