@@ -131,6 +131,12 @@ export const TrainingSpec = z.object({
    * gradients are all-reduced once per step. Defaults to dp·cp (full sharding).
    */
   fsdpShardGroup: posInt().optional(),
+  /**
+   * Tensor-parallel communication overlapped with the GEMMs it feeds (Megatron
+   * `--tp-comm-overlap`, Transformer Engine userbuffers; NeMo's `tp_comm_overlap`). Off by
+   * default: Megatron-LM before Transformer Engine, and plain PyTorch TP, hide none of it.
+   */
+  tpCommOverlap: z.boolean().optional(),
   /** Expert parallelism: experts split over `ep` ranks (MoE models). */
   ep: posInt().optional(),
   /**

@@ -33,6 +33,8 @@ export interface ResolvedTraining {
   fsdpShard?: number;
   /** Expert-parallel size (1 for dense models). */
   ep: number;
+  /** TP all-gathers / reduce-scatters pipelined with their GEMMs (TE userbuffers). */
+  tpCommOverlap?: boolean;
   /** Expert tensor parallelism; tp when absent. */
   etp?: number;
   /** The schedule overlaps the all-to-all with compute (DualPipe, Megatron batch-level overlap). */
@@ -113,7 +115,7 @@ export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, he
   if (t.expertTp !== undefined && experts === undefined) fail(`expertTp=${etp} but the model has no experts`, `${field}.expertTp`);
   if (ep > 1 && (tp * dp * cp) % (ep * etp) !== 0) fail(`ep·expertTp = ${ep * etp} does not divide tp·dp·cp = ${tp * dp * cp}`, `${field}.ep`);
   if (experts !== undefined && experts % ep !== 0) fail(`ep=${ep} does not divide experts=${experts}`, `${field}.ep`);
-  return { globalBatch: t.globalBatchSequences, microBatch, tp, pp, dp, cp, virtualStages: vs, microBatches, recompute, precision, sequenceParallel, attention, distributedOptimizer: distributedOptimizer || fsdp, fsdp, fsdpShard, ep, ...(t.expertTp !== undefined && { etp }), ...(t.epCommOverlap !== undefined && { epCommOverlap: t.epCommOverlap }), ...(t.epDispatch !== undefined && { epDispatch: t.epDispatch }) };
+  return { globalBatch: t.globalBatchSequences, microBatch, tp, pp, dp, cp, virtualStages: vs, microBatches, recompute, precision, sequenceParallel, attention, distributedOptimizer: distributedOptimizer || fsdp, fsdp, fsdpShard, ep, ...(t.expertTp !== undefined && { etp }), ...(t.epCommOverlap !== undefined && { epCommOverlap: t.epCommOverlap }), ...(t.epDispatch !== undefined && { epDispatch: t.epDispatch }), ...(t.tpCommOverlap !== undefined && { tpCommOverlap: t.tpCommOverlap }) };
 }
 
 /** Network line rate per GPU when nothing says: 200 Gb/s HDR on Ampere, 400 Gb/s NDR after. */

@@ -62,7 +62,7 @@ export function searchLayouts(opts: {
   fabric: Fabric;
   params: EfficiencyParams;
   globalBatch: number;
-  base: Pick<ResolvedTraining, 'precision' | 'sequenceParallel' | 'attention' | 'distributedOptimizer'> & Partial<Pick<ResolvedTraining, 'fsdp' | 'ep' | 'fsdpShard' | 'epCommOverlap' | 'epDispatch'>>;
+  base: Pick<ResolvedTraining, 'precision' | 'sequenceParallel' | 'attention' | 'distributedOptimizer'> & Partial<Pick<ResolvedTraining, 'fsdp' | 'ep' | 'fsdpShard' | 'epCommOverlap' | 'epDispatch' | 'tpCommOverlap'>>;
   space: SearchSpace;
   measuredGemms?: MeasuredGemm[];
   top?: number;

@@ -175,7 +175,13 @@ export function estimateStep(run: RunSetup): StepEstimate {
   const tpOne = t.sequenceParallel
     ? collectiveTime('allgather', actBytes, t.tp, 1, fabric) + collectiveTime('reducescatter', actBytes, t.tp, 1, fabric)
     : 2 * collectiveTime('allreduce', actBytes, t.tp, 1, fabric);
-  const tpFwd = tpOne * (1 - p.tpOverlap);
+  // With TP communication overlap (Transformer Engine userbuffers, Megatron --tp-comm-overlap:
+  // each all-gather / reduce-scatter split into tp chunks pipelined with the GEMM it feeds,
+  // Wang et al., ASPLOS 2023) only the first chunk waits; the rest hides behind the layer's
+  // linear GEMMs (twice as long in backward). Otherwise tpOverlap of it is hidden (default none).
+  const tpHidden = (gemm: number) => tpOne / t.tp + Math.max(0, (tpOne * (t.tp - 1)) / t.tp - gemm);
+  const tpFwd = t.tpCommOverlap && t.tp > 1 ? tpHidden(linFwd) : tpOne * (1 - p.tpOverlap);
+  const tpBwd = t.tpCommOverlap && t.tp > 1 ? tpHidden(2 * linFwd) : tpOne * (1 - p.tpOverlap);
 
   // CP: each rank's K and V chunk goes round the ring (c−1 hops), in part hidden behind attention.
   const kvBytes = 2 * tokens * ((m.kvHeads * m.headDim) / t.tp) * ACT_BYTES;
@@ -224,7 +230,7 @@ export function estimateStep(run: RunSetup): StepEstimate {
   const epFwd = t.epCommOverlap ? Math.max(0, epRaw - p.epOverlap * computeFwd) : epRaw;
   const epBwd = t.epCommOverlap ? Math.max(0, epRaw - p.epOverlap * 2 * computeFwd) : epRaw;
   const fwdLayer = linFwd + attFwd + ewLinFwd + ewAttFwd + tpFwd + cpFwd + epFwd + fsdpFwd;
-  const bwdLayer = 2 * linFwd + 2 * attFwd + 2 * (ewLinFwd + ewAttFwd) + tpFwd + cpBwd + epBwd + fsdpBwd;
+  const bwdLayer = 2 * linFwd + 2 * attFwd + 2 * (ewLinFwd + ewAttFwd) + tpBwd + cpBwd + epBwd + fsdpBwd;
   // Full recompute runs the forward again, with the parameters the backward gathered already.
   const recLayer = t.recompute === 'full' ? fwdLayer - fsdpFwd : t.recompute === 'selective' ? attFwd + ewAttFwd : 0;
 
@@ -280,7 +286,7 @@ export function estimateStep(run: RunSetup): StepEstimate {
     attention: mbs * layersPerStage * 3 * attFwd,
     elementwise: mbs * (layersPerStage * 3 * (ewLinFwd + ewAttFwd) + ceBytes / memBps),
     recompute: mbs * layersPerStage * recLayer,
-    tpComm: mbs * (layersPerStage * 2 * tpFwd + (t.sequenceParallel ? tpOne * (1 - p.tpOverlap) : 0)),
+    tpComm: mbs * (layersPerStage * (tpFwd + tpBwd) + (t.sequenceParallel ? tpOne * (1 - p.tpOverlap) : 0)),
     cpComm: mbs * layersPerStage * (cpFwd + cpBwd),
     ppComm: mbs * ppPerMb,
     bubble: bubbleMbs * perMb,
