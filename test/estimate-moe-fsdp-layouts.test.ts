@@ -152,3 +152,26 @@ describe('tensor-parallel communication overlap', () => {
     expect(run(m, { ...spec, tp: 1, sequenceParallel: false, tpCommOverlap: true }, 64).stepSeconds).toBe(run(m, { ...spec, tp: 1, sequenceParallel: false }, 64).stepSeconds);
   });
 });
+
+describe('multi-head latent attention', () => {
+  const mla = { qLoraRank: 1536, kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128 };
+  it('DeepSeek-V3 with MLA: 671B total and 37B active within 2%; scores over qk 192, context over v 128', () => {
+    const m = resolveModel({ ...dsv3, mla });
+    const pc = parameterCount(m);
+    expect(Math.abs(pc.total / 671e9 - 1)).toBeLessThan(0.02);
+    expect(Math.abs(pc.active / 37e9 - 1)).toBeLessThan(0.02);
+    const g = layerGemms(m, 1, 2, 1);
+    expect(g.find((x) => x.name === 'scores')!.k).toBe(192);
+    expect(g.find((x) => x.name === 'context')!.n).toBe(128);
+    expect(g.find((x) => x.name === 'scores')!.batch).toBe(64); // heads split by tp
+    expect(g.find((x) => x.name === 'q-down')!.n).toBe(1536); // latents are not split by tp
+  });
+
+  it('costs more attention time than the head-dim-56 stand-in it replaces, and the step is slower', () => {
+    const spec: TrainingSpec = { globalBatchSequences: 1024, microBatch: 1, tp: 1, pp: 8, ep: 64, virtualStages: 1, attention: 'flash', distributedOptimizer: true, precision: 'bf16', recompute: 'full' };
+    const plain = run(resolveModel(dsv3), spec, 2048);
+    const latent = run(resolveModel({ ...dsv3, mla }), spec, 2048);
+    expect(latent.breakdown.attention).toBeGreaterThan(2 * plain.breakdown.attention);
+    expect(latent.stepSeconds).toBeGreaterThan(plain.stepSeconds);
+  });
+});

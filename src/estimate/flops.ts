@@ -4,7 +4,7 @@
  * the full s×s matrix (no causal halving), the backward pass twice the forward.
  * Model FLOPs (MFU) = fwd + bwd; hardware FLOPs (HFU) add what recomputation runs again.
  */
-import type { ModelSpec, RecomputeMode } from './inputs.js';
+import type { MlaSpec, ModelSpec, RecomputeMode } from './inputs.js';
 
 /** A model with every optional shape field resolved. */
 export interface ResolvedModel {
@@ -24,6 +24,8 @@ export interface ResolvedModel {
   ffnInputs: number;
   /** Mixture of experts, when the model has one. */
   moe?: ResolvedMoe;
+  /** Multi-head latent attention, when the model has it (headDim is then its v width). */
+  mla?: MlaSpec;
 }
 
 /** A mixture-of-experts FFN with every field decided. */
@@ -52,8 +54,9 @@ export function resolveModel(m: ModelSpec): ResolvedModel {
     ffnHidden: m.ffnHidden ?? ffnDefault,
     vocab: m.vocab,
     seqLength: m.seqLength,
-    headDim: m.headDim ?? m.hidden / m.heads,
-    qDim: m.heads * (m.headDim ?? m.hidden / m.heads),
+    headDim: m.mla ? m.mla.vHeadDim : (m.headDim ?? m.hidden / m.heads),
+    qDim: m.heads * (m.mla ? m.mla.qkNopeHeadDim + m.mla.qkRopeHeadDim : (m.headDim ?? m.hidden / m.heads)),
+    ...(m.mla && { mla: m.mla }),
     ffnInputs: arch === 'llama' ? 2 : 1,
     ...(m.moe && {
       moe: {
@@ -103,6 +106,7 @@ export function layerGemms(m: ResolvedModel, microBatch: number, tp = 1, cp = 1)
   const h = m.hidden;
   const kvDim = m.kvHeads * m.headDim;
   const headsPerGpu = m.heads / tp;
+  if (m.mla) return [...mlaGemms(m, m.mla, tokens, microBatch, tp, cp), ...ffnGemms(m, tokens, tp)];
   return [
     { name: 'qkv', m: tokens, n: (m.qDim + 2 * kvDim) / tp, k: h, batch: 1, attention: false },
     { name: 'scores', m: m.seqLength / cp, n: m.seqLength, k: m.headDim, batch: microBatch * headsPerGpu, attention: true },
@@ -110,6 +114,34 @@ export function layerGemms(m: ResolvedModel, microBatch: number, tp = 1, cp = 1)
     { name: 'proj', m: tokens, n: h, k: m.qDim / tp, batch: 1, attention: false },
     { name: 'ffn-in', m: tokens, n: (m.ffnInputs * m.ffnHidden) / tp, k: h, batch: 1, attention: false },
     { name: 'ffn-out', m: tokens, n: h, k: m.ffnHidden / tp, batch: 1, attention: false },
+  ];
+}
+
+/**
+ * Multi-head latent attention's GEMMs (DeepSeek-V2 Sec. 2.1): the down-projections to the
+ * query and key/value latents (not split by tp), the up-projections to the heads, the
+ * scores over qkNope + qkRope dims, the context over vDim, and the output projection.
+ */
+function mlaGemms(m: ResolvedModel, a: MlaSpec, tokens: number, microBatch: number, tp: number, cp: number): Gemm[] {
+  const h = m.hidden;
+  const heads = m.heads / tp;
+  const qk = a.qkNopeHeadDim + a.qkRopeHeadDim;
+  return [
+    { name: 'q-down', m: tokens, n: a.qLoraRank, k: h, batch: 1, attention: false },
+    { name: 'q-up', m: tokens, n: heads * qk, k: a.qLoraRank, batch: 1, attention: false },
+    { name: 'kv-down', m: tokens, n: a.kvLoraRank + a.qkRopeHeadDim, k: h, batch: 1, attention: false },
+    { name: 'kv-up', m: tokens, n: heads * (a.qkNopeHeadDim + a.vHeadDim), k: a.kvLoraRank, batch: 1, attention: false },
+    { name: 'scores', m: m.seqLength / cp, n: m.seqLength, k: qk, batch: microBatch * heads, attention: true },
+    { name: 'context', m: m.seqLength / cp, n: a.vHeadDim, k: m.seqLength, batch: microBatch * heads, attention: true },
+    { name: 'proj', m: tokens, n: h, k: heads * a.vHeadDim, batch: 1, attention: false },
+  ];
+}
+
+/** The dense FFN's two GEMMs of one layer. */
+function ffnGemms(m: ResolvedModel, tokens: number, tp: number): Gemm[] {
+  return [
+    { name: 'ffn-in', m: tokens, n: (m.ffnInputs * m.ffnHidden) / tp, k: m.hidden, batch: 1, attention: false },
+    { name: 'ffn-out', m: tokens, n: m.hidden, k: m.ffnHidden / tp, batch: 1, attention: false },
   ];
 }
 
@@ -197,7 +229,11 @@ export function megatronModelFlops(B: number, s: number, l: number, h: number, V
 export function parameterCount(m: ResolvedModel): ParameterCount {
   const h = m.hidden;
   const kvDim = m.kvHeads * m.headDim;
-  const attn = h * (m.qDim + 2 * kvDim) + m.qDim * h;
+  const a = m.mla;
+  const attn = a
+    ? h * a.qLoraRank + a.qLoraRank * m.heads * (a.qkNopeHeadDim + a.qkRopeHeadDim) + h * (a.kvLoraRank + a.qkRopeHeadDim) +
+      a.kvLoraRank * m.heads * (a.qkNopeHeadDim + a.vHeadDim) + m.heads * a.vHeadDim * h
+    : h * (m.qDim + 2 * kvDim) + m.qDim * h;
   const denseLayer = attn + (m.ffnInputs + 1) * h * m.ffnHidden;
   const embedding = m.vocab * h;
   if (!m.moe) return { layer: denseLayer, nonExpertLayer: denseLayer, expertLayer: 0, embedding, total: m.layers * denseLayer + embedding, active: m.layers * denseLayer + embedding };

@@ -57,6 +57,21 @@ export const MoeSpec = z.object({
 }).strict();
 export type MoeSpec = z.infer<typeof MoeSpec>;
 
+/**
+ * Multi-head latent attention (DeepSeek-V2/V3): queries and keys/values pass through
+ * low-rank projections; each head's scores use qkNope + qkRope dims, its values vDim.
+ * DeepSeek-V3 config.json: q_lora_rank 1536, kv_lora_rank 512, qk_nope_head_dim 128,
+ * qk_rope_head_dim 64, v_head_dim 128.
+ */
+export const MlaSpec = z.object({
+  qLoraRank: posInt(),
+  kvLoraRank: posInt(),
+  qkNopeHeadDim: posInt(),
+  qkRopeHeadDim: posInt(),
+  vHeadDim: posInt(),
+}).strict();
+export type MlaSpec = z.infer<typeof MlaSpec>;
+
 /** A decoder-only transformer, dense or mixture-of-experts (`moe`). */
 export const ModelSpec = z.object({
   name: z.string().optional(),
@@ -78,6 +93,7 @@ export const ModelSpec = z.object({
   vocab: posInt(),
   seqLength: posInt(),
   moe: MoeSpec.optional(),
+  mla: MlaSpec.optional(),
 }).passthrough();
 export type ModelSpec = z.infer<typeof ModelSpec>;
 
