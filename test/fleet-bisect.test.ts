@@ -41,7 +41,7 @@ function worker(url: string, rank: number): { child: ChildProcess; exited: Promi
   const env = { ...process.env, GPUBENCH_RANK: String(rank), GPUBENCH_WORLD_SIZE: String(N), GPUBENCH_LOCAL_RANK: String(rank) };
   const child = spawn(process.execPath, [CLI, 'worker', '--coordinator', url, '--connect-timeout', '20000'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'ignore'] });
   started.push(child);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 80_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 160_000);
   return { child, exited: new Promise((resolve) => child.on('exit', (code) => { clearTimeout(timer); resolve(code ?? -1); })) };
 }
 

@@ -348,7 +348,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
   /** Ring all-reduces over disjoint groups, all at once (one task); each group's busbw samples. */
   const runGroups = async (groups: number[][]): Promise<FleetGroupRun[]> => {
     const members = new Set(groups.flat());
-    const got = await coordinator.runTask(index++, (rank) => (members.has(rank) ? { kind: 'group-allreduce', groups, bytes: o.allreduceBytes, samples: o.samples, warmupMs: o.warmupMs, sampleMs: Math.min(o.sampleMs, 50), seed, ...(coordinator.cpuBound ? { cpuBound: true } : {}) } : undefined), o.taskTimeoutMs);
+    const got = await coordinator.runTask(index++, (rank) => (members.has(rank) ? { kind: 'group-allreduce', groups, bytes: o.allreduceBytes, samples: Math.max(o.samples, GROUP_SAMPLES), warmupMs: o.warmupMs, sampleMs: Math.min(o.sampleMs, 50), seed, ...(coordinator.cpuBound ? { cpuBound: true } : {}) } : undefined), o.taskTimeoutMs);
     return groups.map((ranks) => {
       const answers = ranks.map((r) => got.get(r) as GroupAllReduceResult | undefined);
       const error = answers.map((a, i) => (!a ? `rank ${ranks[i]} gave no answer` : a.error ? `rank ${ranks[i]}: ${a.error}` : undefined)).find((e) => e !== undefined);
@@ -425,6 +425,13 @@ export async function runFleet(o: FleetOptions): Promise<number> {
   o.log(`results: ${o.jsonPath}${o.excludeFile ? `; exclude list: ${o.excludeFile}` : ''}`);
   return fleet.suspects.length > 0 ? 1 : 0;
 }
+
+/**
+ * Fewest samples of a group all-reduce: a level's two halves are told apart by a rank test of
+ * their samples, and with 6 against 6 one overlapping sample (a throttled rank that happened
+ * to have quota left) already puts p above 0.01; 10 against 10 leaves room for a few.
+ */
+const GROUP_SAMPLES = 10;
 
 const square = (n: number): (number | null)[][] => Array.from({ length: n }, () => Array.from({ length: n }, () => null));
 
