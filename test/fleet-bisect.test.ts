@@ -45,7 +45,11 @@ function worker(url: string, rank: number): { child: ChildProcess; exited: Promi
   return { child, exited: new Promise((resolve) => child.on('exit', (code) => { clearTimeout(timer); resolve(code ?? -1); })) };
 }
 
-describe.skipIf(missing !== undefined)(`gpubench fleet bisects a slow whole-group all-reduce${missing ? ` (skipped: ${missing})` : ''}`, () => {
+// Opt-in (GPUBENCH_FLEET_BISECT=1) until the fault is reliable: a CPU quota bites in bursts, so
+// the throttled half's samples overlap the healthy half's (on a host at load 19: 10× slower
+// but p=0.026 with 6 samples; 69% slower, p=0.68 with 10). See the note.
+const optIn = process.env.GPUBENCH_FLEET_BISECT === '1';
+describe.skipIf(missing !== undefined || !optIn)(`gpubench fleet bisects a slow whole-group all-reduce${missing ? ` (skipped: ${missing})` : !optIn ? ' (skipped: opt-in with GPUBENCH_FLEET_BISECT=1, the cgroup fault is not yet reliable)' : ''}`, () => {
   it('localises the subgroup of a rank throttled during the all-reduce, 2 runs of 2', async () => {
     throttle = makeThrottle('fleet-bisect', 0.02);
     for (let run = 1; run <= 2; run++) {
