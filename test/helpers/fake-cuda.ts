@@ -52,7 +52,8 @@ const SPECIAL: Record<string, string> = {
   // FAKE_CUDA_HANG_DEVICE=d: that GPU never comes up (its context blocks, up to ten minutes).
   cuDevicePrimaryCtxRetain:
     'int cuDevicePrimaryCtxRetain(void** c, int d) { const char* h = getenv("FAKE_CUDA_HANG_DEVICE"); if (h && *h && atoi(h) == d) for (int i = 0; i < 600; i++) { struct timespec t = {1, 0}; nanosleep(&t, 0); } *c = (void*)0x40; return 0; }',
-  cuEventElapsedTime_v2: 'int cuEventElapsedTime_v2(float* ms, void* a, void* b) { if (getenv("FAKE_CUDA_FAULT")) return 700; *ms = 1.0f; return 0; }',
+  // FAKE_CUDA_EVENT_MS=x: every timed region "takes" x ms (a slower GPU); 1 ms otherwise.
+  cuEventElapsedTime_v2: 'int cuEventElapsedTime_v2(float* ms, void* a, void* b) { if (getenv("FAKE_CUDA_FAULT")) return 700; *ms = getenv("FAKE_CUDA_EVENT_MS") ? (float)atof(getenv("FAKE_CUDA_EVENT_MS")) : 1.0f; return 0; }',
   // FAKE_NVML=ok: a board drawing 350 W at 1980 MHz, its energy counter following wall time.
   nvmlInit_v2: 'int nvmlInit_v2(void) { return getenv("FAKE_NVML") ? 0 : 9; }',
   nvmlSystemGetDriverVersion: 'int nvmlSystemGetDriverVersion(char* v, unsigned n) { strncpy(v, "580.00.fake", n); return 0; }',
@@ -64,7 +65,8 @@ const SPECIAL: Record<string, string> = {
     'int nvmlDeviceGetTotalEnergyConsumption(void* d, unsigned long long* mj) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); *mj = (unsigned long long)((t.tv_sec + t.tv_nsec * 1e-9) * 350000.0); return 0; }',
   nvmlDeviceGetClockInfo: 'int nvmlDeviceGetClockInfo(void* d, int c, unsigned* mhz) { *mhz = c == 2 ? 2619 : 1980; return 0; }',
   nvmlDeviceGetTemperature: 'int nvmlDeviceGetTemperature(void* d, int s, unsigned* t) { *t = 47; return 0; }',
-  nvmlDeviceGetCurrentClocksEventReasons: 'int nvmlDeviceGetCurrentClocksEventReasons(void* d, unsigned long long* r) { *r = 0x4; return 0; }',
+  // FAKE_NVML_REASONS=mask: the clocks-event reasons (0x8: hw-slowdown); sw-power-cap otherwise.
+  nvmlDeviceGetCurrentClocksEventReasons: 'int nvmlDeviceGetCurrentClocksEventReasons(void* d, unsigned long long* r) { *r = getenv("FAKE_NVML_REASONS") ? strtoull(getenv("FAKE_NVML_REASONS"), 0, 0) : 0x4; return 0; }',
   nvmlErrorString: 'const char* nvmlErrorString(int r) { return r == 9 ? "Driver Not Loaded" : "Unknown Error"; }',
   // FAKE_LT=n: the heuristic offers n (zeroed) candidates; cublasLtMatmul then "runs" and writes nothing.
   cublasLtMatmulAlgoGetHeuristic:
