@@ -357,7 +357,7 @@ export class Coordinator {
   async rendezvous(): Promise<void> {
     const n = this.opts.worldSize;
     const joined = () => this.joining.reduce((k, j) => k + ranksOf(j.hello), 0);
-    await this.waitFor(() => joined() >= n, this.opts.rendezvousTimeoutMs, `${n} ranks (have ${joined()} from ${this.joining.length} worker${this.joining.length === 1 ? '' : 's'})`);
+    await this.waitFor(() => joined() >= n, this.opts.rendezvousTimeoutMs, `${n} workers (have ${this.joining.length}${joined() !== this.joining.length ? `, with ${joined()} ranks` : ''})`);
     // Launcher ranks count processes; a process of several GPUs takes that many consecutive ranks.
     const order = rankOrder(this.joining.map((j) => j.hello), this.joining.length).map((i) => this.joining[i]!);
     let next = 0;
