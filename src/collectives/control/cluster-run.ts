@@ -63,6 +63,8 @@ export function spawnLocalWorkers(n: number, url: string, token: string | undefi
 export interface NcclTestsSettings {
   average: AverageMode;
   measure?: Pick<MeasureOptions, 'ncclIters' | 'ncclWarmupIters'>;
+  /** Worker processes the ranks ran in (fewer than the ranks with `--gpus-per-process`). @default one per rank */
+  processes?: number;
 }
 
 /** Merges every rank's result of one case into the case's result. */
@@ -90,7 +92,7 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
       ...(lead.check.seed !== undefined ? { seed: lead.check.seed } : {}),
     },
     impl: c.backend === 'nccl'
-      ? ncclImpl(ranks, hosts)
+      ? ncclImpl(ranks, hosts, nccl.processes ?? ranks.length)
       : {
           kernel: lead.algorithm,
           // Host reduction per rank: native (the addon's vectorised loops) or js; "mixed" says some ranks lacked the addon.
@@ -179,7 +181,7 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
       try {
         // The layout the coordinator saw decides `auto` for small messages on every rank alike.
         const ranks = await coordinator.runCase(caseIndex++, c.id, { ...callOf(p), cpuBound: coordinator.cpuBound }, freshSeed(), opts.measure, c.backend);
-        return mergeRanks(c, p, ranks, hosts(), { average: o.average ?? 'avg', measure: opts.measure });
+        return mergeRanks(c, p, ranks, hosts(), { average: o.average ?? 'avg', measure: opts.measure, processes: coordinator.nodes.length });
       } finally {
         current = undefined;
       }
@@ -210,7 +212,7 @@ function devicesOf(ranks: RankCaseResult[]): string {
 }
 
 /** What a multi-process nccl case ran: NCCL's version on every rank, each rank's GPU. */
-function ncclImpl(ranks: RankCaseResult[], hosts: string[]): CaseResult['impl'] {
+function ncclImpl(ranks: RankCaseResult[], hosts: string[], processes: number): CaseResult['impl'] {
   const versions = [...new Set(ranks.map((r) => r.ncclVersion ?? '?'))];
   const config: Record<string, string | number | boolean> = {
     ncclVersion: versions.join(', '),
@@ -223,7 +225,9 @@ function ncclImpl(ranks: RankCaseResult[], hosts: string[]): CaseResult['impl'] 
     kernel: 'nccl',
     config,
     notes: [
-      `${ranks.length} processes, one GPU each (ncclCommInitRank; the ncclUniqueId from rank 0 over gpubench's data links), NCCL's own algorithm and protocol`,
+      processes === ranks.length
+        ? `${ranks.length} processes, one GPU each (ncclCommInitRank; the ncclUniqueId from rank 0 over gpubench's data links), NCCL's own algorithm and protocol`
+        : `${ranks.length} ranks, one GPU each, in ${processes} processes (each process's ranks brought up and called in one ncclGroupStart/ncclGroupEnd; the ncclUniqueId from rank 0 over gpubench's data links), NCCL's own algorithm and protocol`,
       ...(versions.length > 1 ? [`the ranks loaded different NCCL versions: ${versions.join(', ')}`] : []),
     ],
   };

@@ -36,7 +36,7 @@ export const NCCL_RANK_KINDS: readonly CollectiveKind[] = ['allreduce', 'allgath
 
 /** Notes on a multi-process nccl run. */
 function worldNotes(ranks: number): string[] {
-  return [`${ranks} worker processes, one GPU each (ncclCommInitRank), the ncclUniqueId handed from rank 0 over gpubench's control plane; NCCL's own algorithm and protocol`];
+  return [`${ranks} ranks in worker processes, one GPU each (ncclCommInitRank; a process's several ranks in one ncclGroupStart/End), the ncclUniqueId handed from rank 0 over gpubench's control plane; NCCL's own algorithm and protocol`];
 }
 
 export const ncclBackend: Backend = {
