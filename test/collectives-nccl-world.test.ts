@@ -123,11 +123,11 @@ describe(`nccl planned from the workers' probes${why ? ` (skipped: ${why})` : ''
 });
 
 describe(`several GPUs per worker process (--gpus-per-process)${why ? ` (skipped: ${why})` : ''}`, () => {
-  withFakes('--local-nodes 2 --gpus-per-process 2 --backends nccl: 4 ranks, allreduce/allgather/broadcast ok on every rank, busbw for 4', () => {
+  withFakes('--local-nodes 2 --gpus-per-process 2 --backends nccl,ws: 4 ranks, allreduce/allgather/broadcast ok on every rank, busbw for 4', () => {
     const dir = tmp();
     const json = join(dir, 'r.json');
     const r = gpubench(
-      ['run', '--local-nodes', '2', '--gpus-per-process', '2', '--backends', 'nccl', '--workloads', 'allreduce,allgather,broadcast', '-b', '1K', '-e', '64K', '-f', '64',
+      ['run', '--local-nodes', '2', '--gpus-per-process', '2', '--backends', 'nccl,ws', '--workloads', 'allreduce,allgather,broadcast', '-b', '4K', '-e', '4K',
         '--min-time', '5', '--warmup', '2', '--json', json, '--reporter', 'silent'],
       gpuEnv(dir),
       90_000,
@@ -137,8 +137,17 @@ describe(`several GPUs per worker process (--gpus-per-process)${why ? ` (skipped
     expect(res.run.cluster).toMatchObject({ worldSize: 4 });
     // Two processes, each its first rank, its two ranks and the GPUs they drive.
     expect(res.environment.nodes.map((n) => [n.rank, n.ranks, (n.backends as { nccl: { use: number[] } }).nccl.use])).toEqual([[0, 2, [0, 1]], [2, 2, [2, 3]]]);
-    expect(res.cases.map((c) => c.workload).sort()).toEqual(['allgather', 'allgather', 'allreduce', 'allreduce', 'broadcast', 'broadcast']);
-    for (const c of res.cases) {
+    const nccl = res.cases.filter((c) => c.backend === 'nccl');
+    expect(nccl.map((c) => c.workload).sort()).toEqual(['allgather', 'allreduce', 'broadcast']);
+    // The same 4 ranks carry ws cases too (in-process between a process's ranks, WebSockets across).
+    const ws = res.cases.filter((c) => c.backend === 'ws');
+    expect(ws).toHaveLength(3);
+    for (const c of ws) {
+      expect(c.status, `${c.id}: ${c.reason}`).toBe('ok');
+      expect(c.ranks!.map((k) => [k.rank, k.check!.passed])).toEqual([0, 1, 2, 3].map((k) => [k, true]));
+    }
+    for (const c of nccl) {
+      expect(c.impl!.notes!.join('\n')).toMatch(/4 ranks, one GPU each, in 2 processes \(each process's ranks brought up and called in one ncclGroupStart\/ncclGroupEnd/);
       expect(c.status, `${c.id}: ${c.reason}`).toBe('ok');
       expect(c.id).toMatch(/\/r4h1$/);
       expect(c.ranks!.map((k) => k.rank)).toEqual([0, 1, 2, 3]);
