@@ -12,7 +12,7 @@
  *   add up to --world-size is a usage error (exit 2).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAddon } from '../src/kernels/cuda/addon.js';
@@ -133,6 +133,8 @@ describe(`several GPUs per worker process (--gpus-per-process)${why ? ` (skipped
       90_000,
     );
     expect(r.code, r.stderr).toBe(0);
+    // Every communicator destroyed (the fake's last rank out removes its rendezvous folder).
+    expect(readdirSync(dir).filter((f) => f.startsWith('gpubench-fake-nccl-'))).toEqual([]);
     const res = readResults(json);
     expect(res.run.cluster).toMatchObject({ worldSize: 4 });
     // Two processes, each its first rank, its two ranks and the GPUs they drive.

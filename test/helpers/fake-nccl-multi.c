@@ -400,19 +400,15 @@ static int fake_destroy(void* comm) {
   struct fake_comm* c = (struct fake_comm*)comm;
   char path[300];
   snprintf(path, sizeof path, "%s/fin-r%d", c->dir, c->rank);
-  /* A last rendezvous (bounded, 2 s), then rank 0 removes the folder. */
+  /* The last rank to finish removes the folder: no rank waits for the others, so the ranks
+     of one process (--gpus-per-process) may destroy their communicators one after another. */
   if (!c->aborted && write_file(path, "", 0) == 0) {
-    double start = now_ms();
-    int all = 0;
-    while (!all && now_ms() - start < 2000) {
-      all = 1;
-      for (int k = 0; k < c->nranks && all; k++) {
-        snprintf(path, sizeof path, "%s/fin-r%d", c->dir, k);
-        all = exists(path);
-      }
-      if (!all) nap();
+    int all = 1;
+    for (int k = 0; k < c->nranks && all; k++) {
+      snprintf(path, sizeof path, "%s/fin-r%d", c->dir, k);
+      all = exists(path);
     }
-    if (all && c->rank == 0) {
+    if (all) {
       DIR* d = opendir(c->dir);
       struct dirent* e;
       while (d && (e = readdir(d))) {

@@ -12,7 +12,7 @@ import { ExitCode } from '../../harness/errors.js';
 import { fingerprint } from '../../harness/environment.js';
 import type { CollectiveCall } from '../collective.js';
 import { runRankCase } from '../rank-case.js';
-import { NcclRank, ncclDeviceFor } from '../nccl/comm.js';
+import { NcclRank } from '../nccl/comm.js';
 import { NcclLocalGroup } from '../nccl/local-group.js';
 import { ncclDevicesFor, probeNcclOnWorker } from '../nccl/world-probe.js';
 import { inProcessGroup } from '../inprocess.js';
@@ -244,7 +244,8 @@ async function connectRanks(
 
 /** This process's NCCL ranks: one as before, or `gpus` brought up together in one NCCL group. */
 async function openNccl(ts: Transport[], localRank: number | undefined, gpus: number): Promise<NcclRank[]> {
-  if (gpus === 1) return [await NcclRank.open(ts[0]!, ncclDeviceFor(localRank))];
+  // The same rule the worker's probe used (world-probe.ts), so it runs where it was planned.
+  if (gpus === 1) return [await NcclRank.open(ts[0]!, ncclDevicesFor(localRank, 1)[0]!)];
   const s = await cudaStack();
   if (!s.ok) throw new Error(`NCCL on this rank: ${s.reason}`);
   const devices = ncclDevicesFor(localRank, gpus);
