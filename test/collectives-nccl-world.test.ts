@@ -161,6 +161,30 @@ describe(`several GPUs per worker process (--gpus-per-process)${why ? ` (skipped
     }
   });
 
+  /** `--local-nodes 2 --gpus-per-process 2 --backends nccl`, one all-reduce, with fault `env`. */
+  const faulty = (env: NodeJS.ProcessEnv) => {
+    const dir = tmp();
+    const json = join(dir, 'r.json');
+    const r = gpubench(['run', '--local-nodes', '2', '--gpus-per-process', '2', '--backends', 'nccl', '--workloads', 'allreduce', '-b', '1K', '-e', '1K',
+      '--min-time', '5', '--warmup', '2', '--json', json, '--reporter', 'silent'], { ...gpuEnv(dir), ...env }, 60_000);
+    return { ...r, res: readResults(json) };
+  };
+
+  withFakes('a wrong output on the second rank of a process fails the case on that rank alone (exit 1)', () => {
+    const r = faulty({ FAKE_NCCL_WRONG: '3' });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.res.cases[0]).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^wrong result on rank 3: 1 wrong of \d+ checked$/) });
+    expect(r.res.cases[0]!.ranks!.map((k) => k.check!.wrong)).toEqual([0, 0, 0, 1]);
+  });
+
+  withFakes('a rank of a group that never arrives at ncclCommInitRank: named, exit 3 within a bound, nothing hangs', () => {
+    const t0 = Date.now();
+    const r = faulty({ FAKE_NCCL_ABSENT: '3', FAKE_NCCL_TIMEOUT_MS: '2000' });
+    expect(r.code, r.stderr).toBe(3);
+    expect(Date.now() - t0).toBeLessThan(45_000);
+    expect(r.res.run.fault).toMatch(/ranks 0–1 \([^)]+\): .*ncclCommInitRank.*rank 3 of 4, which never arrived/);
+  });
+
   withFakes('workers whose ranks cannot add up to --world-size: a clear usage error, exit 2', async () => {
     const dir = tmp();
     const coord = start(['coordinator', '--world-size', '3', '--port', '0', '--workloads', 'allreduce', '--backends', 'ws', '-b', '1K', '-e', '1K', '--json', join(dir, 'r.json'), '--reporter', 'silent'], {});
