@@ -82,7 +82,7 @@ export function hostTopology(o: HostTopologyOptions = {}): HostTopology {
   // A Kubernetes node can have hundreds of pod veths: virtual interfaces without a routable
   // address are counted, not listed (every rank's entry of environment.nodes carries this).
   const all = readNics(root);
-  const kept = all.filter((n) => !n.virtual || n.name === data || (n.addresses ?? []).some((a) => !a.startsWith('fe80:')));
+  const kept = all.filter((n) => !n.virtual || n.name === data || n.name === 'lo' || (n.addresses ?? []).some((a) => !a.startsWith('fe80:')));
   const t: HostTopology = {
     gpus: mergeGpus(sysfsGpus(root), backend.gpus),
     nics: kept,
