@@ -7,8 +7,7 @@ import type { DeviceInfo } from '../../harness/results/schema.js';
 import { loadAddon, type NativeAddon, type NativeDevice } from './addon.js';
 import { native } from './errors.js';
 import { openLibrary, type LibraryStatus } from './libraries.js';
-import { withSysfs } from '../../harness/topology/host.js';
-import { stackTopology } from './topology.js';
+import { deviceTopology } from './topology.js';
 
 /** An optional library: loaded with what it reports, or not with why. */
 export type Optional<T> = ({ ok: true; path: string } & T) | { ok: false; reason: string };
@@ -110,8 +109,8 @@ export function deviceInfo(s: CudaStack, d: NativeDevice, backend: string): Devi
     uuid: d.uuid,
     pciBusId: d.pciBusId,
   };
-  const topo = stackTopology(s).find((g) => g.id === info.id);
-  if (topo) info.topology = withSysfs(topo);
+  const topo = deviceTopology(s, d.index);
+  if (topo) info.topology = topo;
   if (s.nvml.ok) {
     try {
       const n = s.addon.nvmlDevice(d.uuid);

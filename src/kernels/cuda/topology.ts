@@ -5,7 +5,7 @@
  * point) gives what it can, never an error.
  */
 import { NVLINK_GBPS_PER_LINK, NVLINK_GENERATION_OF_NVML, pcieGBps } from '../../harness/topology/rates.js';
-import { normalizeBusId, registerGpuTopologySource } from '../../harness/topology/host.js';
+import { normalizeBusId, registerGpuTopologySource, withSysfs } from '../../harness/topology/host.js';
 import type { GpuTopology, NvLink } from '../../harness/topology/schema.js';
 import type { NativeNvmlTopology } from './addon.js';
 import { openedStack, type CudaStack } from './context.js';
@@ -65,6 +65,15 @@ export function stackTopology(s: CudaStack): GpuTopology[] {
   const out = toGpuTopology(s, raw);
   cache.set(s, out);
   return out;
+}
+
+/**
+ * One device's topology (NVML, completed with sysfs's NUMA node): what a host↔device copy
+ * passes to `pcieCeiling` for its link ceiling.
+ */
+export function deviceTopology(s: CudaStack, index: number): GpuTopology | undefined {
+  const g = stackTopology(s).find((x) => x.id === `cuda:${index}`);
+  return g ? withSysfs(g) : undefined;
 }
 
 registerGpuTopologySource(() => {
