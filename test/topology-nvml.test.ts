@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { loadAddon } from '../src/kernels/cuda/addon.js';
 import { ResultsFile } from '../src/harness/results/schema.js';
 import type { HostTopology } from '../src/harness/topology/schema.js';
+import { readGpuPci } from '../src/harness/topology/sysfs.js';
 import { buildFakes, CC } from './helpers/fake-cuda.js';
 import { gpubench } from './helpers/cli.js';
 
@@ -47,9 +48,13 @@ interface Listing {
   topology: HostTopology;
 }
 
-function list(env: NodeJS.ProcessEnv): { code: number; stdout: string; j: Listing } {
+/**
+ * `gpubench list --json` on the fake driver. Its sysfs is an empty folder unless `realSysfs`: a
+ * GPU runner's real GPUs must not mix with the fake ones (their PCI addresses may coincide).
+ */
+function list(env: NodeJS.ProcessEnv, realSysfs = false): { code: number; stdout: string; j: Listing } {
   const out = join(tmp(), 'list.json');
-  const r = gpubench(['list', '--json', out], env);
+  const r = gpubench(['list', '--json', out], { ...(realSysfs ? {} : { GPUBENCH_SYSFS_ROOT: tmp() }), ...env });
   return { code: r.code, stdout: r.stdout, j: JSON.parse(readFileSync(out, 'utf8')) as Listing };
 }
 
@@ -102,20 +107,22 @@ describe(`GPU topology from NVML on the fake driver${why ? ` (skipped: ${why})` 
     expect(j.topology.gpus).toEqual([{ pciBusId: '0000:1b:00.0', id: 'cuda:0', name: 'NVIDIA Fake H100 80GB HBM3', uuid: 'GPU-00112233-4455-6677-8899-aabbccddeeff' }]);
   });
 
-  it('no driver: no GPU (this machine has none in sysfs), the NICs still listed', () => {
-    const { code, stdout, j } = list({ GPUBENCH_CUDA_LIBRARY_PATH: tmp() });
+  it('no driver: the GPUs sysfs shows (none on a machine without one), the NICs still listed', () => {
+    const { code, stdout, j } = list({ GPUBENCH_CUDA_LIBRARY_PATH: tmp() }, true);
     expect(code).toBe(0);
-    expect(j.topology.gpus).toEqual([]);
+    const sysfs = readGpuPci();
+    expect(j.topology.gpus).toEqual(sysfs);
     expect(j.topology.sources).toEqual(['sysfs']);
-    expect(j.topology.nics.find((n) => n.name === 'lo')).toMatchObject({ virtual: true, speedMbps: null, operstate: 'unknown' });
-    expect(stdout).toMatch(/GPU topology: no NVIDIA GPU in \/sys\/bus\/pci\/devices/);
+    expect(j.topology.nics.find((n) => n.name === 'lo')).toMatchObject({ virtual: true, speedMbps: null });
+    if (sysfs.length === 0) expect(stdout).toMatch(/GPU topology: no NVIDIA GPU in \/sys\/bus\/pci\/devices/);
+    else expect(stdout).toMatch(/GPU topology \(sysfs\):/);
   });
 
   withFakes('a copy on the fake GPU is measured against the catalog’s HBM bandwidth, read+write; environment and device carry the topology', () => {
     const suite = join(tmp(), 's.yaml');
     writeFileSync(suite, 'schema: gpubench.suite/v1\nname: fake\nmeasure: { warmupMs: 20, minTimeMs: 5, minSamples: 3, maxSamples: 5, minSampleMs: 1 }\nworkloads:\n  - { workload: memcpy, backends: [cuda], sizes: [4096] }\n');
     const out = join(tmp(), 'r.json');
-    const r = gpubench(['run', '--suite', suite, '--json', out, '--reporter', 'silent'], { GPUBENCH_CUDA_LIBRARY_PATH: fakes(), FAKE_CUDA: 'host', FAKE_NVML: '1' });
+    const r = gpubench(['run', '--suite', suite, '--json', out, '--reporter', 'silent'], { GPUBENCH_CUDA_LIBRARY_PATH: fakes(), FAKE_CUDA: 'host', FAKE_NVML: '1', GPUBENCH_SYSFS_ROOT: tmp() });
     expect(r.code, r.stderr).toBe(0);
     const res = ResultsFile.parse(JSON.parse(readFileSync(out, 'utf8')));
     const c = res.cases[0]!;
