@@ -15,3 +15,4 @@ export type { MemcpyParams, MemcpyData } from './kernels/memcpy/workload.js';
 export * from './harness/topology/schema.js';
 export { hostTopology, registerGpuTopologySource, type GpuTopologySource } from './harness/topology/host.js';
 export { applyLink, memoryCeiling, pcieCeiling, nvlinkCeiling, gpuGroupCeiling, networkCeiling } from './harness/topology/links.js';
+export { topologySummary } from './harness/topology/summary.js';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAddon } from '../src/kernels/cuda/addon.js';
 import { ResultsFile } from '../src/harness/results/schema.js';
-import type { HostTopology } from '../src/harness/topology/schema.js';
+import { HostTopology } from '../src/harness/topology/schema.js';
 import { readGpuPci } from '../src/harness/topology/sysfs.js';
 import { buildFakes, CC } from './helpers/fake-cuda.js';
 import { gpubench } from './helpers/cli.js';
@@ -55,7 +55,9 @@ interface Listing {
 function list(env: NodeJS.ProcessEnv, realSysfs = false): { code: number; stdout: string; j: Listing } {
   const out = join(tmp(), 'list.json');
   const r = gpubench(['list', '--json', out], { ...(realSysfs ? {} : { GPUBENCH_SYSFS_ROOT: tmp() }), ...env });
-  return { code: r.code, stdout: r.stdout, j: JSON.parse(readFileSync(out, 'utf8')) as Listing };
+  const j = JSON.parse(readFileSync(out, 'utf8')) as Listing;
+  HostTopology.parse(j.topology); // what list --json writes follows the results' topology contract
+  return { code: r.code, stdout: r.stdout, j };
 }
 
 describe(`GPU topology from NVML on the fake driver${why ? ` (skipped: ${why})` : ''}`, () => {

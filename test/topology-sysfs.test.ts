@@ -15,6 +15,7 @@ import { mergeGpus, normalizeBusId } from '../src/harness/topology/host.js';
 import { applyLink, gpuGroupCeiling, networkCeiling, pcieCeiling } from '../src/harness/topology/links.js';
 import { ibRateGbps, nicGBps, pcieGBps, pcieGenOfSpeed, PCIE_GBPS_PER_LANE } from '../src/harness/topology/rates.js';
 import type { CaseResult } from '../src/harness/results/schema.js';
+import { topologySummary } from '../src/harness/topology/summary.js';
 import type { GpuTopology, HostTopology } from '../src/harness/topology/schema.js';
 import { CLI, ROOT } from './helpers/cli.js';
 
@@ -181,6 +182,16 @@ describe('link ceilings', () => {
     expect(gpuGroupCeiling([g('cuda:0', 18), g('cuda:1', 0)])).toMatchObject({ kind: 'pcie', ceilingGBps: pcieGBps(4, 16) });
     expect(gpuGroupCeiling([g('cuda:0', 18)])).toBeUndefined();
     expect(pcieCeiling(g('cuda:0', 0))!.basis).toBe('PCIe gen4 1.969 GB/s per lane per direction × 16 lanes (nvml)');
+  });
+
+  it('a host in one line: data interface, GPUs’ distinct links, RDMA ports', () => {
+    const t: HostTopology = {
+      ...host('a', 100000).topology,
+      gpus: [0, 1].map((i) => ({ pciBusId: `0000:1${i}:00.0`, pcie: { source: 'nvml' as const, maxGen: 5, currentGen: 1, currentWidth: 16 }, nvlinks: Array.from({ length: 18 }, (_, l) => ({ link: l, active: true, generation: 4 })) })),
+      infiniband: [{ name: 'mlx5_0', ports: [{ port: 1, rateGbps: 400, state: 'ACTIVE' }] }],
+    };
+    expect(topologySummary(t)).toBe('data eth0 100 Gb/s · 2 GPUs: PCIe gen5 x16, NVLink 4 ×18 · mlx5_0/1 400 Gb/s ACTIVE');
+    expect(topologySummary(undefined)).toBe('');
   });
 
   it('a case gets link.pct and metrics.pctOfLink from the metric the ceiling names; none without that metric', () => {

@@ -3,8 +3,9 @@
  * the real sonames, exporting the entry points the addon resolves (read from the addon
  * itself, so they cannot drift). A fake driver has one "GPU" and answers every call with
  * success; FAKE_CUDA=nodevice makes cuInit fail with CUDA_ERROR_NO_DEVICE, FAKE_CUDA=zero
- * reports no devices, FAKE_CUDA_DEVICES=n reports n. Fake NVML fails nvmlInit with "Driver Not
- * Loaded"; fake NCCL reports version 2.27.3 and fails ncclCommInitAll with ncclUnhandledCudaError
+ * reports no devices, FAKE_CUDA_DEVICES=n reports n (each its own UUID, PCI bus and NVML
+ * handle). Fake NVML fails nvmlInit with "Driver Not Loaded" unless FAKE_NVML is set (then a
+ * 350 W board with fake topology: see the NVML entries below); fake NCCL reports version 2.27.3 and fails ncclCommInitAll with ncclUnhandledCudaError
  * unless FAKE_NCCL is set; FAKE_NCCL=multi is NCCL across processes, one rank each
  * (fake-nccl-multi.c: ncclGetUniqueId, ncclCommInitRank, the collectives on host memory).
  */
