@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { readGpuPci, readInfiniband, readNics } from '../src/harness/topology/sysfs.js';
 import { mergeGpus, normalizeBusId } from '../src/harness/topology/host.js';
-import { applyLink, gpuGroupCeiling, networkCeiling, pcieCeiling } from '../src/harness/topology/links.js';
+import { applyLink, gpuGroupCeiling, ncclNetworkCeiling, networkCeiling, pcieCeiling } from '../src/harness/topology/links.js';
 import { ibRateGbps, nicGBps, pcieGBps, pcieGenOfSpeed, PCIE_GBPS_PER_LANE } from '../src/harness/topology/rates.js';
 import type { CaseResult } from '../src/harness/results/schema.js';
 import { topologySummary } from '../src/harness/topology/summary.js';
@@ -170,6 +170,21 @@ describe('link ceilings', () => {
     });
     expect(networkCeiling([host('a', 100000), host('b', null)])).toBeUndefined();
     expect(networkCeiling([host('a', 100000), host('a', 100000)])).toBeUndefined();
+  });
+
+  it('NCCL across hosts: each host’s active RDMA ports summed, the slowest host; sockets on the data interface without RDMA', () => {
+    const rdma = (name: string, rates: [number, string][]) => {
+      const h = host(name, 100000);
+      h.topology.infiniband = [{ name: 'mlx5_0', ports: rates.map(([r, state], i) => ({ port: i + 1, rateGbps: r, state })) }];
+      return h;
+    };
+    const c = ncclNetworkCeiling([rdma('a', [[400, 'ACTIVE'], [400, 'ACTIVE']]), rdma('b', [[400, 'ACTIVE'], [400, 'DOWN']])]);
+    expect(c).toMatchObject({ kind: 'network', ceilingGBps: 50, what: '1 RDMA port (mlx5_0/1 400 Gb/s) on b (slowest host of 2)' });
+    expect(c!.basis).toMatch(/^active RDMA port rates summed .* 400 Gb\/s \/ 8/);
+    const s = ncclNetworkCeiling([rdma('a', [[400, 'ACTIVE']]), host('b', 25000)]);
+    expect(s).toMatchObject({ ceilingGBps: 3.125, what: 'eth0 25000 Mb/s on b (slowest host of 2)' });
+    expect(s!.basis).toMatch(/^no active RDMA port: NCCL over sockets, assumed on the data interface/);
+    expect(ncclNetworkCeiling([rdma('a', [[400, 'ACTIVE']]), host('b', null)])).toBeUndefined();
   });
 
   it('between local GPUs: NVLink when every GPU has active links, else PCIe; the slowest GPU; nothing for one GPU', () => {

@@ -22,7 +22,7 @@ import { RANK_BACKENDS } from './protocol.js';
 import { LAUNCHER_VARIABLES } from './launchers.js';
 import { UsageError } from '../../harness/errors.js';
 import type { RankCaseResult } from '../rank-case.js';
-import { applyLink, gpuGroupCeiling, networkCeiling } from '../../harness/topology/links.js';
+import { applyLink, gpuGroupCeiling, ncclNetworkCeiling, networkCeiling } from '../../harness/topology/links.js';
 import { backendGpus } from '../../harness/topology/host.js';
 import type { LinkSpec } from '../../harness/topology/schema.js';
 
@@ -128,13 +128,17 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
 }
 
 /**
- * The link a collective across the world's ranks crossed: the network between hosts (the
- * slowest data interface) when the ranks span several; on one host, nccl's GPUs' NVLink or
+ * The link a collective across the world's ranks crossed: the network between hosts when the
+ * ranks span several (`ws`: the slowest data interface, which its TCP links cross; `nccl`: the
+ * slowest host's active RDMA ports together, NCCL's own transport); on one host, nccl's GPUs' NVLink or
  * PCIe (from this process's own NVML: the coordinator runs on the GPU node); `ws` on one
  * host crosses loopback, which has no ceiling.
  */
 export function worldLink(backend: string, nodes: { hostname: string; node: Record<string, unknown> }[], ranks: RankCaseResult[]): LinkSpec | undefined {
-  if (new Set(nodes.map((n) => n.hostname)).size > 1) return networkCeiling(nodes.map((n) => ({ hostname: n.hostname, topology: n.node.topology })));
+  if (new Set(nodes.map((n) => n.hostname)).size > 1) {
+    const hosts = nodes.map((n) => ({ hostname: n.hostname, topology: n.node.topology }));
+    return backend === 'nccl' ? ncclNetworkCeiling(hosts) : networkCeiling(hosts);
+  }
   if (backend !== 'nccl') return undefined;
   const used = new Set(ranks.map((r) => /\((cuda:\d+)\)$/.exec(r.device ?? '')?.[1]));
   return gpuGroupCeiling(backendGpus().gpus.filter((g) => g.id !== undefined && used.has(g.id)));

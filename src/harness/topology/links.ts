@@ -75,6 +75,39 @@ export function gpuGroupCeiling(gpus: GpuTopology[], metric: LinkCeiling['metric
   return { ...min, what: `${min.what}${gpus.length > 1 ? ` (slowest of ${gpus.length} GPUs)` : ''}` };
 }
 
+/** One host's NCCL network: its ACTIVE RDMA ports together, else (sockets) its data interface. */
+function ncclHostNet(t: HostTopology | undefined): { what: string; gbps: number; rdma: boolean } | undefined {
+  const ports = (t?.infiniband ?? []).flatMap((d) => d.ports.filter((p) => p.state === 'ACTIVE' && p.rateGbps).map((p) => ({ name: `${d.name}/${p.port}`, gbps: p.rateGbps! })));
+  if (ports.length) return { what: `${ports.length} RDMA port${ports.length === 1 ? '' : 's'} (${ports.map((p) => `${p.name} ${p.gbps} Gb/s`).join(', ')})`, gbps: ports.reduce((a, p) => a + p.gbps, 0), rdma: true };
+  const nic = t?.nics?.find((x) => x.name === t.dataInterface);
+  return nic?.speedMbps ? { what: `${nic.name} ${nic.speedMbps} Mb/s`, gbps: nic.speedMbps / 1000, rdma: false } : undefined;
+}
+
+/**
+ * Between hosts under NCCL: NCCL spreads its channels over every active RDMA port of a host
+ * (one rail per GPU on a rail-optimised node), so a ring's busbw is bounded by the host's
+ * ports together; the slowest host's sum. A host without an active RDMA port runs NCCL over
+ * sockets: its data interface is taken (NCCL_SOCKET_IFNAME may pick another; the basis says so).
+ */
+export function ncclNetworkCeiling(nodes: { hostname?: unknown; topology?: unknown }[], metric: LinkSpec['metric'] = 'busbwGBps'): LinkSpec | undefined {
+  const byHost = new Map<string, ReturnType<typeof ncclHostNet>>();
+  for (const n of nodes) {
+    const host = String(n.hostname ?? '?');
+    if (!byHost.get(host)) byHost.set(host, ncclHostNet(n.topology as HostTopology | undefined));
+  }
+  if (byHost.size < 2 || [...byHost.values()].some((v) => !v)) return undefined;
+  const [host, slow] = [...byHost.entries()].reduce((a, b) => (b[1]!.gbps < a[1]!.gbps ? b : a));
+  return {
+    kind: 'network',
+    what: `${slow!.what} on ${host} (slowest host of ${byHost.size})`,
+    ceilingGBps: slow!.gbps / 8,
+    basis: slow!.rdma
+      ? `active RDMA port rates summed (sysfs /sys/class/infiniband/*/ports/*/rate) ${slow!.gbps} Gb/s / 8 = GB/s per direction`
+      : `no active RDMA port: NCCL over sockets, assumed on the data interface (NCCL_SOCKET_IFNAME may choose another), ${slow!.gbps * 1000} Mb/s / 8000 = GB/s per direction`,
+    metric,
+  };
+}
+
 /**
  * Between hosts (a collective whose ranks span several): the slowest data interface of the
  * hosts, from each node's topology (`dataInterface` and its NIC speed). Undefined when any
