@@ -165,14 +165,17 @@ describe('compareResults on sample sets with known answers', () => {
     expect(() => compareResults(resultsFile([a]), resultsFile([c]))).toThrow(/no case id in common/);
   });
 
-  it('warns when BASE and HEAD ran on different GPUs or timers', () => {
+  it('refuses BASE and HEAD from different GPUs (a warning with allowMismatch), and notes a changed timer', () => {
     const { base, head } = pair(1.0, 0.01, 20, 40);
     head.devices = head.devices.map((d) => ({ ...d, name: 'NVIDIA A100-SXM4-80GB' }));
-    head.cases[0] = { ...head.cases[0]!, timer: 'wall-clock' };
-    const r = compareResults(base, head);
-    expect(r.warnings.join()).toMatch(/different devices/);
-    expect(r.cases[0]!.note).toMatch(/timer changed: gpu-timestamp → wall-clock/);
-    expect(compareMarkdown(r)).toMatch(/> \[!WARNING\]\n> BASE and HEAD ran on different devices/);
+    expect(() => compareResults(base, head)).toThrow(UsageError);
+    expect(() => compareResults(base, head)).toThrow(/webgpu GPU\/device: 'NVIDIA H100 80GB HBM3' in BASE, 'NVIDIA A100-SXM4-80GB' in HEAD/);
+    const r = compareResults(base, head, { allowMismatch: true });
+    expect(r.warnings.join()).toMatch(/different machines or stacks.*compared anyway/);
+    expect(compareMarkdown(r)).toMatch(/> \[!WARNING\]\n> BASE .* and HEAD .* ran on different machines or stacks/);
+    const same = pair(1.0, 0.01, 20, 41);
+    same.head.cases[0] = { ...same.head.cases[0]!, timer: 'wall-clock' };
+    expect(compareResults(same.base, same.head).cases[0]!.note).toMatch(/timer changed: gpu-timestamp → wall-clock/);
   });
 
   it('parses thresholds', () => {
