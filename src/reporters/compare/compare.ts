@@ -139,7 +139,7 @@ function baseSide(runs: CaseResult[], centerMs: number): Side {
   };
 }
 
-const pct = (x: number) => `${(x * 100).toPrecision(3)}%`;
+const pct = (x: number) => `${x >= 1 ? Math.round(x * 100) : (x * 100).toPrecision(3)}%`;
 
 function compareCase(bases: CaseResult[], h: CaseResult, o: Required<Omit<CompareOptions, 'noiseK'>> & { noiseK?: number; multipleBaselines: boolean }): CaseComparison {
   const t = thresholdFor(h, o.thresholds, o.threshold);
