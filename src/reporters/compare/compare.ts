@@ -173,7 +173,8 @@ function compareCase(bases: CaseResult[], h: CaseResult, o: Required<Omit<Compar
     // Medians only: the change can be measured but not tested.
     const ratio = hs.medianMs / noise.centerMs;
     notes.push('fewer than 2 samples on a side: no significance test');
-    return { ...out, ratio, verdict: Math.abs(ratio - 1) <= t || !beyond(ratio) ? 'unchanged' : 'insignificant', note: notes.join('; ') };
+    if (Math.abs(ratio - 1) > t && !beyond(ratio)) notes.push(`within the run-to-run noise floor ±${pct(noise.floor)} of ${runs.length} baselines`);
+    return { ...out, ratio, verdict: Math.abs(ratio - 1) <= t ? 'unchanged' : 'insignificant', note: notes.join('; ') };
   }
   const seed = hashString(h.id);
   const ci = runs.length === 1
