@@ -2,10 +2,10 @@
  * The regression gate on synthetic sample sets with known answers, its statistics
  * checked against scipy, and the `gpubench compare` exit codes (0 / 1 / 2).
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/harness/cli/main.js';
 import { UsageError } from '../src/harness/errors.js';
 import type { CaseResult, ResultsFile } from '../src/harness/results/schema.js';
@@ -14,6 +14,11 @@ import { compareResults, parseThreshold, type CompareReport } from '../src/repor
 import { compareMarkdown } from '../src/reporters/compare/render.js';
 import { bootstrapRatioOfMedians, mannWhitneyU, median } from '../src/reporters/compare/stats.js';
 import { allreduceCase, matmulCase, nodeResults, resultsFile, samples } from './fixtures/results.js';
+
+const tempDirs: string[] = [];
+afterAll(async () => {
+  for (const d of tempDirs) await rm(d, { recursive: true, force: true });
+});
 
 /** A copy of `c` whose samples are `s` (stats and metrics recomputed as the harness would). */
 function withSamples(c: CaseResult, s: number[]): CaseResult {
@@ -232,6 +237,7 @@ describe('gpubench compare (CLI)', () => {
   }
   async function files(base: unknown, head: unknown): Promise<[string, string]> {
     const dir = await mkdtemp(join(tmpdir(), 'gpubench-compare-'));
+    tempDirs.push(dir);
     const b = join(dir, 'base.json');
     const h = join(dir, 'head.json');
     await writeFile(b, JSON.stringify(base));
@@ -268,6 +274,7 @@ describe('gpubench compare (CLI)', () => {
 describe('gpubench report (CLI)', () => {
   it('writes one format to stdout, several to a folder, and refuses unknown formats', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gpubench-reportcli-'));
+    tempDirs.push(dir);
     const file = join(dir, 'node.json');
     await writeFile(file, JSON.stringify(nodeResults()));
     let out = '';
