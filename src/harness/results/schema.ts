@@ -186,6 +186,43 @@ export const NcclTestsResult = z.object({
 }).passthrough();
 export type NcclTestsResult = z.infer<typeof NcclTestsResult>;
 
+/**
+ * An absolute floor checked on one case (`gpubench run --min`, `--acceptance`): the case's
+ * metric must be at least `min`, as nccl-tests' NCCL_TESTS_MIN_BW and acceptance suites do.
+ */
+export const FloorCheck = z.object({
+  /** The metrics field judged, e.g. `tflops`, `busbwGBps`, `bandwidthGBps`, `pctOfPeak`. */
+  metric: z.string(),
+  min: z.number(),
+  value: z.number(),
+  passed: z.boolean(),
+  /** Where the floor came from: `--min TEXT` or `acceptance PROFILE: floors[i]`. */
+  from: z.string(),
+}).passthrough();
+export type FloorCheck = z.infer<typeof FloorCheck>;
+
+/** One floor of a run and how the run fared against it. */
+export const FloorOutcome = z.object({
+  /** Where the floor came from: `--min TEXT` or `acceptance PROFILE: floors[i]`. */
+  from: z.string(),
+  /** Cases it applies to: a workload name or a case-id glob; empty for every case. */
+  cases: z.string(),
+  metric: z.string(),
+  min: z.number(),
+  /** How `min` was derived, e.g. `70% of 989.4 TFLOP/s (H100-SXM5-80GB tflops.bf16, configs/gpus.yaml)`. */
+  basis: z.string().optional(),
+  /** The profile's justification of the floor. */
+  source: z.string().optional(),
+  /** Cases that measured the metric. */
+  judged: z.number().int().nonnegative(),
+  /** Ids of the cases below the floor. */
+  below: z.array(z.string()),
+  passed: z.boolean(),
+  /** Why it failed when no case was below it (nothing measured, another GPU). */
+  reason: z.string().optional(),
+}).passthrough();
+export type FloorOutcome = z.infer<typeof FloorOutcome>;
+
 /** One measured (or failed, or skipped) case. */
 export const CaseResult = z.object({
   /** Stable key for compare, e.g. `matmul/webgpu/f32/1024x1024x1024`. */
@@ -208,6 +245,8 @@ export const CaseResult = z.object({
   warmup: Warmup.optional(),
   /** Collective cases across ranks: the same case in nccl-tests' timing convention. */
   ncclTests: NcclTestsResult.optional(),
+  /** Absolute floors this case was judged against (`run --min`, `--acceptance`). */
+  floors: z.array(FloorCheck).optional(),
   /** Bandwidth cases: the ceiling of the link the data crossed (memory, PCIe, NVLink, network) and the case's percent of it, where known. */
   link: LinkCeiling.optional(),
 }).passthrough();
@@ -258,6 +297,10 @@ export const RunInfo = z.object({
   unavailable: z.array(z.object({ backend: z.string(), reason: z.string() })).optional(),
   /** Why the run stopped early with status `failed` (peer lost, timeout…). */
   fault: z.string().optional(),
+  /** Absolute floors (`--min`, `--acceptance`) and whether the run met each; any failed one makes the exit code 1. */
+  floors: z.array(FloorOutcome).optional(),
+  /** The acceptance profile the floors came from, if any. */
+  acceptance: z.object({ name: z.string(), path: z.string(), gpu: z.string().optional() }).passthrough().optional(),
   /** Multi-process runs: the control plane's run id, world size and what went wrong on it. */
   cluster: z.object({
     runId: z.string(),
