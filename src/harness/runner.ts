@@ -101,6 +101,11 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
   }
 }
 
+/** The code's commit as CI names it, for history reports (no git subprocess: start-up stays cheap). */
+function commitOf(): string | undefined {
+  return process.env.GPUBENCH_COMMIT || process.env.GITHUB_SHA || process.env.CI_COMMIT_SHA || undefined;
+}
+
 /** The results skeleton of a run about to start: no cases yet, status `partial`. */
 export function newResults(plan: Plan, opts: Pick<RunOptions, 'argv' | 'suite'>): ResultsFile {
   return {
@@ -112,6 +117,7 @@ export function newResults(plan: Plan, opts: Pick<RunOptions, 'argv' | 'suite'>)
       version: packageVersion(),
       status: 'partial',
       ...(opts.suite ? { suite: opts.suite } : {}),
+      ...(commitOf() ? { commit: commitOf() } : {}),
       ...(plan.unavailable.length > 0 ? { unavailable: plan.unavailable } : {}),
     },
     environment: fingerprint(),
