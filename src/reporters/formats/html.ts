@@ -54,12 +54,11 @@ figure .plot { position: relative; height: 320px; }
 figcaption { font-size: 12px; color: var(--muted); margin-top: 6px; }
 table { border-collapse: collapse; background: #fff; width: 100%; font-size: 13px; }
 th, td { border: 1px solid var(--line); padding: 3px 6px; text-align: left; vertical-align: top; }
-td { white-space: nowrap; }
-/* Long text wraps so the case table fits a 1280 px window: ids after each '/', devices and reasons anywhere. */
-td.id { white-space: normal; min-width: 14em; font-family: ui-monospace, monospace; font-size: 12px; }
-td.text { white-space: normal; overflow-wrap: anywhere; min-width: 8em; }
-th { white-space: normal; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+/* Text wraps so the case table fits a 1280 px window: ids after each '/', sizes after '×', ranges after '–'; numbers stay whole. */
+td.id { min-width: 13em; font-family: ui-monospace, monospace; font-size: 12px; }
+td.text { overflow-wrap: anywhere; min-width: 7em; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num.range { white-space: normal; }
 .table-wrap { overflow-x: auto; }
 h3 { font-size: 14px; margin: 16px 0 6px; }
 th { background: #eef1f5; }
@@ -203,17 +202,22 @@ function breakable(id: string): string {
   return escapeHtml(id).replace(/\//g, '/<wbr>');
 }
 
+/** A cell whose text may break after the given characters. */
+function tdBreak(v: string, after: RegExp, cls?: string): string {
+  return `<td${cls ? ` class="${cls}"` : ''}>${escapeHtml(v).replace(after, '$&<wbr>')}</td>`;
+}
+
 function caseRow(results: ResultsFile, c: CaseResult): string {
   const st = caseStats(c);
   const h = headline(c);
   const check = c.check ? (c.check.passed ? `ok (${sig(c.check.maxRelError ?? undefined, 2)})` : `FAILED (${sig(c.check.maxRelError ?? undefined, 2)})`) : '';
   const extra = isCollective(c) ? `${algorithmLabel(c)}${paramString(c, 'ranks') ? `, ${paramString(c, 'ranks')} ranks` : ''}` : '';
   return `<tr class="${caseOk(c) ? c.status : 'failed'}">${[
-    `<td class="id">${breakable(c.id)}</td>`, td(deviceName(results, c), 'text'), td(sizeLabel(c)), td(extra),
-    td(sig(st?.medianMs), 'num'), td(st ? `${sig(st.p10Ms)}–${sig(st.p90Ms)}` : '', 'num'), td(st ? `${sig(st.cv * 100, 2)}%` : '', 'num'),
+    `<td class="id">${breakable(c.id)}</td>`, td(deviceName(results, c), 'text'), tdBreak(sizeLabel(c), /×/g), td(extra, 'text'),
+    td(sig(st?.medianMs), 'num'), tdBreak(st ? `${sig(st.p10Ms)}–${sig(st.p90Ms)}` : '', /–/g, 'num range'), td(st ? `${sig(st.cv * 100, 2)}%` : '', 'num'),
     td(h ? `${sig(h.value)} ${h.unit}` : '', 'num'),
     td(c.metrics.pctOfPeak !== undefined ? `${sig(c.metrics.pctOfPeak, 3)}%` : '', 'num'),
-    td(String(c.samplesMs.length), 'num'), td(c.timer ?? ''), td(check), td(c.status + (c.reason ? `: ${c.reason}` : ''), 'text'),
+    td(String(c.samplesMs.length), 'num'), tdBreak(c.timer ?? '', /-/g), td(check), td(c.status + (c.reason ? `: ${c.reason}` : ''), 'text'),
   ].join('')}</tr>`;
 }
 

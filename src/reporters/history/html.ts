@@ -13,7 +13,10 @@ export interface HistoryChartSpec {
   id: string;
   title: string;
   yLabel: string;
-  labels: string[];
+  /** Tick labels: date, and the commit on a second line where recorded. */
+  labels: string[][];
+  /** Full run labels for tooltips. */
+  runs: string[];
   runIds: string[];
   points: { y: number; lo: number; hi: number; medianMs: number; samples: number }[];
   /** Level of each point's segment (median of the segment's per-run values). */
@@ -28,6 +31,13 @@ const medianOf = (xs: number[]): number => {
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
+
+/** `10-09 03:00` and the commit's first 8 characters under it. */
+function tick(run: History['runs'][number]): string[] {
+  const d = new Date(run.startedAt);
+  const when = Number.isNaN(d.getTime()) ? run.startedAt : d.toISOString().slice(5, 16).replace('T', ' ');
+  return run.commit ? [when, run.commit.slice(0, 8)] : [when];
+}
 
 /** The chart of one series: the headline metric where every point has one, else the median time. */
 export function historyChart(history: History, s: HistorySeries, i: number): HistoryChartSpec {
@@ -45,11 +55,12 @@ export function historyChart(history: History, s: HistorySeries, i: number): His
     id: `history-${i}`,
     title: s.label,
     yLabel: metric ? s.unit! : 'median ms',
-    labels: s.points.map((p) => history.runs[p.run]!.label),
+    labels: s.points.map((p) => tick(history.runs[p.run]!)),
+    runs: s.points.map((p) => history.runs[p.run]!.label),
     runIds: s.points.map((p) => history.runs[p.run]!.id),
     points,
     levels,
-    changes: s.changes.map((c) => ({ at: c.point, text: `${changeText(c.ratio).replace(/ \(.*\)$/, '')} p=${sig(c.pValue, 2)}` })),
+    changes: s.changes.map((c) => ({ at: c.point, text: `${changeText(c.ratio).replace(/ time \(.*\)$/, '')}` })),
   };
 }
 
@@ -79,7 +90,7 @@ export const HISTORY_CLIENT = `
       spec.changes.forEach(function (c) {
         var px = (x.getPixelForValue(c.at - 1) + x.getPixelForValue(c.at)) / 2;
         ctx.beginPath(); ctx.moveTo(px, chart.chartArea.top); ctx.lineTo(px, chart.chartArea.bottom); ctx.stroke();
-        ctx.fillText(c.text, Math.min(px + 4, chart.chartArea.right - ctx.measureText(c.text).width), chart.chartArea.top + 12);
+        ctx.fillText(c.text, Math.min(px + 4, chart.chartArea.right - ctx.measureText(c.text).width), chart.chartArea.bottom - 4);
       });
       ctx.restore();
     }
@@ -103,15 +114,15 @@ export const HISTORY_CLIENT = `
         plugins: {
           title: { display: true, text: spec.title, font: { size: 12 } },
           legend: { position: 'bottom', labels: { boxWidth: 18, boxHeight: 6, font: { size: 11 } } },
-          tooltip: { callbacks: { label: function (ctx) {
+          tooltip: { callbacks: { title: function (items) { return spec.runs[items[0].dataIndex]; }, label: function (ctx) {
             if (ctx.datasetIndex !== 0) return 'level ' + fmt(ctx.raw);
             var p = spec.points[ctx.dataIndex];
             return fmt(p.y) + ' ' + spec.yLabel + ' (p10–p90 ' + fmt(p.lo) + '–' + fmt(p.hi) + '), median ' + fmt(p.medianMs) + ' ms, n=' + p.samples + ', run ' + spec.runIds[ctx.dataIndex];
           } } }
         },
         scales: {
-          x: { ticks: { maxRotation: 60, minRotation: 30, autoSkip: true, font: { size: 10 } } },
-          y: { beginAtZero: false, title: { display: true, text: spec.yLabel } }
+          x: { ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 6, font: { size: 10 } } },
+          y: { beginAtZero: false, grace: '8%', title: { display: true, text: spec.yLabel }, ticks: { callback: function (v) { return fmt(v); } } }
         }
       }
     });
@@ -124,7 +135,9 @@ export const HISTORY_CLIENT = `
 /** CSS of the section. */
 export const HISTORY_CSS = `
 .history { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 12px; }
-.history figure .plot { height: 240px; }
+.history figure .plot { height: 250px; }
+table.changes { margin-bottom: 12px; }
+.history figcaption.change { color: #cf222e; }
 figure.changed { border-color: #cf222e; }
 `;
 
@@ -138,8 +151,12 @@ export function historySection(history: History): { html: string; specs: History
   const rows = changes.map(({ s, c }) =>
     `<tr class="${c.ratio > 1 ? 'failed' : 'ok'}"><td>${esc(s.label)}</td><td>${esc(c.runLabel)}<br><span class="muted">${esc(c.runId)}</span></td>` +
     `<td class="num">${sig(c.beforeMs)} → ${sig(c.afterMs)}</td><td class="num">${esc(changeText(c.ratio))}</td><td class="num">${sig(c.pValue, 2)}</td></tr>`).join('\n');
-  const figures = specs.map((sp, i) =>
-    `<figure class="${history.series[i]!.changes.length ? 'changed' : ''}"><div class="plot"><canvas id="chart-${sp.id}" role="img" aria-label="${esc(sp.title)}"></canvas></div></figure>`).join('\n');
+  const figures = specs.map((sp, i) => {
+    const cs = history.series[i]!.changes;
+    const caption = cs.map((c) => `${changeText(c.ratio)} from ${c.runLabel}, p = ${sig(c.pValue, 2)}`).join('; ');
+    return `<figure class="${cs.length ? 'changed' : ''}"><div class="plot"><canvas id="chart-${sp.id}" role="img" aria-label="${esc(sp.title)}"></canvas></div>` +
+      `${caption ? `<figcaption class="change">${esc(caption)}</figcaption>` : ''}</figure>`;
+  }).join('\n');
   const html = `<h2>History</h2>
 <p>${history.runs.length} runs from ${esc(first.label)} to ${esc(last.label)}; ${history.series.length} series (a case on one device and topology) seen in two runs or more.
 Change points by E-Divisive with means on the per-run medians, permutation test (${m.permutations} shuffles, α = ${m.alpha}, at least ${m.minSegment} runs per level):
