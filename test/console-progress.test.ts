@@ -60,8 +60,8 @@ describe.skipIf(!haveScript)(`the live line on a terminal${haveScript ? '' : ' (
 
   it('shows autotune, a ticking warm-up, the samples, and the run\'s elapsed time and ETA for matmul cases', () => {
     const json = join(dir, 'tty.json');
-    // A fresh autotune cache, so the WebGPU kernel times its tile candidates; a 2.5 s warm-up.
-    const cmd = `stty rows 40 cols 200; ${process.execPath} ${CLI} run --backends webgpu,tfjs-cpu --sizes 64 --dtypes f32 --json ${json} ` +
+    // A fresh autotune cache, so the WebGPU kernel times its tile candidates; a 2.5 s minimum warm-up.
+    const cmd = `stty rows 40 cols 200; ${process.execPath} ${CLI} run --backends webgpu,tfjs-cpu --sizes 128 --dtypes f32 --json ${json} ` +
       '--min-time 300 --warmup 2500 --max-warmup 2500';
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
       cwd: ROOT, encoding: 'utf8', timeout: 120_000,
@@ -70,15 +70,16 @@ describe.skipIf(!haveScript)(`the live line on a terminal${haveScript ? '' : ' (
     expect(r.status, r.stdout).toBe(0);
     const lines = stripVTControlCharacters(r.stdout).split(/\r|\n/).filter((l) => l.startsWith('['));
     const tail = / +· run \d+:\d\d, ETA ~\d+:\d\d$/;
-    const web = lines.filter((l) => l.startsWith('[1/2] matmul/webgpu/f32/64x64x64 '));
-    const cpu = lines.filter((l) => l.startsWith('[2/2] matmul/tfjs-cpu/f32/64x64x64 '));
+    const web = lines.filter((l) => l.startsWith('[1/2] matmul/webgpu/f32/128x128x128 '));
+    const cpu = lines.filter((l) => l.startsWith('[2/2] matmul/tfjs-cpu/f32/128x128x128 '));
     for (const l of [...web, ...cpu]) expect(l).toMatch(tail);
     expect(web.some((l) => / autotune \d+ s /.test(l)), web.join('\n')).toBe(true);
     // The phases come in order, and the warm-up's seconds tick while no sample is taken.
     const order = (ls: string[]) => [...new Set(ls.map((l) => / (setup|autotune|check|warm-up|samples) \d+ s/.exec(l)?.[1]).filter(Boolean))];
     expect(order(web)).toEqual(['setup', 'autotune', 'check', 'warm-up', 'samples']);
     expect(order(cpu)).toEqual(['setup', 'check', 'warm-up', 'samples']);
-    for (const ls of [web, cpu]) expect(ls.some((l) => / warm-up [12] s +· run/.test(l)), ls.join('\n')).toBe(true);
+    // 128³ on tfjs-cpu takes milliseconds a call, so its warm-up lasts the full 2.5 s (a fast WebGPU case may stop at 1000 calls).
+    expect(cpu.some((l) => / warm-up [12] s +· run/.test(l)), cpu.join('\n')).toBe(true);
     expect(cpu.some((l) => / samples \d+ s +sample \d+ +· run/.test(l))).toBe(true);
   }, 150_000);
 });

@@ -59,6 +59,7 @@ td.id { min-width: 13em; font-family: ui-monospace, monospace; font-size: 12px; 
 td.text { overflow-wrap: anywhere; min-width: 7em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.num.range { white-space: normal; }
+td.nw { white-space: nowrap; }
 .table-wrap { overflow-x: auto; }
 h3 { font-size: 14px; margin: 16px 0 6px; }
 th { background: #eef1f5; }
@@ -202,23 +203,40 @@ function breakable(id: string): string {
   return escapeHtml(id).replace(/\//g, '/<wbr>');
 }
 
-/** A cell whose text may break after the given characters. */
-function tdBreak(v: string, after: RegExp, cls?: string): string {
-  return `<td${cls ? ` class="${cls}"` : ''}>${escapeHtml(v).replace(after, '$&<wbr>')}</td>`;
-}
+/** Headings of the case table, in the order of `caseCells`. */
+const CASE_HEAD = ['case', 'device', 'size', 'algorithm (asked)', 'median ms', 'p10–p90 ms', 'cv', 'throughput', '% peak', 'n', 'timer', 'check (rel. error)', 'status'];
 
-function caseRow(results: ResultsFile, c: CaseResult): string {
+/** The cells of a case's row, as HTML; '' for a cell with nothing to say. */
+function caseCells(results: ResultsFile, c: CaseResult): string[] {
   const st = caseStats(c);
   const h = headline(c);
   const check = c.check ? (c.check.passed ? `ok (${sig(c.check.maxRelError ?? undefined, 2)})` : `FAILED (${sig(c.check.maxRelError ?? undefined, 2)})`) : '';
   const extra = isCollective(c) ? `${algorithmLabel(c)}${paramString(c, 'ranks') ? `, ${paramString(c, 'ranks')} ranks` : ''}` : '';
-  return `<tr class="${caseOk(c) ? c.status : 'failed'}">${[
-    `<td class="id">${breakable(c.id)}</td>`, td(deviceName(results, c), 'text'), tdBreak(sizeLabel(c), /×/g), td(extra, 'text'),
-    td(sig(st?.medianMs), 'num'), tdBreak(st ? `${sig(st.p10Ms)}–${sig(st.p90Ms)}` : '', /–/g, 'num range'), td(st ? `${sig(st.cv * 100, 2)}%` : '', 'num'),
-    td(h ? `${sig(h.value)} ${h.unit}` : '', 'num'),
-    td(c.metrics.pctOfPeak !== undefined ? `${sig(c.metrics.pctOfPeak, 3)}%` : '', 'num'),
-    td(String(c.samplesMs.length), 'num'), tdBreak(c.timer ?? '', /-/g), td(check), td(c.status + (c.reason ? `: ${c.reason}` : ''), 'text'),
-  ].join('')}</tr>`;
+  return [
+    breakable(c.id), escapeHtml(deviceName(results, c)), escapeHtml(sizeLabel(c)).replace(/×/g, '×<wbr>'), escapeHtml(extra),
+    escapeHtml(sig(st?.medianMs)), st ? escapeHtml(`${sig(st.p10Ms)}–${sig(st.p90Ms)}`).replace(/–/g, '–<wbr>') : '', st ? escapeHtml(`${sig(st.cv * 100, 2)}%`) : '',
+    h ? escapeHtml(`${sig(h.value)} ${h.unit}`) : '',
+    c.metrics.pctOfPeak !== undefined ? escapeHtml(`${sig(c.metrics.pctOfPeak, 3)}%`) : '',
+    String(c.samplesMs.length), escapeHtml(c.timer ?? ''), escapeHtml(check), escapeHtml(c.status + (c.reason ? `: ${c.reason}` : '')),
+  ];
+}
+
+/** Classes of the case table's columns. */
+const CASE_CLASSES = ['id', 'text', '', 'text', 'num', 'num range', 'num', 'num', 'num', 'num', 'nw', 'nw', 'text'];
+
+/**
+ * The table of every case. Columns empty in every row (the algorithm in a matmul run, %
+ * of peak without a datasheet) are left out, so the rest fit a 1280 px window unwrapped.
+ */
+function caseTable(results: ResultsFile): string {
+  const rows = results.cases.map((c) => ({ c, cells: caseCells(results, c) }));
+  const keep = CASE_HEAD.map((_, i) => i === 0 || rows.some((r) => r.cells[i] !== ''));
+  const pick = <T,>(xs: T[]) => xs.filter((_, i) => keep[i]);
+  const head = pick(CASE_HEAD).map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+  const classes = pick(CASE_CLASSES);
+  const body = rows.map(({ c, cells }) =>
+    `<tr class="${caseOk(c) ? c.status : 'failed'}">${pick(cells).map((v, i) => `<td${classes[i] ? ` class="${classes[i]}"` : ''}>${v}</td>`).join('')}</tr>`).join('\n');
+  return `<div class="table-wrap"><table class="cases">\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table></div>`;
 }
 
 /** The alpha-beta fit of every collective algorithm that ran: t(S) = α + β·S. */
@@ -322,11 +340,7 @@ ${fleetSection(results)}
 ${charts.length ? `<h2>${history ? 'Newest run' : 'Charts'}</h2>\n<div class="charts">\n${figures}\n</div>` : 'fleet' in results ? '' : '<p class="muted">No measured cases to plot.</p>'}
 ${failures.length ? `<h2>Failed and skipped</h2><ul>${failures.map((c) => `<li><code>${escapeHtml(c.id)}</code>: ${escapeHtml(c.status)}${c.check && !c.check.passed ? ' (wrong result)' : ''}${c.reason ? ` — ${escapeHtml(c.reason)}` : ''}</li>`).join('')}</ul>` : ''}
 <h2>Cases</h2>
-<div class="table-wrap"><table class="cases">
-<thead><tr><th>case</th><th>device</th><th>size</th><th>algorithm (asked)</th><th>median ms</th><th>p10–p90 ms</th><th>cv</th><th>throughput</th><th>% peak</th><th>n</th><th>timer</th><th>check (rel. error)</th><th>status</th></tr></thead>
-<tbody>
-${results.cases.map((c) => caseRow(results, c)).join('\n')}
-</tbody></table></div>
+${caseTable(results)}
 ${fitsSection(results)}
 <h2>Environment</h2>
 ${environmentSection(results)}
