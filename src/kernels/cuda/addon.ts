@@ -130,6 +130,22 @@ export interface NativeNcclComm {
   dispose(): void;
 }
 
+/** A group call over several ranks in flight (see `NativeAddon.ncclGroupConnect`). */
+export interface NativeGroupCall<T> {
+  poll(): T | undefined;
+}
+
+/** NVML's topology of one GPU (native/src/topology.cc); a fact the driver cannot give is absent. */
+export interface NativeNvmlTopology {
+  pcie: { maxGen?: number; currentGen?: number; maxWidth?: number; currentWidth?: number };
+  /** cpulist of nvmlDeviceGetCpuAffinity ("0-15,32-47"). */
+  cpuAffinity?: string;
+  /** Every link index the GPU answers for (absent without nvmlDeviceGetNvLinkState). */
+  nvlinks?: { link: number; active: boolean; version?: number; remotePciBusId?: string }[];
+  /** nvmlDeviceGetTopologyCommonAncestor with the other GPUs passed (index into the uuids). */
+  peers?: { index: number; level: string }[];
+}
+
 /** The addon's exports (native/src/addon.cc). */
 export interface NativeAddon {
   abi: number;
@@ -142,6 +158,8 @@ export interface NativeAddon {
   ncclVersion(): number;
   nvmlInit(): string;
   nvmlDevice(uuid: string): { name: string; powerLimitW?: number };
+  /** NVLinks, PCIe link, CPU affinity and pairwise common ancestors of these GPUs, in order. */
+  nvmlTopology(uuids: string[]): NativeNvmlTopology[];
   roundTrip(kind: 'f16' | 'bf16' | 'fp8', values: Float32Array): Float32Array;
   Gemm: new (o: { device: number; m: number; n: number; k: number; batch: number; dtype: string; workspaceBytes: number }) => NativeGemm;
   Copy: new (o: { device: number; bytes: number }) => NativeCopy;
@@ -150,6 +168,15 @@ export interface NativeAddon {
   NcclComm: new (o: { device: number; nranks: number; rank: number }) => NativeNcclComm;
   /** ncclGetUniqueId: the 128 bytes every rank of a new communicator needs. */
   ncclUniqueId(): Uint8Array;
+  /**
+   * Several ranks of this process driven by one thread (`--gpus-per-process`), each call one
+   * ncclGroupStart/ncclGroupEnd over them (native/src/nccl_comm.cc). Each returns a handle
+   * whose poll() gives undefined while the call runs, then its outcome once (or throws):
+   * true for connect, each rank's output bytes for checked, each rank's milliseconds for time.
+   */
+  ncclGroupConnect(comms: NativeNcclComm[], uniqueId: Uint8Array): NativeGroupCall<true>;
+  ncclGroupChecked(comms: NativeNcclComm[]): NativeGroupCall<Uint8Array[]>;
+  ncclGroupTime(comms: NativeNcclComm[], iterations: number): NativeGroupCall<number[]>;
   /**
    * dst = dst ⊕ src (or a ⊕ src when `a` is given) element-wise on the host, bit for bit as
    * src/collectives/ops.ts (native/src/reduce.cc).
