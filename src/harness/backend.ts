@@ -62,6 +62,11 @@ export interface PreparedCase {
   dispose(): Promise<void>;
 }
 
+/** What a kernel's setup may tell the harness while it works (live progress). */
+export interface SetupHooks {
+  phase?(phase: 'autotune'): void;
+}
+
 /**
  * The implementation of one workload on one backend, keyed by (workload, backend) in the
  * kernel registry as tfjs-core keys kernels by (kernelName, backendName).
@@ -76,6 +81,6 @@ export interface KernelConfig<P = unknown, D = unknown> {
    * undefined. `devices` are what the backend's probe found.
    */
   supports?(params: P, devices: DeviceInfo[]): string | undefined;
-  /** Builds a ready-to-time case on the backend's device. */
-  setup(params: P, data: D): Promise<PreparedCase>;
+  /** Builds a ready-to-time case on the backend's device (`hooks.phase('autotune')` while it times candidates). */
+  setup(params: P, data: D, hooks?: SetupHooks): Promise<PreparedCase>;
 }

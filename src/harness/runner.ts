@@ -9,7 +9,7 @@ import type { PlannedCase, Plan } from './plan.js';
 import { measure, yieldToEventLoop, type MeasureOptions } from './measure.js';
 import { datasheetPeak } from './peaks.js';
 import { getKernel, getWorkload } from './registry.js';
-import type { Reporter } from './reporter.js';
+import type { CasePhase, Reporter } from './reporter.js';
 import { RESULTS_SCHEMA, type CaseResult, type ResultsFile } from './results/schema.js';
 import { freshSeed } from './random.js';
 import { summarize } from './stats.js';
@@ -53,10 +53,14 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
   };
   if (c.skip) return { ...base, status: 'skipped', reason: c.skip };
   const kernel = getKernel<unknown, unknown>(c.workload, c.backend)!;
+  const phase = (p: CasePhase) => {
+    for (const r of opts.reporters) r.onCasePhase?.(c, p);
+  };
+  phase('setup');
   const data = workload.makeData(c.params, freshSeed());
   let prepared;
   try {
-    prepared = await kernel.setup(c.params, data);
+    prepared = await kernel.setup(c.params, data, { phase });
   } catch (err) {
     return { ...base, status: 'failed', reason: `setup failed: ${errMessage(err)}` };
   }
@@ -64,6 +68,7 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
   if (prepared.impl) result.impl = prepared.impl;
   try {
     // Each checked call (nccl-tests' -c) starts from poisoned outputs (runChecked does it).
+    phase('check');
     let check = workload.check(c.params, data, await prepared.runChecked());
     for (let i = 1; i < (opts.measure.checkIters ?? 1) && check.passed; i++) check = workload.check(c.params, data, await prepared.runChecked());
     result.check = check;
@@ -74,7 +79,7 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
     }
     const m = await measure(prepared, opts.measure, (n) => {
       for (const r of opts.reporters) r.onCaseSample?.(c, n);
-    });
+    }, phase);
     result.samplesMs = m.samplesMs;
     result.warmup = m.warmup;
     result.stats = summarize(m.samplesMs);
@@ -103,6 +108,11 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
   }
 }
 
+/** The code's commit as CI names it, for history reports (no git subprocess: start-up stays cheap). */
+function commitOf(): string | undefined {
+  return process.env.GPUBENCH_COMMIT || process.env.GITHUB_SHA || process.env.CI_COMMIT_SHA || undefined;
+}
+
 /** The results skeleton of a run about to start: no cases yet, status `partial`. */
 export function newResults(plan: Plan, opts: Pick<RunOptions, 'argv' | 'suite'>): ResultsFile {
   return {
@@ -114,6 +124,7 @@ export function newResults(plan: Plan, opts: Pick<RunOptions, 'argv' | 'suite'>)
       version: packageVersion(),
       status: 'partial',
       ...(opts.suite ? { suite: opts.suite } : {}),
+      ...(commitOf() ? { commit: commitOf() } : {}),
       ...(plan.unavailable.length > 0 ? { unavailable: plan.unavailable } : {}),
     },
     environment: fingerprint(),
@@ -144,7 +155,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile
     for (const r of opts.reporters) await fn(r);
   };
   opts.annotate?.(results);
-  await call((r) => r.onRunStart?.(plan.cases, results));
+  await call((r) => r.onRunStart?.(plan.cases, results, { measure: opts.measure }));
   let stopped = false;
   let fault: unknown;
   const execute = opts.execute ?? runCase;

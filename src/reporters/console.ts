@@ -6,7 +6,8 @@ import Table from 'cli-table3';
 import { createLogUpdate } from 'log-update';
 import pc from 'picocolors';
 import type { PlannedCase } from '../harness/plan.js';
-import type { Reporter } from '../harness/reporter.js';
+import type { CasePhase, Reporter, RunStartInfo } from '../harness/reporter.js';
+import { clock, RunClock } from './progress.js';
 import type { CaseResult, ResultsFile } from '../harness/results/schema.js';
 import { fmtMs, fmtPct, fmtTflops } from './format.js';
 
@@ -106,9 +107,10 @@ export class ConsoleReporter implements Reporter {
   private readonly tty: boolean;
   private readonly live?: ReturnType<typeof createLogUpdate>;
   private current = '';
-  private caseStarted = 0;
   private samples?: number;
   private ticker?: NodeJS.Timeout;
+  private run?: RunClock;
+  private inCase = false;
 
   constructor(opts: ConsoleOptions = {}) {
     this.out = opts.out ?? process.stderr;
@@ -116,34 +118,53 @@ export class ConsoleReporter implements Reporter {
     if (this.tty) this.live = createLogUpdate(this.out, { showCursor: true });
   }
 
-  onRunStart(plan: PlannedCase[], results: ResultsFile): void {
+  onRunStart(plan: PlannedCase[], results: ResultsFile, info?: RunStartInfo): void {
     const devs = results.devices.map((d) => `${d.backend}: ${d.name}`).join('; ');
     this.out.write(`gpubench ${results.run.version}: ${plan.length} cases${devs ? ` on ${devs}` : ''}\n`);
+    this.run = new RunClock(plan.filter((c) => !c.skip).length, Date.now(), info?.measure);
   }
 
   onCaseStart(c: PlannedCase, index: number, total: number): void {
     const bytes = (c.params as { bytes?: unknown }).bytes;
     this.current = `[${index + 1}/${total}] ${c.id}${typeof bytes === 'number' ? `  ${fmtBytes(bytes)}` : ''}`;
-    this.caseStarted = Date.now();
     this.samples = undefined;
+    this.inCase = !c.skip;
+    this.run?.caseStarted(Date.now());
     if (this.live) {
       this.redraw();
-      // A long warm-up must not look hung: the elapsed time ticks even without samples
-      // (collective cases run on the workers, which report rank 0's samples now and then).
+      // A long warm-up must not look hung: the phase's seconds and the run's ETA tick even
+      // without samples (collective cases run on the workers, which report rank 0's samples now and then).
       this.ticker ??= setInterval(() => this.redraw(), 1000);
       this.ticker.unref();
     }
   }
 
+  onCasePhase(_c: PlannedCase, phase: CasePhase): void {
+    this.run?.phase(phase, Date.now());
+    this.redraw();
+  }
+
   onCaseSample(_c: PlannedCase, samples: number): void {
     this.samples = samples;
+    // Cases run by remote ranks report samples but no phases: a sample means sampling.
+    if (this.run && this.run.currentPhase === 'starting') this.run.phase('samples', Date.now());
     this.redraw();
+  }
+
+  /** The live line: case, phase and its seconds, samples so far, the run's elapsed time and ETA. */
+  progressLine(now = Date.now()): string {
+    const run = this.run;
+    if (!run) return this.current;
+    // A case run by remote ranks says nothing before its first sample: check or warm-up.
+    const phase = run.currentPhase === 'starting' ? 'check/warm-up' : run.currentPhase;
+    const left = run.remaining(now, this.inCase);
+    return `${this.current}  ${phase} ${(run.phaseElapsed(now) / 1000).toFixed(0)} s${this.samples !== undefined ? `  sample ${this.samples}` : ''}` +
+      `  · run ${clock(run.elapsed(now))}${left !== undefined ? `, ETA ~${clock(left)}` : ''}`;
   }
 
   private redraw(): void {
     if (!this.live) return;
-    const elapsed = ((Date.now() - this.caseStarted) / 1000).toFixed(0);
-    this.live(`${this.current}  ${elapsed} s${this.samples !== undefined ? `  sample ${this.samples}` : ' …'}`);
+    this.live(this.progressLine());
   }
 
   private stopTicker(): void {
@@ -152,6 +173,8 @@ export class ConsoleReporter implements Reporter {
   }
 
   onCaseEnd(r: CaseResult): void {
+    if (this.inCase) this.run?.caseEnded(Date.now());
+    this.inCase = false;
     if (this.live) {
       this.stopTicker();
       this.live.clear();

@@ -293,6 +293,11 @@ export const RunInfo = z.object({
   version: z.string(),
   status: z.enum(['complete', 'partial', 'failed']),
   suite: z.string().optional(),
+  /**
+   * The measured code's commit, for history reports: `GPUBENCH_COMMIT`, else `GITHUB_SHA`
+   * or `CI_COMMIT_SHA` at run time.
+   */
+  commit: z.string().optional(),
   /** Backends the suite would have used that are unavailable on this machine, and why. */
   unavailable: z.array(z.object({ backend: z.string(), reason: z.string() })).optional(),
   /** Why the run stopped early with status `failed` (peer lost, timeout…). */
