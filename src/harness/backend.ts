@@ -2,7 +2,7 @@
  * The backend seam: one folder per backend under `src/kernels/` (or `src/collectives/`),
  * one object each, registered in the registry. Adding a backend never edits the harness.
  */
-import type { DeviceInfo, Impl, Telemetry, TimerKind, WorkloadId } from './results/schema.js';
+import type { Check, DeviceInfo, Impl, Telemetry, TimerKind, WorkloadId } from './results/schema.js';
 
 /** What `probe()` found: usable with its devices, or not with a reason a person can act on. */
 export type ProbeResult =
@@ -52,8 +52,22 @@ export interface PreparedCase {
    * measuring; the runner adds avgWatts, energyJ and tflopsPerWatt to the metrics from it.
    */
   telemetry?(): Telemetry | undefined;
+  /**
+   * Verifies what the timed runs left (the copies' destinations, the burn's fault counters),
+   * read after the telemetry: a failed check fails the case; `fields` are added to the
+   * case's result either way (e.g. the burn's per-GPU verdicts and health counters).
+   */
+  afterTiming?(): Promise<AfterTiming>;
   /** Frees the case's buffers. */
   dispose(): Promise<void>;
+}
+
+/** What a case found after its timed runs. */
+export interface AfterTiming {
+  check?: Check;
+  /** Why the case fails when `check` did not pass (default: the wrong count). */
+  reason?: string;
+  fields?: Record<string, unknown>;
 }
 
 /**

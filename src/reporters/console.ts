@@ -7,7 +7,7 @@ import { createLogUpdate } from 'log-update';
 import pc from 'picocolors';
 import type { PlannedCase } from '../harness/plan.js';
 import type { Reporter } from '../harness/reporter.js';
-import type { CaseResult, ResultsFile } from '../harness/results/schema.js';
+import type { CaseResult, ResultsFile, Summary } from '../harness/results/schema.js';
 import { fmtMs, fmtPct, fmtTflops } from './format.js';
 
 /** Where the console reporter writes, and whether it may redraw a line. */
@@ -35,6 +35,7 @@ const unsettled = (r: CaseResult): string =>
 function throughput(r: CaseResult): string {
   const m = r.metrics;
   // Collectives report bandwidth as nccl-tests does (algbw/busbw), copies GB/s, compute TFLOP/s.
+  if (m.usPerLaunch !== undefined) return `${m.usPerLaunch.toFixed(2)} µs/launch (${Math.round(m.launchesPerSecond ?? 0)} launches/s)`;
   if (m.busbwGBps !== undefined) return `algbw ${fmtGBps(m.algbwGBps)} busbw ${fmtGBps(m.busbwGBps)} GB/s`;
   // Copies: bytes copied / time, as nvbandwidth; the read+write traffic beside it, labelled.
   if (m.tflops === undefined && m.bandwidthGBps !== undefined)
@@ -47,6 +48,13 @@ function power(r: CaseResult): string {
   const m = r.metrics;
   if (m.avgWatts === undefined) return '';
   return `  ${m.avgWatts.toFixed(0)} W${m.tflopsPerWatt !== undefined ? ` (${m.tflopsPerWatt.toFixed(2)} TFLOP/s/W)` : ''}`;
+}
+
+/** A workload's summary (a bandwidth matrix, per-GPU verdicts) as a titled table. */
+export function summaryTable(s: Summary): string {
+  const t = new Table({ head: s.columns, style: { head: [], border: [] } });
+  for (const row of s.rows) t.push(row.map((v) => (v === null ? 'N/A' : typeof v === 'number' ? fmtGBps(v) : v)));
+  return `${s.title}\n${t.toString()}`;
 }
 
 /** 1048576 → `1 MiB`, as nccl-tests' sizes are read. */
@@ -163,6 +171,7 @@ export class ConsoleReporter implements Reporter {
     this.stopTicker();
     this.live?.done();
     this.out.write(`${resultsTable(results)}\n`);
+    for (const s of Object.values(results.summaries ?? {}).flat()) this.out.write(`${summaryTable(s)}\n`);
     const n = tally(results);
     const summary = `${n.ok} ok, ${n.failed} failed, ${n.skipped} skipped${results.run.status === 'partial' ? ' (interrupted: partial results)' : ''}`;
     this.out.write(`${n.failed > 0 ? pc.red(summary) : summary}\n`);
