@@ -76,9 +76,12 @@ const fmtGBps = (x: number | undefined): string => (x === undefined ? '-' : x >=
  */
 export function resultsTable(results: ResultsFile): string {
   const bw = results.cases.some((r) => r.metrics.busbwGBps !== undefined);
-  const flops = !bw || results.cases.some((r) => r.metrics.tflops !== undefined);
+  // Copies (bytes copied / time, as nvbandwidth) and launch latency get their own columns.
+  const copy = results.cases.some((r) => r.metrics.bandwidthGBps !== undefined);
+  const launch = results.cases.some((r) => r.metrics.usPerLaunch !== undefined);
+  const flops = results.cases.some((r) => r.metrics.tflops !== undefined) || (!bw && !copy && !launch);
   const t = new Table({
-    head: ['case', 'device', 'timer', 'median ms', 'p10–p90 ms', 'cv', ...(flops ? ['TFLOP/s', '% peak'] : []), ...(bw ? ['algbw GB/s', 'busbw GB/s'] : []), 'rel err', 'status'],
+    head: ['case', 'device', 'timer', 'median ms', 'p10–p90 ms', 'cv', ...(flops ? ['TFLOP/s', '% peak'] : []), ...(bw ? ['algbw GB/s', 'busbw GB/s'] : []), ...(copy ? ['copy GB/s'] : []), ...(launch ? ['µs/launch'] : []), 'rel err', 'status'],
     style: { head: [], border: [] },
     // No rule between rows: a sweep is read down its columns.
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
@@ -95,6 +98,8 @@ export function resultsTable(results: ResultsFile): string {
       s ? fmtPct(s.cv * 100) : '-',
       ...(flops ? [fmtTflops(r.metrics.tflops), fmtPct(r.metrics.pctOfPeak)] : []),
       ...bwCells,
+      ...(copy ? [fmtGBps(r.metrics.bandwidthGBps)] : []),
+      ...(launch ? [r.metrics.usPerLaunch === undefined ? '-' : r.metrics.usPerLaunch.toFixed(2)] : []),
       r.check?.maxRelError != null ? r.check.maxRelError.toExponential(1) : '-',
       r.status === 'ok' ? 'ok' : r.status,
     ]);
