@@ -134,7 +134,7 @@ HostCopy::HostCopy(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostCopy>(
       isrc_ = allocBuffer(!toDevice_, 2 * bytes_);
       idst_ = allocBuffer(toDevice_, 2 * bytes_);
     }
-    if (sm_) acceptFunction(device_, "gb_copy");
+    if (sm_) copyFn_ = acceptFunction(device_, "gb_copy");
   });
 }
 
@@ -153,10 +153,9 @@ void HostCopy::Release() {
 
 void HostCopy::Enqueue(const CopyBuffer& src, const CopyBuffer& dst, size_t bytes, CUstream s) {
   if (sm_) {
-    CUfunction f = acceptFunction(device_, "gb_copy");
     unsigned long long ps = src.d, pd = dst.d, n16 = bytes / 16, nwords = bytes / 4;
     void* args[] = {&ps, &pd, &n16, &nwords};
-    checkCu(cu.cuLaunchKernel(f, static_cast<unsigned>(2 * smCount_), 1, 1, 512, 1, 1, 0, s, args, nullptr), "cuLaunchKernel(gb_copy)");
+    checkCu(cu.cuLaunchKernel(copyFn_, static_cast<unsigned>(2 * smCount_), 1, 1, 512, 1, 1, 0, s, args, nullptr), "cuLaunchKernel(gb_copy)");
   } else if (dst.host) {
     checkCu(cu.cuMemcpyDtoHAsync(dst.h, src.d, bytes, s), "cuMemcpyDtoHAsync");
   } else {

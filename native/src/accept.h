@@ -47,6 +47,7 @@ class HostCopy : public Napi::ObjectWrap<HostCopy> {
   size_t bytes_ = 0;
   bool toDevice_ = true, bidirectional_ = false, sm_ = false;
   int smCount_ = 1;
+  CUfunction copyFn_ = nullptr;  // gb_copy, for the SM engine
   CUstream s0_ = nullptr, s1_ = nullptr;
   CUevent start_ = nullptr, stop_ = nullptr;
   CopyBuffer src_, dst_, isrc_, idst_;  // measured, and the interfering copy (bidirectional)
