@@ -79,6 +79,7 @@ describe('host<->device copies as nvbandwidth', () => {
       const bidir = c.params.bidirectional === true;
       // The measured destination, and the interfering copy's (twice the size) when bidirectional.
       expect(c.check).toMatchObject({ passed: true, wrong: 0, checked: bidir ? 3 * 4100 : 4100, afterTiming: true });
+      expect(c.checkBeforeTiming).toMatchObject({ passed: true, wrong: 0, checked: bidir ? 3 * 4100 : 4100 });
       // The fake's events say 1 ms per timed call: the headline is exactly bytes / per-copy time.
       expect(c.metrics.bandwidthGBps).toBeCloseTo(4100 / (c.stats!.medianMs / 1e3) / 1e9, 9);
       expect(c.metrics.readWriteGBps).toBeUndefined();
@@ -164,7 +165,10 @@ describe('burn, as gpu-burn', () => {
     expect(code, stderr).toBe(0);
     const c = cases[0]! as (typeof cases)[number] & { burn: { gpus: { device: string; verdict: string; faultyElements: number; gemms: number; before: Record<string, unknown>; after: Record<string, unknown> }[] } };
     expect(c).toMatchObject({ id: 'burn/cuda/f32/32/0.3s', status: 'ok', timer: 'cuda-event', device: '2x NVIDIA Fake H100 80GB HBM3' });
-    expect(c.check).toMatchObject({ passed: true, wrong: 0, afterTiming: true });
+    expect(c.check).toMatchObject({ passed: true, wrong: 0, maxRelError: 0, afterTiming: true });
+    // The first GEMM of each GPU against the float64 reference, on the sampled rows (all 32 here).
+    expect(c.checkBeforeTiming).toMatchObject({ passed: true, wrong: 0, checked: 2 * 32 * 32 });
+    expect(c.checkBeforeTiming!.maxRelError).toBeLessThan(1e-6);
     expect(c.burn.gpus.map((g) => [g.device, g.verdict, g.faultyElements])).toEqual([['cuda:0', 'OK', 0], ['cuda:1', 'OK', 0]]);
     for (const g of c.burn.gpus) {
       expect(g.gemms).toBeGreaterThan(0);

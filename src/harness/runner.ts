@@ -89,6 +89,8 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
     const after = await prepared.afterTiming?.();
     if (after?.fields) Object.assign(result, after.fields);
     if (after?.check) {
+      // The check before the timed runs (on a poisoned output) passed; it is kept beside this one.
+      if (result.check) result.checkBeforeTiming = result.check;
       result.check = { ...after.check, afterTiming: true };
       if (!after.check.passed) {
         result.reason = after.reason ?? `wrong result after the timed runs: ${after.check.wrong} wrong of ${after.check.checked ?? '?'} checked`;

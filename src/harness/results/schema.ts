@@ -207,6 +207,8 @@ export const CaseResult = z.object({
   stats: Stats.optional(),
   metrics: Metrics,
   check: Check.optional(),
+  /** Where `check` was made after the timed runs (`check.afterTiming`): the check made before them. */
+  checkBeforeTiming: Check.optional(),
   impl: Impl.optional(),
   telemetry: Telemetry.optional(),
   status: CaseStatus,

@@ -72,7 +72,8 @@ export const cudaBurnKernel: KernelConfig<BurnParams, BurnData> = {
       const total = gpus.reduce((a, g) => a + g.faultyElements, 0);
       const compared = gpus.reduce((a, g) => a + g.gemms, 0) * p.size * p.size;
       return {
-        check: { passed: faulty.length === 0, maxRelError: null, tolerance: 0, wrong: total, checked: compared, seed: data.seed },
+        // Every GEMM bit for bit against the first: relative error 0 when nothing differed.
+        check: { passed: faulty.length === 0, maxRelError: faulty.length === 0 ? 0 : null, tolerance: 0, wrong: total, checked: compared, seed: data.seed },
         reason: `FAULTY: ${faulty.map((g) => `${g.device} (${g.reasons.join('; ')})`).join(', ')}`,
         fields: { burn: { seconds: p.seconds, comparison: 'bitwise, every GEMM against the first', gpus } },
       };
