@@ -65,14 +65,15 @@ describe('without a GPU', () => {
 });
 
 describe('host<->device copies as nvbandwidth', () => {
-  withFakes('all eight testcases run, are checked byte for byte before and after timing, and report bytes copied / time', () => {
+  withFakes('all eight testcases run on every GPU, are checked byte for byte before and after timing, and report bytes copied / time', () => {
     // 4100 bytes: 256 16-byte vectors and a 1-word tail for the SM copy kernel.
-    const { code, stderr, cases } = run('  - { workload: hostcopy, backends: [cuda], sizes: [4100] }\n', {}, ['--reporter', 'silent']);
+    const { code, stderr, cases, results } = run('  - { workload: hostcopy, backends: [cuda], sizes: [4100] }\n', { FAKE_CUDA_DEVICES: '2' }, ['--reporter', 'console']);
     expect(code, stderr).toBe(0);
-    expect(cases.map((c) => c.params.testcase)).toEqual([
+    const testcases = [
       'host_to_device_memcpy_ce', 'device_to_host_memcpy_ce', 'host_to_device_bidirectional_memcpy_ce', 'device_to_host_bidirectional_memcpy_ce',
       'host_to_device_memcpy_sm', 'device_to_host_memcpy_sm', 'host_to_device_bidirectional_memcpy_sm', 'device_to_host_bidirectional_memcpy_sm',
-    ]);
+    ];
+    expect(cases.map((c) => c.id)).toEqual(testcases.flatMap((t) => [`hostcopy/cuda/${t}/0/4100B`, `hostcopy/cuda/${t}/1/4100B`]));
     for (const c of cases) {
       expect(c.status, c.reason).toBe('ok');
       expect(c.timer).toBe('cuda-event');
@@ -84,12 +85,18 @@ describe('host<->device copies as nvbandwidth', () => {
       expect(c.metrics.bandwidthGBps).toBeCloseTo(4100 / (c.stats!.medianMs / 1e3) / 1e9, 9);
       expect(c.metrics.readWriteGBps).toBeUndefined();
     }
-    expect(cases[0]!.impl).toMatchObject({ kernel: 'cuMemcpyHtoDAsync', config: { hostMemory: 'pinned (cuMemHostAlloc)' } });
-    expect(cases[1]!.impl!.kernel).toBe('cuMemcpyDtoHAsync');
-    expect(cases[2]!.impl!.config).toMatchObject({ interferingCopyBytes: 8200 });
-    expect(cases[4]!.impl!.kernel).toBe('gb_copy (PTX, SM)');
+    // nvbandwidth's table: a row per testcase, a column per GPU.
+    const table = results.summaries!.hostcopy![0]!;
+    expect(table.columns).toEqual(['testcase', '0', '1']);
+    expect(table.rows.map((r) => r[0])).toEqual(testcases);
+    expect(table.rows[0]![2]).toBeCloseTo(cases[1]!.metrics.bandwidthGBps!, 9);
+    expect(stderr).toMatch(/hostcopy on cuda, 4100 B: CPU <-> GPU\(column\) bandwidth/);
+    const byId = (t: string) => cases.find((c) => c.id === `hostcopy/cuda/${t}/0/4100B`)!;
+    expect(byId('host_to_device_memcpy_ce').impl).toMatchObject({ kernel: 'cuMemcpyHtoDAsync', config: { hostMemory: 'pinned (cuMemHostAlloc)' } });
+    expect(byId('device_to_host_memcpy_ce').impl!.kernel).toBe('cuMemcpyDtoHAsync');
+    expect(byId('host_to_device_bidirectional_memcpy_ce').impl!.config).toMatchObject({ interferingCopyBytes: 8200 });
+    expect(byId('host_to_device_memcpy_sm').impl!.kernel).toBe('gb_copy (PTX, SM)');
   });
-
   withFakes('a copy that goes wrong only in the timed runs fails the case after them (exit 1)', () => {
     // The checked run's copy is the first; every later one flips a byte.
     const { code, cases } = run('  - { workload: hostcopy, backends: [cuda], sizes: [4096], testcases: [host_to_device_memcpy_ce, device_to_host_memcpy_sm] }\n', { FAKE_CUDA_CORRUPT_AFTER: '1' }, ['--reporter', 'silent']);

@@ -16,7 +16,7 @@ import { webgpuMissing } from './helpers/webgpu.js';
 
 const missing = await webgpuMissing('webgpu');
 const kernel = getKernel<HostCopyParams, HostCopyData>('hostcopy', 'webgpu')!;
-const params = (testcase: HostCopyTestcase, bytes: number): HostCopyParams => ({ bytes, testcase, ...HOSTCOPY_TESTCASES[testcase] });
+const params = (testcase: HostCopyTestcase, bytes: number): HostCopyParams => ({ bytes, testcase, device: 0, ...HOSTCOPY_TESTCASES[testcase] });
 
 describe.skipIf(missing !== undefined)(`webgpu hostcopy ${missing ? `(skipped: ${missing})` : ''}`, () => {
   afterAll(() => disposeBackends());
@@ -65,9 +65,9 @@ describe.skipIf(missing !== undefined)(`webgpu hostcopy ${missing ? `(skipped: $
       expect(r.code, r.stderr).toBe(0);
       const cases = (JSON.parse(readFileSync(out, 'utf8')) as ResultsFile).cases;
       expect(cases.map((c) => [c.id, c.status])).toEqual([
-        ['hostcopy/webgpu/host_to_device_writebuffer/4194304B', 'ok'],
-        ['hostcopy/webgpu/device_to_host_mapasync/4194304B', 'ok'],
-        ['hostcopy/webgpu/host_to_device_memcpy_sm/4096B', 'skipped'],
+        ['hostcopy/webgpu/host_to_device_writebuffer/0/4194304B', 'ok'],
+        ['hostcopy/webgpu/device_to_host_mapasync/0/4194304B', 'ok'],
+        ['hostcopy/webgpu/host_to_device_memcpy_sm/0/4096B', 'skipped'],
       ]);
       for (const c of cases.slice(0, 2)) {
         expect(c.check).toMatchObject({ passed: true, checked: 4194304, afterTiming: true });

@@ -3,10 +3,11 @@
  * measure it (pinned host memory; the copy engine or an SM copy kernel; one direction, or
  * the measured direction while a copy of twice the size runs the other way). The headline
  * is nvbandwidth's: bytes copied on the measured stream / median time. WebGPU has its own
- * two testcases: upload with `writeBuffer` and download with `mapAsync`.
+ * two testcases: upload with `writeBuffer` and download with `mapAsync`. One case per local
+ * GPU, and nvbandwidth's table over them as the run's summary (CPU row, GPU columns).
  */
 import { z } from 'zod';
-import type { Check, Metrics } from '../../harness/results/schema.js';
+import type { CaseResult, Check, Metrics, Summary } from '../../harness/results/schema.js';
 import type { CliOverrides, ExpandContext, Workload } from '../../harness/workload.js';
 import { checkBytes, randomBytes } from './bytes.js';
 
@@ -43,6 +44,8 @@ export interface HostCopyParams extends HostCopyKind {
   /** Bytes per copy on the measured stream (a multiple of 4). */
   bytes: number;
   testcase: HostCopyTestcase;
+  /** Index of the GPU among the backend's devices (its CUDA ordinal on `cuda`). */
+  device: number;
 }
 
 export interface HostCopyData {
@@ -69,10 +72,13 @@ export const hostCopyWorkload: Workload<HostCopyParams, HostCopyData> = {
   expand(raw, o: CliOverrides, ctx?: ExpandContext) {
     const e = raw as HostCopyEntry;
     const tcs = e.testcases ?? defaultTestcases(ctx?.backend ?? '');
-    return tcs.flatMap((testcase) => (o.sizes ?? e.sizes).map((b) => ({ bytes: b, testcase, ...HOSTCOPY_TESTCASES[testcase] })));
+    const gpus = Math.max(1, ctx?.devices?.length ?? 0);
+    return tcs.flatMap((testcase) =>
+      (o.sizes ?? e.sizes).flatMap((b) => Array.from({ length: gpus }, (_, device) => ({ bytes: b, testcase, device, ...HOSTCOPY_TESTCASES[testcase] }))),
+    );
   },
-  caseId: (backend, p) => `hostcopy/${backend}/${p.testcase}/${p.bytes}B`,
-  describe: (p) => ({ bytes: p.bytes, testcase: p.testcase, direction: p.direction, engine: p.engine, bidirectional: p.bidirectional }),
+  caseId: (backend, p) => `hostcopy/${backend}/${p.testcase}/${p.device}/${p.bytes}B`,
+  describe: (p) => ({ bytes: p.bytes, testcase: p.testcase, device: p.device, direction: p.direction, engine: p.engine, bidirectional: p.bidirectional }),
   makeData: (p, seed) => ({ src: randomBytes(p.bytes, seed), seed }),
   check(p, data, out): Check {
     // Bidirectional: the measured destination, then the interfering one (the source twice).
@@ -80,5 +86,30 @@ export const hostCopyWorkload: Workload<HostCopyParams, HostCopyData> = {
   },
   metrics(p, medianMs): Metrics {
     return { bandwidthGBps: p.bytes / (medianMs / 1e3) / 1e9 };
+  },
+  /** nvbandwidth's host tables in one: a row per testcase, a column per GPU, GB/s (N/A: not measured). */
+  summarize(cases: CaseResult[]): Summary[] {
+    const groups = new Map<string, CaseResult[]>();
+    for (const c of cases) {
+      if (c.status === 'skipped') continue;
+      const key = `${c.backend}|${String(c.params.bytes)}`;
+      groups.set(key, [...(groups.get(key) ?? []), c]);
+    }
+    return [...groups.entries()].map(([key, cs]) => {
+      const [backend, size] = key.split('|') as [string, string];
+      const gpus = 1 + Math.max(...cs.map((c) => Number(c.params.device ?? 0)));
+      const testcases = [...new Set(cs.map((c) => String(c.params.testcase)))];
+      const rows = testcases.map((t) => {
+        const row: (number | null)[] = Array<number | null>(gpus).fill(null);
+        for (const c of cs) if (c.params.testcase === t && c.status === 'ok') row[Number(c.params.device ?? 0)] = c.metrics.bandwidthGBps ?? null;
+        return [t, ...row];
+      });
+      return {
+        title: `hostcopy on ${backend}, ${size} B: CPU <-> GPU(column) bandwidth (GB/s), the measured direction of each testcase`,
+        columns: ['testcase', ...Array.from({ length: gpus }, (_, i) => String(i))],
+        rows,
+        data: { backend, bytes: Number(size), gbps: Object.fromEntries(rows.map(([t, ...r]) => [String(t), r])) },
+      };
+    });
   },
 };

@@ -7,7 +7,7 @@
 import type { KernelConfig, PreparedCase } from '../../harness/backend.js';
 import { asFloat32 } from '../acceptance/bytes.js';
 import { hostCopyWorkload, type HostCopyData, type HostCopyParams } from '../acceptance/hostcopy.js';
-import { caseDevice, cudaStack } from './context.js';
+import { cudaStack } from './context.js';
 import { native, nativeAsync } from './errors.js';
 import { openSampler, sampled, toTelemetry } from './telemetry.js';
 
@@ -16,7 +16,8 @@ export const cudaHostCopyKernel: KernelConfig<HostCopyParams, HostCopyData> = {
   backend: 'cuda',
   supports(p, devices) {
     if (p.engine === 'queue') return `${p.testcase} is WebGPU's; the cuda backend runs nvbandwidth's testcases`;
-    const mem = devices[0]?.memoryBytes;
+    if (p.device >= devices.length) return `cuda:${p.device} does not exist (${devices.length} GPUs)`;
+    const mem = devices[p.device]?.memoryBytes;
     const deviceBytes = p.bidirectional ? 3 * p.bytes : p.bytes;
     if (mem && deviceBytes > mem * 0.9) return `${deviceBytes} bytes of device buffers do not fit in the GPU's ${mem} bytes`;
     return undefined;
@@ -25,7 +26,8 @@ export const cudaHostCopyKernel: KernelConfig<HostCopyParams, HostCopyData> = {
     const s = await cudaStack();
     if (!s.ok) throw new Error(s.reason);
     const { stack } = s;
-    const dev = caseDevice(stack);
+    const dev = stack.devices.find((d) => d.index === p.device);
+    if (!dev) throw new Error(`cuda:${p.device} does not exist`);
     const engine = p.engine === 'sm' ? 'sm' : 'ce';
     const copy = native(() => new stack.addon.HostCopy({ device: dev.index, bytes: p.bytes, direction: p.direction, engine, bidirectional: p.bidirectional }));
     try {
