@@ -10,6 +10,12 @@
  * still waits for; ncclCommAbort ends a wait in progress. FAKE_NCCL_DIR: where the
  * rendezvous folders go (a test's own folder, removed with it).
  *
+ * Groups (ncclGroupStart … ncclGroupEnd), for one thread driving several ranks
+ * (--gpus-per-process): as in NCCL, calls issued inside a group are only recorded and run
+ * at the outermost ncclGroupEnd. Each call here blocks until every rank's data is there, so
+ * the recorded calls run on one thread per communicator (in the order they were issued),
+ * which ncclGroupEnd joins: ranks of one process then meet as ranks of several would.
+ *
  * Fault modes: FAKE_NCCL_ABSENT=r makes rank r never arrive at ncclCommInitRank (it blocks
  * without joining); FAKE_NCCL_WRONG=r makes rank r's output wrong in its first element.
  * Included into the fake libnccl by test/helpers/fake-cuda.ts.
@@ -394,19 +400,15 @@ static int fake_destroy(void* comm) {
   struct fake_comm* c = (struct fake_comm*)comm;
   char path[300];
   snprintf(path, sizeof path, "%s/fin-r%d", c->dir, c->rank);
-  /* A last rendezvous (bounded, 2 s), then rank 0 removes the folder. */
+  /* The last rank to finish removes the folder: no rank waits for the others, so the ranks
+     of one process (--gpus-per-process) may destroy their communicators one after another. */
   if (!c->aborted && write_file(path, "", 0) == 0) {
-    double start = now_ms();
-    int all = 0;
-    while (!all && now_ms() - start < 2000) {
-      all = 1;
-      for (int k = 0; k < c->nranks && all; k++) {
-        snprintf(path, sizeof path, "%s/fin-r%d", c->dir, k);
-        all = exists(path);
-      }
-      if (!all) nap();
+    int all = 1;
+    for (int k = 0; k < c->nranks && all; k++) {
+      snprintf(path, sizeof path, "%s/fin-r%d", c->dir, k);
+      all = exists(path);
     }
-    if (all && c->rank == 0) {
+    if (all) {
       DIR* d = opendir(c->dir);
       struct dirent* e;
       while (d && (e = readdir(d))) {
@@ -420,4 +422,96 @@ static int fake_destroy(void* comm) {
   }
   free(c);
   return 0;
+}
+
+/* ---- groups: calls between ncclGroupStart and ncclGroupEnd run at the outermost end ---- */
+#include <pthread.h>
+
+/* One recorded call: the entry point's arguments and the function that runs it. */
+struct fake_call {
+  int (*fn)(struct fake_call*);
+  const void* s;
+  void* r;
+  size_t n;
+  int t, op, root, peer, nranks, rank;
+  void* comm;
+  void** commp;
+  fake_unique_id id;
+};
+
+static __thread int fake_depth, fake_queued, fake_cap;
+static __thread struct fake_call* fake_queue;
+
+/* Runs a call now, or records it inside a group (NCCL's own groups are per thread too). */
+static int fake_run(struct fake_call k) {
+  if (fake_depth == 0) return k.fn(&k);
+  if (fake_queued == fake_cap) {
+    fake_cap = fake_cap ? 2 * fake_cap : 16;
+    fake_queue = (struct fake_call*)realloc(fake_queue, (size_t)fake_cap * sizeof *fake_queue);
+  }
+  fake_queue[fake_queued++] = k;
+  return 0;
+}
+#define FAKE_CALL(f, ...) fake_run((struct fake_call){.fn = f, __VA_ARGS__})
+
+static int call_init(struct fake_call* k) { return fake_init_rank(k->commp, k->nranks, k->id, k->rank); }
+static int call_allreduce(struct fake_call* k) { return fake_allreduce(k->s, k->r, k->n, k->t, k->op, k->comm); }
+static int call_allgather(struct fake_call* k) { return fake_allgather(k->s, k->r, k->n, k->t, k->comm); }
+static int call_reducescatter(struct fake_call* k) { return fake_reducescatter(k->s, k->r, k->n, k->t, k->op, k->comm); }
+static int call_broadcast(struct fake_call* k) { return fake_broadcast(k->s, k->r, k->n, k->t, k->root, k->comm); }
+static int call_reduce(struct fake_call* k) { return fake_reduce(k->s, k->r, k->n, k->t, k->op, k->root, k->comm); }
+static int call_send(struct fake_call* k) { return fake_send(k->s, k->n, k->t, k->peer, k->comm); }
+static int call_recv(struct fake_call* k) { return fake_recv(k->r, k->n, k->t, k->peer, k->comm); }
+
+/* A lane: the recorded calls of one communicator (or of one communicator being created). */
+struct fake_lane {
+  struct fake_call* calls;
+  int n, rc;
+  const void* key;
+  pthread_t thread;
+};
+
+static const void* lane_key(const struct fake_call* k) { return k->comm ? (const void*)k->comm : (const void*)k->commp; }
+
+static void* fake_lane_run(void* p) {
+  struct fake_lane* l = (struct fake_lane*)p;
+  for (int i = 0; i < l->n; i++)
+    if (lane_key(&l->calls[i]) == l->key && !l->rc) l->rc = l->calls[i].fn(&l->calls[i]);
+  return 0;
+}
+
+static int fake_group_start(void) {
+  fake_depth++;
+  return 0;
+}
+
+static int fake_group_end(void) {
+  if (fake_depth == 0) return fake_fail(4, "fake NCCL: ncclGroupEnd without ncclGroupStart");
+  if (--fake_depth > 0 || fake_queued == 0) return 0;
+  struct fake_call* calls = fake_queue;
+  int n = fake_queued;
+  fake_queue = 0;
+  fake_queued = fake_cap = 0;
+  struct fake_lane* lanes = (struct fake_lane*)calloc((size_t)n, sizeof *lanes);
+  int nl = 0;
+  for (int i = 0; i < n; i++) {
+    int seen = 0;
+    for (int j = 0; j < nl && !seen; j++) seen = lanes[j].key == lane_key(&calls[i]);
+    if (!seen) lanes[nl++] = (struct fake_lane){calls, n, 0, lane_key(&calls[i])};
+  }
+  int rc = 0;
+  if (nl == 1) fake_lane_run(&lanes[0]);
+  else {
+    for (int j = 0; j < nl; j++)
+      if (pthread_create(&lanes[j].thread, 0, fake_lane_run, &lanes[j])) {
+        lanes[j].rc = fake_fail(2, "fake NCCL: cannot start a thread for ncclGroupEnd");
+        lanes[j].key = 0;
+      }
+    for (int j = 0; j < nl; j++)
+      if (lanes[j].key) pthread_join(lanes[j].thread, 0);
+  }
+  for (int j = 0; j < nl && !rc; j++) rc = lanes[j].rc;
+  free(lanes);
+  free(calls);
+  return rc;
 }

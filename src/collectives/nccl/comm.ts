@@ -19,6 +19,16 @@ import { native } from '../../kernels/cuda/errors.js';
 import { ncclVersionString } from '../../kernels/cuda/nccl.js';
 import type { Transport } from '../transport.js';
 import type { CollectiveCall } from '../collective.js';
+import { readElement, view, type CollectiveDtype } from '../dtypes.js';
+import type { NcclLocalGroup } from './local-group.js';
+
+/** A rank's output bytes as the float64 values `runChecked` gives (lossless for the dtypes nccl runs). */
+function outputValues(dtype: CollectiveDtype, bytes: Uint8Array): Float64Array {
+  const a = view(dtype, bytes);
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = readElement(dtype, a, i);
+  return out;
+}
 
 /** Bytes of an ncclUniqueId. */
 export const NCCL_UNIQUE_ID_BYTES = 128;
@@ -72,6 +82,8 @@ async function before<T>(p: Promise<T>, deadline: number, onLate: () => Error): 
 export class NcclRank {
   private disposed = false;
   private connected = false;
+  /** With several ranks in this process: the gate that issues their calls as one NCCL group. */
+  private group?: NcclLocalGroup;
 
   private constructor(
     readonly comm: NativeNcclComm,
@@ -87,7 +99,7 @@ export class NcclRank {
    * Brings this rank's communicator up with every other rank of `t` (see the file's
    * comment). Every rank must call it at the same point of the run.
    */
-  static async open(t: Transport, device: number, stackOverride?: CudaStack): Promise<NcclRank> {
+  static async open(t: Transport, device: number, stackOverride?: CudaStack, group?: NcclLocalGroup): Promise<NcclRank> {
     let stack = stackOverride;
     if (!stack) {
       const s = await cudaStack();
@@ -105,6 +117,7 @@ export class NcclRank {
     const limit = ncclInitTimeoutMs();
     const comm = native(() => new addon.NcclComm({ device, nranks: t.size, rank: t.rank }));
     const rank = new NcclRank(comm, t.rank, t.size, device, `${dev.name} (cuda:${device})`, ncclVersionString(stack.nccl.version));
+    rank.group = group;
     try {
       await rank.wait(Date.now() + limit, () => `cuda:${device} did not come up within ${limit} ms`);
       let id: Uint8Array;
@@ -133,8 +146,9 @@ export class NcclRank {
         );
         if (id.byteLength !== NCCL_UNIQUE_ID_BYTES) throw new Error(`NCCL bootstrap: rank 0 sent ${id.byteLength} bytes, not a ${NCCL_UNIQUE_ID_BYTES}-byte ncclUniqueId`);
       }
-      native(() => comm.connect(id));
-      await rank.wait(
+      if (group) await group.connect(t.rank, comm, id);
+      else native(() => comm.connect(id));
+      if (!group) await rank.wait(
         Date.now() + limit,
         () => `ncclCommInitRank (rank ${t.rank} of ${t.size}, cuda:${device}) did not complete within ${limit} ms though every rank got ready for it: NCCL's own bootstrap between the ranks is stuck (check that the hosts reach each other on NCCL_SOCKET_IFNAME's interface)`,
       );
@@ -179,6 +193,7 @@ export class NcclRank {
 
   /** One call; this rank's output as float64 values. */
   async runChecked(c: CollectiveCall): Promise<Float64Array> {
+    if (this.group) return outputValues(c.dtype, await this.group.checked(this.rank, this.comm));
     native(() => this.comm.startChecked());
     const limit = ncclCallTimeoutMs();
     return this.wait<Float64Array>(Date.now() + limit, () => `nccl ${c.kind} (rank ${this.rank} of ${this.size}, cuda:${this.device}) did not complete within ${limit} ms`);
@@ -186,6 +201,7 @@ export class NcclRank {
 
   /** Milliseconds for `iterations` calls on this rank's stream (CUDA events). */
   async time(c: CollectiveCall, iterations: number): Promise<number> {
+    if (this.group) return this.group.time(this.rank, this.comm, iterations);
     native(() => this.comm.startTime(iterations));
     const limit = ncclCallTimeoutMs();
     return this.wait<number>(Date.now() + limit, () => `${iterations} × nccl ${c.kind} (rank ${this.rank} of ${this.size}, cuda:${this.device}) did not complete within ${limit} ms`);

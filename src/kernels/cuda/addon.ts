@@ -196,6 +196,11 @@ export interface NativeNvmlHealth {
   unsupported: string[];
 }
 
+/** A group call over several ranks in flight (see `NativeAddon.ncclGroupConnect`). */
+export interface NativeGroupCall<T> {
+  poll(): T | undefined;
+}
+
 /** The addon's exports (native/src/addon.cc). */
 export interface NativeAddon {
   abi: number;
@@ -216,6 +221,15 @@ export interface NativeAddon {
   NcclComm: new (o: { device: number; nranks: number; rank: number }) => NativeNcclComm;
   /** ncclGetUniqueId: the 128 bytes every rank of a new communicator needs. */
   ncclUniqueId(): Uint8Array;
+  /**
+   * Several ranks of this process driven by one thread (`--gpus-per-process`), each call one
+   * ncclGroupStart/ncclGroupEnd over them (native/src/nccl_comm.cc). Each returns a handle
+   * whose poll() gives undefined while the call runs, then its outcome once (or throws):
+   * true for connect, each rank's output bytes for checked, each rank's milliseconds for time.
+   */
+  ncclGroupConnect(comms: NativeNcclComm[], uniqueId: Uint8Array): NativeGroupCall<true>;
+  ncclGroupChecked(comms: NativeNcclComm[]): NativeGroupCall<Uint8Array[]>;
+  ncclGroupTime(comms: NativeNcclComm[], iterations: number): NativeGroupCall<number[]>;
   /**
    * dst = dst ⊕ src (or a ⊕ src when `a` is given) element-wise on the host, bit for bit as
    * src/collectives/ops.ts (native/src/reduce.cc).
