@@ -13,6 +13,7 @@
 #include "nccl_comm.h"
 #include "nvml.h"
 #include "reduce.h"
+#include "topology.h"
 
 namespace gb {
 namespace {
@@ -188,6 +189,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("ncclVersion", Napi::Function::New(env, NcclVersion));
   exports.Set("nvmlInit", Napi::Function::New(env, NvmlInit));
   exports.Set("nvmlDevice", Napi::Function::New(env, NvmlDevice));
+  exports.Set("nvmlTopology", Napi::Function::New(env, NvmlTopology));
   exports.Set("roundTrip", Napi::Function::New(env, RoundTrip));
   exports.Set("Gemm", Gemm::Init(env));
   exports.Set("Copy", Copy::Init(env));

@@ -3,6 +3,7 @@
  * one object each, registered in the registry. Adding a backend never edits the harness.
  */
 import type { Check, DeviceInfo, Impl, Telemetry, TimerKind, WorkloadId } from './results/schema.js';
+import type { LinkSpec } from './topology/schema.js';
 
 /** What `probe()` found: usable with its devices, or not with a reason a person can act on. */
 export type ProbeResult =
@@ -58,6 +59,11 @@ export interface PreparedCase {
    * case's result either way (e.g. the burn's per-GPU verdicts and health counters).
    */
   afterTiming?(): Promise<AfterTiming>;
+  /**
+   * The ceiling of the link the case's data crosses (HBM, PCIe, NVLink, network), where
+   * known; the runner records it and the case's percent of it (`link`, `metrics.pctOfLink`).
+   */
+  link?(): LinkSpec | undefined;
   /** Frees the case's buffers. */
   dispose(): Promise<void>;
 }

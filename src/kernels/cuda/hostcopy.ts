@@ -10,6 +10,8 @@ import { hostCopyWorkload, type HostCopyData, type HostCopyParams } from '../acc
 import { cudaStack } from './context.js';
 import { native, nativeAsync } from './errors.js';
 import { openSampler, sampled, toTelemetry } from './telemetry.js';
+import { pcieCeiling } from '../../harness/topology/links.js';
+import { deviceTopology } from './topology.js';
 
 export const cudaHostCopyKernel: KernelConfig<HostCopyParams, HostCopyData> = {
   workload: 'hostcopy',
@@ -48,6 +50,11 @@ export const cudaHostCopyKernel: KernelConfig<HostCopyParams, HostCopyData> = {
       runChecked: async () => asFloat32(native(() => copy.runChecked())),
       time: (n) => sampled(sam, () => nativeAsync(() => copy.timeAsync(n))),
       telemetry: () => (sam ? toTelemetry(sam.summary()) : undefined),
+      // One direction of the GPU's PCIe link (the measured stream's, bidirectional too).
+      link: () => {
+        const g = deviceTopology(stack, dev.index);
+        return g ? pcieCeiling(g) : undefined;
+      },
       afterTiming: async () => ({ check: hostCopyWorkload.check(p, data, asFloat32(native(() => copy.readBack()))) }),
       async dispose() {
         sam?.close();

@@ -11,6 +11,8 @@ import { initiatorOf, peerCopyWorkload, type PeerCopyData, type PeerCopyParams }
 import { cudaStack, openedStack } from './context.js';
 import { native, nativeAsync } from './errors.js';
 import { openSampler, sampled, toTelemetry } from './telemetry.js';
+import { gpuGroupCeiling } from '../../harness/topology/links.js';
+import { deviceTopology } from './topology.js';
 
 export const cudaPeerCopyKernel: KernelConfig<PeerCopyParams, PeerCopyData> = {
   workload: 'peercopy',
@@ -51,6 +53,11 @@ export const cudaPeerCopyKernel: KernelConfig<PeerCopyParams, PeerCopyData> = {
       runChecked: async () => asFloat32(native(() => copy.runChecked())),
       time: (n) => sampled(sam, () => nativeAsync(() => copy.timeAsync(n))),
       telemetry: () => (sam ? toTelemetry(sam.summary()) : undefined),
+      // NVLink where both GPUs have active links, else PCIe: the slower GPU's, one direction.
+      link: () => {
+        const gs = [p.src, p.dst].map((i) => deviceTopology(stack, i));
+        return gs.every((g) => g !== undefined) ? gpuGroupCeiling(gs as NonNullable<(typeof gs)[number]>[], 'bandwidthGBps') : undefined;
+      },
       afterTiming: async () => ({ check: peerCopyWorkload.check(p, data, asFloat32(native(() => copy.readBack()))) }),
       async dispose() {
         sam?.close();
