@@ -77,7 +77,7 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
       result.reason = `wrong result: ${err} > tolerance ${result.check.tolerance.toExponential(1)}, ${result.check.wrong} wrong of ${result.check.checked} checked`;
       return result;
     }
-    const m = await measure(prepared, opts.measure, (n) => {
+    const m = await measure(prepared, workload.measureOptions?.(c.params, opts.measure) ?? opts.measure, (n) => {
       for (const r of opts.reporters) r.onCaseSample?.(c, n);
     }, phase);
     result.samplesMs = m.samplesMs;
@@ -93,6 +93,17 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
       if (result.metrics.tflops !== undefined && tel.avgWatts > 0) result.metrics.tflopsPerWatt = result.metrics.tflops / tel.avgWatts;
     }
     applyLink(result, prepared.link?.());
+    const after = await prepared.afterTiming?.();
+    if (after?.fields) Object.assign(result, after.fields);
+    if (after?.check) {
+      // The check before the timed runs (on a poisoned output) passed; it is kept beside this one.
+      if (result.check) result.checkBeforeTiming = result.check;
+      result.check = { ...after.check, afterTiming: true };
+      if (!after.check.passed) {
+        result.reason = after.reason ?? `wrong result after the timed runs: ${after.check.wrong} wrong of ${after.check.checked ?? '?'} checked`;
+        return result;
+      }
+    }
     const fallback = prepared.fallbackReason?.();
     if (fallback) {
       result.reason = `not counted: ${fallback}`;
@@ -148,6 +159,14 @@ export async function recordFailedStart(plan: Plan, opts: Pick<RunOptions, 'argv
   return results;
 }
 
+/** Asks each workload of the run for its summaries over its cases (workloads that have any). */
+export function addSummaries(results: ResultsFile): void {
+  for (const id of new Set(results.cases.map((c) => c.workload))) {
+    const s = getWorkload(id)?.summarize?.(results.cases.filter((c) => c.workload === id));
+    if (s && s.length > 0) (results.summaries ??= {})[id] = s;
+  }
+}
+
 /** Runs every case of the plan in order, feeding the reporters. */
 export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile> {
   const results = newResults(plan, opts);
@@ -179,6 +198,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile
   results.run.finishedAt = new Date().toISOString();
   results.run.status = fault ? 'failed' : stopped ? 'partial' : 'complete';
   if (fault) results.run.fault = errMessage(fault);
+  addSummaries(results);
   opts.finalize?.(results);
   await call((r) => r.onRunEnd?.(results));
   if (fault) throw fault;

@@ -133,7 +133,7 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
  * inversely proportional to time, so the p90 time gives the lower bound.
  */
 export function headline(c: CaseResult): HeadlineMetric | undefined {
-  const key = isCollective(c) ? 'busbwGBps' : c.workload === 'matmul' ? 'tflops' : c.workload === 'memcpy' ? 'bandwidthGBps' : undefined;
+  const key = isCollective(c) ? 'busbwGBps' : c.workload === 'matmul' ? 'tflops' : c.metrics.bandwidthGBps !== undefined ? 'bandwidthGBps' : undefined;
   if (!key) return undefined;
   const value = c.metrics[key];
   if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;

@@ -8,7 +8,7 @@ import pc from 'picocolors';
 import type { PlannedCase } from '../harness/plan.js';
 import type { CasePhase, Reporter, RunStartInfo } from '../harness/reporter.js';
 import { clock, RunClock } from './progress.js';
-import type { CaseResult, ResultsFile } from '../harness/results/schema.js';
+import type { CaseResult, ResultsFile, Summary } from '../harness/results/schema.js';
 import { fmtMs, fmtPct, fmtTflops } from './format.js';
 
 /** Where the console reporter writes, and whether it may redraw a line. */
@@ -36,6 +36,7 @@ const unsettled = (r: CaseResult): string =>
 function throughput(r: CaseResult): string {
   const m = r.metrics;
   // Collectives report bandwidth as nccl-tests does (algbw/busbw), copies GB/s, compute TFLOP/s.
+  if (m.usPerLaunch !== undefined) return `${m.usPerLaunch.toFixed(2)} µs/launch (${Math.round(m.launchesPerSecond ?? 0)} launches/s)`;
   if (m.busbwGBps !== undefined) return `algbw ${fmtGBps(m.algbwGBps)} busbw ${fmtGBps(m.busbwGBps)} GB/s`;
   // Copies: bytes copied / time, as nvbandwidth; the read+write traffic beside it, labelled.
   if (m.tflops === undefined && m.bandwidthGBps !== undefined)
@@ -48,6 +49,13 @@ function power(r: CaseResult): string {
   const m = r.metrics;
   if (m.avgWatts === undefined) return '';
   return `  ${m.avgWatts.toFixed(0)} W${m.tflopsPerWatt !== undefined ? ` (${m.tflopsPerWatt.toFixed(2)} TFLOP/s/W)` : ''}`;
+}
+
+/** A workload's summary (a bandwidth matrix, per-GPU verdicts) as a titled table. */
+export function summaryTable(s: Summary): string {
+  const t = new Table({ head: s.columns, style: { head: [], border: [] } });
+  for (const row of s.rows) t.push(row.map((v) => (v === null ? 'N/A' : typeof v === 'number' ? fmtGBps(v) : v)));
+  return `${s.title}\n${t.toString()}`;
 }
 
 /** 1048576 → `1 MiB`, as nccl-tests' sizes are read. */
@@ -69,9 +77,12 @@ const fmtGBps = (x: number | undefined): string => (x === undefined ? '-' : x >=
  */
 export function resultsTable(results: ResultsFile): string {
   const bw = results.cases.some((r) => r.metrics.busbwGBps !== undefined);
-  const flops = !bw || results.cases.some((r) => r.metrics.tflops !== undefined);
+  // Copies (bytes copied / time, as nvbandwidth) and launch latency get their own columns.
+  const copy = results.cases.some((r) => r.metrics.bandwidthGBps !== undefined);
+  const launch = results.cases.some((r) => r.metrics.usPerLaunch !== undefined);
+  const flops = results.cases.some((r) => r.metrics.tflops !== undefined) || (!bw && !copy && !launch);
   const t = new Table({
-    head: ['case', 'device', 'timer', 'median ms', 'p10–p90 ms', 'cv', ...(flops ? ['TFLOP/s', '% peak'] : []), ...(bw ? ['algbw GB/s', 'busbw GB/s'] : []), 'rel err', 'status'],
+    head: ['case', 'device', 'timer', 'median ms', 'p10–p90 ms', 'cv', ...(flops ? ['TFLOP/s', '% peak'] : []), ...(bw ? ['algbw GB/s', 'busbw GB/s'] : []), ...(copy ? ['copy GB/s'] : []), ...(launch ? ['µs/launch'] : []), 'rel err', 'status'],
     style: { head: [], border: [] },
     // No rule between rows: a sweep is read down its columns.
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
@@ -88,6 +99,8 @@ export function resultsTable(results: ResultsFile): string {
       s ? fmtPct(s.cv * 100) : '-',
       ...(flops ? [fmtTflops(r.metrics.tflops), fmtPct(r.metrics.pctOfPeak)] : []),
       ...bwCells,
+      ...(copy ? [fmtGBps(r.metrics.bandwidthGBps)] : []),
+      ...(launch ? [r.metrics.usPerLaunch === undefined ? '-' : r.metrics.usPerLaunch.toFixed(2)] : []),
       r.check?.maxRelError != null ? r.check.maxRelError.toExponential(1) : '-',
       r.status === 'ok' ? 'ok' : r.status,
     ]);
@@ -186,6 +199,7 @@ export class ConsoleReporter implements Reporter {
     this.stopTicker();
     this.live?.done();
     this.out.write(`${resultsTable(results)}\n`);
+    for (const s of Object.values(results.summaries ?? {}).flat()) this.out.write(`${summaryTable(s)}\n`);
     const n = tally(results);
     const summary = `${n.ok} ok, ${n.failed} failed, ${n.skipped} skipped${results.run.status === 'partial' ? ' (interrupted: partial results)' : ''}`;
     this.out.write(`${n.failed > 0 ? pc.red(summary) : summary}\n`);

@@ -21,7 +21,12 @@ export type Dtype = z.infer<typeof Dtype>;
  */
 /** The collective workloads of the contract (nccl-tests' operations); their headline metric is busbw. */
 export const COLLECTIVE_WORKLOADS = ['allreduce', 'allgather', 'reducescatter', 'broadcast', 'reduce', 'alltoall', 'gather', 'scatter', 'sendrecv'] as const;
-export const WORKLOADS = ['matmul', ...COLLECTIVE_WORKLOADS, 'memcpy'] as const;
+/**
+ * Node-acceptance workloads (src/kernels/acceptance/): host<->device copies and the
+ * device<->device matrix as nvbandwidth, kernel-launch latency, and the gpu-burn soak.
+ */
+export const ACCEPTANCE_WORKLOADS = ['hostcopy', 'peercopy', 'launch', 'burn'] as const;
+export const WORKLOADS = ['matmul', ...COLLECTIVE_WORKLOADS, 'memcpy', ...ACCEPTANCE_WORKLOADS] as const;
 export const WorkloadId = z.enum(WORKLOADS);
 export type WorkloadId = z.infer<typeof WorkloadId>;
 
@@ -64,6 +69,10 @@ export const Metrics = z.object({
   bandwidthGBps: z.number().optional(),
   /** Memory traffic of a copy (memcpy): (bytes read + bytes written) / median seconds / 1e9 = 2 × bandwidthGBps. */
   readWriteGBps: z.number().optional(),
+  /** Kernel-launch latency (launch): microseconds per launch at the median. */
+  usPerLaunch: z.number().optional(),
+  /** 1e6 / usPerLaunch. */
+  launchesPerSecond: z.number().optional(),
   /** Mean board power over the timed region (NVML). */
   avgWatts: z.number().optional(),
   /** Energy over the timed region, in joules (NVML). */
@@ -108,6 +117,8 @@ export const Check = z.object({
   checked: z.number().int().nonnegative().optional(),
   /** Seed of the random inputs, so a failure can be reproduced. */
   seed: z.number().int().optional(),
+  /** This check was made after the timed runs (on what they left); the one before them passed. */
+  afterTiming: z.boolean().optional(),
 });
 export type Check = z.infer<typeof Check>;
 
@@ -236,6 +247,8 @@ export const CaseResult = z.object({
   stats: Stats.optional(),
   metrics: Metrics,
   check: Check.optional(),
+  /** Where `check` was made after the timed runs (`check.afterTiming`): the check made before them. */
+  checkBeforeTiming: Check.optional(),
   impl: Impl.optional(),
   telemetry: Telemetry.optional(),
   status: CaseStatus,
@@ -350,6 +363,18 @@ export const AlphaBetaFit = z.object({
 }).passthrough();
 export type AlphaBetaFit = z.infer<typeof AlphaBetaFit>;
 
+/**
+ * A workload's view over all its cases of a run (the device<->device bandwidth matrix, the
+ * burn's per-GPU verdicts): a table the console prints, and the data behind it.
+ */
+export const Summary = z.object({
+  title: z.string(),
+  columns: z.array(z.string()),
+  rows: z.array(z.array(z.union([z.string(), z.number(), z.null()]))),
+  data: z.unknown().optional(),
+}).passthrough();
+export type Summary = z.infer<typeof Summary>;
+
 /** A whole results file. */
 export const ResultsFile = z.object({
   schema: z.literal(RESULTS_SCHEMA),
@@ -359,5 +384,7 @@ export const ResultsFile = z.object({
   cases: z.array(CaseResult),
   /** Collective runs: an alpha-beta fit per algorithm (and dtype, op, placement). */
   collectives: z.object({ fits: z.array(AlphaBetaFit) }).passthrough().optional(),
+  /** Per-workload summaries over the run's cases, by workload id (e.g. `peercopy`'s matrix). */
+  summaries: z.record(z.string(), z.array(Summary)).optional(),
 }).passthrough();
 export type ResultsFile = z.infer<typeof ResultsFile>;

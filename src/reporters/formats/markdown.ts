@@ -63,7 +63,7 @@ export function renderMarkdown(results: ResultsFile, options: FormatOptions = {}
       ['l', 'l', 'l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'l'],
     ));
   }
-  const copies = results.cases.filter((c) => c.workload === 'memcpy' && c.status !== 'skipped');
+  const copies = results.cases.filter((c) => ['memcpy', 'hostcopy', 'peercopy'].includes(c.workload) && c.status !== 'skipped');
   if (copies.length) {
     out.push('', '### Memory copy', '', mdTable(
       ['case', 'backend', 'device', 'size', 'median ms', 'p10–p90 ms', 'copy GB/s', 'read+write GB/s', 'check'],

@@ -101,6 +101,7 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
         inPlace: opts.inPlace || opts.outOfPlace ? [...(opts.outOfPlace ? [false] : []), ...(opts.inPlace ? [true] : [])] : undefined,
         chunkBytes: opts.chunkBytes,
         root: opts.root,
+        burnSeconds: opts.burnSeconds,
       },
     };
     let plan = await planRun(suite, filters);

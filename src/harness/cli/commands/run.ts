@@ -52,6 +52,8 @@ export interface RunCliOptions {
   min?: string[];
   /** An acceptance profile: a shipped name (configs/acceptance/NAME.yaml) or a file. */
   acceptance?: string;
+  /** burn: how long the GEMMs run, seconds. */
+  burnSeconds?: number;
 }
 
 /** A multi-process run's coordinator settings (from `gpubench coordinator`, or made up for `--local-nodes`). */
@@ -100,6 +102,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--in-place', 'collectives: in-place calls (output aliases input)')
     .option('--out-of-place', 'collectives: out-of-place calls (the default; with --in-place, both)')
     .option('--chunk-bytes <size>', 'collectives: pipelining slice of the ring and chain algorithms', byteSize)
+    .option('--burn-seconds <s>', 'burn: how long every GPU multiplies and compares, seconds (default 60, as gpu-burn\'s argument)', positiveSeconds)
     .option('-r, --root <rank>', 'collectives: root rank of broadcast, reduce, gather and scatter (nccl-tests -r)', intIn(0, 1 << 20));
 }
 
