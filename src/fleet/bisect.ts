@@ -18,12 +18,19 @@
  * slow group: from the whole group, to its slow half, to that half's slow half, … and names
  * the last slow group whose own halves are not slow (the fault is between them), or a pair.
  *
- * **k-batches.** Consecutive groups of k ranks, all at once, judged as a level.
+ * As for nodes (verdict.ts), a group is slow only where its median also lies at least
+ * `minMads` scaled MADs of the other groups' pooled samples below their median: groups that
+ * run at once on shared hosts (or a shared CPU) jitter together, and a rank test over 10
+ * samples alone named a healthy group on this 2-core VM.
+ *
+ * **k-batches.** Consecutive groups of k ranks, all at once, judged as a level, but only
+ * where each group has at least MIN_BLAME_LINKS others to be judged against (the rule that
+ * node blame follows: a median of two groups is no reference).
  */
 import { median } from 'simple-statistics';
 import { mannWhitneyU } from '../harness/mann-whitney.js';
 import { allReduceBusFactor } from '../collectives/algorithms/ring-allreduce.js';
-import type { Suspect } from './verdict.js';
+import { mad, MAD_SCALE, MIN_BLAME_LINKS, type Suspect } from './verdict.js';
 
 /** busbw, GB/s, of an all-reduce of `bytes` over `ranks` taking `ms`. */
 export const busbwGBps = (bytes: number, ranks: number, ms: number): number => (bytes / (ms / 1e3) / 1e9) * allReduceBusFactor(ranks);
@@ -78,24 +85,35 @@ export interface GroupJudged {
   /** median/value − 1. */
   slowdown: number;
   p: number;
+  /** How many scaled MADs of the others' samples the value lies below their median (null: they have no spread). */
+  mads: number | null;
   samples: number;
   slow: boolean;
 }
 
-/** Each group that ran against the others of its level (none judged with fewer than two groups). */
-export function judgeGroups(level: readonly GroupRun[], tolerance: number, alpha: number): GroupJudged[] {
+/**
+ * Each group that ran against the others of its level (none judged with fewer than
+ * `minOthers` others: 1 for a bisection level's halves, MIN_BLAME_LINKS for k-batches).
+ */
+export function judgeGroups(level: readonly GroupRun[], tolerance: number, alpha: number, minMads: number, minOthers = 1): GroupJudged[] {
   const ran = level.filter((g) => g.busbwGBps.length > 0);
-  if (ran.length < 2) return [];
+  if (ran.length < minOthers + 1) return [];
   const values = ran.map((g) => median([...g.busbwGBps]));
   return ran.map((g, i) => {
     const others = ran.filter((_, j) => j !== i);
     const ref = median(values.filter((_, j) => j !== i));
     const value = values[i]!;
-    const p = mannWhitneyU(g.busbwGBps, others.flatMap((o) => o.busbwGBps)).p;
+    const pooled = others.flatMap((o) => o.busbwGBps);
+    const p = mannWhitneyU(g.busbwGBps, pooled).p;
+    const spread = MAD_SCALE * mad(pooled);
+    const mads = spread > 0 ? (ref - value) / spread : null;
     const slowdown = ref / value - 1;
-    return { ranks: g.ranks, value, median: ref, slowdown, p, samples: g.busbwGBps.length, slow: slowdown > tolerance && p < alpha };
+    return { ranks: g.ranks, value, median: ref, slowdown, p, mads, samples: g.busbwGBps.length, slow: slowdown > tolerance && p < alpha && (mads === null || mads >= minMads) };
   });
 }
+
+/** Others a k-batch group needs to be judged against (node blame's rule). */
+export const MIN_K_BATCH_OTHERS = MIN_BLAME_LINKS;
 
 /** The group to look into next: the slowest slow group inside `within`, or undefined. */
 export function slowestWithin(judged: readonly GroupJudged[], within: readonly number[]): GroupJudged | undefined {
@@ -117,9 +135,9 @@ export function groupSuspect(j: GroupJudged, via: 'bisection' | 'k-batch', host:
     value: j.value,
     median: j.median,
     slowdown: j.slowdown,
-    mads: null,
+    mads: j.mads,
     p: j.p,
     samples: j.samples,
-    evidence: `${who}: ring all-reduce busbw ${fmt(j.value)} GB/s vs median ${fmt(j.median)} GB/s of the other groups ${via === 'bisection' ? 'of its bisection level' : 'of the k-batch'} (${(j.slowdown * 100).toFixed(0)}% slower, p=${j.p.toExponential(1)}, ${j.samples} samples)${context ? `; ${context}` : ''}`,
+    evidence: `${who}: ring all-reduce busbw ${fmt(j.value)} GB/s vs median ${fmt(j.median)} GB/s of the other groups ${via === 'bisection' ? 'of its bisection level' : 'of the k-batch'} (${(j.slowdown * 100).toFixed(0)}% slower, ${j.mads === null ? 'no spread' : `${j.mads.toFixed(1)} MADs`}, p=${j.p.toExponential(1)}, ${j.samples} samples)${context ? `; ${context}` : ''}`,
   };
 }

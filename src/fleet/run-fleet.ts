@@ -20,7 +20,7 @@ import { freshSeed } from '../harness/random.js';
 import { roundCount, scheduleRound, bisectionLevels, kBatches } from './schedule.js';
 import { verdict, suspectRanks, type MetricSeries, type Subject, type Suspect } from './verdict.js';
 import { compressHostlist } from './hostlist.js';
-import { busbwGBps, groupSuspect, judgeGroups, ringPrediction, slowAgainstPairs, slowestWithin, type GroupJudged, type GroupRun } from './bisect.js';
+import { busbwGBps, groupSuspect, judgeGroups, MIN_K_BATCH_OTHERS, ringPrediction, slowAgainstPairs, slowestWithin, type GroupJudged, type GroupRun } from './bisect.js';
 import { telemetryEvidence, type NodeTelemetry } from './telemetry.js';
 import type { GroupAllReduceResult, NodeCaseResult, PairsResult } from './protocol.js';
 
@@ -387,7 +387,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
               if (coordinator.lost.size > 0) break;
               o.log(`gpubench fleet: phase 3/3: bisection level ${fleet.bisection.levels.length + 1}: ${level.length} groups at once (${level.map((g) => g.length).join('+')} ranks)`);
               const groups = await runGroups(level);
-              const judged = judgeGroups(groups.map(asRun), o.tolerance, o.alpha);
+              const judged = judgeGroups(groups.map(asRun), o.tolerance, o.alpha, o.minMads);
               fleet.bisection.levels.push({ groups, judged });
               write();
               const next = slowestWithin(judged, within);
@@ -405,7 +405,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
       const batches = kBatches(n, o.allreduceK).filter((g) => g.length >= 2);
       o.log(`gpubench fleet: phase 3/3: k-batch all-reduces: ${batches.length} groups of ${o.allreduceK} at once`);
       const groups = await runGroups(batches);
-      const judged = judgeGroups(groups.map(asRun), o.tolerance, o.alpha);
+      const judged = judgeGroups(groups.map(asRun), o.tolerance, o.alpha, o.minMads, MIN_K_BATCH_OTHERS);
       fleet.kBatches = { k: o.allreduceK, groups, judged };
       for (const j of judged) if (j.slow) groupSuspects.push(groupSuspect(j, 'k-batch', host, ''));
     }
