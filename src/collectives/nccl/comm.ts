@@ -172,16 +172,16 @@ export class NcclRank {
     native(() => this.comm.setup({ kind: c.kind, count: c.count, dtype: c.dtype, op: c.op, inPlace: c.inPlace, ...(c.root !== undefined ? { root: c.root } : {}) }));
   }
 
-  /** Poisons the output and uploads this rank's input. */
-  upload(values: Float32Array): void {
-    native(() => this.comm.upload(values));
+  /** Copies this rank's buffers to its GPU as the host made them (input bytes, poisoned output). */
+  upload(input: Uint8Array, output: Uint8Array): void {
+    native(() => this.comm.upload(input, output));
   }
 
-  /** One call; this rank's output as float64 values. */
-  async runChecked(c: CollectiveCall): Promise<Float64Array> {
-    native(() => this.comm.startChecked());
+  /** One call; the bytes of the buffer the check reads (`read`: the output, or the input where the rank has none). */
+  async runChecked(c: CollectiveCall, read: 'output' | 'input'): Promise<Uint8Array> {
+    native(() => this.comm.startChecked(read));
     const limit = ncclCallTimeoutMs();
-    return this.wait<Float64Array>(Date.now() + limit, () => `nccl ${c.kind} (rank ${this.rank} of ${this.size}, cuda:${this.device}) did not complete within ${limit} ms`);
+    return this.wait<Uint8Array>(Date.now() + limit, () => `nccl ${c.kind} (rank ${this.rank} of ${this.size}, cuda:${this.device}) did not complete within ${limit} ms`);
   }
 
   /** Milliseconds for `iterations` calls on this rank's stream (CUDA events). */
