@@ -73,7 +73,8 @@ export const ncclBackend: Backend = {
 /**
  * Why a case cannot run on the `nccl` backend across processes (one GPU per worker), or
  * undefined. Pure: checked while planning. `devices` are the coordinator's GPUs where it
- * has them (its local workers' GPUs), for the memory check; none for remote workers.
+ * has them (its local workers' GPUs), for the memory check and fp8's compute capability;
+ * none for remote workers.
  */
 export function ncclRankSupport(p: CollectiveParams, devices: (Pick<DeviceInfo, 'memoryBytes'> & Partial<Pick<DeviceInfo, 'name' | 'limits'>>)[]): string | undefined {
   if (!NCCL_RANK_KINDS.includes(p.kind)) return `nccl runs ${NCCL_RANK_KINDS.join(', ')} across processes, not ${p.kind}`;
