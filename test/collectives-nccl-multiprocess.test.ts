@@ -23,6 +23,7 @@ import type { CollectiveParams } from '../src/collectives/workload.js';
 import { buildFakes, CC } from './helpers/fake-cuda.js';
 import { gpubench } from './helpers/cli.js';
 import { withWorld } from './helpers/world.js';
+import { setWorld } from '../src/collectives/world.js';
 
 const loaded = loadAddon();
 const addon = 'addon' in loaded ? loaded.addon : undefined;
@@ -150,10 +151,12 @@ describe(`nccl across worker processes on fake GPUs (FAKE_NCCL=multi)${why ? ` (
     expect(r.res.run.fault).toMatch(/rank 2 of 3 never got ready for ncclCommInitRank within 1500 ms \(its GPU did not come up\)|^rank 2 \([^)]+\): cuda:2 did not come up within 1500 ms/);
   });
 
-  withFakes('two ranks on a host with one GPU: the second rank says there is no cuda:1, exit 3', () => {
+  withFakes('two ranks on a host with one GPU: the second worker\'s own probe says there is no cuda:1, and nccl is planned unavailable naming it', () => {
     const r = run('  - { workload: allreduce, backends: [nccl], minBytes: 64, maxBytes: 64 }\n', { FAKE_CUDA_DEVICES: '1' }, 2);
-    expect(r.code, r.stderr).toBe(3);
-    expect(r.res.run.fault).toMatch(/rank 1 \([^)]+\): cuda:1 does not exist: this host has 1 GPU .*one process per GPU/);
+    // Found while planning, from what the workers probed at hello: nothing is started on the GPU.
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/nccl unavailable: NCCL is missing on 1 of 2 workers: rank 1 \([^)]+\): cuda:1 does not exist: this host has 1 GPU .*one rank per GPU/);
+    expect(r.res.cases).toEqual([]);
   });
 });
 
@@ -179,14 +182,20 @@ describe('planning nccl in a multi-process run', () => {
     expect(ncclRankSupport(params({ bytes: 2 ** 30, count: 2 ** 28 }), [{ memoryBytes: 2 * 2 ** 30 }])).toMatch(/^needs 2\.0 GiB per GPU/);
   });
 
-  it('a coordinator without NCCL does not plan nccl cases, saying to run it on a GPU node', async () => {
+  it('a coordinator plans nccl from its workers\' probes, not its own NCCL (it has none here)', async () => {
     const saved = process.env.GPUBENCH_CUDA_LIBRARY_PATH;
     process.env.GPUBENCH_CUDA_LIBRARY_PATH = tmp(); // no libcuda there
     try {
-      await withWorld(4, async () =>
-        expect(await ncclBackend.probe()).toMatchObject({ available: false, reason: expect.stringMatching(/the coordinator plans nccl cases from its own NCCL: run it on one of the GPU nodes\)$/) }),
-      );
+      const workers = [0, 1].map((r) => ({ ranks: [r], hostname: `n${r}`, backends: { nccl: { available: true, use: [0], devices: [{ id: 'cuda:0', name: 'G', memoryBytes: 2 ** 30 }] } } }));
+      setWorld({ ranks: 2, hosts: 2, workers });
+      expect(await ncclBackend.probe()).toMatchObject({ available: true, devices: [{ id: 'n0:cuda:0', memoryBytes: 2 ** 30 }, { id: 'n1:cuda:0' }] });
+      workers[1]!.backends.nccl = { available: false, use: [0], devices: [], reason: 'libnccl.so.2 not found' } as never;
+      expect(await ncclBackend.probe()).toEqual({ available: false, reason: 'NCCL is missing on 1 of 2 workers: rank 1 (n1): libnccl.so.2 not found' });
+      setWorld(undefined);
+      // Without workers (a test's world) the answer waits for them.
+      await withWorld(4, async () => expect(await ncclBackend.probe()).toMatchObject({ available: true, devices: [] }));
     } finally {
+      setWorld(undefined);
       if (saved === undefined) delete process.env.GPUBENCH_CUDA_LIBRARY_PATH;
       else process.env.GPUBENCH_CUDA_LIBRARY_PATH = saved;
     }

@@ -22,7 +22,7 @@ if (missing && REQUIRE) throw new Error(`GPUBENCH_REQUIRE_CLUSTER=1 but the CPU 
  * samples still take a few hundred ms), small messages, few samples, no whole-group
  * all-reduce (every call waits for the throttled rank; test/fleet-local.test.ts runs it).
  */
-const FAST = ['--matmul-size', '128', '--sample-ms', '200', '--warmup', '100', '--samples', '7', '--pair-bytes', '1M', '--pair-samples', '8', '--ping-samples', '20', '--allreduce-bytes', '0', '--task-timeout', '60000'];
+const FAST = ['--matmul-size', '128', '--sample-ms', '200', '--warmup', '100', '--samples', '7', '--pair-bytes', '1M', '--pair-samples', '8', '--ping-samples', '20', '--allreduce-bytes', '0', '--memcpy', 'none', '--task-timeout', '60000'];
 const N = 6;
 const SLOW = 3;
 

@@ -17,7 +17,7 @@ import { freePort } from './helpers/free-port.js';
 const N = 5;
 const DEAD = 2;
 const HUNG = 4;
-const FAST = ['--matmul-size', '128', '--sample-ms', '200', '--warmup', '100', '--samples', '5', '--pair-bytes', '256K', '--pair-samples', '6', '--ping-samples', '20',
+const FAST = ['--matmul-size', '128', '--sample-ms', '200', '--warmup', '100', '--samples', '5', '--memcpy', 'none', '--pair-bytes', '256K', '--pair-samples', '6', '--ping-samples', '20',
   '--heartbeat-timeout', '4000', '--task-timeout', '6000'];
 const dir = mkdtempSync(join(tmpdir(), 'gpubench-fleet-lost-'));
 const started: ChildProcess[] = [];

@@ -58,3 +58,20 @@ describe('k-batches and halves', () => {
     expect(halves([1, 2, 3, 4, 5])).toEqual([[1, 2, 3], [4, 5]]);
   });
 });
+
+describe('bisection levels', () => {
+  it('halves, then quarters, disjoint groups of at least two, about log2 n levels', async () => {
+    const { bisectionLevels } = await import('../src/fleet/schedule.js');
+    expect(bisectionLevels([0, 1, 2, 3, 4, 5])).toEqual([[[0, 1, 2], [3, 4, 5]], [[0, 1], [3, 4]]]);
+    expect(bisectionLevels([0, 1, 2, 3, 4, 5, 6, 7])).toEqual([[[0, 1, 2, 3], [4, 5, 6, 7]], [[0, 1], [2, 3], [4, 5], [6, 7]]]);
+    for (const n of [2, 3, 9, 33, 100]) {
+      const levels = bisectionLevels(Array.from({ length: n }, (_, i) => i));
+      expect(levels.length).toBeLessThanOrEqual(Math.ceil(Math.log2(n)));
+      for (const l of levels) {
+        const all = l.flat();
+        expect(new Set(all).size).toBe(all.length);
+        expect(l.every((g) => g.length >= 2)).toBe(true);
+      }
+    }
+  });
+});

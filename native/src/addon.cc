@@ -194,6 +194,9 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("NcclAllReduce", NcclAllReduce::Init(env));
   exports.Set("NcclComm", NcclComm::Init(env));
   exports.Set("ncclUniqueId", Napi::Function::New(env, NcclUniqueIdBytes));
+  exports.Set("ncclGroupConnect", Napi::Function::New(env, NcclGroupConnect));
+  exports.Set("ncclGroupChecked", Napi::Function::New(env, NcclGroupChecked));
+  exports.Set("ncclGroupTime", Napi::Function::New(env, NcclGroupTime));
   registerReduce(env, exports);
   return exports;
 }

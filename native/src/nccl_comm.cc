@@ -42,6 +42,7 @@ struct NcclComm::State {
   int op = 0, root = 0;
   bool inPlace = false;
   size_t sendCount = 0, recvCount = 0;
+  bool readInput = false;  // the checked call reads the input back (a reduce's or gather's non-roots)
   CUdeviceptr sendAlloc = 0, recvAlloc = 0, send = 0, recv = 0;
   // The job in flight: `busy` until JavaScript has polled its outcome.
   bool busy = false, done = false, failed = false;
@@ -237,11 +238,12 @@ Napi::Value NcclComm::Connect(const Napi::CallbackInfo& info) {
   });
 }
 
-// setup({ kind, count, dtype, op, root, inPlace }): `count` is S in elements as the
+// setup({ kind, count, dtype, op, root, inPlace, read }): `count` is S in elements as the
 // collective workloads define it (the gathered output, the scattered input). The buffers
 // are laid out as src/collectives/algorithms/*.ts allocate them on the host: in place, one
 // allocation, with the input at this rank's block of the output (all-gather, gather) or
 // the output at this rank's block of the input (reduce-scatter, scatter), else the same.
+// `read` ("output" or "input") is the buffer the checked call reads back.
 void NcclComm::Setup(const Napi::CallbackInfo& info) {
   auto o = info[0].As<Napi::Object>();
   std::string kind = o.Get("kind").As<Napi::String>().Utf8Value();
@@ -250,6 +252,7 @@ void NcclComm::Setup(const Napi::CallbackInfo& info) {
   std::string op = o.Get("op").As<Napi::String>().Utf8Value();
   int root = o.Has("root") && o.Get("root").IsNumber() ? o.Get("root").As<Napi::Number>().Int32Value() : 0;
   bool inPlace = o.Get("inPlace").As<Napi::Boolean>().Value();
+  bool readInput = o.Has("read") && o.Get("read").IsString() && o.Get("read").As<Napi::String>().Utf8Value() == "input";
   guard(info.Env(), [&] {
     State& s = *s_;
     if (s.busy) fail("setup", "a call on this communicator is still running");
@@ -273,6 +276,7 @@ void NcclComm::Setup(const Napi::CallbackInfo& info) {
     s.kind = kind;
     s.root = root;
     s.inPlace = inPlace;
+    s.readInput = readInput;
     s.sendCount = gathers ? count / n : count;
     s.recvCount = scatters ? count / n : count;
     size_t es = s.type.size;
@@ -319,20 +323,25 @@ void NcclComm::Upload(const Napi::CallbackInfo& info) {
   });
 }
 
-// startChecked(read: "output" | "input"): one call, then the bytes of the buffer the check
-// reads (poll()): the output, or the input where NCCL defines no output on this rank (a
-// reduce's or gather's non-roots, whose input must be unchanged).
+/** The bytes of the buffer the check reads, after a call: the output, or the input (`readInput`). */
+static std::vector<uint8_t> checkedBytes(State& s) {
+  std::vector<uint8_t> buf((s.readInput ? s.sendCount : s.recvCount) * s.type.size);
+  checkCu(cu.cuMemcpyDtoH(buf.data(), s.readInput ? s.send : s.recv, buf.size()), "cuMemcpyDtoH");
+  return buf;
+}
+
+// startChecked(): one call, then the bytes of the buffer the check reads (poll()): the
+// output, or where NCCL defines no output on this rank (a reduce's or gather's non-roots)
+// the input, which must be unchanged (setup's `read`).
 Napi::Value NcclComm::StartChecked(const Napi::CallbackInfo& info) {
-  bool readInput = info.Length() > 0 && info[0].IsString() && info[0].As<Napi::String>().Utf8Value() == "input";
   return guard(info.Env(), [&]() -> Napi::Value {
     if (s_->kind.empty()) fail("startChecked", "no case set up");
-    startJob(s_, "startChecked", [readInput](State& s) {
+    startJob(s_, "startChecked", [](State& s) {
       useDevice(s.device);
       launch(s);
       checkCu(cu.cuStreamSynchronize(s.stream), "cuStreamSynchronize");
       checkAsync(s, "the collective");
-      std::vector<uint8_t> buf((readInput ? s.sendCount : s.recvCount) * s.type.size);
-      checkCu(cu.cuMemcpyDtoH(buf.data(), readInput ? s.send : s.recv, buf.size()), "cuMemcpyDtoH");
+      std::vector<uint8_t> buf = checkedBytes(s);
       std::lock_guard<std::mutex> lock(s.mu);
       s.bytes = std::move(buf);
       s.hasBytes = true;
@@ -448,6 +457,202 @@ Napi::Value NcclUniqueIdBytes(const Napi::CallbackInfo& info) {
     auto out = Napi::Uint8Array::New(info.Env(), sizeof id.internal);
     std::memcpy(out.Data(), id.internal, sizeof id.internal);
     return out;
+  });
+}
+
+}  // namespace gb
+
+// ---- Several ranks in one process (--gpus-per-process): group calls from one thread ----
+//
+// NCCL's rule for one thread driving several GPUs: their ncclCommInitRank calls, and each
+// collective on them, go between one ncclGroupStart and ncclGroupEnd, else the first call
+// waits for ranks the same thread has not issued yet. These functions take the process's
+// NcclComm ranks (each already up on its device, see the constructor) and run one such
+// group on a thread of their own; every rank is marked busy meanwhile, so no other call
+// and no dispose interleaves (an abort still ends it). The case's buffers and upload are
+// each rank's own (setup/upload above); the checked call returns the bytes each rank's check reads.
+namespace gb {
+namespace {
+
+struct GroupJob {
+  std::mutex mu;
+  bool done = false, failed = false, taken = false;
+  LibError error{};
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<double> numbers;
+  bool connect = false;
+};
+
+std::vector<std::shared_ptr<State>> statesOf(const Napi::Value& v, const char* what) {
+  if (!v.IsArray()) fail(what, "expects an array of NcclComm ranks");
+  auto a = v.As<Napi::Array>();
+  std::vector<std::shared_ptr<State>> out;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsObject()) fail(what, "expects an array of NcclComm ranks");
+    out.push_back(NcclComm::Unwrap(e.As<Napi::Object>())->state());
+  }
+  if (out.empty()) fail(what, "no ranks given");
+  return out;
+}
+
+/** Marks every rank busy and runs `fn` on one thread; returns { poll() } for JavaScript. */
+Napi::Value startGroup(Napi::Env env, const char* what, std::vector<std::shared_ptr<State>> states,
+                       std::function<void(std::vector<std::shared_ptr<State>>&, GroupJob&)> fn) {
+  for (size_t i = 0; i < states.size(); i++) {
+    std::lock_guard<std::mutex> lock(states[i]->mu);
+    const char* why = states[i]->busy ? "a call on this communicator is still running"
+                      : states[i]->aborted ? "the communicator was aborted"
+                      : states[i]->released ? "disposed" : nullptr;
+    if (why) {
+      for (size_t k = 0; k < i; k++) {
+        std::lock_guard<std::mutex> l2(states[k]->mu);
+        states[k]->busy = false;
+      }
+      fail(what, why);
+    }
+    states[i]->busy = true;
+    states[i]->done = false;
+  }
+  auto job = std::make_shared<GroupJob>();
+  std::thread([states, job, fn = std::move(fn)]() mutable {
+    LibError err{};
+    bool failed = false;
+    try {
+      fn(states, *job);
+    } catch (const LibError& e) {
+      failed = true;
+      err = e;
+    } catch (const std::exception& e) {
+      failed = true;
+      err = LibError{"gpubench", "nccl", -1, "GPUBENCH_ERROR", e.what()};
+    }
+    for (auto& s : states) {
+      std::lock_guard<std::mutex> lock(s->mu);
+      s->busy = false;
+    }
+    std::lock_guard<std::mutex> lock(job->mu);
+    job->failed = failed;
+    job->error = err;
+    job->done = true;
+  }).detach();
+  auto handle = Napi::Object::New(env);
+  handle.Set("poll", Napi::Function::New(env, [job](const Napi::CallbackInfo& info) -> Napi::Value {
+    Napi::Env e = info.Env();
+    std::lock_guard<std::mutex> lock(job->mu);
+    if (!job->done) return e.Undefined();
+    if (job->taken) throw toJs(e, LibError{"gpubench", "poll", -1, "GPUBENCH_IDLE", "the group call's outcome was taken already"});
+    job->taken = true;
+    if (job->failed) throw toJs(e, job->error);
+    if (job->connect) return Napi::Boolean::New(e, true);
+    auto out = Napi::Array::New(e);
+    if (!job->bytes.empty()) {
+      for (size_t i = 0; i < job->bytes.size(); i++) {
+        auto a = Napi::Uint8Array::New(e, job->bytes[i].size());
+        std::memcpy(a.Data(), job->bytes[i].data(), job->bytes[i].size());
+        out.Set(static_cast<uint32_t>(i), a);
+      }
+    } else
+      for (size_t i = 0; i < job->numbers.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(e, job->numbers[i]));
+    return out;
+  }, "poll"));
+  return handle;
+}
+
+/** Every rank's call in one group; a failed call still closes the group before the error goes on. */
+void launchGroup(std::vector<std::shared_ptr<State>>& states) {
+  checkNccl(nccl.ncclGroupStart(), "ncclGroupStart");
+  try {
+    for (auto& s : states) {
+      useDevice(s->device);
+      launch(*s);
+    }
+  } catch (...) {
+    nccl.ncclGroupEnd();
+    throw;
+  }
+  checkNccl(nccl.ncclGroupEnd(), "ncclGroupEnd");
+}
+
+}  // namespace
+
+Napi::Value NcclGroupConnect(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    auto states = statesOf(info[0], "ncclGroupConnect");
+    auto bytes = info[1].As<Napi::Uint8Array>();
+    if (bytes.ElementLength() != sizeof(ncclUniqueId)) fail("ncclGroupConnect", "the unique id must be 128 bytes");
+    for (auto& s : states) {
+      if (!s->opened) fail("ncclGroupConnect", "a rank's device is not up yet");
+      if (s->connected) fail("ncclGroupConnect", "already connected");
+    }
+    ncclUniqueId id;
+    std::memcpy(id.internal, bytes.Data(), sizeof id.internal);
+    return startGroup(info.Env(), "ncclGroupConnect", states, [id](std::vector<std::shared_ptr<State>>& ss, GroupJob& job) {
+      job.connect = true;
+      std::vector<ncclComm_t> comms(ss.size(), nullptr);
+      checkNccl(nccl.ncclGroupStart(), "ncclGroupStart");
+      try {
+        for (size_t i = 0; i < ss.size(); i++) {
+          useDevice(ss[i]->device);
+          checkNccl(nccl.ncclCommInitRank(&comms[i], ss[i]->nranks, id, ss[i]->rank), "ncclCommInitRank");
+        }
+      } catch (...) {
+        nccl.ncclGroupEnd();
+        throw;
+      }
+      checkNccl(nccl.ncclGroupEnd(), "ncclGroupEnd");
+      for (size_t i = 0; i < ss.size(); i++) {
+        std::lock_guard<std::mutex> lock(ss[i]->mu);
+        ss[i]->comm = comms[i];
+        ss[i]->connected = true;
+      }
+    });
+  });
+}
+
+Napi::Value NcclGroupChecked(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    auto states = statesOf(info[0], "ncclGroupChecked");
+    for (auto& s : states)
+      if (s->kind.empty()) fail("ncclGroupChecked", "no case set up");
+    return startGroup(info.Env(), "ncclGroupChecked", states, [](std::vector<std::shared_ptr<State>>& ss, GroupJob& job) {
+      launchGroup(ss);
+      for (auto& s : ss) {
+        useDevice(s->device);
+        checkCu(cu.cuStreamSynchronize(s->stream), "cuStreamSynchronize");
+        checkAsync(*s, "the collective");
+        job.bytes.push_back(checkedBytes(*s));
+      }
+    });
+  });
+}
+
+Napi::Value NcclGroupTime(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    auto states = statesOf(info[0], "ncclGroupTime");
+    int iterations = info[1].As<Napi::Number>().Int32Value();
+    if (iterations < 1) fail("ncclGroupTime", "iterations must be positive");
+    for (auto& s : states)
+      if (s->kind.empty()) fail("ncclGroupTime", "no case set up");
+    return startGroup(info.Env(), "ncclGroupTime", states, [iterations](std::vector<std::shared_ptr<State>>& ss, GroupJob& job) {
+      for (auto& s : ss) {
+        useDevice(s->device);
+        checkCu(cu.cuEventRecord(s->start, s->stream), "cuEventRecord");
+      }
+      for (int i = 0; i < iterations; i++) launchGroup(ss);
+      for (auto& s : ss) {
+        useDevice(s->device);
+        checkCu(cu.cuEventRecord(s->stop, s->stream), "cuEventRecord");
+      }
+      for (auto& s : ss) {
+        useDevice(s->device);
+        checkCu(cu.cuEventSynchronize(s->stop), "cuEventSynchronize");
+        checkAsync(*s, "the collective");
+        float ms = 0;
+        checkCu(cu.cuEventElapsedTime(&ms, s->start, s->stop), "cuEventElapsedTime");
+        job.numbers.push_back(ms);
+      }
+    });
   });
 }
 

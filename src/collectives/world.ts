@@ -5,12 +5,24 @@
  * Backends whose ranks all live in this process (`webgpu-local`: one rank per adapter)
  * declare their own rank count instead.
  */
+import type { WorkerBackendProbe } from './control/protocol.js';
+
+/** A worker process of the world as the coordinator saw it join. */
+export interface WorldWorker {
+  /** The ranks it runs (one, or several with `--gpus-per-process`). */
+  ranks: number[];
+  hostname: string;
+  /** Its own probe of each backend whose cases run on every rank (`nccl`), by backend id. */
+  backends?: Record<string, WorkerBackendProbe>;
+}
 
 /** Ranks and hosts of the current run. */
 export interface World {
   ranks: number;
   /** Distinct hosts the ranks run on; unknown (undefined) until the workers have joined. */
   hosts?: number;
+  /** The workers, once they have joined: backends plan their world cases from their probes. */
+  workers?: WorldWorker[];
 }
 
 let current: World | undefined;

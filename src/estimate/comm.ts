@@ -39,7 +39,10 @@ export interface Link {
 export function latencySteps(op: CollectiveOp, n: number): number {
   if (n <= 1) return 0;
   const ring = op === 'allreduce' ? 2 * (n - 1) : n - 1;
-  if (op === 'alltoall') return n - 1; // pairwise exchange: no tree
+  // All-to-all posts its n−1 sends and receives at once (NCCL's all-to-all is a grouped
+  // ncclSend/ncclRecv: ncclGroupStart … ncclGroupEnd, NCCL docs "Point-to-point
+  // communication"), so it pays one step of latency, not n−1 in sequence.
+  if (op === 'alltoall') return 1;
   const tree = (op === 'allreduce' ? 2 : 1) * Math.ceil(Math.log2(n));
   return Math.min(ring, tree);
 }
@@ -131,3 +134,24 @@ export function p2pTime(bytes: number, stride: number, fabric: Fabric): number {
 
 /** Per-GPU unidirectional NVLink bandwidth by generation, GB/s (NVIDIA NVLink pages). */
 export const NVLINK_GBPS: Record<string, number> = { NVLink2: 150, NVLink3: 300, NVLink4: 450, NVLink5: 900 };
+
+/**
+ * MoE token dispatch (or combine) by a node-deduplicating dispatcher (DeepSeek's DeepEP,
+ * NVIDIA's HybridEP, DeepSeek-V3's own kernels, report Sec. 3.2.2): a token crosses the
+ * network once per distinct remote node holding one of its experts, then is forwarded on
+ * NVLink to the experts' GPUs. `tokenBytes` is one rank's tokens (T/tp · h · bytes) and
+ * `copies` the routed copies per token (topK·cf). On balanced routing a token hits
+ * N·(1 − (1 − 1/N)^topK) of the N nodes the expert group spans, or `maxNodes` when the
+ * router limits it to fewer (node-limited routing, DeepSeek-V3 Sec. 2.1.2: at most 4).
+ * The network and NVLink parts run at once: the slower wins.
+ */
+export function dedupDispatchTime(tokenBytes: number, copies: number, topK: number, ep: number, stride: number, fabric: Fabric, maxNodes?: number): number {
+  if (ep <= 1 || tokenBytes <= 0) return 0;
+  const { perNode: g, nodes: N } = placeGroup(ep, stride, fabric.gpusPerNode);
+  const onNode = (tokenBytes * copies * (g - 1)) / g / (fabric.intra.busbwGBps * 1e9);
+  if (N <= 1) return fabric.intra.latencyUs * 1e-6 + onNode;
+  const distinct = maxNodes !== undefined && maxNodes < N ? Math.min(maxNodes, topK) : N * (1 - (1 - 1 / N) ** topK);
+  const remote = (distinct * (N - 1)) / N;
+  const offNode = (tokenBytes * remote * (copies / topK)) / (fabric.inter.busbwGBps * 1e9);
+  return fabric.inter.latencyUs * 1e-6 + Math.max(onNode, offNode);
+}

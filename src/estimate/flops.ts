@@ -4,7 +4,7 @@
  * the full s×s matrix (no causal halving), the backward pass twice the forward.
  * Model FLOPs (MFU) = fwd + bwd; hardware FLOPs (HFU) add what recomputation runs again.
  */
-import type { ModelSpec, RecomputeMode } from './inputs.js';
+import type { MlaSpec, ModelSpec, RecomputeMode } from './inputs.js';
 
 /** A model with every optional shape field resolved. */
 export interface ResolvedModel {
@@ -16,11 +16,16 @@ export interface ResolvedModel {
   ffnHidden: number;
   vocab: number;
   seqLength: number;
+  /** Per-head dimension: `hidden/heads` unless the model gives `headDim` (Qwen3, GPT-OSS). */
   headDim: number;
+  /** Query width, heads · headDim (= hidden for most models). */
+  qDim: number;
   /** FFN input projections: 1 for GeLU (gpt), 2 for SwiGLU (llama: gate and up). */
   ffnInputs: number;
   /** Mixture of experts, when the model has one. */
   moe?: ResolvedMoe;
+  /** Multi-head latent attention, when the model has it (headDim is then its v width). */
+  mla?: MlaSpec;
 }
 
 /** A mixture-of-experts FFN with every field decided. */
@@ -32,6 +37,8 @@ export interface ResolvedMoe {
   /** Leading layers with a dense FFN; the other `layers − denseLayers` are MoE layers. */
   denseLayers: number;
   capacityFactor: number;
+  /** Node-limited routing: at most this many nodes per token (undefined: no limit). */
+  maxNodesPerToken?: number;
 }
 
 /** Fills in kvHeads (= heads) and ffnHidden (4h for gpt; Llama's 2/3·4h rounded to 256). */
@@ -47,7 +54,9 @@ export function resolveModel(m: ModelSpec): ResolvedModel {
     ffnHidden: m.ffnHidden ?? ffnDefault,
     vocab: m.vocab,
     seqLength: m.seqLength,
-    headDim: m.hidden / m.heads,
+    headDim: m.mla ? m.mla.vHeadDim : (m.headDim ?? m.hidden / m.heads),
+    qDim: m.heads * (m.mla ? m.mla.qkNopeHeadDim + m.mla.qkRopeHeadDim : (m.headDim ?? m.hidden / m.heads)),
+    ...(m.mla && { mla: m.mla }),
     ffnInputs: arch === 'llama' ? 2 : 1,
     ...(m.moe && {
       moe: {
@@ -57,6 +66,7 @@ export function resolveModel(m: ModelSpec): ResolvedModel {
         sharedExperts: m.moe.sharedExperts ?? 0,
         denseLayers: Math.min(m.moe.denseLayers ?? 0, m.layers),
         capacityFactor: m.moe.capacityFactor ?? 1,
+        ...(m.moe.maxNodesPerToken !== undefined && { maxNodesPerToken: m.moe.maxNodesPerToken }),
       },
     }),
   };
@@ -96,24 +106,55 @@ export function layerGemms(m: ResolvedModel, microBatch: number, tp = 1, cp = 1)
   const h = m.hidden;
   const kvDim = m.kvHeads * m.headDim;
   const headsPerGpu = m.heads / tp;
+  if (m.mla) return [...mlaGemms(m, m.mla, tokens, microBatch, tp, cp), ...ffnGemms(m, tokens, tp)];
   return [
-    { name: 'qkv', m: tokens, n: (h + 2 * kvDim) / tp, k: h, batch: 1, attention: false },
+    { name: 'qkv', m: tokens, n: (m.qDim + 2 * kvDim) / tp, k: h, batch: 1, attention: false },
     { name: 'scores', m: m.seqLength / cp, n: m.seqLength, k: m.headDim, batch: microBatch * headsPerGpu, attention: true },
     { name: 'context', m: m.seqLength / cp, n: m.headDim, k: m.seqLength, batch: microBatch * headsPerGpu, attention: true },
-    { name: 'proj', m: tokens, n: h, k: h / tp, batch: 1, attention: false },
+    { name: 'proj', m: tokens, n: h, k: m.qDim / tp, batch: 1, attention: false },
     { name: 'ffn-in', m: tokens, n: (m.ffnInputs * m.ffnHidden) / tp, k: h, batch: 1, attention: false },
     { name: 'ffn-out', m: tokens, n: h, k: m.ffnHidden / tp, batch: 1, attention: false },
   ];
 }
 
 /**
+ * Multi-head latent attention's GEMMs (DeepSeek-V2 Sec. 2.1): the down-projections to the
+ * query and key/value latents (not split by tp), the up-projections to the heads, the
+ * scores over qkNope + qkRope dims, the context over vDim, and the output projection.
+ */
+function mlaGemms(m: ResolvedModel, a: MlaSpec, tokens: number, microBatch: number, tp: number, cp: number): Gemm[] {
+  const h = m.hidden;
+  const heads = m.heads / tp;
+  const qk = a.qkNopeHeadDim + a.qkRopeHeadDim;
+  return [
+    { name: 'q-down', m: tokens, n: a.qLoraRank, k: h, batch: 1, attention: false },
+    { name: 'q-up', m: tokens, n: heads * qk, k: a.qLoraRank, batch: 1, attention: false },
+    { name: 'kv-down', m: tokens, n: a.kvLoraRank + a.qkRopeHeadDim, k: h, batch: 1, attention: false },
+    { name: 'kv-up', m: tokens, n: heads * (a.qkNopeHeadDim + a.vHeadDim), k: a.kvLoraRank, batch: 1, attention: false },
+    { name: 'scores', m: m.seqLength / cp, n: m.seqLength, k: qk, batch: microBatch * heads, attention: true },
+    { name: 'context', m: m.seqLength / cp, n: a.vHeadDim, k: m.seqLength, batch: microBatch * heads, attention: true },
+    { name: 'proj', m: tokens, n: h, k: heads * a.vHeadDim, batch: 1, attention: false },
+  ];
+}
+
+/** The dense FFN's two GEMMs of one layer. */
+function ffnGemms(m: ResolvedModel, tokens: number, tp: number): Gemm[] {
+  return [
+    { name: 'ffn-in', m: tokens, n: (m.ffnInputs * m.ffnHidden) / tp, k: m.hidden, batch: 1, attention: false },
+    { name: 'ffn-out', m: tokens, n: m.hidden, k: m.ffnHidden / tp, batch: 1, attention: false },
+  ];
+}
+
+/**
  * The forward GEMMs of one MoE layer for one micro-batch on one GPU: attention as in
  * `layerGemms`, the router, shared experts on every token, and the routed experts as a
- * grouped GEMM over the E/ep local experts. After dispatch a GPU holds, on balanced
- * routing, T·topK·capacityFactor token copies, T·ep·topK·cf/E per local expert.
- * Experts are tensor-parallel over `tp` like the dense FFN.
+ * grouped GEMM over the E/ep local experts. The ep·etp ranks of an expert group each
+ * dispatch their T/tp tokens (sequence parallel), so on balanced routing each expert gets
+ * (T/tp)·ep·etp·topK·cf/E tokens (T·ep·topK·cf/E when etp = tp), and each of its etp
+ * ranks runs 1/etp of its width. `etp` defaults to tp (experts tensor-parallel like the
+ * dense FFN).
  */
-export function moeLayerGemms(m: ResolvedModel, microBatch: number, tp = 1, cp = 1, ep = 1, capacityFactor = m.moe?.capacityFactor ?? 1): Gemm[] {
+export function moeLayerGemms(m: ResolvedModel, microBatch: number, tp = 1, cp = 1, ep = 1, capacityFactor = m.moe?.capacityFactor ?? 1, etp = tp): Gemm[] {
   const moe = m.moe;
   if (!moe) return layerGemms(m, microBatch, tp, cp);
   const tokens = (microBatch * m.seqLength) / cp;
@@ -121,7 +162,7 @@ export function moeLayerGemms(m: ResolvedModel, microBatch: number, tp = 1, cp =
   const fe = moe.expertFfnHidden;
   const attn = layerGemms(m, microBatch, tp, cp).filter((g) => !g.name.startsWith('ffn'));
   const local = moe.experts / ep;
-  const perExpert = (tokens * ep * moe.topK * capacityFactor) / moe.experts;
+  const perExpert = ((tokens / tp) * ep * etp * moe.topK * capacityFactor) / moe.experts;
   const out: Gemm[] = [...attn, { name: 'router', m: tokens, n: moe.experts, k: h, batch: 1, attention: false }];
   if (moe.sharedExperts > 0) {
     out.push(
@@ -130,8 +171,8 @@ export function moeLayerGemms(m: ResolvedModel, microBatch: number, tp = 1, cp =
     );
   }
   out.push(
-    { name: 'expert-in', m: perExpert, n: (m.ffnInputs * fe) / tp, k: h, batch: local, attention: false, expert: true },
-    { name: 'expert-out', m: perExpert, n: h, k: fe / tp, batch: local, attention: false, expert: true },
+    { name: 'expert-in', m: perExpert, n: (m.ffnInputs * fe) / etp, k: h, batch: local, attention: false, expert: true },
+    { name: 'expert-out', m: perExpert, n: h, k: fe / etp, batch: local, attention: false, expert: true },
   );
   return out;
 }
@@ -188,7 +229,11 @@ export function megatronModelFlops(B: number, s: number, l: number, h: number, V
 export function parameterCount(m: ResolvedModel): ParameterCount {
   const h = m.hidden;
   const kvDim = m.kvHeads * m.headDim;
-  const attn = h * (h + 2 * kvDim) + h * h;
+  const a = m.mla;
+  const attn = a
+    ? h * a.qLoraRank + a.qLoraRank * m.heads * (a.qkNopeHeadDim + a.qkRopeHeadDim) + h * (a.kvLoraRank + a.qkRopeHeadDim) +
+      a.kvLoraRank * m.heads * (a.qkNopeHeadDim + a.vHeadDim) + m.heads * a.vHeadDim * h
+    : h * (m.qDim + 2 * kvDim) + m.qDim * h;
   const denseLayer = attn + (m.ffnInputs + 1) * h * m.ffnHidden;
   const embedding = m.vocab * h;
   if (!m.moe) return { layer: denseLayer, nonExpertLayer: denseLayer, expertLayer: 0, embedding, total: m.layers * denseLayer + embedding, active: m.layers * denseLayer + embedding };

@@ -48,8 +48,29 @@ export const MoeSpec = z.object({
    * so compute and all-to-all bytes scale with it (1 = dropless and balanced).
    */
   capacityFactor: z.number().min(1).default(1),
+  /**
+   * Node-limited routing: each token's experts lie on at most this many nodes (DeepSeek-V3
+   * report Sec. 2.1.2 and 4.2: 4; config n_group 8, topk_group 4 with one group per node).
+   * Only a node-deduplicating dispatcher (`training.epDispatch: dedup`) gains from it.
+   */
+  maxNodesPerToken: posInt().optional(),
 }).strict();
 export type MoeSpec = z.infer<typeof MoeSpec>;
+
+/**
+ * Multi-head latent attention (DeepSeek-V2/V3): queries and keys/values pass through
+ * low-rank projections; each head's scores use qkNope + qkRope dims, its values vDim.
+ * DeepSeek-V3 config.json: q_lora_rank 1536, kv_lora_rank 512, qk_nope_head_dim 128,
+ * qk_rope_head_dim 64, v_head_dim 128.
+ */
+export const MlaSpec = z.object({
+  qLoraRank: posInt(),
+  kvLoraRank: posInt(),
+  qkNopeHeadDim: posInt(),
+  qkRopeHeadDim: posInt(),
+  vHeadDim: posInt(),
+}).strict();
+export type MlaSpec = z.infer<typeof MlaSpec>;
 
 /** A decoder-only transformer, dense or mixture-of-experts (`moe`). */
 export const ModelSpec = z.object({
@@ -62,11 +83,17 @@ export const ModelSpec = z.object({
   heads: posInt(),
   /** Key/value heads (GQA); defaults to `heads` (multi-head attention). */
   kvHeads: posInt().optional(),
+  /**
+   * Per-head dimension when it is not hidden/heads (Qwen3: 128 with hidden 2048 and 32
+   * heads; GPT-OSS: 64 with hidden 2880): QKV and the projection are then heads·headDim wide.
+   */
+  headDim: posInt().optional(),
   /** FFN inner size; defaults to 4·hidden (gpt) or the Llama rule 8/3·hidden rounded. */
   ffnHidden: posInt().optional(),
   vocab: posInt(),
   seqLength: posInt(),
   moe: MoeSpec.optional(),
+  mla: MlaSpec.optional(),
 }).passthrough();
 export type ModelSpec = z.infer<typeof ModelSpec>;
 
@@ -114,8 +141,38 @@ export const TrainingSpec = z.object({
    * gradients reduce-scattered in backward, every micro-batch.
    */
   fsdp: z.boolean().optional(),
-  /** Expert parallelism: experts split over `ep` data-parallel ranks (MoE models). */
+  /**
+   * Hybrid sharding (HSDP, PyTorch `HYBRID_SHARD`; ZeRO++ hpZ): FSDP shards over groups of
+   * this many consecutive data-parallel ranks (a node: 8) and replicates across groups, whose
+   * gradients are all-reduced once per step. Defaults to dp·cp (full sharding).
+   */
+  fsdpShardGroup: posInt().optional(),
+  /**
+   * Tensor-parallel communication overlapped with the GEMMs it feeds (Megatron
+   * `--tp-comm-overlap`, Transformer Engine userbuffers; NeMo's `tp_comm_overlap`). Off by
+   * default: Megatron-LM before Transformer Engine, and plain PyTorch TP, hide none of it.
+   */
+  tpCommOverlap: z.boolean().optional(),
+  /** Expert parallelism: experts split over `ep` ranks (MoE models). */
   ep: posInt().optional(),
+  /**
+   * Expert tensor parallelism (Megatron `--expert-tensor-parallel-size`); defaults to tp.
+   * With MoE parallel folding the expert layer has its own layout: etp·ep·edp = tp·dp·cp,
+   * so ep may exceed dp when etp < tp (Megatron-Core MoE README, "MoE Parallel Folding").
+   */
+  expertTp: posInt().optional(),
+  /**
+   * The schedule overlaps the MoE all-to-all with another micro-batch's compute: DeepSeek-V3's
+   * DualPipe (report Sec. 3.2.1), Megatron-Core `--overlap-moe-expert-parallel-comm`
+   * (NeMo `moe_a2a_overlap`). Off by default (Megatron's default schedule).
+   */
+  epCommOverlap: z.boolean().optional(),
+  /**
+   * How tokens reach their experts: `alltoall` (default; every routed copy is sent, as
+   * Megatron's all-to-all dispatcher and NCCL do) or `dedup` (once per distinct remote
+   * node, then NVLink: DeepEP, HybridEP, DeepSeek-V3's kernels).
+   */
+  epDispatch: z.enum(['alltoall', 'dedup']).optional(),
   /** Tokens (or FLOPs via `budgetFlops`) to train for, for time-to-train. */
   trainTokens: pos().optional(),
 }).passthrough();

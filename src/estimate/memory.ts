@@ -11,7 +11,7 @@ import type { ResolvedTraining } from './resolve.js';
 export type MemoryLayout = Pick<
   ResolvedTraining,
   'microBatch' | 'tp' | 'pp' | 'dp' | 'cp' | 'virtualStages' | 'microBatches' | 'recompute' | 'sequenceParallel' | 'attention' | 'distributedOptimizer'
-> & Partial<Pick<ResolvedTraining, 'fsdp' | 'ep'>> & {
+> & Partial<Pick<ResolvedTraining, 'fsdp' | 'fsdpShard' | 'ep' | 'etp'>> & {
   /** Bytes per main gradient element (4 when gradients accumulate in fp32). */
   gradBytes: number;
 };
@@ -41,11 +41,12 @@ export function layerActivationBytes(m: ResolvedModel, L: MemoryLayout): number 
   const t = L.tp;
   const a = m.heads;
   const kvFrac = (m.kvHeads * m.headDim) / h;
+  const qFrac = m.qDim / h;
   // Per token, in units of h bytes (Korthikanti Sec. 4.1): attention block = QKV input 2,
   // Q 2, K and V 4·kvFrac, projection input 2, dropout mask 1 (= 11 for MHA); MLP = input 2,
   // activation input and output 4f/h, mask 1 (= 19 for f = 4h; SwiGLU keeps gate, up and
   // product: 6f/h, no dropout); two norm inputs 4.
-  const attnLinear = 2 + 2 + 4 * kvFrac + 2 + 1;
+  const attnLinear = 2 + 2 * qFrac + 4 * kvFrac + 2 * qFrac + 1;
   const mlpOf = (f: number) => (m.arch === 'llama' ? 2 + (6 * f) / h : 2 + (4 * f) / h + 1);
   let mlp = mlpOf(m.ffnHidden);
   if (m.moe) {
@@ -71,12 +72,12 @@ export function layerActivationBytes(m: ResolvedModel, L: MemoryLayout): number 
 
 /**
  * Parameters one GPU of the most loaded stage holds before any data-parallel sharding:
- * non-expert parameters split by tp, routed experts split by tp and ep.
+ * non-expert parameters split by tp, routed experts split by etp (default tp) and ep.
  */
-export function stageParameters(m: ResolvedModel, L: Pick<MemoryLayout, 'tp' | 'pp'> & { ep?: number }): { dense: number; expert: number } {
+export function stageParameters(m: ResolvedModel, L: Pick<MemoryLayout, 'tp' | 'pp'> & { ep?: number; etp?: number }): { dense: number; expert: number } {
   const pc = parameterCount(m);
   const layers = Math.ceil(m.layers / L.pp);
-  return { dense: (layers * pc.nonExpertLayer + pc.embedding) / L.tp, expert: (layers * pc.expertLayer) / (L.tp * (L.ep ?? 1)) };
+  return { dense: (layers * pc.nonExpertLayer + pc.embedding) / L.tp, expert: (layers * pc.expertLayer) / ((L.etp ?? L.tp) * (L.ep ?? 1)) };
 }
 
 /** Memory per GPU on the most loaded stage (the first: it holds the most micro-batches in flight). */
@@ -85,9 +86,12 @@ export function memoryPerGpu(m: ResolvedModel, L: MemoryLayout, capacityGB: numb
   const params = sp.dense + sp.expert;
   const dpRanks = L.dp * L.cp;
   const ep = L.ep ?? 1;
-  // Sharded state: non-expert parameters over dp·cp, expert parameters over the expert-data-parallel dp·cp/ep.
-  const sharded = sp.dense / dpRanks + sp.expert / Math.max(1, dpRanks / ep);
   const fsdp = L.fsdp ?? false;
+  // Sharded state: non-expert parameters over dp·cp, expert parameters over the expert-data-parallel
+  // dp·cp/ep; under HSDP over the shard group only (replicated across groups).
+  const shard = fsdp ? Math.min(L.fsdpShard ?? dpRanks, dpRanks) : dpRanks;
+  const edRanks = Math.max(1, (L.tp * dpRanks) / (ep * (L.etp ?? L.tp)));
+  const sharded = sp.dense / shard + sp.expert / Math.max(1, Math.min(shard, edRanks));
   // FSDP keeps two layers unsharded (the one running, the one prefetched) and one layer's full gradients.
   const layerParams = (parameterCount(m).layer) / L.tp;
   const weights = fsdp ? 2 * sharded + 2 * 2 * layerParams : 2 * params;

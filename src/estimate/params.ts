@@ -81,12 +81,15 @@ export const EfficiencyParams = z.object({
    */
   fsdpOverlap: z.number().min(0).max(1).default(1),
   /**
-   * Share of the MoE all-to-all (dispatch and combine) hidden behind compute. Megatron-LM's
-   * default schedule overlaps none; DeepSeek-V3's DualPipe hides nearly all of it
-   * (DeepSeek-V3 report, Sec. 3.2.1).
-   * @default 0
+   * When the schedule overlaps the MoE all-to-all with compute (`training.epCommOverlap`:
+   * DeepSeek-V3's DualPipe, Megatron-Core's batch-level `--overlap-moe-expert-parallel-comm`),
+   * the share of the layer's compute it can hide behind; what exceeds it is exposed. 1 =
+   * the whole compute of the overlapped micro-batch, as DualPipe is described ("both
+   * all-to-all and PP communication can be fully hidden", DeepSeek-V3 report Sec. 3.2.1).
+   * Runs that do not overlap expose the whole all-to-all.
+   * @default 1
    */
-  epOverlap: z.number().min(0).max(1).default(0),
+  epOverlap: z.number().min(0).max(1).default(1),
   /**
    * Grouped-GEMM rate of the routed experts relative to one GEMM of the per-expert shape
    * (the size ramp already charges the smaller per-expert GEMMs). 1 = as efficient.

@@ -29,8 +29,18 @@ export interface ResolvedTraining {
   distributedOptimizer: boolean;
   /** FSDP / ZeRO-3 sharding of parameters, gradients and optimizer state over dp·cp. */
   fsdp: boolean;
+  /** FSDP shard group: dp·cp (full sharding) when absent, smaller for HSDP. */
+  fsdpShard?: number;
   /** Expert-parallel size (1 for dense models). */
   ep: number;
+  /** TP all-gathers / reduce-scatters pipelined with their GEMMs (TE userbuffers). */
+  tpCommOverlap?: boolean;
+  /** Expert tensor parallelism; tp when absent. */
+  etp?: number;
+  /** The schedule overlaps the all-to-all with compute (DualPipe, Megatron batch-level overlap). */
+  epCommOverlap?: boolean;
+  /** Token dispatch: every copy (`alltoall`, default) or once per remote node (`dedup`). */
+  epDispatch?: 'alltoall' | 'dedup';
 }
 
 /** GPUs of the Ampere generation and older run the pre-flash-attention Megatron stack by default. */
@@ -96,11 +106,16 @@ export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, he
   const distributedOptimizer = t.distributedOptimizer ?? (!preHopper && dp * cp > 1);
   if (t.distributedOptimizer === undefined) assumed.push(`distributedOptimizer=${distributedOptimizer}`);
   const fsdp = t.fsdp ?? false;
+  const fsdpShard = Math.min(t.fsdpShardGroup ?? dp * cp, dp * cp);
+  if (t.fsdpShardGroup !== undefined && !fsdp) fail('fsdpShardGroup is given but fsdp is not on', `${field}.fsdpShardGroup`);
+  if ((dp * cp) % fsdpShard !== 0) fail(`fsdpShardGroup=${fsdpShard} does not divide dp·cp = ${dp * cp}`, `${field}.fsdpShardGroup`);
   const ep = t.ep ?? 1;
   if (ep > 1 && experts === undefined) fail(`ep=${ep} but the model has no experts`, `${field}.ep`);
-  if (ep > 1 && (dp * cp) % ep !== 0) fail(`ep=${ep} does not divide dp·cp = ${dp * cp}`, `${field}.ep`);
+  const etp = t.expertTp ?? tp;
+  if (t.expertTp !== undefined && experts === undefined) fail(`expertTp=${etp} but the model has no experts`, `${field}.expertTp`);
+  if (ep > 1 && (tp * dp * cp) % (ep * etp) !== 0) fail(`ep·expertTp = ${ep * etp} does not divide tp·dp·cp = ${tp * dp * cp}`, `${field}.ep`);
   if (experts !== undefined && experts % ep !== 0) fail(`ep=${ep} does not divide experts=${experts}`, `${field}.ep`);
-  return { globalBatch: t.globalBatchSequences, microBatch, tp, pp, dp, cp, virtualStages: vs, microBatches, recompute, precision, sequenceParallel, attention, distributedOptimizer: distributedOptimizer || fsdp, fsdp, ep };
+  return { globalBatch: t.globalBatchSequences, microBatch, tp, pp, dp, cp, virtualStages: vs, microBatches, recompute, precision, sequenceParallel, attention, distributedOptimizer: distributedOptimizer || fsdp, fsdp, fsdpShard, ep, ...(t.expertTp !== undefined && { etp }), ...(t.epCommOverlap !== undefined && { epCommOverlap: t.epCommOverlap }), ...(t.epDispatch !== undefined && { epDispatch: t.epDispatch }), ...(t.tpCommOverlap !== undefined && { tpCommOverlap: t.tpCommOverlap }) };
 }
 
 /** Network line rate per GPU when nothing says: 200 Gb/s HDR on Ampere, 400 Gb/s NDR after. */

@@ -89,8 +89,8 @@ function summarize(e: StepEstimate) {
 }
 
 function layoutOf(t: ResolvedTraining) {
-  const { tp, pp, dp, cp, microBatch, virtualStages, recompute, sequenceParallel, distributedOptimizer, microBatches, globalBatch, fsdp, ep, precision } = t;
-  return { tp, pp, dp, cp, microBatch, virtualStages, microBatches, globalBatch, recompute, sequenceParallel, distributedOptimizer, fsdp, ep, precision };
+  const { tp, pp, dp, cp, microBatch, virtualStages, recompute, sequenceParallel, distributedOptimizer, microBatches, globalBatch, fsdp, fsdpShard, ep, etp, epCommOverlap, epDispatch, tpCommOverlap, precision } = t;
+  return { tp, pp, dp, cp, microBatch, virtualStages, microBatches, globalBatch, recompute, sequenceParallel, distributedOptimizer, fsdp, ...(fsdpShard !== undefined && { fsdpShard }), ep, ...(etp !== undefined && { etp }), ...(epCommOverlap !== undefined && { epCommOverlap }), ...(epDispatch !== undefined && { epDispatch }), ...(tpCommOverlap !== undefined && { tpCommOverlap }), precision };
 }
 
 /** The estimate summary shared by the main estimate and the site's job. */
@@ -262,7 +262,7 @@ export function runEstimate(o: EstimateOptions): EstimateDoc {
   if (o.search) {
     const out = searchLayouts({
       model, gpu, gpus, fabric, params, globalBatch: training.globalBatch,
-      base: { precision: training.precision, sequenceParallel: true, attention: training.attention, distributedOptimizer: training.distributedOptimizer, fsdp: training.fsdp, ep: training.ep },
+      base: { precision: training.precision, sequenceParallel: true, attention: training.attention, distributedOptimizer: training.distributedOptimizer, fsdp: training.fsdp, ep: training.ep, ...(training.fsdpShard !== undefined && { fsdpShard: training.fsdpShard }), ...(training.epCommOverlap !== undefined && { epCommOverlap: training.epCommOverlap }), ...(training.epDispatch !== undefined && { epDispatch: training.epDispatch }), ...(training.tpCommOverlap !== undefined && { tpCommOverlap: training.tpCommOverlap }) },
       space: defaultSpace(model, cluster.gpusPerNode, model.seqLength >= 16384),
       measuredGemms: measured?.gemms ?? [],
       top: o.top ?? 10,

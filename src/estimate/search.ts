@@ -62,7 +62,7 @@ export function searchLayouts(opts: {
   fabric: Fabric;
   params: EfficiencyParams;
   globalBatch: number;
-  base: Pick<ResolvedTraining, 'precision' | 'sequenceParallel' | 'attention' | 'distributedOptimizer'> & Partial<Pick<ResolvedTraining, 'fsdp' | 'ep'>>;
+  base: Pick<ResolvedTraining, 'precision' | 'sequenceParallel' | 'attention' | 'distributedOptimizer'> & Partial<Pick<ResolvedTraining, 'fsdp' | 'ep' | 'fsdpShard' | 'epCommOverlap' | 'epDispatch' | 'tpCommOverlap'>>;
   space: SearchSpace;
   measuredGemms?: MeasuredGemm[];
   top?: number;
@@ -80,6 +80,7 @@ export function searchLayouts(opts: {
         const dp = gpus / replica;
         const ep = opts.base.ep ?? 1;
         if ((dp * cp) % ep !== 0) continue;
+        if (opts.base.fsdpShard !== undefined && (dp * cp) % opts.base.fsdpShard !== 0) continue;
         for (const mb of space.microBatch) {
           if (opts.globalBatch % (dp * mb) !== 0) continue;
           const microBatches = opts.globalBatch / (dp * mb);

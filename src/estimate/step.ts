@@ -8,7 +8,7 @@
  */
 import type { GpuEntry } from './catalog.js';
 import { peak16, peakTflops } from './catalog.js';
-import { collectiveTime, p2pTime, type Fabric } from './comm.js';
+import { collectiveTime, dedupDispatchTime, p2pTime, type Fabric } from './comm.js';
 import { gemmFlops, layerGemms, layerMix, logitGemm, moeLayerGemms, parameterCount, stepFlops, type AttentionCounting, type Gemm, type ResolvedModel } from './flops.js';
 import { flashAttentionTime, gemmRate, gemmTime, type GemmDevice, type MeasuredGemm } from './gemm.js';
 import { memoryPerGpu, stageParameters, type MemoryBreakdown } from './memory.js';
@@ -92,7 +92,7 @@ function layerElementwiseElements(m: ResolvedModel, t: ResolvedTraining): { line
   // Two norms (read + write), two residual adds (+ dropout and its 1-byte mask for GPT).
   const perTokenReplicated = 4 * h + (gpt ? 7 : 6) * h;
   // Activation (GeLU: read/write f; SwiGLU: read 2f, write f) and QKV/context layout copies.
-  const perTokenSharded = ((gpt ? 2 : 3) * m.ffnHidden + 2 * (h + 2 * kvDim) + 2 * h) / t.tp;
+  const perTokenSharded = ((gpt ? 2 : 3) * m.ffnHidden + 2 * (m.qDim + 2 * kvDim) + 2 * m.qDim) / t.tp;
   const linear = tokensReplicated * perTokenReplicated + tokens * perTokenSharded;
   // Unfused attention: fused scale-mask-softmax (read+write) and dropout (read, write, mask) on s×s.
   const scores = ((t.microBatch * m.heads) / t.tp) * (m.seqLength / t.cp) * m.seqLength;
@@ -142,7 +142,9 @@ export function estimateStep(run: RunSetup): StepEstimate {
     if (t.attention === 'unfused') attFwd += gemmTime(g, attDev, p);
   }
   const mix = layerMix(m);
-  const moeGemms = m.moe ? moeLayerGemms(m, b, t.tp, t.cp, t.ep) : [];
+  // Expert tensor parallelism (MoE parallel folding); Megatron's default is the dense tp.
+  const etp = t.etp ?? t.tp;
+  const moeGemms = m.moe ? moeLayerGemms(m, b, t.tp, t.cp, t.ep, undefined, etp) : [];
   // Per-layer figures are averages over dense and MoE layers.
   let linFwd = (mix.dense * linearTime(gemms) + (mix.moe ? mix.moe * linearTime(moeGemms) : 0)) / m.layers;
   // Flash: forward and backward together at one efficiency (it recomputes scores inside bwd).
@@ -173,7 +175,13 @@ export function estimateStep(run: RunSetup): StepEstimate {
   const tpOne = t.sequenceParallel
     ? collectiveTime('allgather', actBytes, t.tp, 1, fabric) + collectiveTime('reducescatter', actBytes, t.tp, 1, fabric)
     : 2 * collectiveTime('allreduce', actBytes, t.tp, 1, fabric);
-  const tpFwd = tpOne * (1 - p.tpOverlap);
+  // With TP communication overlap (Transformer Engine userbuffers, Megatron --tp-comm-overlap:
+  // each all-gather / reduce-scatter split into tp chunks pipelined with the GEMM it feeds,
+  // Wang et al., ASPLOS 2023) only the first chunk waits; the rest hides behind the layer's
+  // linear GEMMs (twice as long in backward). Otherwise tpOverlap of it is hidden (default none).
+  const tpHidden = (gemm: number) => tpOne / t.tp + Math.max(0, (tpOne * (t.tp - 1)) / t.tp - gemm);
+  const tpFwd = t.tpCommOverlap && t.tp > 1 ? tpHidden(linFwd) : tpOne * (1 - p.tpOverlap);
+  const tpBwd = t.tpCommOverlap && t.tp > 1 ? tpHidden(2 * linFwd) : tpOne * (1 - p.tpOverlap);
 
   // CP: each rank's K and V chunk goes round the ring (c−1 hops), in part hidden behind attention.
   const kvBytes = 2 * tokens * ((m.kvHeads * m.headDim) / t.tp) * ACT_BYTES;
@@ -183,10 +191,18 @@ export function estimateStep(run: RunSetup): StepEstimate {
   const cpBwd = 2 * cpRaw - Math.min(2 * cpRaw * p.cpOverlap, 2 * attFwd);
 
   // EP: dispatch and combine all-to-alls per MoE layer, forward and backward, over the ep
-  // ranks (stride tp: experts are split over data-parallel ranks), averaged over layers.
+  // ranks (stride etp: the expert group is etp-innermost), averaged over layers.
   const tokensLocal = t.sequenceParallel ? tokens / t.tp : tokens;
   const a2aBytes = m.moe ? tokensLocal * m.moe.topK * m.moe.capacityFactor * m.hidden * ACT_BYTES : 0;
-  const epFwd = m.moe && t.ep > 1 ? ((2 * collectiveTime('alltoall', a2aBytes, t.ep, t.tp, fabric) * mix.moe) / m.layers) * (1 - p.epOverlap) : 0;
+  const a2aOne = !m.moe || t.ep <= 1
+    ? 0
+    : t.epDispatch === 'dedup'
+      ? dedupDispatchTime(tokensLocal * m.hidden * ACT_BYTES, m.moe.topK * m.moe.capacityFactor, m.moe.topK, t.ep, etp, fabric, m.moe.maxNodesPerToken)
+      : collectiveTime('alltoall', a2aBytes, t.ep, etp, fabric);
+  const epRaw = (2 * a2aOne * mix.moe) / m.layers;
+
+  // The layer's own forward compute, which overlapped communication can hide behind.
+  const computeFwd = linFwd + attFwd + ewLinFwd + ewAttFwd;
 
   // FSDP / ZeRO-3: each layer's parameters (16-bit) gathered in forward and again in backward,
   // its gradients reduce-scattered in backward, every micro-batch; prefetching hides them
@@ -195,20 +211,26 @@ export function estimateStep(run: RunSetup): StepEstimate {
   const dpRanks = t.dp * t.cp;
   let fsdpFwd = 0;
   let fsdpBwd = 0;
-  if (t.fsdp && dpRanks > 1) {
+  // HSDP shards over a group of `shard` consecutive dp ranks and replicates across groups.
+  const shard = t.fsdp ? Math.min(t.fsdpShard ?? dpRanks, dpRanks) : dpRanks;
+  if (t.fsdp && shard > 1) {
     const pcl = parameterCount(m);
-    const ed = Math.max(1, dpRanks / t.ep);
+    const ed = Math.max(1, Math.min(shard, (t.tp * dpRanks) / (t.ep * etp)));
     const dense = pcl.nonExpertLayer / t.tp;
-    const expert = pcl.expertLayer / (t.tp * t.ep);
-    const gather = collectiveTime('allgather', dense * 2, dpRanks, t.tp, fabric) + collectiveTime('allgather', expert * 2, ed, t.tp * t.ep, fabric);
-    const scatter = collectiveTime('reducescatter', dense * gradBytes, dpRanks, t.tp, fabric) + collectiveTime('reducescatter', expert * gradBytes, ed, t.tp * t.ep, fabric);
-    const computeFwd = linFwd + attFwd + ewLinFwd + ewAttFwd;
+    const expert = pcl.expertLayer / (etp * t.ep);
+    const gather = collectiveTime('allgather', dense * 2, shard, t.tp, fabric) + collectiveTime('allgather', expert * 2, ed, etp * t.ep, fabric);
+    const scatter = collectiveTime('reducescatter', dense * gradBytes, shard, t.tp, fabric) + collectiveTime('reducescatter', expert * gradBytes, ed, etp * t.ep, fabric);
     fsdpFwd = Math.max(0, gather - p.fsdpOverlap * computeFwd);
     fsdpBwd = Math.max(0, gather + scatter - p.fsdpOverlap * 2 * computeFwd);
   }
 
+  // An overlapping schedule (DualPipe, Megatron's batch-level overlap) runs one micro-batch's
+  // all-to-all under another's compute: hidden up to epOverlap of the layer's compute, the
+  // rest exposed. Without it the all-to-all sits on the critical path (Megatron's default).
+  const epFwd = t.epCommOverlap ? Math.max(0, epRaw - p.epOverlap * computeFwd) : epRaw;
+  const epBwd = t.epCommOverlap ? Math.max(0, epRaw - p.epOverlap * 2 * computeFwd) : epRaw;
   const fwdLayer = linFwd + attFwd + ewLinFwd + ewAttFwd + tpFwd + cpFwd + epFwd + fsdpFwd;
-  const bwdLayer = 2 * linFwd + 2 * attFwd + 2 * (ewLinFwd + ewAttFwd) + tpFwd + cpBwd + epFwd + fsdpBwd;
+  const bwdLayer = 2 * linFwd + 2 * attFwd + 2 * (ewLinFwd + ewAttFwd) + tpBwd + cpBwd + epBwd + fsdpBwd;
   // Full recompute runs the forward again, with the parameters the backward gathered already.
   const recLayer = t.recompute === 'full' ? fwdLayer - fsdpFwd : t.recompute === 'selective' ? attFwd + ewAttFwd : 0;
 
@@ -236,17 +258,25 @@ export function estimateStep(run: RunSetup): StepEstimate {
   // group dp·cp/ep (stride tp·ep). Under FSDP they were reduce-scattered inside the layers.
   const sp = stageParameters(m, t);
   const stageParams = sp.dense + sp.expert;
-  const edRanks = Math.max(1, dpRanks / t.ep);
+  const edRanks = Math.max(1, (t.tp * dpRanks) / (t.ep * etp));
   const dpOne = (bytesPer: number, params: number, ranks: number, stride: number) =>
     t.distributedOptimizer
       ? collectiveTime('reducescatter', params * bytesPer, ranks, stride, fabric) + collectiveTime('allgather', params * 2, ranks, stride, fabric)
       : collectiveTime('allreduce', params * bytesPer, ranks, stride, fabric);
-  const dpRaw = t.fsdp ? 0 : dpOne(gradBytes, sp.dense, dpRanks, t.tp) + (sp.expert ? dpOne(gradBytes, sp.expert, edRanks, t.tp * t.ep) : 0);
+  // HSDP: each shard's gradients are all-reduced across the dp·cp/shard replicas (stride tp·shard).
+  const replicas = t.fsdp ? dpRanks / shard : 1;
+  const fsdpEd = Math.max(1, Math.min(shard, edRanks));
+  const dpRaw = t.fsdp
+    ? replicas > 1
+      ? collectiveTime('allreduce', (sp.dense / shard) * gradBytes, replicas, t.tp * shard, fabric) +
+        (sp.expert ? collectiveTime('allreduce', (sp.expert / fsdpEd) * gradBytes, Math.max(1, edRanks / fsdpEd), etp * t.ep * fsdpEd, fabric) : 0)
+      : 0
+    : dpOne(gradBytes, sp.dense, dpRanks, t.tp) + (sp.expert ? dpOne(gradBytes, sp.expert, edRanks, etp * t.ep) : 0);
   const lastBwd = layersPerStage * bwdLayer;
   const dpExposed = Math.max(0, dpRaw - p.dpOverlap * lastBwd);
 
   // --- optimizer: mixed-precision Adam reads/writes ~40 bytes per parameter it owns ---
-  const ownedParams = t.distributedOptimizer ? sp.dense / dpRanks + sp.expert / edRanks : stageParams;
+  const ownedParams = t.fsdp ? sp.dense / shard + sp.expert / fsdpEd : t.distributedOptimizer ? sp.dense / dpRanks + sp.expert / edRanks : stageParams;
   const optimizer = (ownedParams * 40) / memBps;
 
   const stepSeconds = pipeline + dpExposed + optimizer + p.stepOverheadS;
@@ -256,13 +286,13 @@ export function estimateStep(run: RunSetup): StepEstimate {
     attention: mbs * layersPerStage * 3 * attFwd,
     elementwise: mbs * (layersPerStage * 3 * (ewLinFwd + ewAttFwd) + ceBytes / memBps),
     recompute: mbs * layersPerStage * recLayer,
-    tpComm: mbs * (layersPerStage * 2 * tpFwd + (t.sequenceParallel ? tpOne * (1 - p.tpOverlap) : 0)),
+    tpComm: mbs * (layersPerStage * (tpFwd + tpBwd) + (t.sequenceParallel ? tpOne * (1 - p.tpOverlap) : 0)),
     cpComm: mbs * layersPerStage * (cpFwd + cpBwd),
     ppComm: mbs * ppPerMb,
     bubble: bubbleMbs * perMb,
     dpComm: dpExposed,
     fsdpComm: mbs * layersPerStage * (fsdpFwd + fsdpBwd),
-    epComm: mbs * layersPerStage * 2 * epFwd,
+    epComm: mbs * layersPerStage * (epFwd + epBwd),
     optimizer,
     overhead: p.stepOverheadS,
   };

@@ -5,25 +5,28 @@
  * `task-result` messages).
  */
 import { z } from 'zod';
+import { Telemetry } from '../harness/results/schema.js';
 
 const Int = z.number().int();
 const Ms = z.number().finite().nonnegative();
 const Samples = z.array(z.number().finite().nonnegative()).max(100_000);
 
 /**
- * Every node alone, at the same time, in lockstep: `prepare` loads the backend, sets the
- * case up, checks it against the reference, warms it up and times a few calls (the
- * per-call estimate); each `sample` then runs calls on every rank at once for the same
- * `durationMs`, so every rank's sample sees the same moment (a machine-wide disturbance
- * hits all alike) and lasts as long whatever the load (a slow rank makes fewer calls).
+ * Every node alone, at the same time, in lockstep, one workload at a time (the matmul, then
+ * the device copy): `prepare` loads the backend, sets the case up, checks it against the
+ * reference, warms it up and times a few calls (the per-call estimate); each `sample` then
+ * runs calls on every rank at once for the same `durationMs`, so every rank's sample sees
+ * the same moment (a machine-wide disturbance hits all alike) and lasts as long whatever
+ * the load (a slow rank makes fewer calls).
  */
-export const NodeMatmulTask = z.strictObject({
-  kind: z.literal('node-matmul'),
+export const NodeCaseTask = z.strictObject({
+  kind: z.literal('node-case'),
+  workload: z.enum(['matmul', 'memcpy']),
   step: z.enum(['prepare', 'sample']),
-  /** A backend id, or `auto`: the worker's best (see `MATMUL_PREFERENCE`). */
+  /** A backend id, or `auto`: the worker's best for the workload (see `pickBackend`). */
   backend: z.string().max(60),
-  /** Square size m = n = k; 0: the size for the backend (`matmulSizeFor`). */
-  size: Int.min(0).max(65536),
+  /** matmul: square size m = n = k; memcpy: bytes; 0: by backend and device (`caseSizeFor`). */
+  size: Int.min(0).max(2 ** 34),
   dtype: z.string().max(20).optional(),
   warmupMs: Ms,
   /** `sample`: how long to keep calling (at least one call). */
@@ -42,20 +45,47 @@ export const PairsTask = z.strictObject({
   pingSamples: Int.min(1).max(100_000),
 });
 
-export const FleetTask = z.discriminatedUnion('kind', [NodeMatmulTask, PairsTask]);
+/**
+ * Ring all-reduces over disjoint groups of ranks, every group at the same time (the whole
+ * group, a bisection level, or k-batches): each group is a communicator of its own over
+ * the data links the workers already have, checked against the reference, then timed.
+ */
+export const GroupAllReduceTask = z.strictObject({
+  kind: z.literal('group-allreduce'),
+  /** Disjoint groups of ranks (each at least 2), in ring order. */
+  groups: z.array(z.array(Int.min(0)).min(2).max(65536)).max(32768),
+  bytes: Int.min(4).max(1 << 30),
+  /** Timed samples per group (exactly this many: groups of a level are compared sample for sample). */
+  samples: Int.min(1).max(1000),
+  warmupMs: Ms,
+  /** Each sample lasts at least this long (iterations calibrated to it). */
+  sampleMs: Ms,
+  seed: Int,
+  /** Reduce on the host CPU with several ranks per core (the coordinator knows). */
+  cpuBound: z.boolean().optional(),
+});
+
+export const FleetTask = z.discriminatedUnion('kind', [NodeCaseTask, PairsTask, GroupAllReduceTask]);
 export type FleetTask = z.infer<typeof FleetTask>;
 
-export const NodeMatmulResult = z.strictObject({
-  kind: z.literal('node-matmul'),
+export const NodeCaseResult = z.strictObject({
+  kind: z.literal('node-case'),
+  workload: z.enum(['matmul', 'memcpy']),
   backend: z.string().max(60),
   device: z.string().max(255),
   size: Int,
   dtype: z.string().max(20),
   /** `prepare`: ms per call after the warm-up; `sample`: ms per call of this sample. */
   perCallMs: z.number().finite().nonnegative().nullable(),
+  /** `sample`: the device's telemetry over the timed calls so far (warm-up and samples), where the backend reads it. */
+  telemetry: Telemetry.optional(),
+  /** `sample`: why there is no telemetry (the backend reads none; NVML absent…). */
+  noTelemetry: z.string().max(1000).optional(),
+  /** No backend here can run the workload (not a fault of the node: e.g. no device for memcpy). */
+  unavailable: z.string().max(10_000).optional(),
   error: z.string().max(10_000).optional(),
 });
-export type NodeMatmulResult = z.infer<typeof NodeMatmulResult>;
+export type NodeCaseResult = z.infer<typeof NodeCaseResult>;
 
 export const PairsResult = z.strictObject({
   kind: z.literal('pairs'),
@@ -69,5 +99,17 @@ export const PairsResult = z.strictObject({
 });
 export type PairsResult = z.infer<typeof PairsResult>;
 
-export const FleetTaskResult = z.discriminatedUnion('kind', [NodeMatmulResult, PairsResult]);
+export const GroupAllReduceResult = z.strictObject({
+  kind: z.literal('group-allreduce'),
+  /** Index of this rank's group in the task (none: not in a group). */
+  group: Int.min(0).optional(),
+  /** The group's first rank only: ms per all-reduce of each sample, the slowest rank's. */
+  samplesMs: Samples.optional(),
+  /** Whether this rank's result matched the reference. */
+  passed: z.boolean().optional(),
+  error: z.string().max(10_000).optional(),
+});
+export type GroupAllReduceResult = z.infer<typeof GroupAllReduceResult>;
+
+export const FleetTaskResult = z.discriminatedUnion('kind', [NodeCaseResult, PairsResult, GroupAllReduceResult]);
 export type FleetTaskResult = z.infer<typeof FleetTaskResult>;

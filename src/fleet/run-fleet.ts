@@ -17,11 +17,12 @@ import { fingerprint } from '../harness/environment.js';
 import { packageVersion } from '../harness/version.js';
 import { RESULTS_SCHEMA, type ResultsFile } from '../harness/results/schema.js';
 import { freshSeed } from '../harness/random.js';
-import { DEFAULT_MEASURE } from '../harness/measure.js';
-import { roundCount, scheduleRound } from './schedule.js';
+import { roundCount, scheduleRound, bisectionLevels, kBatches } from './schedule.js';
 import { verdict, suspectRanks, type MetricSeries, type Subject, type Suspect } from './verdict.js';
 import { compressHostlist } from './hostlist.js';
-import type { NodeMatmulResult, PairsResult } from './protocol.js';
+import { busbwGBps, groupSuspect, judgeGroups, ringPrediction, slowAgainstPairs, slowestWithin, type GroupJudged, type GroupRun } from './bisect.js';
+import { telemetryEvidence, type NodeTelemetry } from './telemetry.js';
+import type { GroupAllReduceResult, NodeCaseResult, PairsResult } from './protocol.js';
 
 /** How to run a fleet check. */
 export interface FleetOptions {
@@ -47,8 +48,16 @@ export interface FleetOptions {
   pingSamples: number;
   /** Most pairs measured at once (k-batches of a round); 0: all the round's pairs that fit the hosts' cores. */
   pairsAtOnce: number;
+  /** `memcpy` phase backend: auto (the matmul's where it can, else any with a memcpy kernel), none, or an id. */
+  memcpyBackend: string;
+  /** memcpy bytes per copy (0: by device: 256 MiB on hardware, 16 MiB on a software adapter). */
+  memcpyBytes: number;
   /** 0: no whole-group all-reduce. */
   allreduceBytes: number;
+  /** Ring all-reduces over consecutive batches of k ranks, all at once (0: none). */
+  allreduceK: number;
+  /** Bisect a whole-group all-reduce that is slow against its pairs. */
+  bisect: boolean;
   jsonPath: string;
   excludeFile?: string;
   argv: string[];
@@ -67,6 +76,31 @@ export interface FleetNode {
   samplesMs: number[];
   medianMs: number | null;
   tflops: number | null;
+  error?: string;
+  /** The device copy, where this node has a backend that runs it. */
+  memcpy?: {
+    backend: string;
+    device: string;
+    bytes: number;
+    /** ms per copy, one per lockstep sample. */
+    samplesMs: number[];
+    medianMs: number | null;
+    /** bytes / median time, GB/s. */
+    bandwidthGBps: number | null;
+    error?: string;
+    /** No backend here runs memcpy (not a fault: the phase skips this node). */
+    unavailable?: string;
+  };
+  /** Device telemetry over each phase's timed calls (warm-up and samples), or why there is none. */
+  telemetry?: { matmul?: NodeTelemetry; memcpy?: NodeTelemetry };
+}
+
+/** A group's ring all-reduce in the results: ranks, ms per call, busbw per sample. */
+export interface FleetGroupRun {
+  ranks: number[];
+  samplesMs: number[];
+  busbwGBps: number[];
+  medianBusbwGBps: number | null;
   error?: string;
 }
 
@@ -88,7 +122,7 @@ export interface FleetSection {
   tolerance: number;
   alpha: number;
   minMads: number;
-  phases: { matmul: string; pairs: string; allreduce: string };
+  phases: { matmul: string; memcpy: string; pairs: string; allreduce: string };
   /** Wall time of each phase, ms (rendezvous included: how long the world took to form). */
   phaseMs: Record<string, number>;
   nodes: FleetNode[];
@@ -99,7 +133,22 @@ export interface FleetSection {
     /** Median per pair by rank, symmetric; null on the diagonal and where unmeasured. */
     matrix: { bandwidthMBps: (number | null)[][]; latencyUs: (number | null)[][] };
   };
-  allreduce?: { bytes: number; algorithm: string; medianMs: number; algbwGBps: number; busbwGBps: number } | { skipped: string };
+  allreduce?:
+    | {
+        bytes: number;
+        algorithm: string;
+        medianMs: number;
+        algbwGBps: number;
+        busbwGBps: number;
+        samplesMs: number[];
+        /** What the pairs predict: the ring's slowest link's pair bandwidth (GB/s), and the verdict on it. */
+        predicted?: { link: [number, number]; busbwGBps: number; ratio: number; p: number; slow: boolean };
+      }
+    | { skipped: string };
+  /** Bisection of a whole-group all-reduce slow against its pairs: each level's groups, and what was localised. */
+  bisection?: { reason: string; levels: { groups: FleetGroupRun[]; judged: GroupJudged[] }[]; localised?: number[]; skipped?: string };
+  /** k-batch all-reduces: consecutive groups of k ranks, all at once. */
+  kBatches?: { k: number; groups: FleetGroupRun[]; judged: GroupJudged[] };
   lost: { rank: number; host: string; reason: string }[];
   suspects: (Suspect & { hosts: string[] })[];
   /** Hosts of the suspect nodes (slow, blamed for their links, or lost) as a Slurm hostlist. */
@@ -161,7 +210,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
     tolerance: o.tolerance,
     alpha: o.alpha,
     minMads: o.minMads,
-    phases: { matmul: 'pending', pairs: 'pending', allreduce: o.allreduceBytes > 0 ? 'pending' : 'off' },
+    phases: { matmul: 'pending', memcpy: o.memcpyBackend === 'none' ? 'off' : 'pending', pairs: 'pending', allreduce: o.allreduceBytes > 0 ? 'pending' : 'off' },
     phaseMs: { rendezvous: Date.now() - t0 },
     nodes: hello.map((h, rank) => ({ rank, host: h.hostname, pid: h.pid, samplesMs: [], medianMs: null, tflops: null })),
     pairs: { bytes: o.pairBytes, rounds: roundCount(n), links: [], matrix: { bandwidthMBps: square(n), latencyUs: square(n) } },
@@ -172,9 +221,11 @@ export async function runFleet(o: FleetOptions): Promise<number> {
   results.fleet = fleet;
   tPhase = Date.now();
   let index = 0;
+  /** Subgroups named by the all-reduce phase (bisection, k-batches): judged there, kept here. */
+  const groupSuspects: Suspect[] = [];
   const update = () => {
     fleet.lost = [...coordinator.lost].map(([rank, reason]) => ({ rank, host: host(rank), reason }));
-    const v = judge(fleet, o, host);
+    const v = [...judge(fleet, o, host), ...groupSuspects].sort((a, b) => (a.kind === 'lost' ? -1 : b.kind === 'lost' ? 1 : (b.slowdown ?? 0) - (a.slowdown ?? 0)));
     fleet.suspects = v.map((s) => ({ ...s, hosts: [...new Set(s.ranks.map(host))] }));
     // Whole nodes to drain: those slow themselves, blamed for their links, or lost; a single
     // bad link between healthy nodes is named but drains neither end.
@@ -183,31 +234,41 @@ export async function runFleet(o: FleetOptions): Promise<number> {
   };
   write();
 
-  // 1. Every node alone, at the same time.
+  // 1. Every node alone, at the same time: the matmul, then the device copy.
   // Lockstep: every rank prepares (loads, checks, warms up: seconds, and different by node),
   // then each sample runs the same calls on every rank at once, the coordinator the barrier.
-  const base = { kind: 'node-matmul' as const, backend: o.backend, size: o.matmulSize, ...(o.dtype ? { dtype: o.dtype } : {}), warmupMs: o.warmupMs };
-  o.log(`gpubench fleet: phase 1/3: loading, checking and warming up the matmul on every node`);
-  // Loading a backend is part of getting ready: it has the rendezvous's deadline, not a task's.
-  const prep = await coordinator.runTask(index++, () => ({ ...base, step: 'prepare' }), Math.max(o.taskTimeoutMs, o.coordinator.rendezvousTimeoutMs ?? 120_000));
-  for (const [rank, r] of prep) {
-    const m = r as NodeMatmulResult;
-    Object.assign(fleet.nodes[rank]!, { backend: m.backend, device: m.device, size: m.size, dtype: m.dtype, ...(m.error ? { error: m.error } : {}) });
-  }
-  // The same calls on every rank: enough for the fleet's median node to fill a sample.
-  const sampling = [...prep].filter(([, r]) => !r.error).map(([rank]) => rank);
-  o.log(`gpubench fleet: phase 1/3: matmul on every node at once: ${o.samples} samples of ${o.sampleMs} ms`);
-  // One lockstep sample first, not kept: the first calls with every rank busy at once are
-  // slower everywhere (caches, clocks, the scheduler settling), which says nothing of a node.
-  for (let s = -1; s < o.samples && sampling.length > 0; s++) {
-    const got = await coordinator.runTask(index++, (rank) => (sampling.includes(rank) ? { ...base, step: 'sample', durationMs: o.sampleMs } : undefined), o.taskTimeoutMs);
-    for (const [rank, r] of got) {
-      const m = r as NodeMatmulResult;
-      if (m.perCallMs !== null) {
-        if (s >= 0) fleet.nodes[rank]!.samplesMs.push(m.perCallMs);
-      } else if (m.error) fleet.nodes[rank]!.error = m.error;
+  const nodePhase = async (workload: 'matmul' | 'memcpy') => {
+    const base = workload === 'matmul'
+      ? { kind: 'node-case' as const, workload, backend: o.backend, size: o.matmulSize, ...(o.dtype ? { dtype: o.dtype } : {}), warmupMs: o.warmupMs }
+      : { kind: 'node-case' as const, workload, backend: o.memcpyBackend, size: o.memcpyBytes, warmupMs: o.warmupMs };
+    o.log(`gpubench fleet: phase 1/3: loading, checking and warming up the ${workload} on every node`);
+    // Loading a backend is part of getting ready: it has the rendezvous's deadline, not a task's.
+    const prep = await coordinator.runTask(index++, () => ({ ...base, step: 'prepare' }), Math.max(o.taskTimeoutMs, o.coordinator.rendezvousTimeoutMs ?? 120_000));
+    for (const [rank, r] of prep) {
+      const m = r as NodeCaseResult;
+      const nd = fleet.nodes[rank]!;
+      if (workload === 'matmul') Object.assign(nd, { backend: m.backend, device: m.device, size: m.size, dtype: m.dtype, ...(m.error ? { error: m.error } : {}) });
+      else nd.memcpy = { backend: m.backend, device: m.device, bytes: m.size, samplesMs: [], medianMs: null, bandwidthGBps: null, ...(m.error ? { error: m.error } : {}), ...(m.unavailable ? { unavailable: m.unavailable } : {}) };
     }
-  }
+    const sampling = [...prep].filter(([, r]) => !r.error && !(r as NodeCaseResult).unavailable).map(([rank]) => rank);
+    if (sampling.length === 0) return;
+    o.log(`gpubench fleet: phase 1/3: ${workload} on every node at once: ${o.samples} samples of ${o.sampleMs} ms`);
+    // One lockstep sample first, not kept: the first calls with every rank busy at once are
+    // slower everywhere (caches, clocks, the scheduler settling), which says nothing of a node.
+    for (let s = -1; s < o.samples && sampling.length > 0; s++) {
+      const got = await coordinator.runTask(index++, (rank) => (sampling.includes(rank) ? { ...base, step: 'sample', durationMs: o.sampleMs } : undefined), o.taskTimeoutMs);
+      for (const [rank, r] of got) {
+        const m = r as NodeCaseResult;
+        const nd = fleet.nodes[rank]!;
+        const row = workload === 'matmul' ? nd : nd.memcpy!;
+        if (m.perCallMs !== null) {
+          if (s >= 0) row.samplesMs.push(m.perCallMs);
+          nd.telemetry = { ...nd.telemetry, [workload]: m.telemetry ?? { none: m.noTelemetry ?? 'none reported' } };
+        } else if (m.error) row.error = m.error;
+      }
+    }
+  };
+  await nodePhase('matmul');
   for (const nd of fleet.nodes) {
     nd.medianMs = med(nd.samplesMs);
     nd.tflops = nd.medianMs && nd.size ? (2 * nd.size ** 3) / (nd.medianMs / 1e3) / 1e12 : null;
@@ -215,6 +276,17 @@ export async function runFleet(o: FleetOptions): Promise<number> {
   fleet.phases.matmul = 'done';
   lap('matmul');
   update();
+  if (o.memcpyBackend !== 'none') {
+    await nodePhase('memcpy');
+    for (const nd of fleet.nodes) {
+      if (!nd.memcpy) continue;
+      nd.memcpy.medianMs = med(nd.memcpy.samplesMs);
+      nd.memcpy.bandwidthGBps = nd.memcpy.medianMs ? nd.memcpy.bytes / (nd.memcpy.medianMs / 1e3) / 1e9 : null;
+    }
+    fleet.phases.memcpy = 'done';
+    lap('memcpy');
+    update();
+  }
 
   // 2. Every link, in rounds of disjoint pairs; pairs with a lost rank are left out.
   const rounds = roundCount(n);
@@ -270,26 +342,72 @@ export async function runFleet(o: FleetOptions): Promise<number> {
   fleet.phases.pairs = 'done';
   lap('pairs');
 
-  // 3. A ring all-reduce over the whole group (only while the whole group is there).
+  // 3. A ring all-reduce over the whole group (only while the whole group is there); where it
+  // is slow against what its pairs predict and no link explains it, bisection; k-batches.
+  const seed = freshSeed();
+  /** Ring all-reduces over disjoint groups, all at once (one task); each group's busbw samples. */
+  const runGroups = async (groups: number[][]): Promise<FleetGroupRun[]> => {
+    const members = new Set(groups.flat());
+    const got = await coordinator.runTask(index++, (rank) => (members.has(rank) ? { kind: 'group-allreduce', groups, bytes: o.allreduceBytes, samples: Math.max(o.samples, GROUP_SAMPLES), warmupMs: o.warmupMs, sampleMs: Math.min(o.sampleMs, 50), seed, ...(coordinator.cpuBound ? { cpuBound: true } : {}) } : undefined), o.taskTimeoutMs);
+    return groups.map((ranks) => {
+      const answers = ranks.map((r) => got.get(r) as GroupAllReduceResult | undefined);
+      const error = answers.map((a, i) => (!a ? `rank ${ranks[i]} gave no answer` : a.error ? `rank ${ranks[i]}: ${a.error}` : undefined)).find((e) => e !== undefined);
+      const samplesMs = answers[0]?.samplesMs ?? [];
+      const bytes = 4 * Math.max(1, Math.floor(o.allreduceBytes / 4));
+      const busbw = error ? [] : samplesMs.map((ms) => busbwGBps(bytes, ranks.length, ms));
+      return { ranks, samplesMs, busbwGBps: busbw, medianBusbwGBps: med(busbw), ...(error ? { error } : {}) };
+    });
+  };
+  const asRun = (g: FleetGroupRun): GroupRun => ({ ranks: g.ranks, busbwGBps: g.busbwGBps });
   if (o.allreduceBytes > 0) {
     o.log(`gpubench fleet: phase 3/3: ring all-reduce over ${n} ranks`);
+    const everyone = Array.from({ length: n }, (_, r) => r);
     if (coordinator.lost.size > 0) fleet.allreduce = { skipped: `ranks ${[...coordinator.lost.keys()].join(', ')} lost` };
     else if (n < 2) fleet.allreduce = { skipped: 'one rank' };
     else {
-      try {
-        const count = Math.max(1, Math.floor(o.allreduceBytes / 4));
-        const ranks = await coordinator.runCase(index++, `fleet/allreduce/ring/${count * 4}`, { kind: 'allreduce', dtype: 'f32', op: 'sum', algorithm: 'ring', count, inPlace: false, cpuBound: coordinator.cpuBound }, freshSeed(), { ...DEFAULT_MEASURE, warmupMs: o.warmupMs, minTimeMs: o.sampleMs, minSamples: 3, maxSamples: o.samples });
-        const s = ranks[0]?.samplesMs ?? [];
-        if (!ranks.every((r) => r.check.passed)) fleet.allreduce = { skipped: `wrong result on ranks ${ranks.filter((r) => !r.check.passed).map((r) => r.rank).join(', ')}` };
-        else if (s.length === 0) fleet.allreduce = { skipped: 'no samples' };
-        else {
-          const ms = median(s);
-          const algbw = (count * 4) / (ms / 1e3) / 1e9;
-          fleet.allreduce = { bytes: count * 4, algorithm: 'ring', medianMs: ms, algbwGBps: algbw, busbwGBps: (algbw * 2 * (n - 1)) / n };
+      const [whole] = await runGroups([everyone]);
+      if (!whole || whole.error || whole.samplesMs.length === 0) fleet.allreduce = { skipped: whole?.error ?? 'no samples' };
+      else {
+        const bytes = 4 * Math.max(1, Math.floor(o.allreduceBytes / 4));
+        const ms = median(whole.samplesMs);
+        const algbw = bytes / (ms / 1e3) / 1e9;
+        const bw = (a: number, b: number) => fleet.pairs.links.find((l) => l.a === a && l.b === b)?.bandwidthMBps;
+        const pred = ringPrediction(everyone, bw);
+        const slow = pred ? slowAgainstPairs(whole.busbwGBps, pred, o.tolerance, o.alpha) : undefined;
+        fleet.allreduce = { bytes, algorithm: 'ring', medianMs: ms, algbwGBps: algbw, busbwGBps: (algbw * 2 * (n - 1)) / n, samplesMs: whole.samplesMs, ...(pred && slow ? { predicted: { link: pred.link, busbwGBps: pred.busbwGBps, ...slow } } : {}) };
+        // Bisect only where no link or node's links explain it (those are named already).
+        const explained = judge(fleet, o, host).some((s) => s.via === 'link' || s.via === 'links');
+        if (slow?.slow && o.bisect) {
+          const reason = `ring all-reduce busbw ${ms && (algbw * 2 * (n - 1)) / n} GB/s is ${(100 * (1 - slow.ratio)).toFixed(0)}% below the ring's slowest link ${pred!.link.join('↔')} (${pred!.busbwGBps} GB/s), p=${slow.p.toExponential(1)}`;
+          fleet.bisection = { reason, levels: [] };
+          if (explained) fleet.bisection.skipped = 'a slow link or a node blamed for its links explains it';
+          else {
+            let within = everyone;
+            for (const level of bisectionLevels(everyone)) {
+              if (coordinator.lost.size > 0) break;
+              o.log(`gpubench fleet: phase 3/3: bisection level ${fleet.bisection.levels.length + 1}: ${level.length} groups at once (${level.map((g) => g.length).join('+')} ranks)`);
+              const groups = await runGroups(level);
+              const judged = judgeGroups(groups.map(asRun), o.tolerance, o.alpha);
+              fleet.bisection.levels.push({ groups, judged });
+              write();
+              const next = slowestWithin(judged, within);
+              if (!next) break;
+              within = next.ranks;
+              fleet.bisection.localised = within;
+            }
+            const last = fleet.bisection.levels.flatMap((l) => l.judged).filter((j) => j.ranks.join() === fleet.bisection!.localised?.join()).pop();
+            if (last) groupSuspects.push(groupSuspect(last, 'bisection', host, `the whole group's ${reason}; its halves are not slower than their level`));
+          }
         }
-      } catch (err) {
-        fleet.allreduce = { skipped: err instanceof Error ? err.message : String(err) };
       }
+    }
+    if (o.allreduceK >= 2 && coordinator.lost.size === 0 && n >= 2 * o.allreduceK) {
+      const batches = kBatches(n, o.allreduceK).filter((g) => g.length >= 2);
+      o.log(`gpubench fleet: phase 3/3: k-batch all-reduces: ${batches.length} groups of ${o.allreduceK} at once`);
+      const groups = await runGroups(batches);
+      const judged = judgeGroups(groups.map(asRun), o.tolerance, o.alpha);
+      fleet.kBatches = { k: o.allreduceK, groups, judged };
+      for (const j of judged) if (j.slow) groupSuspects.push(groupSuspect(j, 'k-batch', host, ''));
     }
     fleet.phases.allreduce = 'done';
     lap('allreduce');
@@ -308,6 +426,13 @@ export async function runFleet(o: FleetOptions): Promise<number> {
   return fleet.suspects.length > 0 ? 1 : 0;
 }
 
+/**
+ * Fewest samples of a group all-reduce: a level's two halves are told apart by a rank test of
+ * their samples, and with 6 against 6 one overlapping sample (a throttled rank that happened
+ * to have quota left) already puts p above 0.01; 10 against 10 leaves room for a few.
+ */
+const GROUP_SAMPLES = 10;
+
 const square = (n: number): (number | null)[][] => Array.from({ length: n }, () => Array.from({ length: n }, () => null));
 
 /** The metric series of what has been measured so far, and the verdict on them. */
@@ -320,14 +445,33 @@ function judge(f: FleetSection, o: Pick<FleetOptions, 'tolerance' | 'alpha' | 'm
     groups.set(key, [...(groups.get(key) ?? []), { kind: 'node', ranks: [nd.rank], samples: nd.samplesMs }]);
   }
   const nodeMetrics: MetricSeries[] = [...groups.values()].map((subjects) => ({ metric: 'matmul time', unit: 'ms', better: 'lower', subjects }));
+  // The copy: bandwidth per sample, compared among nodes that copied alike (backend, device, bytes).
+  const copies = new Map<string, Subject[]>();
+  for (const nd of f.nodes) {
+    const c = nd.memcpy;
+    if (!c || c.samplesMs.length === 0) continue;
+    const key = `${c.backend} ${c.device} ${c.bytes}`;
+    copies.set(key, [...(copies.get(key) ?? []), { kind: 'node', ranks: [nd.rank], samples: c.samplesMs.map((ms) => c.bytes / (ms / 1e3) / 1e9) }]);
+  }
+  for (const subjects of copies.values()) nodeMetrics.push({ metric: 'memcpy bandwidth', unit: 'GB/s', better: 'higher', subjects });
   const links = f.pairs.links.filter((l) => l.bandwidthMBps.length > 0);
   const linkMetrics: MetricSeries[] = [
     { metric: 'pair bandwidth', unit: 'MB/s', better: 'higher', subjects: links.map((l) => ({ kind: 'link', ranks: [l.a, l.b], samples: l.bandwidthMBps })) },
     { metric: 'pair latency (p10)', unit: 'µs', better: 'lower', statistic: 'p10', floor: o.latencyFloorUs, subjects: links.map((l) => ({ kind: 'link', ranks: [l.a, l.b], samples: l.latencyUs })) },
   ];
   // A node whose matmul failed is suspect too (it did not lose its connection, but cannot compute).
-  const failed = f.nodes.filter((nd) => nd.error && !f.lost.some((l) => l.rank === nd.rank)).map((nd) => ({ rank: nd.rank, reason: `matmul failed: ${nd.error}` }));
-  return verdict({ nodeMetrics, linkMetrics, lost: [...f.lost, ...failed], host }, o).suspects;
+  const failed = f.nodes.flatMap((nd) => {
+    if (f.lost.some((l) => l.rank === nd.rank)) return [];
+    const why = [nd.error && `matmul failed: ${nd.error}`, nd.memcpy?.error && `memcpy failed: ${nd.memcpy.error}`].filter(Boolean).join('; ');
+    return why ? [{ rank: nd.rank, reason: why }] : [];
+  });
+  // Telemetry is evidence: a node named slow says what its GPU reported (clocks, power, throttle reasons).
+  return verdict({ nodeMetrics, linkMetrics, lost: [...f.lost, ...failed], host }, o).suspects.map((s) => {
+    if (s.kind !== 'node') return s;
+    const phase = s.metric.startsWith('memcpy') ? 'memcpy' : 'matmul';
+    const t = telemetryEvidence(phase, f.nodes[s.ranks[0]!]?.telemetry?.[phase], f.nodes.map((nd) => nd.telemetry?.[phase]));
+    return t ? { ...s, evidence: `${s.evidence}; ${t}` } : s;
+  });
 }
 
 /** The verdict for a person: the suspects, worst first, or that there are none. */
@@ -339,7 +483,15 @@ function printVerdict(f: FleetSection, log: (l: string) => void): void {
   }
   const bws = f.pairs.links.flatMap((l) => (l.bandwidthMBps.length ? [median(l.bandwidthMBps)] : []));
   if (bws.length) log(`gpubench fleet: ${bws.length} links of ${f.pairs.rounds} rounds: median ${median(bws).toPrecision(4)} MB/s`);
-  if (f.allreduce && 'busbwGBps' in f.allreduce) log(`gpubench fleet: ring all-reduce of ${f.allreduce.bytes} B over ${f.worldSize} ranks: busbw ${f.allreduce.busbwGBps.toPrecision(3)} GB/s`);
+  const copies = f.nodes.flatMap((nd) => (nd.memcpy?.bandwidthGBps ? [nd.memcpy.bandwidthGBps] : []));
+  if (copies.length) log(`gpubench fleet: ${copies.length} nodes' memcpy (${f.nodes.find((nd) => nd.memcpy?.bandwidthGBps)!.memcpy!.backend}): median ${median(copies).toPrecision(4)} GB/s`);
+  const noCopy = f.nodes.filter((nd) => nd.memcpy?.unavailable);
+  if (noCopy.length) log(`gpubench fleet: no memcpy on ranks ${noCopy.map((nd) => nd.rank).join(', ')}: ${noCopy[0]!.memcpy!.unavailable}`);
+  if (f.allreduce && 'busbwGBps' in f.allreduce) {
+    const p = f.allreduce.predicted;
+    log(`gpubench fleet: ring all-reduce of ${f.allreduce.bytes} B over ${f.worldSize} ranks: busbw ${f.allreduce.busbwGBps.toPrecision(3)} GB/s${p ? ` (${(100 * p.ratio).toFixed(0)}% of the slowest ring link's pair bandwidth, ${p.link.join('↔')}: ${p.slow ? 'slow' : 'not slow'} against the pairs)` : ''}`);
+  }
+  if (f.bisection) log(`gpubench fleet: bisection: ${f.bisection.skipped ?? (f.bisection.localised ? `localised to ranks ${f.bisection.localised.join(',')} in ${f.bisection.levels.length} levels` : `no subgroup slower than its level in ${f.bisection.levels.length} levels`)}`);
   if (f.suspects.length === 0) {
     log('gpubench fleet: verdict: no suspect');
     return;

@@ -77,3 +77,21 @@ export function halves<T>(group: readonly T[]): [T[], T[]] {
   const mid = Math.ceil(group.length / 2);
   return [group.slice(0, mid), group.slice(mid)];
 }
+
+/**
+ * The levels of a bisection of `group`: level 0 is its halves, each later level the halves
+ * of the groups of the level before (halves, then quarters, …). A group of 3 or more ranks
+ * is split; a half of one rank sits out (an all-reduce needs two); a pair is not split.
+ * Groups within a level are disjoint, so a level's all-reduces run at the same time: about
+ * log₂ n levels, O(n) work in all.
+ */
+export function bisectionLevels<T>(group: readonly T[]): T[][][] {
+  const levels: T[][][] = [];
+  let current: T[][] = [[...group]];
+  for (;;) {
+    const next = current.filter((g) => g.length >= 3).flatMap((g) => halves(g)).filter((g) => g.length >= 2);
+    if (next.length === 0) return levels;
+    levels.push(next);
+    current = next;
+  }
+}

@@ -15,7 +15,7 @@
  */
 import { median } from 'simple-statistics';
 import { percentile } from '../harness/stats.js';
-import { mannWhitneyU } from '../harness/mann-whitney.js';
+import { pAgainstOthers, pFromRanks, quantileWithout, rankPooled } from './rank-sum.js';
 
 /** Scale of the MAD that makes it a consistent estimator of σ for normal data. */
 export const MAD_SCALE = 1.4826;
@@ -85,12 +85,15 @@ export interface Judged {
   suspect: boolean;
 }
 
-/** A suspect with its evidence: a node (directly, or via its links), a link, or a rank lost mid-run. */
+/** A suspect with its evidence: a node (directly, or via its links), a link, a group of ranks (bisection, k-batch), or a rank lost mid-run. */
 export interface Suspect {
-  kind: 'node' | 'link' | 'lost';
+  kind: 'node' | 'link' | 'lost' | 'group';
   ranks: number[];
-  /** How it was found: `node` metric, `links` (every link of the node slow), `link`, `lost`. */
-  via: 'node' | 'links' | 'link' | 'lost';
+  /**
+   * How it was found: `node` metric, `links` (every link of the node slow), `link`, `lost`,
+   * `bisection` (the slow subgroup of a whole-group all-reduce slower than its pairs), `k-batch`.
+   */
+  via: 'node' | 'links' | 'link' | 'lost' | 'bisection' | 'k-batch';
   metric: string;
   unit: string;
   value: number | null;
@@ -119,31 +122,6 @@ export function valueOf(samples: readonly number[], statistic: MetricSeries['sta
   return statistic === 'p10' ? percentile([...samples].sort((a, b) => a - b), 0.1) : median([...samples]);
 }
 
-/** Judges one subject against reference subjects (the others, by default). */
-function judge(s: Subject, refs: Subject[], series: Pick<MetricSeries, 'metric' | 'unit' | 'better' | 'statistic'>, o: Required<VerdictOptions>): Judged {
-  const v = (xs: number[]) => valueOf(xs, series.statistic);
-  const value = v(s.samples);
-  const refValues = refs.map((r) => v(r.samples));
-  const med = median(refValues.length ? refValues : [value]);
-  const spread = MAD_SCALE * mad(refValues, med);
-  const pooled = refs.flatMap((r) => r.samples);
-  const p = pooled.length ? mannWhitneyU(s.samples, pooled).p : 1;
-  const slowdown = slowdownOf(value, med, series.better);
-  return {
-    kind: s.kind,
-    ranks: s.ranks,
-    metric: series.metric,
-    unit: series.unit,
-    value,
-    median: med,
-    slowdown,
-    mads: spread > 0 ? Math.abs(value - med) / spread : null,
-    p,
-    samples: s.samples.length,
-    suspect: false,
-  };
-}
-
 const withDefaults = (o: VerdictOptions = {}): Required<VerdictOptions> => ({ tolerance: o.tolerance ?? 0.1, alpha: o.alpha ?? 0.01, minMads: o.minMads ?? 5 });
 
 /** Whether a judged subject clears every bar: slower than the tolerance, significant, far out in MADs. */
@@ -154,6 +132,7 @@ const clears = (j: Pick<Judged, 'slowdown' | 'p' | 'mads' | 'value' | 'median'>,
  * Judges every subject of a metric against the fleet: the reference is every subject
  * (itself included, so the median is the fleet's), the significance test pools the others.
  * Fewer than three subjects cannot say which one is the odd one out: none is suspect then.
+ * O(M log M) for M samples in all: one ranking serves every subject's test (rank-sum.ts).
  */
 export function judgeSeries(series: MetricSeries, opts?: VerdictOptions): Judged[] {
   const o = withDefaults(opts);
@@ -161,14 +140,28 @@ export function judgeSeries(series: MetricSeries, opts?: VerdictOptions): Judged
   const values = live.map((x) => valueOf(x.samples, series.statistic));
   const fleetMedian = values.length ? median(values) : NaN;
   const spread = values.length ? MAD_SCALE * mad(values, fleetMedian) : NaN;
-  return live.map((s) => {
-    const j = judge(s, live.filter((x) => x !== s), series, o);
-    // The reported median is the fleet's (every subject), the test is against the others.
-    const slowdown = slowdownOf(j.value, fleetMedian, series.better);
-    const out = { ...j, median: fleetMedian, slowdown, mads: spread > 0 ? Math.abs(j.value - fleetMedian) / spread : null };
+  const ps = pAgainstOthers(live.map((s) => s.samples));
+  return live.map((s, i) => {
+    const value = values[i]!;
+    const out: Judged = {
+      kind: s.kind,
+      ranks: s.ranks,
+      metric: series.metric,
+      unit: series.unit,
+      value,
+      median: fleetMedian,
+      slowdown: slowdownOf(value, fleetMedian, series.better),
+      mads: spread > 0 ? Math.abs(value - fleetMedian) / spread : null,
+      p: ps[i]!,
+      samples: s.samples.length,
+      suspect: false,
+    };
     return { ...out, suspect: live.length >= 3 && clears(out, o, series.floor) };
   });
 }
+
+/** Fewest links of a node, and of the links it is not on, that can blame it. */
+export const MIN_BLAME_LINKS = 3;
 
 /**
  * Nodes to blame for slow links: a node all of whose links (at least three, against at least
@@ -178,44 +171,66 @@ export function judgeSeries(series: MetricSeries, opts?: VerdictOptions): Judged
  * theirs. (No MAD bar here: that every link of the node is among the worst, each measured
  * in a different round, is the robust part; a busy host widens the others' spread.)
  * `suspects`: nodes known to be bad already, whose links are left out on both sides.
+ *
+ * O(L log L) per node blamed, for L links: each pass ranks the links once; a node's
+ * reference (the links it is not on) is every link minus its own, so its median and
+ * quartile are order statistics of the sorted values with the node's taken out
+ * (`quantileWithout`) and its test is a rank sum in the pass's one ranking.
  */
-/** Fewest links of a node, and of the links it is not on, that can blame it. */
-export const MIN_BLAME_LINKS = 3;
-
 export function blameNodes(links: MetricSeries, opts?: VerdictOptions, suspects: ReadonlySet<number> = new Set()): Judged[] {
   const o = withDefaults(opts);
   const live = links.subjects.filter((s) => s.samples.length > 0);
-  const nodes = [...new Set(live.flatMap((s) => s.ranks))].sort((a, b) => a - b);
+  const value = live.map((s) => valueOf(s.samples, links.statistic));
   const blamed: Judged[] = [];
   // Links at nodes already suspect (slow, lost, or blamed in an earlier pass) are no
   // reference: two bad nodes would otherwise hide each other. The worst node is blamed
   // first, then the rest are judged again without its links.
   const out = new Set(suspects);
   for (;;) {
+    const active: number[] = [];
+    const byNode = new Map<number, number[]>();
+    live.forEach((s, i) => {
+      if (s.ranks.some((r) => out.has(r))) return;
+      active.push(i);
+      for (const r of s.ranks) {
+        let l = byNode.get(r);
+        if (!l) byNode.set(r, (l = []));
+        l.push(i);
+      }
+    });
+    const sortedValues = Float64Array.from(active.map((i) => value[i]!)).sort();
+    const pool = rankPooled(active.map((i) => live[i]!.samples));
+    const rankSums = new Float64Array(live.length);
+    for (const i of active) rankSums[i] = pool.rankSum(live[i]!.samples);
     let worst: Judged | undefined;
-    for (const node of nodes) {
-      if (out.has(node)) continue;
-      const mine = live.filter((s) => s.ranks.includes(node) && !s.ranks.some((r) => r !== node && out.has(r)));
-      const others = live.filter((s) => !s.ranks.includes(node) && !s.ranks.some((r) => out.has(r)));
+    for (const [node, mine] of [...byNode].sort((a, b) => a[0] - b[0])) {
+      const others = active.length - mine.length;
       // Too few links to tell a node from chance: with 3 nodes, one of them always has both
       // its links below the third (measured here: a healthy rank blamed in 2 runs of 3).
-      if (mine.length < MIN_BLAME_LINKS || others.length < MIN_BLAME_LINKS) continue;
-      const refValues = others.map((s) => valueOf(s.samples, links.statistic)).sort((a, b) => a - b);
-      const ref = median(refValues);
-      const values = mine.map((s) => valueOf(s.samples, links.statistic));
+      if (mine.length < MIN_BLAME_LINKS || others < MIN_BLAME_LINKS) continue;
+      const values = mine.map((i) => value[i]!);
+      const removed = Float64Array.from(values).sort();
+      const ref = quantileWithout(sortedValues, removed, 0.5);
       if (!values.every((v) => slowdownOf(v, ref, links.better) > o.tolerance)) continue;
       // Every link worse than three quarters of the others: for a healthy node whose links
       // fall anywhere in the spread, that is (1/4)^(n−1) — the ensemble is the evidence, so
       // a wide spread among the other links (a busy host) does not hide a narrow node.
-      const quarter = links.better === 'higher' ? percentile(refValues, 0.25) : percentile(refValues, 0.75);
+      const quarter = quantileWithout(sortedValues, removed, links.better === 'higher' ? 0.25 : 0.75);
       if (!values.every((v) => (links.better === 'higher' ? v < quarter : v > quarter))) continue;
-      const j = judge({ kind: 'node', ranks: [node], samples: mine.flatMap((s) => s.samples) }, others, links, o);
+      const pooled = mine.flatMap((i) => live[i]!.samples);
+      const v = valueOf(pooled, links.statistic);
+      const p = pFromRanks(mine.reduce((a, i) => a + rankSums[i]!, 0), pooled.length, pool, () => [pooled, active.filter((i) => !mine.includes(i)).flatMap((i) => live[i]!.samples)]);
+      const j: Judged = { kind: 'node', ranks: [node], metric: links.metric, unit: links.unit, value: v, median: ref, slowdown: slowdownOf(v, ref, links.better), mads: null, p, samples: pooled.length, suspect: true };
       const ok = j.slowdown > o.tolerance && j.p < o.alpha && Math.abs(j.value - j.median) > (links.floor ?? 0);
-      if (ok && (!worst || j.slowdown > worst.slowdown)) worst = { ...j, suspect: true };
+      if (ok && (!worst || j.slowdown > worst.slowdown)) worst = j;
     }
     if (!worst) return blamed;
-    blamed.push(worst);
-    out.add(worst.ranks[0]!);
+    // The spread of the reference links, for the evidence: once per node blamed, O(L).
+    const node = worst.ranks[0]!;
+    const refValues = active.filter((i) => !live[i]!.ranks.includes(node)).map((i) => value[i]!);
+    const spread = MAD_SCALE * mad(refValues, worst.median);
+    blamed.push({ ...worst, mads: spread > 0 ? Math.abs(worst.value - worst.median) / spread : null });
+    out.add(node);
   }
 }
 
@@ -273,7 +288,7 @@ export function verdict(input: VerdictInput, opts?: VerdictOptions): { suspects:
   const explained = new Set((input.lost ?? []).map((l) => l.rank));
   for (const s of input.nodeMetrics) {
     const js = judgeSeries(s, opts);
-    judged.push(...js);
+    for (const j of js) judged.push(j);
     for (const j of js) if (j.suspect) {
       ranked.push(suspectOf(j, 'node', host));
       explained.add(j.ranks[0]!);
@@ -288,7 +303,7 @@ export function verdict(input: VerdictInput, opts?: VerdictOptions): { suspects:
   // The links left, judged against each other: a slow one among them is a link of its own.
   for (const s of input.linkMetrics) {
     const js = judgeSeries({ ...s, subjects: s.subjects.filter((x) => !x.ranks.some((r) => explained.has(r))) }, opts);
-    judged.push(...js);
+    for (const j of js) judged.push(j);
     for (const j of js) if (j.suspect) ranked.push(suspectOf(j, 'link', host));
   }
   ranked.sort((a, b) => (b.slowdown ?? 0) - (a.slowdown ?? 0));

@@ -55,6 +55,15 @@ export function probeBackend(id: string): Promise<ProbeResult> {
   return e.probe;
 }
 
+/**
+ * Forgets a backend's cached probe, so the next `probeBackend` asks again: for a backend
+ * whose answer depends on what changed since (a coordinator's workers have joined).
+ */
+export function forgetProbe(id: string): void {
+  const e = backends.get(id);
+  if (e) delete e.probe;
+}
+
 /** The kernel for (workload, backend), or undefined when the backend does not implement it. */
 export function getKernel<P, D>(workload: WorkloadId, backend: string): KernelConfig<P, D> | undefined {
   return kernels.get(kernelKey(workload, backend)) as KernelConfig<P, D> | undefined;

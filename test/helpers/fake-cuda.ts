@@ -4,9 +4,11 @@
  * itself, so they cannot drift). A fake driver has one "GPU" and answers every call with
  * success; FAKE_CUDA=nodevice makes cuInit fail with CUDA_ERROR_NO_DEVICE, FAKE_CUDA=zero
  * reports no devices, FAKE_CUDA_DEVICES=n reports n. Fake NVML fails nvmlInit with "Driver Not
- * Loaded"; fake NCCL reports version 2.27.3 (FAKE_NCCL_VERSION=code: another) and fails ncclCommInitAll with ncclUnhandledCudaError
+ * Loaded"; fake NCCL reports version 2.27.3 (FAKE_NCCL_VERSION=code: another) and fails
+ * ncclCommInitAll with ncclUnhandledCudaError
  * unless FAKE_NCCL is set; FAKE_NCCL=multi is NCCL across processes, one rank each
- * (fake-nccl-multi.c: ncclGetUniqueId, ncclCommInitRank, the collectives on host memory).
+ * (fake-nccl-multi.c: ncclGetUniqueId, ncclCommInitRank, the collectives on host memory,
+ * and ncclGroupStart/End deferring the calls between them as NCCL does).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -52,7 +54,8 @@ const SPECIAL: Record<string, string> = {
   // FAKE_CUDA_HANG_DEVICE=d: that GPU never comes up (its context blocks, up to ten minutes).
   cuDevicePrimaryCtxRetain:
     'int cuDevicePrimaryCtxRetain(void** c, int d) { const char* h = getenv("FAKE_CUDA_HANG_DEVICE"); if (h && *h && atoi(h) == d) for (int i = 0; i < 600; i++) { struct timespec t = {1, 0}; nanosleep(&t, 0); } *c = (void*)0x40; return 0; }',
-  cuEventElapsedTime_v2: 'int cuEventElapsedTime_v2(float* ms, void* a, void* b) { if (getenv("FAKE_CUDA_FAULT")) return 700; *ms = 1.0f; return 0; }',
+  // FAKE_CUDA_EVENT_MS=x: every timed region "takes" x ms (a slower GPU); 1 ms otherwise.
+  cuEventElapsedTime_v2: 'int cuEventElapsedTime_v2(float* ms, void* a, void* b) { if (getenv("FAKE_CUDA_FAULT")) return 700; *ms = getenv("FAKE_CUDA_EVENT_MS") ? (float)atof(getenv("FAKE_CUDA_EVENT_MS")) : 1.0f; return 0; }',
   // FAKE_NVML=ok: a board drawing 350 W at 1980 MHz, its energy counter following wall time.
   nvmlInit_v2: 'int nvmlInit_v2(void) { return getenv("FAKE_NVML") ? 0 : 9; }',
   nvmlSystemGetDriverVersion: 'int nvmlSystemGetDriverVersion(char* v, unsigned n) { strncpy(v, "580.00.fake", n); return 0; }',
@@ -64,7 +67,8 @@ const SPECIAL: Record<string, string> = {
     'int nvmlDeviceGetTotalEnergyConsumption(void* d, unsigned long long* mj) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); *mj = (unsigned long long)((t.tv_sec + t.tv_nsec * 1e-9) * 350000.0); return 0; }',
   nvmlDeviceGetClockInfo: 'int nvmlDeviceGetClockInfo(void* d, int c, unsigned* mhz) { *mhz = c == 2 ? 2619 : 1980; return 0; }',
   nvmlDeviceGetTemperature: 'int nvmlDeviceGetTemperature(void* d, int s, unsigned* t) { *t = 47; return 0; }',
-  nvmlDeviceGetCurrentClocksEventReasons: 'int nvmlDeviceGetCurrentClocksEventReasons(void* d, unsigned long long* r) { *r = 0x4; return 0; }',
+  // FAKE_NVML_REASONS=mask: the clocks-event reasons (0x8: hw-slowdown); sw-power-cap otherwise.
+  nvmlDeviceGetCurrentClocksEventReasons: 'int nvmlDeviceGetCurrentClocksEventReasons(void* d, unsigned long long* r) { *r = getenv("FAKE_NVML_REASONS") ? strtoull(getenv("FAKE_NVML_REASONS"), 0, 0) : 0x4; return 0; }',
   nvmlErrorString: 'const char* nvmlErrorString(int r) { return r == 9 ? "Driver Not Loaded" : "Unknown Error"; }',
   // FAKE_LT=n: the heuristic offers n (zeroed) candidates; cublasLtMatmul then "runs" and writes nothing.
   cublasLtMatmulAlgoGetHeuristic:
@@ -77,25 +81,26 @@ const SPECIAL: Record<string, string> = {
   // FAKE_NCCL=multi: one rank per process (fake-nccl-multi.c); otherwise ncclCommInitRank
   // fails as the single-process fake's ncclCommInitAll does without FAKE_NCCL.
   ncclGetUniqueId: 'int ncclGetUniqueId(fake_unique_id* id) { return multi() ? fake_get_unique_id(id) : 1; }',
-  ncclCommInitRank: 'int ncclCommInitRank(void** comm, int n, fake_unique_id id, int rank) { return multi() ? fake_init_rank(comm, n, id, rank) : 1; }',
+  // FAKE_NCCL=multi runs each call through FAKE_CALL: at once, or at ncclGroupEnd inside a group.
+  ncclCommInitRank: 'int ncclCommInitRank(void** comm, int n, fake_unique_id id, int rank) { return multi() ? FAKE_CALL(call_init, .commp = comm, .nranks = n, .id = id, .rank = rank) : 1; }',
+  ncclGroupStart: 'int ncclGroupStart(void) { return fake_group_start(); }',
+  ncclGroupEnd: 'int ncclGroupEnd(void) { return fake_group_end(); }',
   ncclCommAbort: 'int ncclCommAbort(void* c) { if (multi() && c) ((struct fake_comm*)c)->aborted = 1; return 0; }',
   ncclCommDestroy: 'int ncclCommDestroy(void* c) { return multi() && c ? fake_destroy(c) : 0; }',
   ncclCommGetAsyncError: 'int ncclCommGetAsyncError(void* c, int* r) { *r = multi() && c && ((struct fake_comm*)c)->aborted ? 3 : 0; return 0; }',
-  ncclAllGather: 'int ncclAllGather(const void* s, void* r, size_t n, int t, void* c, void* st) { return multi() ? fake_allgather(s, r, n, t, c) : 0; }',
-  ncclReduceScatter: 'int ncclReduceScatter(const void* s, void* r, size_t n, int t, int op, void* c, void* st) { return multi() ? fake_reducescatter(s, r, n, t, op, c) : 0; }',
-  ncclBroadcast: 'int ncclBroadcast(const void* s, void* r, size_t n, int t, int root, void* c, void* st) { return multi() ? fake_broadcast(s, r, n, t, root, c) : 0; }',
-  ncclReduce: 'int ncclReduce(const void* s, void* r, size_t n, int t, int op, int root, void* c, void* st) { return multi() ? fake_reduce(s, r, n, t, op, root, c) : 0; }',
-  ncclGroupStart: 'int ncclGroupStart(void) { return multi() ? fake_group_start() : 0; }',
-  ncclGroupEnd: 'int ncclGroupEnd(void) { return multi() ? fake_group_end() : 0; }',
-  ncclSend: 'int ncclSend(const void* s, size_t n, int t, int peer, void* c, void* st) { return multi() ? fake_send(s, n, t, peer, c) : 0; }',
-  ncclRecv: 'int ncclRecv(void* r, size_t n, int t, int peer, void* c, void* st) { return multi() ? fake_recv(r, n, t, peer, c) : 0; }',
+  ncclAllGather: 'int ncclAllGather(const void* s, void* r, size_t n, int t, void* c, void* st) { return multi() ? FAKE_CALL(call_allgather, .s = s, .r = r, .n = n, .t = t, .comm = c) : 0; }',
+  ncclReduceScatter: 'int ncclReduceScatter(const void* s, void* r, size_t n, int t, int op, void* c, void* st) { return multi() ? FAKE_CALL(call_reducescatter, .s = s, .r = r, .n = n, .t = t, .op = op, .comm = c) : 0; }',
+  ncclBroadcast: 'int ncclBroadcast(const void* s, void* r, size_t n, int t, int root, void* c, void* st) { return multi() ? FAKE_CALL(call_broadcast, .s = s, .r = r, .n = n, .t = t, .root = root, .comm = c) : 0; }',
+  ncclReduce: 'int ncclReduce(const void* s, void* r, size_t n, int t, int op, int root, void* c, void* st) { return multi() ? FAKE_CALL(call_reduce, .s = s, .r = r, .n = n, .t = t, .op = op, .root = root, .comm = c) : 0; }',
+  ncclSend: 'int ncclSend(const void* s, size_t n, int t, int peer, void* c, void* st) { return multi() ? FAKE_CALL(call_send, .s = s, .n = n, .t = t, .peer = peer, .comm = c) : 0; }',
+  ncclRecv: 'int ncclRecv(void* r, size_t n, int t, int peer, void* c, void* st) { return multi() ? FAKE_CALL(call_recv, .r = r, .n = n, .t = t, .peer = peer, .comm = c) : 0; }',
   // FAKE_NCCL set: communicators come up; FAKE_NCCL=copy with FAKE_CUDA=host makes the
   // all-reduce of the fake's one rank what it is on one GPU, the identity (recv = send);
   // any other value writes nothing, so the poisoned receive buffer must fail the check.
   ncclCommInitAll:
     'int ncclCommInitAll(void** comms, int n, const int* devs) { if (!getenv("FAKE_NCCL")) return 1; for (int i = 0; i < n; i++) comms[i] = (void*)(0x60 + (size_t)i); return 0; }',
   ncclAllReduce:
-    'int ncclAllReduce(const void* s, void* r, size_t n, int t, int op, void* c, void* st) { const char* m = getenv("FAKE_NCCL"); if (multi()) return fake_allreduce(s, r, n, t, op, c); if (host() && m && !strcmp(m, "copy") && s != r) memcpy(r, s, n * esize(t)); return 0; }',
+    'int ncclAllReduce(const void* s, void* r, size_t n, int t, int op, void* c, void* st) { const char* m = getenv("FAKE_NCCL"); if (multi()) return FAKE_CALL(call_allreduce, .s = s, .r = r, .n = n, .t = t, .op = op, .comm = c); if (host() && m && !strcmp(m, "copy") && s != r) memcpy(r, s, n * esize(t)); return 0; }',
 };
 
 const SONAME: Record<LibraryId, string> = {
@@ -123,7 +128,7 @@ export function buildFakes(addon: NativeAddon, libs: LibraryId[], drop: Partial<
     }
     const src = join(dir, `${id}.c`);
     writeFileSync(src, `${lines.join('\n')}\n`);
-    const r = spawnSync(CC, ['-shared', '-fPIC', '-w', '-O1', '-o', join(dir, SONAME[id]), src, '-lm'], { encoding: 'utf8' });
+    const r = spawnSync(CC, ['-shared', '-fPIC', '-pthread', '-w', '-O1', '-o', join(dir, SONAME[id]), src, '-lm'], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building fake ${id} failed: ${r.stderr}`);
   }
   return dir;

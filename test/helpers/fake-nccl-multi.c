@@ -10,6 +10,12 @@
  * still waits for; ncclCommAbort ends a wait in progress. FAKE_NCCL_DIR: where the
  * rendezvous folders go (a test's own folder, removed with it).
  *
+ * Groups (ncclGroupStart … ncclGroupEnd), for one thread driving several ranks
+ * (--gpus-per-process): as in NCCL, calls issued inside a group are only recorded and run
+ * at the outermost ncclGroupEnd. Each call here blocks until every rank's data is there, so
+ * the recorded calls run on one thread per communicator (in the order they were issued),
+ * which ncclGroupEnd joins: ranks of one process then meet as ranks of several would.
+ *
  * Fault modes: FAKE_NCCL_ABSENT=r makes rank r never arrive at ncclCommInitRank (it blocks
  * without joining); FAKE_NCCL_WRONG=r makes rank r's output wrong in its first element (a
  * rank with no output in the call, a reduce's or gather's non-root, sends a wrong first
@@ -487,24 +493,31 @@ static int fake_reduce(const void* s, void* rb, size_t n, int t, int op, int roo
 }
 
 /* Point to point: a send is a file for (from, to, k-th message); its receiver waits, reads
- * and removes it. Between ncclGroupStart and ncclGroupEnd the calls are queued and run at
- * the end, every send before any receive, so no order of calls in a group can deadlock
- * (NCCL progresses a group's operations together). A wrong rank (FAKE_NCCL_WRONG) gets its
- * first received element wrong; in a group where it receives nothing (a gather's non-root)
- * the first element it sends is wrong instead. */
-static int do_send(struct fake_comm* c, const void* s, size_t n, int t, int peer, int wrong) {
+ * and removes it. Sends are eager and receives block, so within a group (run in issue order
+ * at ncclGroupEnd, below) no order of calls can deadlock. `wrong` marks the call a wrong
+ * rank (FAKE_NCCL_WRONG) gets wrong: its group's first receive, or where it receives
+ * nothing (a gather's non-root) its first send, so the root's output is wrong instead. */
+static int fake_send(const void* s, size_t n, int t, int peer, void* comm, int wrong) {
+  struct fake_comm* c = (struct fake_comm*)comm;
+  int r = need_host();
+  if (r) return r;
+  if (peer < 0 || peer >= c->nranks) return fake_fail(4, "fake NCCL: peer %d out of range", peer);
   char path[300];
   snprintf(path, sizeof path, "%s/p%lu-%d-%d", c->dir, ++c->sent[peer], c->rank, peer);
-  if (!wrong || n == 0) return write_file(path, s, n * esize(t));
+  if (!wrong || !wrong_rank(c) || n == 0) return write_file(path, s, n * esize(t));
   void* copy = malloc(n * esize(t));
   memcpy(copy, s, n * esize(t));
   make_wrong(copy, t);
-  int r = write_file(path, copy, n * esize(t));
+  r = write_file(path, copy, n * esize(t));
   free(copy);
   return r;
 }
 
-static int do_recv(struct fake_comm* c, void* rb, size_t n, int t, int peer, int wrong) {
+static int fake_recv(void* rb, size_t n, int t, int peer, void* comm, int wrong) {
+  struct fake_comm* c = (struct fake_comm*)comm;
+  int r = need_host();
+  if (r) return r;
+  if (peer < 0 || peer >= c->nranks) return fake_fail(4, "fake NCCL: peer %d out of range", peer);
   char path[300];
   snprintf(path, sizeof path, "%s/p%lu-%d-%d", c->dir, ++c->received[peer], peer, c->rank);
   double start = now_ms(), limit = timeout_ms();
@@ -513,65 +526,9 @@ static int do_recv(struct fake_comm* c, void* rb, size_t n, int t, int peer, int
     if (now_ms() - start > limit) return fake_fail(2, "fake NCCL: rank %d waited %.0f ms in ncclRecv for rank %d", c->rank, limit, peer);
     nap();
   }
-  int r = read_file(path, rb, n * esize(t));
+  r = read_file(path, rb, n * esize(t));
   unlink(path);
-  if (!r && wrong && n > 0) make_wrong(rb, t);
-  return r;
-}
-
-struct p2p_op { int send; const void* s; void* rb; size_t n; int t, peer; struct fake_comm* c; };
-static struct p2p_op group_ops[1024];
-static int group_depth, group_count;
-
-static int queue_op(struct p2p_op op) {
-  if (group_count >= (int)(sizeof group_ops / sizeof group_ops[0])) return fake_fail(5, "fake NCCL: more than %d operations in one group", group_count);
-  group_ops[group_count++] = op;
-  return 0;
-}
-
-static int fake_send(const void* s, size_t n, int t, int peer, void* comm) {
-  struct fake_comm* c = (struct fake_comm*)comm;
-  int r = need_host();
-  if (r) return r;
-  if (peer < 0 || peer >= c->nranks) return fake_fail(4, "fake NCCL: peer %d out of range", peer);
-  if (group_depth > 0) return queue_op((struct p2p_op){1, s, 0, n, t, peer, c});
-  return do_send(c, s, n, t, peer, 0);
-}
-
-static int fake_recv(void* rb, size_t n, int t, int peer, void* comm) {
-  struct fake_comm* c = (struct fake_comm*)comm;
-  int r = need_host();
-  if (r) return r;
-  if (peer < 0 || peer >= c->nranks) return fake_fail(4, "fake NCCL: peer %d out of range", peer);
-  if (group_depth > 0) return queue_op((struct p2p_op){0, 0, rb, n, t, peer, c});
-  return do_recv(c, rb, n, t, peer, wrong_rank(c));
-}
-
-static int fake_group_start(void) {
-  group_depth++;
-  return 0;
-}
-
-static int fake_group_end(void) {
-  if (group_depth == 0) return fake_fail(5, "fake NCCL: ncclGroupEnd without ncclGroupStart");
-  if (--group_depth > 0) return 0;
-  int n = group_count, r = 0, recvs = 0, wrong_sent = 0, wrong_recvd = 0;
-  group_count = 0;
-  for (int i = 0; i < n; i++) recvs += !group_ops[i].send;
-  for (int i = 0; i < n && !r; i++) {
-    struct p2p_op* o = &group_ops[i];
-    if (!o->send) continue;
-    int wrong = !recvs && !wrong_sent && wrong_rank(o->c);
-    wrong_sent |= wrong;
-    r = do_send(o->c, o->s, o->n, o->t, o->peer, wrong);
-  }
-  for (int i = 0; i < n && !r; i++) {
-    struct p2p_op* o = &group_ops[i];
-    if (o->send) continue;
-    int wrong = !wrong_recvd && wrong_rank(o->c);
-    wrong_recvd |= wrong;
-    r = do_recv(o->c, o->rb, o->n, o->t, o->peer, wrong);
-  }
+  if (!r && wrong && n > 0) maybe_wrong(c, rb, t);
   return r;
 }
 
@@ -579,19 +536,15 @@ static int fake_destroy(void* comm) {
   struct fake_comm* c = (struct fake_comm*)comm;
   char path[300];
   snprintf(path, sizeof path, "%s/fin-r%d", c->dir, c->rank);
-  /* A last rendezvous (bounded, 2 s), then rank 0 removes the folder. */
+  /* The last rank to finish removes the folder: no rank waits for the others, so the ranks
+     of one process (--gpus-per-process) may destroy their communicators one after another. */
   if (!c->aborted && write_file(path, "", 0) == 0) {
-    double start = now_ms();
-    int all = 0;
-    while (!all && now_ms() - start < 2000) {
-      all = 1;
-      for (int k = 0; k < c->nranks && all; k++) {
-        snprintf(path, sizeof path, "%s/fin-r%d", c->dir, k);
-        all = exists(path);
-      }
-      if (!all) nap();
+    int all = 1;
+    for (int k = 0; k < c->nranks && all; k++) {
+      snprintf(path, sizeof path, "%s/fin-r%d", c->dir, k);
+      all = exists(path);
     }
-    if (all && c->rank == 0) {
+    if (all) {
       DIR* d = opendir(c->dir);
       struct dirent* e;
       while (d && (e = readdir(d))) {
@@ -605,4 +558,111 @@ static int fake_destroy(void* comm) {
   }
   free(c);
   return 0;
+}
+
+/* ---- groups: calls between ncclGroupStart and ncclGroupEnd run at the outermost end ---- */
+#include <pthread.h>
+
+/* One recorded call: the entry point's arguments and the function that runs it. */
+struct fake_call {
+  int (*fn)(struct fake_call*);
+  const void* s;
+  void* r;
+  size_t n;
+  int t, op, root, peer, nranks, rank;
+  int wrong; /* a send or receive a wrong rank gets wrong (see fake_send) */
+  void* comm;
+  void** commp;
+  fake_unique_id id;
+};
+
+static __thread int fake_depth, fake_queued, fake_cap;
+static __thread struct fake_call* fake_queue;
+
+/* Runs a call now, or records it inside a group (NCCL's own groups are per thread too). */
+static int call_recv(struct fake_call* k);
+static int fake_run(struct fake_call k) {
+  /* Outside a group every receive of a wrong rank is wrong; in one, the lane picks (fake_lane_run). */
+  if (fake_depth == 0) {
+    k.wrong = k.fn == call_recv;
+    return k.fn(&k);
+  }
+  if (fake_queued == fake_cap) {
+    fake_cap = fake_cap ? 2 * fake_cap : 16;
+    fake_queue = (struct fake_call*)realloc(fake_queue, (size_t)fake_cap * sizeof *fake_queue);
+  }
+  fake_queue[fake_queued++] = k;
+  return 0;
+}
+#define FAKE_CALL(f, ...) fake_run((struct fake_call){.fn = f, __VA_ARGS__})
+
+static int call_init(struct fake_call* k) { return fake_init_rank(k->commp, k->nranks, k->id, k->rank); }
+static int call_allreduce(struct fake_call* k) { return fake_allreduce(k->s, k->r, k->n, k->t, k->op, k->comm); }
+static int call_allgather(struct fake_call* k) { return fake_allgather(k->s, k->r, k->n, k->t, k->comm); }
+static int call_reducescatter(struct fake_call* k) { return fake_reducescatter(k->s, k->r, k->n, k->t, k->op, k->comm); }
+static int call_broadcast(struct fake_call* k) { return fake_broadcast(k->s, k->r, k->n, k->t, k->root, k->comm); }
+static int call_reduce(struct fake_call* k) { return fake_reduce(k->s, k->r, k->n, k->t, k->op, k->root, k->comm); }
+static int call_send(struct fake_call* k) { return fake_send(k->s, k->n, k->t, k->peer, k->comm, k->wrong); }
+static int call_recv(struct fake_call* k) { return fake_recv(k->r, k->n, k->t, k->peer, k->comm, k->wrong); }
+
+/* A lane: the recorded calls of one communicator (or of one communicator being created). */
+struct fake_lane {
+  struct fake_call* calls;
+  int n, rc;
+  const void* key;
+  pthread_t thread;
+};
+
+static const void* lane_key(const struct fake_call* k) { return k->comm ? (const void*)k->comm : (const void*)k->commp; }
+
+static void* fake_lane_run(void* p) {
+  struct fake_lane* l = (struct fake_lane*)p;
+  /* The call a wrong rank gets wrong: this communicator's first receive, else its first send. */
+  int first_recv = -1, first_send = -1;
+  for (int i = 0; i < l->n; i++) {
+    if (lane_key(&l->calls[i]) != l->key) continue;
+    if (l->calls[i].fn == call_recv && first_recv < 0) first_recv = i;
+    if (l->calls[i].fn == call_send && first_send < 0) first_send = i;
+  }
+  if (first_recv >= 0) l->calls[first_recv].wrong = 1;
+  else if (first_send >= 0) l->calls[first_send].wrong = 1;
+  for (int i = 0; i < l->n; i++)
+    if (lane_key(&l->calls[i]) == l->key && !l->rc) l->rc = l->calls[i].fn(&l->calls[i]);
+  return 0;
+}
+
+static int fake_group_start(void) {
+  fake_depth++;
+  return 0;
+}
+
+static int fake_group_end(void) {
+  if (fake_depth == 0) return fake_fail(4, "fake NCCL: ncclGroupEnd without ncclGroupStart");
+  if (--fake_depth > 0 || fake_queued == 0) return 0;
+  struct fake_call* calls = fake_queue;
+  int n = fake_queued;
+  fake_queue = 0;
+  fake_queued = fake_cap = 0;
+  struct fake_lane* lanes = (struct fake_lane*)calloc((size_t)n, sizeof *lanes);
+  int nl = 0;
+  for (int i = 0; i < n; i++) {
+    int seen = 0;
+    for (int j = 0; j < nl && !seen; j++) seen = lanes[j].key == lane_key(&calls[i]);
+    if (!seen) lanes[nl++] = (struct fake_lane){calls, n, 0, lane_key(&calls[i])};
+  }
+  int rc = 0;
+  if (nl == 1) fake_lane_run(&lanes[0]);
+  else {
+    for (int j = 0; j < nl; j++)
+      if (pthread_create(&lanes[j].thread, 0, fake_lane_run, &lanes[j])) {
+        lanes[j].rc = fake_fail(2, "fake NCCL: cannot start a thread for ncclGroupEnd");
+        lanes[j].key = 0;
+      }
+    for (int j = 0; j < nl; j++)
+      if (lanes[j].key) pthread_join(lanes[j].thread, 0);
+  }
+  for (int j = 0; j < nl && !rc; j++) rc = lanes[j].rc;
+  free(lanes);
+  free(calls);
+  return rc;
 }

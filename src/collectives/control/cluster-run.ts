@@ -21,6 +21,7 @@ import { Coordinator, type CoordinatorOptions, type RankBackend } from './coordi
 import { RANK_BACKENDS } from './protocol.js';
 import { LAUNCHER_VARIABLES } from './launchers.js';
 import { UsageError } from '../../harness/errors.js';
+import type { WorldWorker } from '../world.js';
 import type { RankCaseResult } from '../rank-case.js';
 
 const CLI = fileURLToPath(new URL('../../cli.js', import.meta.url));
@@ -31,6 +32,8 @@ export interface Cluster {
   url: string;
   /** Distinct hosts the ranks run on. */
   hosts: number;
+  /** The worker processes, their ranks and their backend probes (to plan the world's cases from). */
+  workers: WorldWorker[];
   /** Runner hooks: the executor, `environment.nodes` + `run.cluster`, and the fits. */
   execute: NonNullable<RunOptions['execute']>;
   annotate: NonNullable<RunOptions['annotate']>;
@@ -42,11 +45,12 @@ export interface Cluster {
 /** Whether a backend's cases run on every worker (`ws`, `nccl`) rather than in this process. */
 const isRankBackend = (b: string): b is RankBackend => (RANK_BACKENDS as readonly string[]).includes(b);
 
-/** Starts `n` worker processes of this CLI against `url`. */
-export function spawnLocalWorkers(n: number, url: string, token: string | undefined): ChildProcess[] {
+/** Starts `n` worker processes of this CLI against `url`, each running `gpusPerProcess` ranks. */
+export function spawnLocalWorkers(n: number, url: string, token: string | undefined, gpusPerProcess = 1): ChildProcess[] {
+  const perProcess = gpusPerProcess > 1 ? ['--gpus-per-process', String(gpusPerProcess)] : [];
   return Array.from({ length: n }, (_, i) =>
     // Workers inherit this process's Node flags (e.g. --cpu-prof, --max-old-space-size).
-    spawn(process.execPath, [...process.execArgv, CLI, 'worker', '--coordinator', url], {
+    spawn(process.execPath, [...process.execArgv, CLI, 'worker', '--coordinator', url, ...perProcess], {
       stdio: ['ignore', 'ignore', 'inherit'],
       // The token travels in the environment, not argv, where `ps` would show it. A launcher's
       // variables (this process may itself be a Slurm task) are cleared: these ranks are ours.
@@ -59,6 +63,8 @@ export function spawnLocalWorkers(n: number, url: string, token: string | undefi
 export interface NcclTestsSettings {
   average: AverageMode;
   measure?: Pick<MeasureOptions, 'ncclIters' | 'ncclWarmupIters'>;
+  /** Worker processes the ranks ran in (fewer than the ranks with `--gpus-per-process`). @default one per rank */
+  processes?: number;
 }
 
 /** Merges every rank's result of one case into the case's result. */
@@ -86,7 +92,7 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
       ...(lead.check.seed !== undefined ? { seed: lead.check.seed } : {}),
     },
     impl: c.backend === 'nccl'
-      ? ncclImpl(ranks, hosts)
+      ? ncclImpl(ranks, hosts, nccl.processes ?? ranks.length)
       : {
           kernel: lead.algorithm,
           // Host reduction per rank: native (the addon's vectorised loops) or js; "mixed" says some ranks lacked the addon.
@@ -127,7 +133,7 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
  * Starts the coordinator, spawns `localNodes` workers if asked, and waits for the
  * world. On failure everything started is stopped again before the error propagates.
  */
-export async function startCluster(o: CoordinatorOptions & { localNodes?: number; average?: AverageMode }): Promise<Cluster> {
+export async function startCluster(o: CoordinatorOptions & { localNodes?: number; gpusPerProcess?: number; average?: AverageMode }): Promise<Cluster> {
   // Rank 0's progress goes to the reporters of the case in flight, as a local case's samples do.
   let current: { c: PlannedCase; opts: RunOptions } | undefined;
   const coordinator = new Coordinator({
@@ -137,7 +143,7 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
     },
   });
   const url = await coordinator.listen();
-  const children = o.localNodes ? spawnLocalWorkers(o.localNodes, url, o.token) : [];
+  const children = o.localNodes ? spawnLocalWorkers(o.localNodes, url, o.token, o.gpusPerProcess) : [];
   let closing = false;
   const childExit = children.map((ch, i) => new Promise<void>((resolve) => ch.once('exit', (code, signal) => {
     if (!closing && code !== 0) coordinator.reportFault(`local worker ${i} (pid ${ch.pid}) exited with ${signal ?? `code ${code}`}`);
@@ -161,11 +167,12 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
     throw err;
   }
   let caseIndex = 0;
-  const hosts = () => coordinator.nodes.map((h) => h.hostname);
+  const hosts = () => coordinator.rankHosts;
   return {
     coordinator,
     url,
     hosts: new Set(hosts()).size,
+    workers: coordinator.workers,
     close,
     async execute(c, opts) {
       if (c.skip || !isRankBackend(c.backend) || !(COLLECTIVES as readonly string[]).includes(c.workload)) return runCase(c, opts);
@@ -174,15 +181,19 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
       try {
         // The layout the coordinator saw decides `auto` for small messages on every rank alike.
         const ranks = await coordinator.runCase(caseIndex++, c.id, { ...callOf(p), cpuBound: coordinator.cpuBound }, freshSeed(), opts.measure, c.backend);
-        return mergeRanks(c, p, ranks, hosts(), { average: o.average ?? 'avg', measure: opts.measure });
+        return mergeRanks(c, p, ranks, hosts(), { average: o.average ?? 'avg', measure: opts.measure, processes: coordinator.nodes.length });
       } finally {
         current = undefined;
       }
     },
     annotate(results: ResultsFile) {
-      results.environment.nodes = coordinator.nodes.map((h, rank) => ({
-        rank, ...h.node, hostname: h.hostname, pid: h.pid, dataHost: h.dataHost, dataPort: h.dataPort,
+      const first = coordinator.firstRanks;
+      results.environment.nodes = coordinator.nodes.map((h, i) => ({
+        rank: first[i]!, ...h.node, hostname: h.hostname, pid: h.pid, dataHost: h.dataHost, dataPort: h.dataPort,
+        ...(h.ranks !== undefined && h.ranks > 1 ? { ranks: h.ranks, dataPorts: h.dataPorts } : {}),
         ...(h.launcher ? { launcher: h.launcher } : {}), ...(h.localRank !== undefined ? { localRank: h.localRank } : {}),
+        // What the worker probed where it runs (its GPUs, NCCL), as it reported them at hello.
+        ...(h.backends ? { backends: h.backends } : {}),
       }));
       results.run.cluster = { runId: coordinator.runId, worldSize: o.worldSize, coordinator: reachableUrl(url), cpuBound: coordinator.cpuBound, protocolErrors: coordinator.protocolErrors };
     },
@@ -201,7 +212,7 @@ function devicesOf(ranks: RankCaseResult[]): string {
 }
 
 /** What a multi-process nccl case ran: NCCL's version on every rank, each rank's GPU. */
-function ncclImpl(ranks: RankCaseResult[], hosts: string[]): CaseResult['impl'] {
+function ncclImpl(ranks: RankCaseResult[], hosts: string[], processes: number): CaseResult['impl'] {
   const versions = [...new Set(ranks.map((r) => r.ncclVersion ?? '?'))];
   const config: Record<string, string | number | boolean> = {
     ncclVersion: versions.join(', '),
@@ -214,7 +225,9 @@ function ncclImpl(ranks: RankCaseResult[], hosts: string[]): CaseResult['impl'] 
     kernel: 'nccl',
     config,
     notes: [
-      `${ranks.length} processes, one GPU each (ncclCommInitRank; the ncclUniqueId from rank 0 over gpubench's data links), NCCL's own algorithm and protocol`,
+      processes === ranks.length
+        ? `${ranks.length} processes, one GPU each (ncclCommInitRank; the ncclUniqueId from rank 0 over gpubench's data links), NCCL's own algorithm and protocol`
+        : `${ranks.length} ranks, one GPU each, in ${processes} processes (each process's ranks brought up and called in one ncclGroupStart/ncclGroupEnd; the ncclUniqueId from rank 0 over gpubench's data links), NCCL's own algorithm and protocol`,
       ...(versions.length > 1 ? [`the ranks loaded different NCCL versions: ${versions.join(', ')}`] : []),
     ],
   };

@@ -20,6 +20,7 @@ import type { CollectiveCall } from '../collective.js';
 import type { RankCaseResult } from '../rank-case.js';
 import { MAX_CONTROL_MESSAGE, PROTOCOL_VERSION, WorkerMessage, parseFrame, type CoordinatorMessage, type Hello, type RANK_BACKENDS } from './protocol.js';
 import type { FleetTask, FleetTaskResult } from '../../fleet/protocol.js';
+import type { WorldWorker } from '../world.js';
 
 /** A backend whose cases run on every worker. */
 export type RankBackend = (typeof RANK_BACKENDS)[number];
@@ -65,10 +66,17 @@ export type ProtocolErrorRecord = {
 interface Member {
   ws: WebSocket;
   hello: Hello;
+  /** Its first rank; it runs `ranks` consecutive ones (`--gpus-per-process`). */
   rank: number;
+  ranks: number;
   lastSeen: number;
   ready: boolean;
 }
+
+/** Ranks a worker runs (hello's `ranks`, 1 when absent). */
+const ranksOf = (h: Pick<Hello, 'ranks'>): number => h.ranks ?? 1;
+/** "rank 3" or "ranks 2–3". */
+const memberRanks = (m: Pick<Member, 'rank' | 'ranks'>): string => (m.ranks === 1 ? `rank ${m.rank}` : `ranks ${m.rank}–${m.rank + m.ranks - 1}`);
 
 /**
  * The order of joined workers by rank: the ranks their launchers gave where every worker
@@ -165,9 +173,28 @@ export class Coordinator {
     });
   }
 
-  /** The workers in rank order (after rendezvous). */
+  /** The workers in rank order (after rendezvous): one hello per process. */
   get nodes(): Hello[] {
     return this.members.map((m) => m.hello);
+  }
+
+  /** The workers with the ranks each runs and what each probed (for planning the world's cases). */
+  get workers(): WorldWorker[] {
+    return this.members.map((m) => ({
+      ranks: Array.from({ length: m.ranks }, (_, i) => m.rank + i),
+      hostname: m.hello.hostname,
+      ...(m.hello.backends ? { backends: m.hello.backends } : {}),
+    }));
+  }
+
+  /** The host of every rank, in rank order. */
+  get rankHosts(): string[] {
+    return this.members.flatMap((m) => Array.from({ length: m.ranks }, () => m.hello.hostname));
+  }
+
+  /** The first rank of every worker process, in order (for `environment.nodes`). */
+  get firstRanks(): number[] {
+    return this.members.map((m) => m.rank);
   }
 
   /**
@@ -179,7 +206,7 @@ export class Coordinator {
     for (const m of this.members) {
       const cores = Number(m.hello.node.cpuCount);
       const h = hosts.get(m.hello.hostname) ?? { ranks: 0, cores: Number.isFinite(cores) && cores > 0 ? cores : Infinity };
-      h.ranks++;
+      h.ranks += m.ranks;
       hosts.set(m.hello.hostname, h);
     }
     return [...hosts.values()].some((h) => h.ranks > h.cores);
@@ -233,14 +260,24 @@ export class Coordinator {
       if (msg.type === 'hello') {
         if (member || this.joining.some((j) => j.ws === ws)) return this.protocolError(ws, peer, 'hello sent twice', member?.rank);
         if (this.opts.token !== undefined && !sameSecret(msg.token, this.opts.token)) return this.protocolError(ws, peer, 'wrong or missing token');
-        if (msg.worldSize !== undefined && msg.worldSize !== this.opts.worldSize) {
-          const why = `${msg.hostname} pid ${msg.pid} was started by ${msg.launcher ?? 'its launcher'} for a world of ${msg.worldSize} ranks, but the coordinator's --world-size is ${this.opts.worldSize}`;
+        const ranks = ranksOf(msg);
+        if (msg.worldSize !== undefined && msg.worldSize * ranks !== this.opts.worldSize) {
+          const of = ranks === 1 ? `${msg.worldSize} ranks` : `${msg.worldSize} processes × ${ranks} GPUs = ${msg.worldSize * ranks} ranks`;
+          const why = `${msg.hostname} pid ${msg.pid} was started by ${msg.launcher ?? 'its launcher'} for a world of ${of}, but the coordinator's --world-size is ${this.opts.worldSize}`;
           this.send(ws, { type: 'abort', reason: why, exitCode: 2 });
           ws.close(1008, 'world size mismatch');
           this.fail(new UsageError(why, '--world-size'));
           return;
         }
-        if (this.members.length > 0 || this.joining.length >= this.opts.worldSize) {
+        if (ranks > 1 && this.opts.tolerateLoss) {
+          const why = `${msg.hostname} pid ${msg.pid} runs ${ranks} ranks (--gpus-per-process ${ranks}); gpubench fleet takes one rank per worker`;
+          this.send(ws, { type: 'abort', reason: why, exitCode: 2 });
+          ws.close(1008, 'one rank per worker');
+          this.fail(new UsageError(why, '--gpus-per-process'));
+          return;
+        }
+        const joined = this.joining.reduce((n, j) => n + ranksOf(j.hello), 0);
+        if (this.members.length > 0 || joined >= this.opts.worldSize) {
           const why = `world already full: --world-size is ${this.opts.worldSize}`;
           this.protocolErrors.push({ at: new Date().toISOString(), peer, error: 'world already full' });
           this.log(`gpubench coordinator: refused ${msg.hostname} pid ${msg.pid}: ${why}`);
@@ -248,8 +285,17 @@ export class Coordinator {
           ws.close(1008, 'world already full');
           return;
         }
+        if (joined + ranks > this.opts.worldSize) {
+          // The ranks can no longer add up to the world: a configuration error, not a spare worker.
+          const who = [...this.joining.map((j) => j.hello), msg].map((h) => `${h.hostname} pid ${h.pid}: ${ranksOf(h)}`).join(', ');
+          const why = `rank count mismatch: the workers run ${joined + ranks} ranks (${who}) but --world-size is ${this.opts.worldSize}; the world size counts GPUs (ranks): workers × --gpus-per-process`;
+          this.send(ws, { type: 'abort', reason: why, exitCode: 2 });
+          ws.close(1008, 'rank count mismatch');
+          this.fail(new UsageError(why, '--world-size'));
+          return;
+        }
         this.joining.push({ ws, hello: msg, via });
-        this.log(`gpubench coordinator: ${msg.hostname} pid ${msg.pid} joined (${this.joining.length}/${this.opts.worldSize})`);
+        this.log(`gpubench coordinator: ${msg.hostname} pid ${msg.pid} joined${ranks > 1 ? ` with ${ranks} ranks` : ''} (${joined + ranks}/${this.opts.worldSize})`);
         this.wake?.();
         return;
       }
@@ -265,9 +311,9 @@ export class Coordinator {
         if (msg.index === this.currentIndex && !this.lost.has(member.rank)) this.taskResults.set(member.rank, msg.result);
       }
       else if (msg.type === 'result') {
-        if (msg.index !== this.currentIndex || msg.result.rank !== member.rank) return this.protocolError(ws, peer, `result for case ${msg.index} rank ${msg.result.rank} unexpected`, member.rank);
-        this.results.set(member.rank, msg.result as RankCaseResult);
-      } else if (msg.type === 'fault') this.lose(member, `rank ${member.rank} (${member.hello.hostname}): ${msg.message}`);
+        if (msg.index !== this.currentIndex || msg.result.rank < member.rank || msg.result.rank >= member.rank + member.ranks) return this.protocolError(ws, peer, `result for case ${msg.index} rank ${msg.result.rank} unexpected`, member.rank);
+        this.results.set(msg.result.rank, msg.result as RankCaseResult);
+      } else if (msg.type === 'fault') this.lose(member, `${memberRanks(member)} (${member.hello.hostname}): ${msg.message}`);
       this.wake?.();
     });
     ws.on('close', (code, reason) => {
@@ -275,7 +321,7 @@ export class Coordinator {
       const j = this.joining.findIndex((x) => x.ws === ws);
       if (j >= 0 && this.members.length === 0) this.joining.splice(j, 1);
       const m = member ?? this.members.find((x) => x.ws === ws);
-      if (m && !this.finished) this.lose(m, `lost rank ${m.rank} (${m.hello.hostname} pid ${m.hello.pid}): connection closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
+      if (m && !this.finished) this.lose(m, `lost ${memberRanks(m)} (${m.hello.hostname} pid ${m.hello.pid}): connection closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
     });
     // ws reports frames over maxPayload, bad UTF-8 and framing errors here, then closes (1009/1002/1007).
     ws.on('error', (err: Error & { code?: string }) => {
@@ -310,25 +356,34 @@ export class Coordinator {
    */
   async rendezvous(): Promise<void> {
     const n = this.opts.worldSize;
-    await this.waitFor(() => this.joining.length >= n, this.opts.rendezvousTimeoutMs, `${n} workers (have ${this.joining.length})`);
-    const order = rankOrder(this.joining.map((j) => j.hello), n).map((i) => this.joining[i]!);
-    this.members = order.map((j, rank) => ({ ws: j.ws, hello: j.hello, rank, lastSeen: Date.now(), ready: false }));
+    const joined = () => this.joining.reduce((k, j) => k + ranksOf(j.hello), 0);
+    await this.waitFor(() => joined() >= n, this.opts.rendezvousTimeoutMs, `${n} workers (have ${this.joining.length}${joined() !== this.joining.length ? `, with ${joined()} ranks` : ''})`);
+    // Launcher ranks count processes; a process of several GPUs takes that many consecutive ranks.
+    const order = rankOrder(this.joining.map((j) => j.hello), this.joining.length).map((i) => this.joining[i]!);
+    let next = 0;
+    this.members = order.map((j) => {
+      const m = { ws: j.ws, hello: j.hello, rank: next, ranks: ranksOf(j.hello), lastSeen: Date.now(), ready: false };
+      next += m.ranks;
+      return m;
+    });
     reachableDataHosts(order);
-    const peers = this.members.map((m) => ({ rank: m.rank, host: m.hello.dataHost, port: m.hello.dataPort }));
+    const peers = this.members.flatMap((m) =>
+      Array.from({ length: m.ranks }, (_, i) => ({ rank: m.rank + i, host: m.hello.dataHost, port: i === 0 ? m.hello.dataPort : m.hello.dataPorts?.[i] ?? m.hello.dataPort })),
+    );
     for (const m of this.members)
       this.send(m.ws, { type: 'welcome', runId: this.runId, rank: m.rank, size: n, peers, heartbeatMs: this.opts.heartbeatMs, heartbeatTimeoutMs: this.opts.heartbeatTimeoutMs });
     this.watchdog = setInterval(() => {
       const now = Date.now();
       for (const m of this.members)
         if (now - m.lastSeen > this.opts.heartbeatTimeoutMs && !this.fault && !this.lost.has(m.rank)) {
-          this.lose(m, `lost rank ${m.rank} (${m.hello.hostname} pid ${m.hello.pid}, data at ${m.hello.dataHost}): no heartbeat for ${this.opts.heartbeatTimeoutMs} ms`);
+          this.lose(m, `lost ${memberRanks(m)} (${m.hello.hostname} pid ${m.hello.pid}, data at ${m.hello.dataHost}): no heartbeat for ${this.opts.heartbeatTimeoutMs} ms`);
           // A partitioned peer never answers a close handshake: drop it now.
           m.ws.terminate();
         }
     }, Math.min(1000, this.opts.heartbeatTimeoutMs / 4));
     this.watchdog.unref();
     await this.waitFor(() => this.members.every((m) => m.ready), this.opts.rendezvousTimeoutMs, 'every worker to connect its data links');
-    this.log(`gpubench coordinator: run ${this.runId}: ${n} ranks on ${new Set(this.members.map((m) => m.hello.hostname)).size} host(s) ready`);
+    this.log(`gpubench coordinator: run ${this.runId}: ${n} ranks${this.members.length !== n ? ` in ${this.members.length} processes` : ''} on ${new Set(this.members.map((m) => m.hello.hostname)).size} host(s) ready`);
   }
 
   /** Runs one case on every rank and returns the ranks' results, in rank order. */
@@ -338,13 +393,13 @@ export class Coordinator {
     this.results.clear();
     for (const m of this.members) this.send(m.ws, { type: 'case', index, id, ...(backend !== 'ws' ? { backend } : {}), call, seed, measure });
     try {
-      await this.waitFor(() => this.results.size === this.members.length, this.opts.caseTimeoutMs, `every rank to finish case ${id}`);
+      await this.waitFor(() => this.results.size === this.opts.worldSize, this.opts.caseTimeoutMs, `every rank to finish case ${id}`);
     } catch (err) {
       if (this.fault) throw err;
       // A hung collective: say which ranks never finished, and which of those have gone
       // silent (stuck or stopped) rather than waiting on a peer (NCCL itself cannot tell).
-      const who = (m: Member) => `${m.rank} (${m.hello.hostname} pid ${m.hello.pid})`;
-      const unfinished = this.members.filter((m) => !this.results.has(m.rank));
+      const who = (m: Member) => `${m.ranks === 1 ? m.rank : memberRanks(m).slice(6)} (${m.hello.hostname} pid ${m.hello.pid})`;
+      const unfinished = this.members.filter((m) => Array.from({ length: m.ranks }, (_, i) => m.rank + i).some((r) => !this.results.has(r)));
       const now = Date.now();
       const silent = unfinished.filter((m) => now - m.lastSeen > 1.5 * this.opts.heartbeatMs + 250);
       const blame = silent.length > 0 && silent.length < unfinished.length
@@ -352,7 +407,7 @@ export class Coordinator {
         : '';
       throw new RuntimeFault(`case ${id} did not finish within ${this.opts.caseTimeoutMs} ms (-T/--timeout) on rank${unfinished.length === 1 ? '' : 's'} ${unfinished.map(who).join(', ')}${blame}; the run stops: those ranks may be stuck inside the collective`);
     }
-    return this.members.map((m) => this.results.get(m.rank)!);
+    return Array.from({ length: this.opts.worldSize }, (_, r) => this.results.get(r)!);
   }
 
   /**

@@ -14,13 +14,42 @@ import { REDUCE_OPS } from '../ops.js';
 import { COLLECTIVES } from '../collective.js';
 import { FleetTask, FleetTaskResult } from '../../fleet/protocol.js';
 
-/** Protocol version; a worker of another version is refused at hello. */
-export const PROTOCOL_VERSION = 4;
+/**
+ * Protocol version; a worker of another version is refused at hello.
+ * 5: hello carries the worker's backend probes (`backends`) and its rank count (`ranks`, `dataPorts`).
+ */
+export const PROTOCOL_VERSION = 5;
 /** Largest control frame, either way (a result of 50 samples × 1024 ranks fits easily). */
 export const MAX_CONTROL_MESSAGE = 4 * 1024 * 1024;
 
 const Int = z.number().int();
 const Ms = z.number().finite().nonnegative();
+
+/**
+ * What a worker found when it probed a backend whose cases run on every rank (`nccl`):
+ * the coordinator plans those cases from every worker's answer, not from its own host.
+ */
+export const WorkerBackendProbe = z.strictObject({
+  available: z.boolean(),
+  /** Why not, in words a person can act on ("libnccl.so.2 not found: …"). */
+  reason: z.string().max(2000).optional(),
+  /** Every GPU of the worker's host, as the driver reports it. */
+  devices: z.array(z.strictObject({
+    id: z.string().max(40),
+    name: z.string().max(200),
+    memoryBytes: z.number().nonnegative().optional(),
+    architecture: z.string().max(40).optional(),
+    uuid: z.string().max(80).optional(),
+    pciBusId: z.string().max(40).optional(),
+  })).max(256).optional(),
+  /** The ordinals this worker's ranks drive, in rank order. */
+  use: z.array(Int.min(0)).max(64).optional(),
+  notes: z.array(z.string().max(500)).max(20).optional(),
+  /** e.g. "2.27.3", and its version code (22703). */
+  version: z.string().max(40).optional(),
+  versionCode: Int.min(0).optional(),
+});
+export type WorkerBackendProbe = z.infer<typeof WorkerBackendProbe>;
 
 export const Hello = z.strictObject({
   type: z.literal('hello'),
@@ -38,6 +67,12 @@ export const Hello = z.strictObject({
   dataPort: Int.min(1).max(65535),
   /** The worker's environment fingerprint, for `environment.nodes`. */
   node: z.record(z.string(), z.unknown()),
+  /** Consecutive ranks this process runs (`--gpus-per-process`). @default 1 */
+  ranks: Int.min(1).max(64).optional(),
+  /** With `ranks` > 1: the data port of each of its ranks, in order (`dataPort` is the first). */
+  dataPorts: z.array(Int.min(1).max(65535)).max(64).optional(),
+  /** The worker's probe of each backend whose cases run on every rank, by backend id. */
+  backends: z.record(z.string().max(40), WorkerBackendProbe).optional(),
 });
 export type Hello = z.infer<typeof Hello>;
 
@@ -109,7 +144,9 @@ export const MeasureSchema = z.strictObject({
 export const Welcome = z.strictObject({
   type: z.literal('welcome'),
   runId: z.string(),
+  /** This worker's (first) rank; a worker of `ranks` ranks runs rank … rank + ranks − 1. */
   rank: Int.min(0),
+  /** Ranks in the world (GPUs, with `--gpus-per-process`), not processes. */
   size: Int.min(1),
   peers: z.array(z.strictObject({ rank: Int.min(0), host: z.string(), port: Int })),
   heartbeatMs: Ms,

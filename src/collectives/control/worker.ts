@@ -12,7 +12,12 @@ import { ExitCode } from '../../harness/errors.js';
 import { fingerprint } from '../../harness/environment.js';
 import type { CollectiveCall } from '../collective.js';
 import { runRankCase } from '../rank-case.js';
-import { NcclRank, ncclDeviceFor } from '../nccl/comm.js';
+import { NcclRank } from '../nccl/comm.js';
+import { NcclLocalGroup } from '../nccl/local-group.js';
+import { ncclDevicesFor, probeNcclOnWorker } from '../nccl/world-probe.js';
+import { inProcessGroup } from '../inprocess.js';
+import { MixedTransport } from '../mixed-transport.js';
+import { cudaStack } from '../../kernels/cuda/context.js';
 import { runNcclRankCase } from '../nccl/rank-case.js';
 import type { Transport } from '../transport.js';
 import { connectMesh, DataServer } from '../ws-transport.js';
@@ -41,6 +46,11 @@ export interface WorkerOptions {
   /** A coordinator silent this long (before its welcome says otherwise) is lost. @default 60000 */
   heartbeatTimeoutMs?: number;
   launch?: LaunchInfo;
+  /**
+   * GPUs (ranks) this process drives: N consecutive ranks, their NCCL calls issued as one
+   * group, their JavaScript sides linked in-process (see docs/collectives.md). @default 1
+   */
+  gpusPerProcess?: number;
   log?: (line: string) => void;
 }
 
@@ -55,6 +65,9 @@ const plainAddress = (a: string): string => a.replace(/^::ffff:(?=\d+\.\d+\.\d+\
 /** Runs a worker until the coordinator says done; returns the exit code. */
 export async function runWorker(opts: WorkerOptions): Promise<number> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const gpus = opts.gpusPerProcess ?? 1;
+  // What this host can run, for the coordinator to plan from (it may have no GPU itself).
+  const backends = { nccl: await probeNcclOnWorker(opts.launch?.localRank, gpus) };
   const coordHost = new URL(opts.coordinator).hostname.replace(/^\[|\]$/g, '');
   let conn: Awaited<ReturnType<typeof connectWithRetry>>;
   try {
@@ -76,17 +89,21 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
   // other hosts, at the address the coordinator then gives it (reachableDataHosts).
   const loopbackOnly = isLoopback(coordHost) && isLoopback(dataHost);
   const bind = opts.dataBind ?? (loopbackOnly ? dataHost : dataHost.includes(':') ? '::' : '0.0.0.0');
-  let server: DataServer;
+  // One data server per rank this process runs.
+  const servers: DataServer[] = [];
   try {
-    server = await DataServer.listen(bind, opts.dataPorts);
+    for (let i = 0; i < gpus; i++) servers.push(await DataServer.listen(bind, opts.dataPorts));
   } catch (err) {
     log(`gpubench worker: ${(err as Error).message}`);
+    await Promise.all(servers.map((sv) => sv.close().catch(() => undefined)));
     ws.terminate();
     return ExitCode.fault;
   }
-  let transport: Transport | undefined;
-  // The NCCL communicator, brought up at the run's first nccl case and kept to its end.
-  let nccl: NcclRank | undefined;
+  const server = servers[0]!;
+  // This process's ranks, in order (one, or `gpus` with --gpus-per-process).
+  let transports: Transport[] | undefined;
+  // The NCCL communicators, brought up at the run's first nccl case and kept to its end.
+  let nccl: NcclRank[] | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   let rank = -1;
   let cases = 0;
@@ -101,9 +118,12 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       if (why) log(`gpubench worker${rank >= 0 ? ` rank ${rank}` : ''}: ${why}`);
       if (heartbeat) clearInterval(heartbeat);
       clearInterval(watchdog);
-      nccl?.dispose();
+      for (const r of nccl ?? []) r.dispose();
       // A peer behind a partition never answers: closing may not wait on it.
-      const closing = Promise.all([transport?.close().catch(() => undefined), server.close().catch(() => undefined)]);
+      const closing = Promise.all([
+        ...(transports ?? []).map((t) => t.close().catch(() => undefined)),
+        ...servers.map((sv) => sv.close().catch(() => undefined)),
+      ]);
       await Promise.race([closing, new Promise((r) => setTimeout(r, CLOSE_BOUND_MS).unref())]);
       ws.terminate();
       resolve(code);
@@ -138,6 +158,8 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       dataHost,
       dataPort: server.port,
       node,
+      ...(gpus > 1 ? { ranks: gpus, dataPorts: servers.map((sv) => sv.port) } : {}),
+      backends,
     });
 
     // Cases are handled one at a time, in order: a case runs to its end before the next
@@ -156,14 +178,15 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
             rank = msg.rank;
             if (msg.heartbeatTimeoutMs !== undefined) silenceLimitMs = msg.heartbeatTimeoutMs;
             heartbeat = setInterval(() => send({ type: 'heartbeat' }), msg.heartbeatMs);
-            server.expect(msg.runId, msg.size, opts.token);
-            transport = await connectMesh({ rank: msg.rank, size: msg.size, runId: msg.runId, token: opts.token, server, peers: msg.peers });
+            transports = await connectRanks(msg.rank, msg.size, gpus, msg.runId, opts.token, servers, msg.peers);
             // The coordinator may have given this rank a reachable address for a loopback one.
             const announced = msg.peers.find((p) => p.rank === rank)?.host ?? dataHost;
-            log(`gpubench worker rank ${rank}/${msg.size}${opts.launch ? ` (${opts.launch.launcher})` : ''}: data links up, listening at ${announced}:${server.port}`);
+            const mine = gpus === 1 ? `rank ${rank}` : `ranks ${rank}–${rank + gpus - 1}`;
+            log(`gpubench worker ${mine}/${msg.size}${opts.launch ? ` (${opts.launch.launcher})` : ''}: data links up, listening at ${announced}:${servers.map((sv) => sv.port).join(',')}`);
             send({ type: 'ready' });
           } else if (msg.type === 'case') {
-            if (!transport) throw new Error('case before welcome');
+            const ts = transports;
+            if (!ts) throw new Error('case before welcome');
             let said = 0;
             const onSample = rank === 0
               ? (samples: number) => {
@@ -173,17 +196,21 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
                   send({ type: 'progress', index: msg.index, samples });
                 }
               : undefined;
-            let result;
+            // Every rank of this process runs the case; only rank 0 reports progress.
+            const sample = (t: Transport) => (t.rank === 0 ? onSample : undefined);
+            let results;
             if (msg.backend === 'nccl') {
-              nccl ??= await NcclRank.open(transport, ncclDeviceFor(opts.launch?.localRank));
-              result = await runNcclRankCase(nccl, transport, msg.call as CollectiveCall, msg.seed, msg.measure, onSample);
-            } else result = await runRankCase(transport, msg.call as CollectiveCall, msg.seed, msg.measure, onSample);
+              nccl ??= await openNccl(ts, opts.launch?.localRank, gpus);
+              const ranks = nccl;
+              results = await Promise.all(ts.map((t, i) => runNcclRankCase(ranks[i]!, t, msg.call as CollectiveCall, msg.seed, msg.measure, sample(t))));
+            } else results = await Promise.all(ts.map((t) => runRankCase(t, msg.call as CollectiveCall, msg.seed, msg.measure, sample(t))));
             cases++;
-            send({ type: 'result', index: msg.index, result });
+            for (const result of results) send({ type: 'result', index: msg.index, result });
           } else if (msg.type === 'task') {
             // `gpubench fleet`: a node's matmul or its part in a round of pairs; errors are in the answer.
-            if (!transport) throw new Error('task before welcome');
-            send({ type: 'task-result', index: msg.index, result: await runFleetTask(transport, msg.task) });
+            if (!transports) throw new Error('task before welcome');
+            if (transports.length > 1) throw new Error('gpubench fleet takes one rank per worker: start it without --gpus-per-process');
+            send({ type: 'task-result', index: msg.index, result: await runFleetTask(transports[0]!, msg.task) });
           } else if (msg.type === 'done') {
             await finish(ExitCode.ok, `done: ${cases} case${cases === 1 ? '' : 's'}`);
           }
@@ -195,4 +222,39 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       });
     });
   });
+}
+
+/**
+ * This process's ranks' transports: one rank, its WebSocket links; several, each rank's
+ * links to the ranks of other processes plus an in-process group between its own ranks.
+ */
+async function connectRanks(
+  first: number, size: number, gpus: number, runId: string, token: string | undefined,
+  servers: DataServer[], peers: { rank: number; host: string; port: number }[],
+): Promise<Transport[]> {
+  const local = (r: number) => r >= first && r < first + gpus;
+  const group = gpus > 1 ? inProcessGroup(gpus) : undefined;
+  return Promise.all(servers.map(async (server, i) => {
+    const rank = first + i;
+    server.expect(runId, size, token);
+    const remote = await connectMesh({ rank, size, runId, token, server, peers: peers.filter((p) => p.rank === rank || !local(p.rank)) });
+    return group ? new MixedTransport(rank, size, first, group[i]!, remote) : remote;
+  }));
+}
+
+/** This process's NCCL ranks: one as before, or `gpus` brought up together in one NCCL group. */
+async function openNccl(ts: Transport[], localRank: number | undefined, gpus: number): Promise<NcclRank[]> {
+  // The same rule the worker's probe used (world-probe.ts), so it runs where it was planned.
+  if (gpus === 1) return [await NcclRank.open(ts[0]!, ncclDevicesFor(localRank, 1)[0]!)];
+  const s = await cudaStack();
+  if (!s.ok) throw new Error(`NCCL on this rank: ${s.reason}`);
+  const devices = ncclDevicesFor(localRank, gpus);
+  const group = new NcclLocalGroup(s.stack.addon, ts[0]!.rank, gpus);
+  const opened = await Promise.allSettled(ts.map((t, i) => NcclRank.open(t, devices[i]!, s.stack, group)));
+  const failed = opened.find((o) => o.status === 'rejected');
+  if (failed) {
+    for (const o of opened) if (o.status === 'fulfilled') o.value.dispose();
+    throw failed.reason as Error;
+  }
+  return opened.map((o) => (o as PromiseFulfilledResult<NcclRank>).value);
 }

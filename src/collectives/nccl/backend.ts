@@ -11,12 +11,12 @@
  *   dtype (dtypes.ts).
  *   The coordinator sends the cases to the workers as it does `ws` cases.
  *
- * The probe reuses the `cuda` backend's stack (`cudaStack()`), so a missing driver or NCCL
- * becomes the reason ("libnccl.so.2 not found: …"). In a world the coordinator plans from
- * its own stack (its GPUs for the memory check), so it runs on a GPU node: `--local-nodes`
- * workers share its host anyway, and a coordinator without NCCL would otherwise send nccl
- * cases to workers that may have none. Each worker loads its own NCCL when its
- * communicator comes up; a worker without one fails the run, saying why.
+ * Without a world the probe reuses the `cuda` backend's stack (`cudaStack()`), so a missing
+ * driver or NCCL becomes the reason ("libnccl.so.2 not found: …"). In a world every worker
+ * probes its own NCCL and GPUs at start and reports them at hello; the coordinator plans
+ * from those (world-probe.ts): available when every worker has NCCL, else the reason names
+ * the ranks and hosts lacking it with their own reasons; the memory check uses the smallest
+ * GPU a worker will drive. The coordinator itself needs no GPU or NCCL.
  */
 import type { Backend, ProbeResult } from '../../harness/backend.js';
 import type { DeviceInfo } from '../../harness/results/schema.js';
@@ -27,6 +27,7 @@ import { COLLECTIVES, type CollectiveKind } from '../collective.js';
 import { callOf, collectiveSupport, type CollectiveData, type CollectiveParams } from '../workload.js';
 import { currentWorld, setLocalRanks } from '../world.js';
 import { ncclDtypeSupport, ncclFp8DeviceSupport, setNcclVersion } from './dtypes.js';
+import { worldNcclProbe } from './world-probe.js';
 import { NCCL_ALGORITHM_REASON, ncclAllReduceSupport, ncclBufferBytes, ncclNotes, setupNcclAllReduce } from './allreduce-case.js';
 
 export const NCCL = 'nccl';
@@ -40,7 +41,7 @@ export const NCCL_RANK_KINDS: readonly CollectiveKind[] = ['allreduce', 'allgath
 
 /** Notes on a multi-process nccl run. */
 function worldNotes(ranks: number): string[] {
-  return [`${ranks} worker processes, one GPU each (ncclCommInitRank), the ncclUniqueId handed from rank 0 over gpubench's control plane; NCCL's own algorithm and protocol`];
+  return [`${ranks} ranks in worker processes, one GPU each (ncclCommInitRank; a process's several ranks in one ncclGroupStart/End), the ncclUniqueId handed from rank 0 over gpubench's control plane; NCCL's own algorithm and protocol`];
 }
 
 export const ncclBackend: Backend = {
@@ -48,17 +49,17 @@ export const ncclBackend: Backend = {
   title: 'NCCL: one process over every local GPU, or one GPU per worker process of a multi-process run (native addon)',
   async probe(): Promise<ProbeResult> {
     const world = currentWorld();
+    if (world) {
+      // Planned from the workers' own probes (world-probe.ts): the coordinator needs no GPU or NCCL.
+      const { versionCode, ...probe } = worldNcclProbe(world.ranks, world.workers);
+      setNcclVersion(versionCode);
+      return probe.available ? { ...probe, notes: [...(probe.notes ?? []), ...worldNotes(world.ranks)] } : probe;
+    }
     const s = await cudaStack();
     const reason = !s.ok ? s.reason : !s.stack.nccl.ok ? s.stack.nccl.reason : undefined;
     const stack = s.ok ? s.stack : undefined;
     const found = stack?.nccl.ok ? `NCCL ${ncclVersionString(stack.nccl.version)}: ${stack.nccl.path}` : undefined;
     setNcclVersion(stack?.nccl.ok ? stack.nccl.version : undefined);
-    if (world) {
-      if (stack && found) return { available: true, devices: stack.devices.map((d) => deviceInfo(stack, d, NCCL)), notes: [found, ...worldNotes(world.ranks)] };
-      // The coordinator plans from its own stack: a run that names no backend must not send
-      // nccl cases to workers that may have no GPU either (run it on a GPU node).
-      return { available: false, reason: `${reason ?? 'NCCL unavailable'} (the coordinator plans nccl cases from its own NCCL: run it on one of the GPU nodes)` };
-    }
     if (!stack || !found) return { available: false, reason: reason ?? 'NCCL unavailable' };
     setLocalRanks(NCCL, stack.devices.length);
     return { available: true, devices: stack.devices.map((d) => deviceInfo(stack, d, NCCL)), notes: [found, ...ncclNotes(stack.devices.length)] };
@@ -72,11 +73,11 @@ export const ncclBackend: Backend = {
 
 /**
  * Why a case cannot run on the `nccl` backend across processes (one GPU per worker), or
- * undefined. Pure: checked while planning. `devices` are the coordinator's GPUs where it
- * has them (its local workers' GPUs), for the memory check and fp8's compute capability;
- * none for remote workers.
+ * undefined. Pure: checked while planning. `devices` are the GPUs the workers reported
+ * they will drive (world-probe.ts), for the memory check against the smallest and fp8's
+ * compute capability.
  */
-export function ncclRankSupport(p: CollectiveParams, devices: (Pick<DeviceInfo, 'memoryBytes'> & Partial<Pick<DeviceInfo, 'name' | 'limits'>>)[]): string | undefined {
+export function ncclRankSupport(p: CollectiveParams, devices: (Pick<DeviceInfo, 'memoryBytes'> & Partial<Pick<DeviceInfo, 'name' | 'limits' | 'architecture'>>)[]): string | undefined {
   if (!NCCL_RANK_KINDS.includes(p.kind)) return `nccl runs ${NCCL_RANK_KINDS.join(', ')} across processes, not ${p.kind}`;
   if (p.algorithm !== 'auto') return `algorithm "${p.algorithm}": ${NCCL_ALGORITHM_REASON}`;
   const dtype = ncclDtypeSupport(p.dtype) ?? ncclFp8DeviceSupport(p, devices);

@@ -19,6 +19,7 @@ import { native } from '../../kernels/cuda/errors.js';
 import { ncclVersionString } from '../../kernels/cuda/nccl.js';
 import type { Transport } from '../transport.js';
 import type { CollectiveCall } from '../collective.js';
+import type { NcclLocalGroup } from './local-group.js';
 
 /** Bytes of an ncclUniqueId. */
 export const NCCL_UNIQUE_ID_BYTES = 128;
@@ -72,6 +73,8 @@ async function before<T>(p: Promise<T>, deadline: number, onLate: () => Error): 
 export class NcclRank {
   private disposed = false;
   private connected = false;
+  /** With several ranks in this process: the gate that issues their calls as one NCCL group. */
+  private group?: NcclLocalGroup;
 
   private constructor(
     readonly comm: NativeNcclComm,
@@ -87,7 +90,7 @@ export class NcclRank {
    * Brings this rank's communicator up with every other rank of `t` (see the file's
    * comment). Every rank must call it at the same point of the run.
    */
-  static async open(t: Transport, device: number, stackOverride?: CudaStack): Promise<NcclRank> {
+  static async open(t: Transport, device: number, stackOverride?: CudaStack, group?: NcclLocalGroup): Promise<NcclRank> {
     let stack = stackOverride;
     if (!stack) {
       const s = await cudaStack();
@@ -105,6 +108,7 @@ export class NcclRank {
     const limit = ncclInitTimeoutMs();
     const comm = native(() => new addon.NcclComm({ device, nranks: t.size, rank: t.rank }));
     const rank = new NcclRank(comm, t.rank, t.size, device, `${dev.name} (cuda:${device})`, ncclVersionString(stack.nccl.version));
+    rank.group = group;
     try {
       await rank.wait(Date.now() + limit, () => `cuda:${device} did not come up within ${limit} ms`);
       let id: Uint8Array;
@@ -133,8 +137,9 @@ export class NcclRank {
         );
         if (id.byteLength !== NCCL_UNIQUE_ID_BYTES) throw new Error(`NCCL bootstrap: rank 0 sent ${id.byteLength} bytes, not a ${NCCL_UNIQUE_ID_BYTES}-byte ncclUniqueId`);
       }
-      native(() => comm.connect(id));
-      await rank.wait(
+      if (group) await group.connect(t.rank, comm, id);
+      else native(() => comm.connect(id));
+      if (!group) await rank.wait(
         Date.now() + limit,
         () => `ncclCommInitRank (rank ${t.rank} of ${t.size}, cuda:${device}) did not complete within ${limit} ms though every rank got ready for it: NCCL's own bootstrap between the ranks is stuck (check that the hosts reach each other on NCCL_SOCKET_IFNAME's interface)`,
       );
@@ -167,9 +172,12 @@ export class NcclRank {
     }
   }
 
-  /** Sets up one case's buffers on the communicator. */
-  setup(c: CollectiveCall): void {
-    native(() => this.comm.setup({ kind: c.kind, count: c.count, dtype: c.dtype, op: c.op, inPlace: c.inPlace, ...(c.root !== undefined ? { root: c.root } : {}) }));
+  /**
+   * Sets up one case's buffers on the communicator; `read`: which buffer the checked call
+   * reads back (the output, or the input where NCCL defines no output on this rank).
+   */
+  setup(c: CollectiveCall, read: 'output' | 'input'): void {
+    native(() => this.comm.setup({ kind: c.kind, count: c.count, dtype: c.dtype, op: c.op, inPlace: c.inPlace, read, ...(c.root !== undefined ? { root: c.root } : {}) }));
   }
 
   /** Copies this rank's buffers to its GPU as the host made them (input bytes, poisoned output). */
@@ -177,15 +185,17 @@ export class NcclRank {
     native(() => this.comm.upload(input, output));
   }
 
-  /** One call; the bytes of the buffer the check reads (`read`: the output, or the input where the rank has none). */
-  async runChecked(c: CollectiveCall, read: 'output' | 'input'): Promise<Uint8Array> {
-    native(() => this.comm.startChecked(read));
+  /** One call; the bytes of the buffer the check reads (`setup`'s `read`: the output, or the input where the rank has none). */
+  async runChecked(c: CollectiveCall): Promise<Uint8Array> {
+    if (this.group) return this.group.checked(this.rank, this.comm);
+    native(() => this.comm.startChecked());
     const limit = ncclCallTimeoutMs();
     return this.wait<Uint8Array>(Date.now() + limit, () => `nccl ${c.kind} (rank ${this.rank} of ${this.size}, cuda:${this.device}) did not complete within ${limit} ms`);
   }
 
   /** Milliseconds for `iterations` calls on this rank's stream (CUDA events). */
   async time(c: CollectiveCall, iterations: number): Promise<number> {
+    if (this.group) return this.group.time(this.rank, this.comm, iterations);
     native(() => this.comm.startTime(iterations));
     const limit = ncclCallTimeoutMs();
     return this.wait<number>(Date.now() + limit, () => `${iterations} × nccl ${c.kind} (rank ${this.rank} of ${this.size}, cuda:${this.device}) did not complete within ${limit} ms`);

@@ -44,19 +44,26 @@ export function ncclDtypeSupport(dtype: CollectiveDtype, version: number | undef
   return undefined;
 }
 
+/** A device's compute capability: `limits.computeCapability`, else its `architecture` (`sm_90` → 9.0), else undefined. */
+export function computeCapabilityOf(d: Partial<Pick<DeviceInfo, 'limits' | 'architecture'>>): number | undefined {
+  if (d.limits?.computeCapability !== undefined) return d.limits.computeCapability;
+  const m = /^sm_(\d+)(\d)$/.exec(d.architecture ?? '');
+  return m ? Number(m[1]) + Number(m[2]) / 10 : undefined;
+}
+
 /**
  * Why an fp8 case cannot run on `devices`, or undefined: NCCL reduces fp8 on sm_90 and newer
- * only (data moves run on any GPU). Devices without a known compute capability pass (remote
- * workers' GPUs: NCCL's own error then names the problem).
+ * only (data moves run on any GPU). Devices of unknown compute capability pass (NCCL's own
+ * error then names the problem).
  */
 export function ncclFp8DeviceSupport(
   p: { kind: CollectiveKind; dtype: CollectiveDtype },
-  devices: readonly Partial<Pick<DeviceInfo, 'name' | 'limits'>>[],
+  devices: readonly Partial<Pick<DeviceInfo, 'name' | 'limits' | 'architecture'>>[],
 ): string | undefined {
   if (!isFp8Dtype(p.dtype) || !collectiveModule(p.kind).reduces) return undefined;
-  const old = devices.find((d) => (d.limits?.computeCapability ?? Infinity) < NCCL_FP8_MIN_CC);
+  const old = devices.find((d) => (computeCapabilityOf(d) ?? Infinity) < NCCL_FP8_MIN_CC);
   if (!old) return undefined;
-  return `NCCL reduces ${p.dtype} on compute capability ≥ 9.0 (sm_90) only; ${old.name ?? 'this GPU'} is ${old.limits!.computeCapability!.toFixed(1)}`;
+  return `NCCL reduces ${p.dtype} on compute capability ≥ 9.0 (sm_90) only; ${old.name ?? 'this GPU'} is ${computeCapabilityOf(old)!.toFixed(1)}`;
 }
 
 /** Why the one-process all-reduce (float32-value upload) cannot run `dtype`, or undefined. */

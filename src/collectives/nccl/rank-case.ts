@@ -30,16 +30,15 @@ export async function runNcclRankCase(
 ): Promise<RankCaseResult> {
   const { rank, size } = t;
   const host = allocateBuffers(c, size, rank);
-  nccl.setup(c);
   // The device buffers mirror the host's (in place: one buffer, the input inside the output
   // or the output inside the input); the check reads what it reads on the host.
-  const read = checkedBytes(c, size, rank, host) === host.output ? 'output' : 'input';
+  nccl.setup(c, checkedBytes(c, size, rank, host) === host.output ? 'output' : 'input');
   // nccl-tests' -c: each checked call starts from fresh inputs and poisoned outputs.
   const checks = [];
   for (let i = 0; i < Math.max(1, opts.checkIters ?? 1); i++) {
     prepareRank(c, size, rank, seed, host);
     nccl.upload(host.input, host.output);
-    checks.push(checkOutput(c, size, rank, seed, await nccl.runChecked(c, read)));
+    checks.push(checkOutput(c, size, rank, seed, await nccl.runChecked(c)));
   }
   const check = mergeChecks(checks);
   const result: RankCaseResult = {

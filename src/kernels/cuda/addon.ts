@@ -117,20 +117,26 @@ export interface NativeNcclComm {
   /** ncclCommInitRank with rank 0's ncclGetUniqueId bytes; poll() gives true when done. */
   connect(uniqueId: Uint8Array): void;
   /** Buffers for one collective; `count` is S in elements as the collective workloads define it. */
-  setup(o: { kind: string; count: number; dtype: string; op: string; root?: number; inPlace: boolean }): void;
+  /** `read`: the buffer the checked call reads back (the output, or the input where the rank has none). */
+  setup(o: { kind: string; count: number; dtype: string; op: string; root?: number; inPlace: boolean; read: 'output' | 'input' }): void;
   /**
    * Copies this rank's buffers in as the host made them (`allocateBuffers` + `prepareRank`):
    * the input's bytes in the case's dtype, the output's with its poison.
    */
   upload(input: Uint8Array, output: Uint8Array): void;
-  /** One call; poll() gives the bytes of the buffer the check reads (the output, or the input where the rank has no output). */
-  startChecked(read: 'output' | 'input'): void;
+  /** One call; poll() gives the bytes of the buffer `setup`'s `read` names. */
+  startChecked(): void;
   /** n calls between CUDA events; poll() gives milliseconds. */
   startTime(iterations: number): void;
   poll(): undefined | true | number | Uint8Array;
   /** ncclCommAbort (also ends a call in progress); returns NCCL's last error text. */
   abort(): string;
   dispose(): void;
+}
+
+/** A group call over several ranks in flight (see `NativeAddon.ncclGroupConnect`). */
+export interface NativeGroupCall<T> {
+  poll(): T | undefined;
 }
 
 /** The addon's exports (native/src/addon.cc). */
@@ -153,6 +159,15 @@ export interface NativeAddon {
   NcclComm: new (o: { device: number; nranks: number; rank: number }) => NativeNcclComm;
   /** ncclGetUniqueId: the 128 bytes every rank of a new communicator needs. */
   ncclUniqueId(): Uint8Array;
+  /**
+   * Several ranks of this process driven by one thread (`--gpus-per-process`), each call one
+   * ncclGroupStart/ncclGroupEnd over them (native/src/nccl_comm.cc). Each returns a handle
+   * whose poll() gives undefined while the call runs, then its outcome once (or throws):
+   * true for connect, each rank's output bytes for checked, each rank's milliseconds for time.
+   */
+  ncclGroupConnect(comms: NativeNcclComm[], uniqueId: Uint8Array): NativeGroupCall<true>;
+  ncclGroupChecked(comms: NativeNcclComm[]): NativeGroupCall<Uint8Array[]>;
+  ncclGroupTime(comms: NativeNcclComm[], iterations: number): NativeGroupCall<number[]>;
   /**
    * dst = dst ⊕ src (or a ⊕ src when `a` is given) element-wise on the host, bit for bit as
    * src/collectives/ops.ts (native/src/reduce.cc).

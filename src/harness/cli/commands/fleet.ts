@@ -38,6 +38,10 @@ interface FleetCliOptions {
   pingSamples: number;
   pairsAtOnce: number;
   allreduceBytes: number;
+  memcpy: string;
+  memcpyBytes: number;
+  allreduceK: number;
+  bisect: boolean;
   json?: string;
   out: string;
   excludeFile?: string;
@@ -77,7 +81,11 @@ export const fleetCommand: CliCommand = {
       .option('--pair-samples <n>', 'bandwidth samples per pair', intIn(3, 10_000), 10)
       .option('--ping-samples <n>', 'latency samples per pair', intIn(3, 100_000), 50)
       .option('--pairs-at-once <k>', 'measure at most k pairs of a round at once (k-batches; 0: every pair that fits the hosts\' cores): less load on a shared fabric or host', intIn(0, 65536), 0)
+      .option('--memcpy <backend>', 'device copy on every node after the matmul: auto (the matmul\'s backend where it has a memcpy kernel, else any backend that has one, hardware first), none, or an id', 'auto')
+      .option('--memcpy-bytes <size>', 'bytes per copy (0: 256 MiB on a hardware device, 16 MiB on a software adapter)', (v: string) => (v === '0' ? 0 : byteSize(v)), 0)
       .option('--allreduce-bytes <size>', 'whole-group ring all-reduce size (0: none)', (v: string) => (v === '0' ? 0 : byteSize(v)), 1024 * 1024)
+      .option('--allreduce-k <k>', 'also ring all-reduces over consecutive batches of k ranks, all at once, judged against each other (0: none)', intIn(0, 65536), 0)
+      .option('--no-bisect', 'do not bisect a whole-group all-reduce that is slow against what its pairs predict')
       .option('--json <file>', 'results file (gpubench.results/v1 with a `fleet` section), written as phases complete')
       .option('--out <dir>', 'directory for the results file when --json is not given', 'results')
       .option('--exclude-file <file>', 'write the suspect hosts here as a Slurm hostlist (for sbatch --exclude); empty when none')
@@ -89,6 +97,7 @@ export const fleetCommand: CliCommand = {
         const [{ isLoopback }, { runFleet }] = await Promise.all([import('../../../collectives/control/coordinator.js'), import('../../../fleet/run-fleet.js')]);
         if (opts.worldSize !== undefined && !isLoopback(opts.host) && !token)
           throw new UsageError(`binding ${opts.host} exposes the coordinator beyond this machine: give a token (or GPUBENCH_TOKEN)`, '--token');
+        if (opts.memcpyBytes % 4 !== 0) throw new UsageError(`--memcpy-bytes must be a multiple of 4, not ${opts.memcpyBytes}`, '--memcpy-bytes');
         const worldSize = (opts.localNodes ?? opts.worldSize)!;
         process.exitCode = await runFleet({
           coordinator: {
@@ -116,6 +125,10 @@ export const fleetCommand: CliCommand = {
           pingSamples: opts.pingSamples,
           pairsAtOnce: opts.pairsAtOnce,
           allreduceBytes: opts.allreduceBytes,
+          memcpyBackend: opts.memcpy,
+          memcpyBytes: opts.memcpyBytes,
+          allreduceK: opts.allreduceK,
+          bisect: opts.bisect,
           jsonPath: opts.json ?? join(opts.out, `gpubench-fleet-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
           excludeFile: opts.excludeFile,
           argv: redactArgv(process.argv.slice(2)),

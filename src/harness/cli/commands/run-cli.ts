@@ -7,7 +7,8 @@ import { loadSuite } from '../../suite.js';
 import { planRun } from '../../plan.js';
 import { recordFailedStart, runPlan } from '../../runner.js';
 import { redactArgv } from '../../redact.js';
-import { disposeBackends } from '../../registry.js';
+import { disposeBackends, forgetProbe } from '../../registry.js';
+import { RANK_BACKENDS } from '../../../collectives/control/protocol.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
@@ -44,8 +45,12 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
   const argv = redactArgv(rawArgv);
   if (opts.format !== undefined && !(CONSOLE_FORMATS as readonly string[]).includes(opts.format))
     throw new UsageError(`"${opts.format}" is not one of ${CONSOLE_FORMATS.join(', ')}`, '--format');
-  if (opts.localNodes !== undefined)
-    clusterSettings = { worldSize: opts.localNodes, localNodes: opts.localNodes, host: '127.0.0.1', port: 0, token: randomBytes(16).toString('hex') };
+  if (opts.gpusPerProcess !== undefined && opts.localNodes === undefined)
+    throw new UsageError('--gpus-per-process runs several ranks in each of --local-nodes\' worker processes: give --local-nodes too (or start `gpubench worker --gpus-per-process N`)', '--gpus-per-process');
+  if (opts.localNodes !== undefined) {
+    const gpus = opts.gpusPerProcess ?? 1;
+    clusterSettings = { worldSize: opts.localNodes * gpus, localNodes: opts.localNodes, gpusPerProcess: gpus, host: '127.0.0.1', port: 0, token: randomBytes(16).toString('hex') };
+  }
   if (clusterSettings) {
     clusterSettings.average = AVERAGE_MODES[opts.average ?? 1];
     // nccl-tests' -T: a case that has not ended on every rank by then fails the run, naming the ranks.
@@ -92,7 +97,11 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
       },
     };
     let plan = await planRun(suite, filters);
-    for (const u of plan.unavailable) process.stderr.write(`gpubench: ${u.backend} unavailable: ${u.reason}\n`);
+    const sayUnavailable = () => {
+      for (const u of plan.unavailable) process.stderr.write(`gpubench: ${u.backend} unavailable: ${u.reason}\n`);
+    };
+    // A world's plan is final once its workers have joined (what they probed decides `nccl`).
+    if (!clusterSettings) sayUnavailable();
     const jsonPath = opts.json ?? join(opts.out, `gpubench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     const fileReporter = new ResultsFileReporter(jsonPath);
     const consoleReporters = opts.format === 'nccl-tests' ? [new NcclTestsReporter(process.stdout, opts.minBusbw)] : await loadReporters(opts.reporter);
@@ -108,9 +117,12 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
         process.stderr.write(`results: ${jsonPath} (status failed)\n`);
         throw err;
       }
-      // Case ids carry the topology (ranks and hosts): plan again now that the hosts are known.
-      setWorld({ ranks: clusterSettings.worldSize, hosts: cluster.hosts });
+      // Case ids carry the topology (ranks and hosts), and backends whose cases run on every
+      // rank are available as the workers' own probes say: plan again now that both are known.
+      setWorld({ ranks: clusterSettings.worldSize, hosts: cluster.hosts, workers: cluster.workers });
+      for (const b of RANK_BACKENDS) forgetProbe(b);
       plan = await planRun(suite, filters);
+      sayUnavailable();
     }
     const results = await runPlan(plan, {
       measure,

@@ -26,6 +26,8 @@ export interface RunCliOptions {
   report?: string[];
   /** Start a coordinator and this many worker processes on loopback. */
   localNodes?: number;
+  /** With `--local-nodes`: GPUs (ranks) each worker process drives. */
+  gpusPerProcess?: number;
   minBytes?: number;
   maxBytes?: number;
   stepFactor?: number;
@@ -49,7 +51,7 @@ export interface RunCliOptions {
 }
 
 /** A multi-process run's coordinator settings (from `gpubench coordinator`, or made up for `--local-nodes`). */
-export type ClusterSettings = CoordinatorOptions & { localNodes?: number; average?: AverageMode };
+export type ClusterSettings = CoordinatorOptions & { localNodes?: number; gpusPerProcess?: number; average?: AverageMode };
 
 /**
  * Runs the command; returns the exit code. The work is in `run-cli.ts`, imported here so
@@ -103,6 +105,7 @@ export const runCommand: CliCommand = {
         .description('run a suite: every case checked against a float64 reference, timed, written to a results file'),
     )
       .option('--local-nodes <n>', 'multi-process run on this machine: a coordinator and N worker processes on loopback (collectives run on every rank)', intIn(1, 256))
+      .option('--gpus-per-process <n>', 'with --local-nodes: each worker process drives N GPUs as N consecutive ranks (NCCL group calls); the world has N × local-nodes ranks', intIn(1, 64))
       .action(async (opts: RunCliOptions) => {
         // Commander appends repeatable list values to the default; keep only what was given.
         if (opts.reporter.length > 1 && opts.reporter[0] === 'console') opts.reporter = opts.reporter.slice(1);

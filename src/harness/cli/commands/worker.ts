@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import type { CliCommand } from '../command.js';
 import { UsageError } from '../../errors.js';
-import { ms, portRange } from '../options.js';
+import { intIn, ms, portRange } from '../options.js';
 import { detectLaunch } from '../../../collectives/control/launchers.js';
 
 interface WorkerCliOptions {
@@ -18,6 +18,7 @@ interface WorkerCliOptions {
   dataBind?: string;
   dataPorts?: [number, number];
   connectTimeout: number;
+  gpusPerProcess?: number;
 }
 
 export const workerCommand: CliCommand = {
@@ -31,6 +32,7 @@ export const workerCommand: CliCommand = {
       .option('--data-bind <addr>', 'address the data server binds (default: the data host on loopback, else all interfaces)')
       .option('--data-ports <range>', 'port range for the data server, e.g. 30000-30099 (default: any free port)', portRange)
       .option('--connect-timeout <ms>', 'keep retrying a coordinator that is not up yet for this long', ms, 60_000)
+      .option('--gpus-per-process <n>', 'drive N GPUs as N consecutive ranks (device = local rank × N + i, or GPUBENCH_CUDA_DEVICE=a,b,…); the coordinator\'s --world-size counts ranks', intIn(1, 64))
       .action(async (opts: WorkerCliOptions) => {
         const launch = detectLaunch();
         const coordinator = opts.coordinator ?? launch?.coordinator;
@@ -52,6 +54,7 @@ export const workerCommand: CliCommand = {
           dataPorts: opts.dataPorts,
           connectTimeoutMs: opts.connectTimeout,
           launch,
+          gpusPerProcess: opts.gpusPerProcess,
         });
         process.exitCode = code;
       });

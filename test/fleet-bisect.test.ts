@@ -1,0 +1,86 @@
+/**
+ * Bisection for real: the whole-group ring all-reduce is slow against what the pairs
+ * predict, no pair is suspect, and the bisection localises the slow subgroup. The fault:
+ * rank 3 of six plain workers is moved into a cgroup with a CPU quota of 2% of a core (`cpu.max`) as the
+ * all-reduce phase begins — a node that measures fine alone and in pairs but slows under
+ * sustained load, as a GPU does when it heats up. Its matmul and links were measured before,
+ * healthy; the bisection (halves 0-2 | 3-5, then 0,1 | 3,4 at once) must name a subgroup
+ * holding rank 3 and nothing else, with no node or link suspect; 2 runs of 2.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, ROOT, startCli, type StartedCli } from './helpers/cli.js';
+import { freePort } from './helpers/free-port.js';
+import { cpuThrottleMissing, makeThrottle, type Throttle } from './helpers/cpu-throttle.js';
+
+const REQUIRE = process.env.GPUBENCH_REQUIRE_CLUSTER === '1';
+const missing = cpuThrottleMissing();
+if (missing && REQUIRE) throw new Error(`GPUBENCH_REQUIRE_CLUSTER=1 but the CPU throttle test cannot run: ${missing}`);
+
+/** Fast settings: a small matmul, small messages, few samples; a 256 KiB all-reduce. */
+const FAST = ['--matmul-size', '128', '--sample-ms', '200', '--warmup', '100', '--samples', '6', '--pair-bytes', '1M', '--pair-samples', '8', '--ping-samples', '20', '--allreduce-bytes', '1M', '--memcpy', 'none', '--task-timeout', '60000'];
+const N = 6;
+const SLOW = 3;
+
+const dir = mkdtempSync(join(tmpdir(), 'gpubench-fleet-bisect-'));
+const started: ChildProcess[] = [];
+const clis: StartedCli[] = [];
+let throttle: Throttle | undefined;
+
+afterAll(() => {
+  for (const c of [...started, ...clis.map((x) => x.child)]) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  throttle?.remove();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** One `gpubench worker` with a fixed rank (the explicit launcher's variables). */
+function worker(url: string, rank: number): { child: ChildProcess; exited: Promise<number> } {
+  const env = { ...process.env, GPUBENCH_RANK: String(rank), GPUBENCH_WORLD_SIZE: String(N), GPUBENCH_LOCAL_RANK: String(rank) };
+  const child = spawn(process.execPath, [CLI, 'worker', '--coordinator', url, '--connect-timeout', '20000'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'ignore'] });
+  started.push(child);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 160_000);
+  return { child, exited: new Promise((resolve) => child.on('exit', (code) => { clearTimeout(timer); resolve(code ?? -1); })) };
+}
+
+// Opt-in (GPUBENCH_FLEET_BISECT=1) until the fault is reliable: a CPU quota bites in bursts, so
+// the throttled half's samples overlap the healthy half's (on a host at load 19: 10× slower
+// but p=0.026 with 6 samples; 69% slower, p=0.68 with 10). See the note.
+const optIn = process.env.GPUBENCH_FLEET_BISECT === '1';
+describe.skipIf(missing !== undefined || !optIn)(`gpubench fleet bisects a slow whole-group all-reduce${missing ? ` (skipped: ${missing})` : !optIn ? ' (skipped: opt-in with GPUBENCH_FLEET_BISECT=1, the cgroup fault is not yet reliable)' : ''}`, () => {
+  it('localises the subgroup of a rank throttled during the all-reduce, 2 runs of 2', async () => {
+    throttle = makeThrottle('fleet-bisect', 0.02);
+    for (let run = 1; run <= 2; run++) {
+      const t0 = performance.now();
+      const port = await freePort();
+      const json = join(dir, `run${run}.json`);
+      const fleet = startCli(['fleet', '--world-size', String(N), '--port', String(port), '--json', json, ...FAST], 170_000);
+      clis.push(fleet);
+      await fleet.waitFor(/listening on ws:/);
+      const url = `ws://127.0.0.1:${port}`;
+      const workers = Array.from({ length: N }, (_, r) => worker(url, r));
+      await fleet.waitFor(/phase 3\/3: ring all-reduce/);
+      writeFileSync(throttle!.procs, String(workers[SLOW]!.child.pid));
+      const code = await fleet.exited;
+      await Promise.all(workers.map((w) => w.exited));
+      // Out of the cgroup's procs as the process is gone: nothing to undo between runs.
+      const r = JSON.parse(readFileSync(json, 'utf8'));
+      const f = r.fleet;
+      if (process.env.GPUBENCH_FLEET_KEEP) writeFileSync(join(process.env.GPUBENCH_FLEET_KEEP, `bisect-run${run}.json`), JSON.stringify(r));
+      const levels = (f.bisection?.levels ?? []).map((l: { judged: { ranks: number[]; value: number; slowdown: number; p: number }[] }) => l.judged.map((j) => `${j.ranks.join(',')}: ${j.value.toPrecision(3)} GB/s (${(100 * j.slowdown).toFixed(0)}%, p=${j.p.toPrecision(2)})`).join(' | '));
+      process.stderr.write(`run ${run}: ${((performance.now() - t0) / 1000).toFixed(1)} s, exit ${code}; phases ${JSON.stringify(f.phaseMs)}; ring ${JSON.stringify(f.allreduce.predicted)}; levels:\n  ${levels.join('\n  ')}\nsuspects:\n${f.suspects.map((s: { evidence: string }) => `  ${s.evidence}`).join('\n')}\n`);
+      expect(code, fleet.stderr()).toBe(1);
+      expect(r.run.status).toBe('complete');
+      expect(f.allreduce.predicted.slow).toBe(true);
+      expect(f.bisection.skipped).toBeUndefined();
+      expect(f.bisection.localised).toContain(SLOW);
+      expect(f.bisection.localised.length).toBeLessThan(N / 2 + 1);
+      // The one suspect is the subgroup, found by bisection; no node, no link.
+      expect(f.suspects).toHaveLength(1);
+      expect(f.suspects[0]).toMatchObject({ kind: 'group', via: 'bisection', ranks: f.bisection.localised });
+      expect(f.suspects[0].evidence).toMatch(/ring all-reduce busbw .* slower/);
+    }
+  }, 340_000);
+});
