@@ -55,10 +55,10 @@ function suiteFile(workloads: string[]): string {
 const FAST = () => ['--suite', suiteFile(KINDS.map((k) => `  - { workload: ${k}, backends: [nccl], minBytes: 256, maxBytes: 256 }`)), '-n', '1', '-w', '0'];
 
 /** `gpubench run --local-nodes 4 …` on four fake GPUs; the rendezvous folders go to a folder of the test's own. */
-function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+function run(args: string[], env: NodeJS.ProcessEnv = {}, processes: string[] = ['--local-nodes', '4']) {
   const dir = tmp();
   const out = join(dir, 'r.json');
-  const r = gpubench(['run', '--local-nodes', '4', '--backends', 'nccl', ...args, '--json', out, '--reporter', 'silent'], {
+  const r = gpubench(['run', ...processes, '--backends', 'nccl', ...args, '--json', out, '--reporter', 'silent'], {
     GPUBENCH_CUDA_LIBRARY_PATH: fakes,
     FAKE_CUDA: 'host',
     FAKE_CUDA_DEVICES: '4',
@@ -106,6 +106,13 @@ describe(`every collective and dtype on nccl across worker processes (fake GPUs)
     });
     expectCheckedOnEveryRank(r.res.cases);
     expect(r.leftovers).toEqual([]);
+  });
+
+  withFakes('two processes of two GPUs each (--gpus-per-process 2, each process\'s calls in one NCCL group): every collective ok on every rank', () => {
+    const r = run(['--workloads', KINDS.join(','), '-b', '256', '-e', '256', '--root', '1', '-d', 'uint64', ...FAST()], {}, ['--local-nodes', '2', '--gpus-per-process', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.res.cases.map((c) => c.workload)).toEqual([...KINDS]);
+    expectCheckedOnEveryRank(r.res.cases);
   });
 
   withFakes('roots (--root 2), in and out of place, int32 avg (NCCL divides toward zero), -c 2: each checked call counted; alltoall and sendrecv in place skipped, saying why', () => {
