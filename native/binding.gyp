@@ -9,6 +9,7 @@
         "src/gemm.cc",
         "src/copy.cc",
         "src/nvml.cc",
+        "src/topology.cc",
         "src/nccl.cc",
         "src/nccl_comm.cc",
         "src/reduce.cc"

@@ -12,3 +12,7 @@ export { summarize } from './harness/stats.js';
 export { measure, DEFAULT_MEASURE, type MeasureOptions } from './harness/measure.js';
 export type { MatmulParams, MatmulData } from './kernels/matmul/workload.js';
 export type { MemcpyParams, MemcpyData } from './kernels/memcpy/workload.js';
+export * from './harness/topology/schema.js';
+export { hostTopology, registerGpuTopologySource, type GpuTopologySource } from './harness/topology/host.js';
+export { applyLink, memoryCeiling, pcieCeiling, nvlinkCeiling, gpuGroupCeiling, networkCeiling } from './harness/topology/links.js';
+export { topologySummary } from './harness/topology/summary.js';

@@ -12,6 +12,7 @@
 #include "nccl_comm.h"
 #include "nvml.h"
 #include "reduce.h"
+#include "topology.h"
 
 namespace gb {
 namespace {
@@ -187,6 +188,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("ncclVersion", Napi::Function::New(env, NcclVersion));
   exports.Set("nvmlInit", Napi::Function::New(env, NvmlInit));
   exports.Set("nvmlDevice", Napi::Function::New(env, NvmlDevice));
+  exports.Set("nvmlTopology", Napi::Function::New(env, NvmlTopology));
   exports.Set("roundTrip", Napi::Function::New(env, RoundTrip));
   exports.Set("Gemm", Gemm::Init(env));
   exports.Set("Copy", Copy::Init(env));

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 
 #include "api.h"
+#include "topology.h"
 
 namespace gb {
 
@@ -111,6 +112,16 @@ LibSlot& nvmlSlot() {
     SYM(nvml, nvmlDeviceGetTemperature, "nvmlDeviceGetTemperature"),
     OPT(nvml, nvmlDeviceGetCurrentClocksThrottleReasons, "nvmlDeviceGetCurrentClocksEventReasons",
         "nvmlDeviceGetCurrentClocksThrottleReasons"),
+    // Topology (topology.cc): all optional, so a driver without them still loads.
+    OPT(nvmlTopo, nvmlDeviceGetNvLinkState, "nvmlDeviceGetNvLinkState"),
+    OPT(nvmlTopo, nvmlDeviceGetNvLinkVersion, "nvmlDeviceGetNvLinkVersion"),
+    OPT(nvmlTopo, nvmlDeviceGetNvLinkRemotePciInfo, "nvmlDeviceGetNvLinkRemotePciInfo_v2"),
+    OPT(nvmlTopo, nvmlDeviceGetMaxPcieLinkGeneration, "nvmlDeviceGetMaxPcieLinkGeneration"),
+    OPT(nvmlTopo, nvmlDeviceGetCurrPcieLinkGeneration, "nvmlDeviceGetCurrPcieLinkGeneration"),
+    OPT(nvmlTopo, nvmlDeviceGetMaxPcieLinkWidth, "nvmlDeviceGetMaxPcieLinkWidth"),
+    OPT(nvmlTopo, nvmlDeviceGetCurrPcieLinkWidth, "nvmlDeviceGetCurrPcieLinkWidth"),
+    OPT(nvmlTopo, nvmlDeviceGetCpuAffinity, "nvmlDeviceGetCpuAffinity"),
+    OPT(nvmlTopo, nvmlDeviceGetTopologyCommonAncestor, "nvmlDeviceGetTopologyCommonAncestor"),
   }};
   return s;
 }

@@ -161,6 +161,8 @@ export async function measureRanks(
 export async function ncclTestsLoop(t: Transport, opts: MeasureOptions, calls: (n: number) => Promise<unknown>): Promise<number[] | undefined> {
   const iters = opts.ncclIters ?? DEFAULT_NCCL_LOOP.iters;
   const warmupIters = opts.ncclWarmupIters ?? DEFAULT_NCCL_LOOP.warmupIters;
+  // No loop asked for (fleet passes 0): no nccl-tests figure, rather than a time per 0 calls.
+  if (iters < 1) return undefined;
   if (warmupIters > 0) await calls(warmupIters);
   await barrier(t);
   const t0 = performance.now();

@@ -3,6 +3,7 @@
  * one object each, registered in the registry. Adding a backend never edits the harness.
  */
 import type { DeviceInfo, Impl, Telemetry, TimerKind, WorkloadId } from './results/schema.js';
+import type { LinkSpec } from './topology/schema.js';
 
 /** What `probe()` found: usable with its devices, or not with a reason a person can act on. */
 export type ProbeResult =
@@ -52,6 +53,11 @@ export interface PreparedCase {
    * measuring; the runner adds avgWatts, energyJ and tflopsPerWatt to the metrics from it.
    */
   telemetry?(): Telemetry | undefined;
+  /**
+   * The ceiling of the link the case's data crosses (HBM, PCIe, NVLink, network), where
+   * known; the runner records it and the case's percent of it (`link`, `metrics.pctOfLink`).
+   */
+  link?(): LinkSpec | undefined;
   /** Frees the case's buffers. */
   dispose(): Promise<void>;
 }

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { arch, cpus, hostname, release, totalmem, type } from 'node:os';
 import type { Environment } from './results/schema.js';
 import { PACKAGE_ROOT } from './version.js';
+import { hostTopology, type HostTopologyOptions } from './topology/host.js';
 
 /** Packages whose versions matter to the numbers. */
 const TRACKED = [
@@ -27,8 +28,11 @@ export function installedVersion(name: string): string | undefined {
   }
 }
 
-/** Host, OS, CPU, memory, Node and package versions of this machine. */
-export function fingerprint(): Environment {
+/**
+ * Host, OS, CPU, memory, Node and package versions and the topology of this machine
+ * (`dataHost`: a worker's data address, naming the interface that carries its links).
+ */
+export function fingerprint(o: Pick<HostTopologyOptions, 'dataHost'> = {}): Environment {
   const packages: Record<string, string> = {};
   const self = installedVersion('gpubench') ?? (JSON.parse(readFileSync(`${PACKAGE_ROOT}/package.json`, 'utf8')) as { version: string }).version;
   packages.gpubench = self;
@@ -46,6 +50,7 @@ export function fingerprint(): Environment {
     memoryBytes: totalmem(),
     node: process.version,
     packages,
+    topology: hostTopology(o),
     nodes: [],
   };
 }

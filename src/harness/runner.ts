@@ -15,6 +15,7 @@ import { freshSeed } from './random.js';
 import { summarize } from './stats.js';
 import { fingerprint } from './environment.js';
 import { packageVersion } from './version.js';
+import { applyLink } from './topology/links.js';
 
 /** How to run a plan. */
 export interface RunOptions {
@@ -86,6 +87,7 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
       result.metrics.energyJ = tel.energyJ;
       if (result.metrics.tflops !== undefined && tel.avgWatts > 0) result.metrics.tflopsPerWatt = result.metrics.tflops / tel.avgWatts;
     }
+    applyLink(result, prepared.link?.());
     const fallback = prepared.fallbackReason?.();
     if (fallback) {
       result.reason = `not counted: ${fallback}`;

@@ -3,9 +3,10 @@
  * the real sonames, exporting the entry points the addon resolves (read from the addon
  * itself, so they cannot drift). A fake driver has one "GPU" and answers every call with
  * success; FAKE_CUDA=nodevice makes cuInit fail with CUDA_ERROR_NO_DEVICE, FAKE_CUDA=zero
- * reports no devices, FAKE_CUDA_DEVICES=n reports n. Fake NVML fails nvmlInit with "Driver Not
- * Loaded"; fake NCCL reports version 2.27.3 (FAKE_NCCL_VERSION=code: another) and fails
- * ncclCommInitAll with ncclUnhandledCudaError
+ * reports no devices, FAKE_CUDA_DEVICES=n reports n (each its own UUID, PCI bus and NVML
+ * handle). Fake NVML fails nvmlInit with "Driver Not Loaded" unless FAKE_NVML is set (then a
+ * 350 W board with fake topology: see the NVML entries below); fake NCCL reports version
+ * 2.27.3 (FAKE_NCCL_VERSION=code: another) and fails ncclCommInitAll with ncclUnhandledCudaError
  * unless FAKE_NCCL is set; FAKE_NCCL=multi is NCCL across processes, one rank each
  * (fake-nccl-multi.c: ncclGetUniqueId, ncclCommInitRank, the collectives on host memory,
  * and ncclGroupStart/End deferring the calls between them as NCCL does).
@@ -34,10 +35,11 @@ const SPECIAL: Record<string, string> = {
     'int cuDeviceGetCount(int* n) { const char* m = getenv("FAKE_CUDA"); const char* d = getenv("FAKE_CUDA_DEVICES"); *n = m && !strcmp(m, "zero") ? 0 : d ? atoi(d) : 1; return 0; }',
   cuDeviceGet: 'int cuDeviceGet(int* d, int i) { *d = i; return 0; }',
   cuDeviceGetName: 'int cuDeviceGetName(char* n, int len, int d) { strncpy(n, "NVIDIA Fake H100 80GB HBM3", len); return 0; }',
-  cuDeviceGetUuid_v2: 'int cuDeviceGetUuid_v2(unsigned char* u, int d) { for (int i = 0; i < 16; i++) u[i] = (unsigned char)(i * 17); return 0; }',
+  // Device d's UUID differs from device 0's in byte 14 (…-aabbccdd(ee+d)ff), its PCI bus is 0x1b + d.
+  cuDeviceGetUuid_v2: 'int cuDeviceGetUuid_v2(unsigned char* u, int d) { for (int i = 0; i < 16; i++) u[i] = (unsigned char)(i * 17); u[14] = (unsigned char)(238 + d); return 0; }',
   cuDeviceTotalMem_v2: 'int cuDeviceTotalMem_v2(size_t* b, int d) { *b = (size_t)80 << 30; return 0; }',
   cuDeviceGetAttribute:
-    'int cuDeviceGetAttribute(int* v, int a, int d) { *v = a == 16 ? 132 : a == 75 ? 9 : a == 76 ? 0 : a == 38 ? 52428800 : a == 33 ? 0x1b : 0; return 0; }',
+    'int cuDeviceGetAttribute(int* v, int a, int d) { *v = a == 16 ? 132 : a == 75 ? 9 : a == 76 ? 0 : a == 38 ? 52428800 : a == 33 ? 0x1b + d : 0; return 0; }',
   // FAKE_CUDA=host: "device" memory is host memory and the copies and memsets really happen,
   // so a whole case (upload, poison, copy, check, timing) runs; otherwise they do nothing.
   cuMemAlloc_v2: 'int cuMemAlloc_v2(unsigned long long* p, size_t n) { if (getenv("FAKE_CUDA_OOM")) return 2; *p = (unsigned long long)(host() ? malloc(n) : (void*)0x10000); return 0; }',
@@ -59,7 +61,9 @@ const SPECIAL: Record<string, string> = {
   // FAKE_NVML=ok: a board drawing 350 W at 1980 MHz, its energy counter following wall time.
   nvmlInit_v2: 'int nvmlInit_v2(void) { return getenv("FAKE_NVML") ? 0 : 9; }',
   nvmlSystemGetDriverVersion: 'int nvmlSystemGetDriverVersion(char* v, unsigned n) { strncpy(v, "580.00.fake", n); return 0; }',
-  nvmlDeviceGetHandleByUUID: 'int nvmlDeviceGetHandleByUUID(const char* u, void** d) { *d = (void*)0x50; return 0; }',
+  // One handle per fake GPU: 0x50 + d, d read back from the UUID's byte 14 (see cuDeviceGetUuid_v2).
+  nvmlDeviceGetHandleByUUID:
+    'int nvmlDeviceGetHandleByUUID(const char* u, void** d) { int b = strlen(u) >= 38 ? (int)strtol((char[]){u[36], u[37], 0}, 0, 16) - 238 : 0; *d = (void*)(size_t)(0x50 + (b < 0 ? 0 : b)); return 0; }',
   nvmlDeviceGetName: 'int nvmlDeviceGetName(void* d, char* v, unsigned n) { strncpy(v, "NVIDIA Fake H100 80GB HBM3", n); return 0; }',
   nvmlDeviceGetPowerUsage: 'int nvmlDeviceGetPowerUsage(void* d, unsigned* mw) { *mw = 350000; return 0; }',
   nvmlDeviceGetEnforcedPowerLimit: 'int nvmlDeviceGetEnforcedPowerLimit(void* d, unsigned* mw) { *mw = 700000; return 0; }',
@@ -70,6 +74,20 @@ const SPECIAL: Record<string, string> = {
   // FAKE_NVML_REASONS=mask: the clocks-event reasons (0x8: hw-slowdown); sw-power-cap otherwise.
   nvmlDeviceGetCurrentClocksEventReasons: 'int nvmlDeviceGetCurrentClocksEventReasons(void* d, unsigned long long* r) { *r = getenv("FAKE_NVML_REASONS") ? strtoull(getenv("FAKE_NVML_REASONS"), 0, 0) : 0x4; return 0; }',
   nvmlErrorString: 'const char* nvmlErrorString(int r) { return r == 9 ? "Driver Not Loaded" : "Unknown Error"; }',
+  // Fake topology (FAKE_NVML set): PCIe gen5 x16 running at gen4 x16 (an idle GPU's power-saving
+  // downshift); 18 NVLink slots with links 0-3 active (not a real board's count), NVML version 6
+  // (NVLink 4.0); link 0 reaches the next fake GPU (PCI bus 0x1b + d^1) when there are two or more,
+  // the others a fake NVSwitch at 00000000:FA:00.0; CPUs 0-3 and 8-11; every pair under one PCIe switch.
+  nvmlDeviceGetNvLinkState: 'int nvmlDeviceGetNvLinkState(void* d, unsigned l, int* a) { if (l >= 18) return 2; *a = l < 4; return 0; }',
+  nvmlDeviceGetNvLinkVersion: 'int nvmlDeviceGetNvLinkVersion(void* d, unsigned l, unsigned* v) { if (l >= 18) return 2; *v = 6; return 0; }',
+  nvmlDeviceGetNvLinkRemotePciInfo_v2:
+    'struct fake_pci { char legacy[16]; unsigned dom, bus, dev, did, sid; char busId[32]; }; int nvmlDeviceGetNvLinkRemotePciInfo_v2(void* d, unsigned l, struct fake_pci* p) { const char* n = getenv("FAKE_CUDA_DEVICES"); int me = (int)((size_t)d - 0x50); memset(p, 0, sizeof *p); if (l == 0 && n && atoi(n) >= 2) sprintf(p->busId, "00000000:%02X:00.0", 0x1b + (me ^ 1)); else strcpy(p->busId, "00000000:FA:00.0"); return 0; }',
+  nvmlDeviceGetMaxPcieLinkGeneration: 'int nvmlDeviceGetMaxPcieLinkGeneration(void* d, unsigned* v) { *v = 5; return 0; }',
+  nvmlDeviceGetCurrPcieLinkGeneration: 'int nvmlDeviceGetCurrPcieLinkGeneration(void* d, unsigned* v) { *v = 4; return 0; }',
+  nvmlDeviceGetMaxPcieLinkWidth: 'int nvmlDeviceGetMaxPcieLinkWidth(void* d, unsigned* v) { *v = 16; return 0; }',
+  nvmlDeviceGetCurrPcieLinkWidth: 'int nvmlDeviceGetCurrPcieLinkWidth(void* d, unsigned* v) { *v = 16; return 0; }',
+  nvmlDeviceGetCpuAffinity: 'int nvmlDeviceGetCpuAffinity(void* d, unsigned n, unsigned long* s) { memset(s, 0, n * sizeof *s); s[0] = 0xF0F; return 0; }',
+  nvmlDeviceGetTopologyCommonAncestor: 'int nvmlDeviceGetTopologyCommonAncestor(void* a, void* b, int* level) { *level = 10; return 0; }',
   // FAKE_LT=n: the heuristic offers n (zeroed) candidates; cublasLtMatmul then "runs" and writes nothing.
   cublasLtMatmulAlgoGetHeuristic:
     'int cublasLtMatmulAlgoGetHeuristic(void* h, void* op, void* a, void* b, void* c, void* d, void* p, int req, unsigned char* res, int* ret) { int n = getenv("FAKE_LT") ? atoi(getenv("FAKE_LT")) : 0; if (n > req) n = req; memset(res, 0, 96 * (size_t)n); *ret = n; return 0; }',
@@ -119,7 +137,7 @@ export function buildFakes(addon: NativeAddon, libs: LibraryId[], drop: Partial<
   const dir = mkdtempSync(join(tmpdir(), 'gpubench-fake-cuda-'));
   mkdirSync(dir, { recursive: true });
   for (const id of libs) {
-    const lines = ['#include <stdlib.h>', '#include <string.h>', '#include <stddef.h>', '#include <time.h>', 'static int host(void) { const char* m = getenv("FAKE_CUDA"); return m && !strcmp(m, "host"); }'];
+    const lines = ['#include <stdio.h>', '#include <stdlib.h>', '#include <string.h>', '#include <stddef.h>', '#include <time.h>', 'static int host(void) { const char* m = getenv("FAKE_CUDA"); return m && !strcmp(m, "host"); }'];
     if (id === 'nccl') lines.push(readFileSync(MULTI_NCCL, 'utf8'));
     for (const s of addon.symbols(id)) {
       const name = s.names[0]!;

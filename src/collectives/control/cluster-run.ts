@@ -23,6 +23,9 @@ import { LAUNCHER_VARIABLES } from './launchers.js';
 import { UsageError } from '../../harness/errors.js';
 import type { WorldWorker } from '../world.js';
 import type { RankCaseResult } from '../rank-case.js';
+import { applyLink, gpuGroupCeiling, ncclNetworkCeiling, networkCeiling } from '../../harness/topology/links.js';
+import { backendGpus } from '../../harness/topology/host.js';
+import type { LinkSpec } from '../../harness/topology/schema.js';
 
 const CLI = fileURLToPath(new URL('../../cli.js', import.meta.url));
 
@@ -68,7 +71,7 @@ export interface NcclTestsSettings {
 }
 
 /** Merges every rank's result of one case into the case's result. */
-export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseResult[], hosts: string[], nccl: NcclTestsSettings = { average: 'avg' }): CaseResult {
+export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseResult[], hosts: string[], nccl: NcclTestsSettings = { average: 'avg' }, link?: LinkSpec): CaseResult {
   const workload = getWorkload<CollectiveParams, unknown>(c.workload)!;
   const nodes = new Set(hosts).size;
   const lead = ranks[0]!;
@@ -125,8 +128,26 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
       samplesMs: result.samplesMs,
       rooted: isRooted(p.kind),
     });
+  applyLink(result, link);
   result.status = 'ok';
   return result;
+}
+
+/**
+ * The link a collective across the world's ranks crossed: the network between hosts when the
+ * ranks span several (`ws`: the slowest data interface, which its TCP links cross; `nccl`: the
+ * slowest host's active RDMA ports together, NCCL's own transport); on one host, nccl's GPUs' NVLink or
+ * PCIe (from this process's own NVML: the coordinator runs on the GPU node); `ws` on one
+ * host crosses loopback, which has no ceiling.
+ */
+export function worldLink(backend: string, nodes: { hostname: string; node: Record<string, unknown> }[], ranks: RankCaseResult[]): LinkSpec | undefined {
+  if (new Set(nodes.map((n) => n.hostname)).size > 1) {
+    const hosts = nodes.map((n) => ({ hostname: n.hostname, topology: n.node.topology }));
+    return backend === 'nccl' ? ncclNetworkCeiling(hosts) : networkCeiling(hosts);
+  }
+  if (backend !== 'nccl') return undefined;
+  const used = new Set(ranks.map((r) => /\((cuda:\d+)\)$/.exec(r.device ?? '')?.[1]));
+  return gpuGroupCeiling(backendGpus().gpus.filter((g) => g.id !== undefined && used.has(g.id)));
 }
 
 /**
@@ -181,7 +202,7 @@ export async function startCluster(o: CoordinatorOptions & { localNodes?: number
       try {
         // The layout the coordinator saw decides `auto` for small messages on every rank alike.
         const ranks = await coordinator.runCase(caseIndex++, c.id, { ...callOf(p), cpuBound: coordinator.cpuBound }, freshSeed(), opts.measure, c.backend);
-        return mergeRanks(c, p, ranks, hosts(), { average: o.average ?? 'avg', measure: opts.measure, processes: coordinator.nodes.length });
+        return mergeRanks(c, p, ranks, hosts(), { average: o.average ?? 'avg', measure: opts.measure, processes: coordinator.nodes.length }, worldLink(c.backend, coordinator.nodes, ranks));
       } finally {
         current = undefined;
       }

@@ -143,7 +143,7 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     ws.on('error', (err) => void finish(ExitCode.fault, `coordinator ${opts.coordinator}: ${err.message}`));
     ws.on('close', (code, reason) => void finish(ExitCode.fault, `coordinator closed the connection (${code}${reason.length ? ` ${reason.toString()}` : ''})`));
 
-    const node = fingerprint() as unknown as Record<string, unknown>;
+    const node = fingerprint({ dataHost }) as unknown as Record<string, unknown>;
     delete node.nodes;
     send({
       type: 'hello',

@@ -13,6 +13,8 @@ import { prepareAllReduce, allReduceOptionsError, ncclVersionString, type NcclDt
 import { ncclOneProcessDtypeSupport } from './dtypes.js';
 import type { CudaStack } from '../../kernels/cuda/context.js';
 import { combineTelemetry, openSampler, toTelemetry } from '../../kernels/cuda/telemetry.js';
+import { stackTopology } from '../../kernels/cuda/topology.js';
+import { gpuGroupCeiling } from '../../harness/topology/links.js';
 import { allocateBuffers, type CollectiveCall } from '../collective.js';
 import { bytesOf, encode, F16_TO_F32, fromBf16, view, type CollectiveDtype, type ElementArray } from '../dtypes.js';
 import { checkOutput, prepareRank, ReferenceCache } from '../reference.js';
@@ -157,6 +159,8 @@ export async function setupNcclAllReduce(c: CollectiveCall, data: CollectiveData
     },
     time: timeAll,
     telemetry: () => combineTelemetry(samplers.map((sam) => toTelemetry(sam.summary())).filter((t) => t !== undefined)),
+    // Between the local GPUs: NVLink where every rank's GPU has active links, else PCIe (busbw is what a link carries).
+    link: () => (stack ? gpuGroupCeiling(stackTopology(stack).filter((g) => ar.devices.some((d) => g.id === `cuda:${d}`))) : undefined),
     dispose() {
       for (const sam of samplers) sam.close();
       ar.dispose();

@@ -5,6 +5,7 @@
  * from these zod schemas, so the three cannot drift apart.
  */
 import { z } from 'zod';
+import { GpuTopology, HostTopology, LinkCeiling } from '../topology/schema.js';
 
 /** Version tag written into every results file. */
 export const RESULTS_SCHEMA = 'gpubench.results/v1';
@@ -69,6 +70,8 @@ export const Metrics = z.object({
   energyJ: z.number().optional(),
   /** tflops / avgWatts. */
   tflopsPerWatt: z.number().optional(),
+  /** The case's bandwidth as a percent of the ceiling of the link it crossed (`link` says which figure and which link). */
+  pctOfLink: z.number().optional(),
 }).passthrough();
 export type Metrics = z.infer<typeof Metrics>;
 
@@ -205,6 +208,8 @@ export const CaseResult = z.object({
   warmup: Warmup.optional(),
   /** Collective cases across ranks: the same case in nccl-tests' timing convention. */
   ncclTests: NcclTestsResult.optional(),
+  /** Bandwidth cases: the ceiling of the link the data crossed (memory, PCIe, NVLink, network) and the case's percent of it, where known. */
+  link: LinkCeiling.optional(),
 }).passthrough();
 export type CaseResult = z.infer<typeof CaseResult>;
 
@@ -221,6 +226,8 @@ export const DeviceInfo = z.object({
   limits: z.record(z.string(), z.number()).optional(),
   /** True for software adapters (lavapipe, SwiftShader) and CPU stacks. */
   software: z.boolean().optional(),
+  /** Where the GPU sits: PCIe link, NVLinks, NUMA node, CPU affinity (the `cuda` backend, from NVML and sysfs). */
+  topology: GpuTopology.optional(),
 }).passthrough();
 export type DeviceInfo = z.infer<typeof DeviceInfo>;
 
@@ -233,6 +240,8 @@ export const Environment = z.object({
   memoryBytes: z.number(),
   node: z.string(),
   packages: z.record(z.string(), z.string()),
+  /** GPUs (PCIe, NVLink, NUMA), NICs and RDMA ports of the host; each entry of `nodes` carries its own. */
+  topology: HostTopology.optional(),
   nodes: z.array(z.record(z.string(), z.unknown())),
 }).passthrough();
 export type Environment = z.infer<typeof Environment>;

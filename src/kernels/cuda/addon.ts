@@ -139,6 +139,17 @@ export interface NativeGroupCall<T> {
   poll(): T | undefined;
 }
 
+/** NVML's topology of one GPU (native/src/topology.cc); a fact the driver cannot give is absent. */
+export interface NativeNvmlTopology {
+  pcie: { maxGen?: number; currentGen?: number; maxWidth?: number; currentWidth?: number };
+  /** cpulist of nvmlDeviceGetCpuAffinity ("0-15,32-47"). */
+  cpuAffinity?: string;
+  /** Every link index the GPU answers for (absent without nvmlDeviceGetNvLinkState). */
+  nvlinks?: { link: number; active: boolean; version?: number; remotePciBusId?: string }[];
+  /** nvmlDeviceGetTopologyCommonAncestor with the other GPUs passed (index into the uuids). */
+  peers?: { index: number; level: string }[];
+}
+
 /** The addon's exports (native/src/addon.cc). */
 export interface NativeAddon {
   abi: number;
@@ -151,6 +162,8 @@ export interface NativeAddon {
   ncclVersion(): number;
   nvmlInit(): string;
   nvmlDevice(uuid: string): { name: string; powerLimitW?: number };
+  /** NVLinks, PCIe link, CPU affinity and pairwise common ancestors of these GPUs, in order. */
+  nvmlTopology(uuids: string[]): NativeNvmlTopology[];
   roundTrip(kind: 'f16' | 'bf16' | 'fp8', values: Float32Array): Float32Array;
   Gemm: new (o: { device: number; m: number; n: number; k: number; batch: number; dtype: string; workspaceBytes: number }) => NativeGemm;
   Copy: new (o: { device: number; bytes: number }) => NativeCopy;

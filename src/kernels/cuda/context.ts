@@ -7,6 +7,7 @@ import type { DeviceInfo } from '../../harness/results/schema.js';
 import { loadAddon, type NativeAddon, type NativeDevice } from './addon.js';
 import { native } from './errors.js';
 import { openLibrary, type LibraryStatus } from './libraries.js';
+import { deviceTopology } from './topology.js';
 
 /** An optional library: loaded with what it reports, or not with why. */
 export type Optional<T> = ({ ok: true; path: string } & T) | { ok: false; reason: string };
@@ -108,6 +109,8 @@ export function deviceInfo(s: CudaStack, d: NativeDevice, backend: string): Devi
     uuid: d.uuid,
     pciBusId: d.pciBusId,
   };
+  const topo = deviceTopology(s, d.index);
+  if (topo) info.topology = topo;
   if (s.nvml.ok) {
     try {
       const n = s.addon.nvmlDevice(d.uuid);

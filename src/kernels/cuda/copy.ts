@@ -4,6 +4,8 @@ import type { MemcpyData, MemcpyParams } from '../memcpy/workload.js';
 import { caseDevice, cudaStack } from './context.js';
 import { native, nativeAsync } from './errors.js';
 import { openSampler, sampled, toTelemetry } from './telemetry.js';
+import { findGpu } from '../../harness/peaks.js';
+import { memoryCeiling } from '../../harness/topology/links.js';
 
 export const cudaCopyKernel: KernelConfig<MemcpyParams, MemcpyData> = {
   workload: 'memcpy',
@@ -33,6 +35,8 @@ export const cudaCopyKernel: KernelConfig<MemcpyParams, MemcpyData> = {
       runChecked: async () => native(() => copy.runChecked()),
       time: (n) => sampled(sam, () => nativeAsync(() => copy.timeAsync(n))),
       telemetry: () => (sam ? toTelemetry(sam.summary()) : undefined),
+      // A copy inside one GPU reads and writes its memory: the datasheet HBM bandwidth bounds read+write.
+      link: () => memoryCeiling(dev.name, findGpu(dev.name)),
       async dispose() {
         sam?.close();
         copy.dispose();

@@ -4,6 +4,8 @@ import type { CliCommand } from '../command.js';
 import { disposeBackends, listBackends, probeBackend } from '../../registry.js';
 import { writeJsonAtomic } from '../../../reporters/results-file.js';
 import type { DeviceInfo } from '../../results/schema.js';
+import { hostTopology } from '../../topology/host.js';
+import { renderTopology } from './list-topology.js';
 
 /** One backend as `list --json` reports it. */
 export interface BackendListing {
@@ -38,8 +40,8 @@ export const listCommand: CliCommand = {
   register(program: Command) {
     program
       .command('list')
-      .description('list every backend: available or not (and why), with device facts')
-      .option('--json <file>', 'also write { "backends": [...] } to this file')
+      .description('list every backend: available or not (and why), with device facts, and the GPU and network topology')
+      .option('--json <file>', 'also write { "backends": [...], "topology": {...} } to this file')
       .action(async (opts: { json?: string }) => {
         try {
           const [backends, { default: Table }, { default: pc }] = await Promise.all([listAll(), import('cli-table3'), import('picocolors')]);
@@ -51,7 +53,10 @@ export const listCommand: CliCommand = {
             t.push([b.id, b.available ? pc.green('yes') : pc.yellow('no'), what ?? '']);
           }
           process.stdout.write(`${t.toString()}\n`);
-          if (opts.json) writeJsonAtomic(opts.json, { backends });
+          // After the probes: the cuda backend's NVML facts join sysfs's once its stack is open.
+          const topology = hostTopology();
+          process.stdout.write(`${renderTopology(topology, Table)}\n`);
+          if (opts.json) writeJsonAtomic(opts.json, { backends, topology });
         } finally {
           await disposeBackends();
         }
