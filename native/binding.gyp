@@ -12,7 +12,9 @@
         "src/topology.cc",
         "src/nccl.cc",
         "src/nccl_comm.cc",
-        "src/reduce.cc"
+        "src/reduce.cc",
+        "src/accept.cc",
+        "src/nvml_health.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

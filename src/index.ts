@@ -2,7 +2,7 @@
  * gpubench's programmatic API: the registries a plugin backend registers with, the seams'
  * types, and the results contract.
  */
-export { registerBackend, registerKernel, registerWorkload, listBackends, getBackend, probeBackend } from './harness/registry.js';
+export { registerBackend, registerKernel, registerWorkload, listBackends, getBackend, getKernel, probeBackend } from './harness/registry.js';
 export type { Backend, KernelConfig, PreparedCase, ProbeResult } from './harness/backend.js';
 export type { Workload, CliOverrides, PeakInfo } from './harness/workload.js';
 export type { Reporter } from './harness/reporter.js';

@@ -127,8 +127,8 @@ describe.skipIf(!haveScript)(`gpubench run on a terminal${haveScript ? '' : ' (s
     const cmd = `stty rows 40 cols 160; ${process.execPath} ${CLI} run --backends tfjs-cpu --sizes 32,64 --json ${json} --min-time 200`;
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: '' }, timeout: 120_000 });
     expect(r.status, r.stdout).toBe(0);
-    // The live line: case i/N, elapsed seconds, samples so far.
-    expect(r.stdout).toMatch(/\[1\/2\] matmul\/tfjs-cpu\/f32\/32x32x32 +\d+ s +sample \d+/);
+    // The live line: case i/N, the phase and its seconds, samples so far, the run's elapsed time and ETA.
+    expect(r.stdout).toMatch(/\[1\/2\] matmul\/tfjs-cpu\/f32\/32x32x32 +samples \d+ s +sample \d+ +· run \d+:\d\d, ETA ~\d+:\d\d/);
     expect(r.stdout).toMatch(/\[2\/2\] matmul\/tfjs-cpu\/f32\/64x64x64/);
     expect(r.stdout).toMatch(/\u001b\[2K|\u001b\[1A/); // the line is erased and redrawn
     expect(stripVTControlCharacters(r.stdout)).toMatch(/2 ok, 0 failed, 0 skipped/);

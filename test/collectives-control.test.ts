@@ -207,14 +207,15 @@ describe('collective case ids carry the topology', () => {
 });
 
 describe('progress of a multi-process run', () => {
-  it('the coordinator\'s terminal shows case i/N, the size and the elapsed seconds', () => {
+  it('the coordinator\'s terminal shows case i/N, the size, the phase, its seconds and the run\'s ETA', () => {
     const json = join(tmp(), 'tty.json');
     const cmd = `stty rows 40 cols 200; ${process.execPath} ${CLI} run --workloads allreduce --local-nodes 2 -b 1K -e 4K -f 4 --json ${json} --min-time 1500 --warmup 5`;
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...CLEAN, CI: '' }, timeout: 120_000 });
     expect(r.status, r.stdout).toBe(0);
     const out = stripVTControlCharacters(r.stdout);
-    expect(out).toMatch(/\[1\/2\] allreduce\/ws\/f32\/sum\/auto\/1024\/r2h1 +1 KiB +\d+ s/);
+    // Before rank 0's first sample the case is checking or warming up on the workers.
+    expect(out).toMatch(/\[1\/2\] allreduce\/ws\/f32\/sum\/auto\/1024\/r2h1 +1 KiB +check\/warm-up \d+ s +· run \d+:\d\d, ETA ~\d+:\d\d/);
     // Rank 0 reports its samples while the case runs.
-    expect(out).toMatch(/\[2\/2\] allreduce\/ws\/f32\/sum\/auto\/4096\/r2h1 +4 KiB +\d+ s +sample \d+/);
+    expect(out).toMatch(/\[2\/2\] allreduce\/ws\/f32\/sum\/auto\/4096\/r2h1 +4 KiB +samples \d+ s +sample \d+ +· run \d+:\d\d/);
   });
 });

@@ -2,10 +2,10 @@
  * The regression gate on synthetic sample sets with known answers, its statistics
  * checked against scipy, and the `gpubench compare` exit codes (0 / 1 / 2).
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/harness/cli/main.js';
 import { UsageError } from '../src/harness/errors.js';
 import type { CaseResult, ResultsFile } from '../src/harness/results/schema.js';
@@ -14,6 +14,11 @@ import { compareResults, parseThreshold, type CompareReport } from '../src/repor
 import { compareMarkdown } from '../src/reporters/compare/render.js';
 import { bootstrapRatioOfMedians, mannWhitneyU, median } from '../src/reporters/compare/stats.js';
 import { allreduceCase, matmulCase, nodeResults, resultsFile, samples } from './fixtures/results.js';
+
+const tempDirs: string[] = [];
+afterAll(async () => {
+  for (const d of tempDirs) await rm(d, { recursive: true, force: true });
+});
 
 /** A copy of `c` whose samples are `s` (stats and metrics recomputed as the harness would). */
 function withSamples(c: CaseResult, s: number[]): CaseResult {
@@ -165,14 +170,17 @@ describe('compareResults on sample sets with known answers', () => {
     expect(() => compareResults(resultsFile([a]), resultsFile([c]))).toThrow(/no case id in common/);
   });
 
-  it('warns when BASE and HEAD ran on different GPUs or timers', () => {
+  it('refuses BASE and HEAD from different GPUs (a warning with allowMismatch), and notes a changed timer', () => {
     const { base, head } = pair(1.0, 0.01, 20, 40);
     head.devices = head.devices.map((d) => ({ ...d, name: 'NVIDIA A100-SXM4-80GB' }));
-    head.cases[0] = { ...head.cases[0]!, timer: 'wall-clock' };
-    const r = compareResults(base, head);
-    expect(r.warnings.join()).toMatch(/different devices/);
-    expect(r.cases[0]!.note).toMatch(/timer changed: gpu-timestamp → wall-clock/);
-    expect(compareMarkdown(r)).toMatch(/> \[!WARNING\]\n> BASE and HEAD ran on different devices/);
+    expect(() => compareResults(base, head)).toThrow(UsageError);
+    expect(() => compareResults(base, head)).toThrow(/webgpu GPU\/device: 'NVIDIA H100 80GB HBM3' in BASE, 'NVIDIA A100-SXM4-80GB' in HEAD/);
+    const r = compareResults(base, head, { allowMismatch: true });
+    expect(r.warnings.join()).toMatch(/different machines or stacks.*compared anyway/);
+    expect(compareMarkdown(r)).toMatch(/> \[!WARNING\]\n> BASE .* and HEAD .* ran on different machines or stacks/);
+    const same = pair(1.0, 0.01, 20, 41);
+    same.head.cases[0] = { ...same.head.cases[0]!, timer: 'wall-clock' };
+    expect(compareResults(same.base, same.head).cases[0]!.note).toMatch(/timer changed: gpu-timestamp → wall-clock/);
   });
 
   it('parses thresholds', () => {
@@ -229,6 +237,7 @@ describe('gpubench compare (CLI)', () => {
   }
   async function files(base: unknown, head: unknown): Promise<[string, string]> {
     const dir = await mkdtemp(join(tmpdir(), 'gpubench-compare-'));
+    tempDirs.push(dir);
     const b = join(dir, 'base.json');
     const h = join(dir, 'head.json');
     await writeFile(b, JSON.stringify(base));
@@ -265,6 +274,7 @@ describe('gpubench compare (CLI)', () => {
 describe('gpubench report (CLI)', () => {
   it('writes one format to stdout, several to a folder, and refuses unknown formats', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gpubench-reportcli-'));
+    tempDirs.push(dir);
     const file = join(dir, 'node.json');
     await writeFile(file, JSON.stringify(nodeResults()));
     let out = '';

@@ -4,14 +4,17 @@
  * errors, and a screenshot is kept under build/test-artifacts/ (git-ignored).
  * GPUBENCH_UPDATE_DOCS=1 also refreshes docs/report-fixture.png (synthetic fixture data).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCharts } from '../src/reporters/charts.js';
 import { renderHtml } from '../src/reporters/formats/html.js';
+import type { ResultsFile } from '../src/harness/results/schema.js';
 import { CHROMIUM_FIX, haveChromium, launchChromium, requireChromium } from './chromium.js';
+import { gpubench } from './helpers/cli.js';
 import { allreduceCase, matmulCase, nodeResults, resultsFile } from './fixtures/results.js';
 
 // The page callbacks run in the browser; the test program has no DOM lib (it would
@@ -104,7 +107,7 @@ if (!haveChromium && requireChromium) {
         expect(c.width).toBeGreaterThan(300);
         // Axes, lines and labels paint well over 1% of the canvas; an empty one paints nothing.
         expect(c.painted / c.total, `${c.id} looks empty`).toBeGreaterThan(0.01);
-        expect(c.datasets.map((d) => d.label)).toEqual([...spec.series.map((s) => s.label), ...spec.ceilings.map((x) => x.label)]);
+        expect(c.datasets.map((d) => d.label)).toEqual([...spec.series.map((s) => s.label), ...spec.ceilings.map((x) => x.label), ...(spec.fits ?? []).map((f) => f.label)]);
         expect(c.datasets.slice(0, spec.series.length).map((d) => d.points)).toEqual(spec.series.map((s) => s.points.length));
       }
       // Peak lines from the catalog and the link ceilings are there.
@@ -112,9 +115,13 @@ if (!haveChromium && requireChromium) {
       expect(labels).toContain('H100-SXM5-80GB bf16 peak 989.4 TFLOP/s');
       expect(labels).toContain('link ceiling 12.5 GB/s');
       expect(labels).toContain('H100-SXM5-80GB NVLink per direction 450 GB/s');
+      // Every collective chart carries the alpha-beta fit of each algorithm, as a curve and in the fits table.
+      for (const spec of specs.filter((x) => x.id.startsWith('collective-'))) expect(spec.fits?.length, spec.id).toBe(2);
+      expect(labels).toContainEqual(expect.stringMatching(/^fit ring · f32 · 8 ranks: α [\d.]+ µs, busbw → [\d.]+ GB\/s$/));
+      expect(await page.locator('table.fits tbody tr').count()).toBe(4);
       // The table has a row per case, with the failure marked.
-      expect(await page.locator('tbody tr').count()).toBe(results.cases.length);
-      expect(await page.locator('tr.failed').count()).toBe(2);
+      expect(await page.locator('table.cases tbody tr').count()).toBe(results.cases.length);
+      expect(await page.locator('table.cases tr.failed').count()).toBe(2);
       expect(await page.locator('dl dt').allTextContents()).toContain('cpu');
 
       await page.screenshot({ path: join(ARTIFACTS, 'report-full.png'), fullPage: true });
@@ -140,6 +147,70 @@ if (!haveChromium && requireChromium) {
         'No datasheet peak for these devices and f32 in configs/gpus.yaml.',
         'No link ceiling known for this transport: pass --link-gbps (e.g. 12.5 for 100 GbE) to draw one.',
       ]);
+      await page.close();
+    });
+
+    it('a real multi-process run: the algorithm auto chose per size, the fits, the nodes table, all within 1280 px', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'gpubench-report-'));
+      try {
+        const json = join(dir, 'coll.json');
+        const r = gpubench(['run', '--workloads', 'allreduce', '--local-nodes', '2', '-b', '8', '-e', '4M', '-f', '16', '--min-time', '60', '--warmup', '20', '--max-warmup', '60', '--json', json, '--reporter', 'silent'], { CI: '' }, 90_000);
+        expect(r.code, r.stderr).toBe(0);
+        const real = JSON.parse(await readFile(json, 'utf8')) as ResultsFile;
+        const ran = real.cases.map((c) => c.impl?.kernel);
+        expect(new Set(real.cases.map((c) => c.params.algorithm))).toEqual(new Set(['auto']));
+        const html = renderHtml(real);
+        const file = join(ARTIFACTS, 'report-collectives.html');
+        await writeFile(file, html);
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(String(e)));
+        page.on('console', (m) => {
+          if (m.type() === 'error') errors.push(m.text());
+        });
+        await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+        await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.body.dataset.charts !== undefined, undefined, { timeout: 15_000 });
+        expect(errors).toEqual([]);
+        // The algorithm column says what ran at each size, with what was asked for beside it.
+        const algCells = await page.locator('table.cases tbody tr td:nth-child(4)').allTextContents();
+        expect(algCells).toEqual(ran.map((k) => `${k} (auto), 2 ranks`));
+        // One fit per algorithm that ran, as recorded in the results; each drawn on the chart.
+        const fits = real.collectives?.fits ?? [];
+        expect(fits.length).toBeGreaterThan(0);
+        expect(await page.locator('table.fits tbody tr').count()).toBe(fits.length);
+        const drawn = await page.evaluate(() => {
+          const g = globalThis as unknown as PageGlobals;
+          const c = g.document.querySelectorAll('canvas')[0]!;
+          return g.Chart.getChart(c)!.data.datasets.map((d) => d.label);
+        });
+        for (const f of fits.filter((x) => x.points >= 2)) expect(drawn.some((l) => l.startsWith(`fit ${f.algorithm} · f32 · 2 ranks: α `))).toBe(true);
+        // The ranks' environments as a table: one row per rank, with host and pid.
+        expect(await page.locator('table.nodes tbody tr').count()).toBe(2);
+        const head = await page.locator('table.nodes thead th').allTextContents();
+        expect(head.slice(0, 3)).toEqual(['rank', 'hostname', 'localRank']);
+        expect(head).toContain('pid');
+        // Nothing wider than the window: the page and every table.
+        const widths = await page.evaluate(() => {
+          const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number }; querySelectorAll(s: string): ArrayLike<{ scrollWidth: number; clientWidth: number }> } }).document;
+          return [d.documentElement, ...Array.from(d.querySelectorAll('.table-wrap'))].map((e) => [e.scrollWidth, e.clientWidth] as const);
+        });
+        for (const [scroll, client] of widths) expect(scroll).toBeLessThanOrEqual(client);
+        await page.screenshot({ path: join(ARTIFACTS, 'report-collectives.png'), fullPage: true });
+        await page.close();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }, 120_000);
+
+    it('the node report\'s case table fits a 1280 px window', async () => {
+      const { page } = await open(renderHtml(results, { linkGBps: LINK }), 'report-1280.html');
+      await page.setViewportSize({ width: 1280, height: 900 });
+      const widths = await page.evaluate(() => {
+        const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number }; querySelectorAll(s: string): ArrayLike<{ scrollWidth: number; clientWidth: number }> } }).document;
+        return [d.documentElement, ...Array.from(d.querySelectorAll('.table-wrap'))].map((e) => [e.scrollWidth, e.clientWidth] as const);
+      });
+      expect(widths.length).toBeGreaterThanOrEqual(3);
+      for (const [scroll, client] of widths) expect(scroll).toBeLessThanOrEqual(client);
       await page.close();
     });
 

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "accept.h"
 #include "common.h"
 #include "gemm.h"
 #include "nccl.h"
@@ -200,6 +201,13 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("ncclGroupChecked", Napi::Function::New(env, NcclGroupChecked));
   exports.Set("ncclGroupTime", Napi::Function::New(env, NcclGroupTime));
   registerReduce(env, exports);
+  // Node acceptance (accept.cc, nvml_health.cc).
+  exports.Set("HostCopy", HostCopy::Init(env));
+  exports.Set("PeerCopy", PeerCopy::Init(env));
+  exports.Set("Launch", Launch::Init(env));
+  exports.Set("Burn", Burn::Init(env));
+  exports.Set("canAccessPeer", Napi::Function::New(env, CanAccessPeer));
+  exports.Set("nvmlHealth", Napi::Function::New(env, NvmlHealth));
   return exports;
 }
 

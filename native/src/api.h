@@ -16,6 +16,8 @@ typedef struct CUctx_st* CUcontext;
 typedef struct CUstream_st* CUstream;
 typedef struct CUevent_st* CUevent;
 typedef unsigned long long CUdeviceptr;
+typedef struct CUmod_st* CUmodule;
+typedef struct CUfunc_st* CUfunction;
 struct CUuuid { unsigned char bytes[16]; };
 
 enum : int {
@@ -34,6 +36,11 @@ enum : int {
 // cuMemcpyHtoD / cuMemsetD* calls run, so the poison and the uploads land before a kernel.
 constexpr unsigned CU_STREAM_DEFAULT = 0x0;
 constexpr unsigned CU_EVENT_DEFAULT = 0x0;
+// cuMemHostAlloc: pinned, usable from every context, mapped into the device address space
+// (the SM copy kernel reads and writes it directly).
+constexpr unsigned CU_MEMHOSTALLOC_PORTABLE = 0x01;
+constexpr unsigned CU_MEMHOSTALLOC_DEVICEMAP = 0x02;
+constexpr CUresult CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED = 704;
 
 struct CudaApi {
   CUresult (*cuInit)(unsigned);
@@ -64,6 +71,20 @@ struct CudaApi {
   CUresult (*cuEventRecord)(CUevent, CUstream);
   CUresult (*cuEventSynchronize)(CUevent);
   CUresult (*cuEventElapsedTime)(float*, CUevent, CUevent);
+  // Node acceptance (accept.cc): pinned host memory, async copies, peer copies, PTX kernels.
+  CUresult (*cuMemHostAlloc)(void**, size_t, unsigned);
+  CUresult (*cuMemFreeHost)(void*);
+  CUresult (*cuMemHostGetDevicePointer)(CUdeviceptr*, void*, unsigned);
+  CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void*, size_t, CUstream);
+  CUresult (*cuMemcpyDtoHAsync)(void*, CUdeviceptr, size_t, CUstream);
+  CUresult (*cuMemcpyPeerAsync)(CUdeviceptr, CUcontext, CUdeviceptr, CUcontext, size_t, CUstream);
+  CUresult (*cuDeviceCanAccessPeer)(int*, CUdevice, CUdevice);
+  CUresult (*cuCtxEnablePeerAccess)(CUcontext, unsigned);
+  CUresult (*cuModuleLoadData)(CUmodule*, const void*);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuModuleGetFunction)(CUfunction*, CUmodule, const char*);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, CUstream,
+                             void**, void**);
 };
 
 // ---- cuBLASLt (cublasLt.h, library_types.h) ----------------------------------------------
@@ -94,7 +115,11 @@ enum : int {  // cublasLtMatmulDescAttributes_t
 enum : int {  // cublasLtMatrixLayoutAttribute_t
   CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT = 5, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET = 6,
 };
-enum : int { CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1 };
+enum : int { CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK = 3 };
+// cublasLtReductionScheme_t: INPLACE (1) reduces split-K partials with atomics, whose order
+// varies run to run; the burn compares results bit for bit, so it allows only NONE (0),
+// COMPUTE_TYPE (2) and OUTPUT_TYPE (4).
+constexpr uint32_t CUBLASLT_REDUCTION_SCHEME_DETERMINISTIC = 0x6;
 enum : int {  // cublasLtMatmulAlgoConfigAttributes_t
   CUBLASLT_ALGO_CONFIG_ID = 0, CUBLASLT_ALGO_CONFIG_TILE_ID = 1, CUBLASLT_ALGO_CONFIG_SPLITK_NUM = 2,
   CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME = 3, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING = 4,
@@ -174,6 +199,20 @@ struct NvmlApi {
   nvmlReturn_t (*nvmlDeviceGetCurrentClocksThrottleReasons)(nvmlDevice_t, unsigned long long*);  // optional
 };
 
+// NVML health counters for the burn (nvml_health.cc), every one optional: older GPUs and
+// drivers answer NVML_ERROR_NOT_SUPPORTED and the field is left out.
+enum : int { NVML_MEMORY_ERROR_TYPE_CORRECTED = 0, NVML_MEMORY_ERROR_TYPE_UNCORRECTED = 1 };
+enum : int { NVML_VOLATILE_ECC = 0, NVML_AGGREGATE_ECC = 1 };
+enum : int { NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS = 0, NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR = 1 };
+struct NvmlHealthApi {
+  nvmlReturn_t (*nvmlDeviceGetEccMode)(nvmlDevice_t, int* current, int* pending);
+  nvmlReturn_t (*nvmlDeviceGetTotalEccErrors)(nvmlDevice_t, int errorType, int counterType, unsigned long long*);
+  nvmlReturn_t (*nvmlDeviceGetRetiredPages)(nvmlDevice_t, int cause, unsigned* count, unsigned long long* addresses);
+  nvmlReturn_t (*nvmlDeviceGetRetiredPagesPendingStatus)(nvmlDevice_t, int* pending);
+  nvmlReturn_t (*nvmlDeviceGetRemappedRows)(nvmlDevice_t, unsigned* corrRows, unsigned* uncRows, unsigned* isPending,
+                                            unsigned* failureOccurred);
+};
+
 // ---- Loading --------------------------------------------------------------------------------
 /** One symbol: the names to try in order (newest ABI first) and whether it may be absent. */
 struct SymbolSpec {
@@ -200,6 +239,7 @@ extern CudaApi cu;
 extern CublasLtApi lt;
 extern NcclApi nccl;
 extern NvmlApi nvml;
+extern NvmlHealthApi nvmlHealth;
 
 /** Result of trying candidates: the path loaded, or what went wrong with each. */
 struct LoadResult {

@@ -84,6 +84,8 @@ void disposeWhenIdle(const Napi::CallbackInfo& info, const std::atomic<bool>& bu
 
 /** Makes the device's primary context current on this thread (retained once per device). */
 void useDevice(int ordinal);
+/** The device's primary context (retained once per device), for calls that name two contexts. */
+CUcontext deviceContext(int ordinal);
 void requireLoaded(LibSlot& slot);
 
 // Element conversions between float and the storage types (round to nearest even).

@@ -155,23 +155,24 @@ void requireLoaded(LibSlot& slot) {
   if (!slot.handle) fail("load", std::string(slot.id) + " library is not loaded");
 }
 
-void useDevice(int ordinal) {
+CUcontext deviceContext(int ordinal) {
   requireLoaded(cudaSlot());
   static std::mutex mu;
   static std::map<int, CUcontext> contexts;
   std::lock_guard<std::mutex> lock(mu);
   auto it = contexts.find(ordinal);
+  if (it != contexts.end()) return it->second;
+  CUdevice dev;
+  checkCu(cu.cuDeviceGet(&dev, ordinal), "cuDeviceGet");
+  // The primary context is the one the CUDA runtime, cuBLASLt and NCCL use too.
   CUcontext ctx;
-  if (it == contexts.end()) {
-    CUdevice dev;
-    checkCu(cu.cuDeviceGet(&dev, ordinal), "cuDeviceGet");
-    // The primary context is the one the CUDA runtime, cuBLASLt and NCCL use too.
-    checkCu(cu.cuDevicePrimaryCtxRetain(&ctx, dev), "cuDevicePrimaryCtxRetain");
-    contexts[ordinal] = ctx;
-  } else {
-    ctx = it->second;
-  }
-  checkCu(cu.cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
+  checkCu(cu.cuDevicePrimaryCtxRetain(&ctx, dev), "cuDevicePrimaryCtxRetain");
+  contexts[ordinal] = ctx;
+  return ctx;
+}
+
+void useDevice(int ordinal) {
+  checkCu(cu.cuCtxSetCurrent(deviceContext(ordinal)), "cuCtxSetCurrent");
 }
 
 // ---- conversions --------------------------------------------------------------------------

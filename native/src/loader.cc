@@ -12,6 +12,7 @@ CudaApi cu{};
 CublasLtApi lt{};
 NcclApi nccl{};
 NvmlApi nvml{};
+NvmlHealthApi nvmlHealth{};
 
 #define SYM(api, field, ...) SymbolSpec{{__VA_ARGS__}, reinterpret_cast<void**>(&api.field), false}
 #define OPT(api, field, ...) SymbolSpec{{__VA_ARGS__}, reinterpret_cast<void**>(&api.field), true}
@@ -46,6 +47,19 @@ LibSlot& cudaSlot() {
     SYM(cu, cuEventRecord, "cuEventRecord"),
     SYM(cu, cuEventSynchronize, "cuEventSynchronize"),
     SYM(cu, cuEventElapsedTime, "cuEventElapsedTime_v2", "cuEventElapsedTime"),
+    // Node acceptance (accept.cc).
+    SYM(cu, cuMemHostAlloc, "cuMemHostAlloc"),
+    SYM(cu, cuMemFreeHost, "cuMemFreeHost"),
+    SYM(cu, cuMemHostGetDevicePointer, "cuMemHostGetDevicePointer_v2"),
+    SYM(cu, cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2"),
+    SYM(cu, cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2"),
+    SYM(cu, cuMemcpyPeerAsync, "cuMemcpyPeerAsync"),
+    SYM(cu, cuDeviceCanAccessPeer, "cuDeviceCanAccessPeer"),
+    SYM(cu, cuCtxEnablePeerAccess, "cuCtxEnablePeerAccess"),
+    SYM(cu, cuModuleLoadData, "cuModuleLoadData"),
+    SYM(cu, cuModuleUnload, "cuModuleUnload"),
+    SYM(cu, cuModuleGetFunction, "cuModuleGetFunction"),
+    SYM(cu, cuLaunchKernel, "cuLaunchKernel"),
   }};
   return s;
 }
@@ -122,6 +136,12 @@ LibSlot& nvmlSlot() {
     OPT(nvmlTopo, nvmlDeviceGetCurrPcieLinkWidth, "nvmlDeviceGetCurrPcieLinkWidth"),
     OPT(nvmlTopo, nvmlDeviceGetCpuAffinity, "nvmlDeviceGetCpuAffinity"),
     OPT(nvmlTopo, nvmlDeviceGetTopologyCommonAncestor, "nvmlDeviceGetTopologyCommonAncestor"),
+    // Health counters for the burn (nvml_health.cc).
+    OPT(nvmlHealth, nvmlDeviceGetEccMode, "nvmlDeviceGetEccMode"),
+    OPT(nvmlHealth, nvmlDeviceGetTotalEccErrors, "nvmlDeviceGetTotalEccErrors"),
+    OPT(nvmlHealth, nvmlDeviceGetRetiredPages, "nvmlDeviceGetRetiredPages"),
+    OPT(nvmlHealth, nvmlDeviceGetRetiredPagesPendingStatus, "nvmlDeviceGetRetiredPagesPendingStatus"),
+    OPT(nvmlHealth, nvmlDeviceGetRemappedRows, "nvmlDeviceGetRemappedRows"),
   }};
   return s;
 }

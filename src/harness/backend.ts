@@ -2,7 +2,7 @@
  * The backend seam: one folder per backend under `src/kernels/` (or `src/collectives/`),
  * one object each, registered in the registry. Adding a backend never edits the harness.
  */
-import type { DeviceInfo, Impl, Telemetry, TimerKind, WorkloadId } from './results/schema.js';
+import type { Check, DeviceInfo, Impl, Telemetry, TimerKind, WorkloadId } from './results/schema.js';
 import type { LinkSpec } from './topology/schema.js';
 
 /** What `probe()` found: usable with its devices, or not with a reason a person can act on. */
@@ -54,12 +54,31 @@ export interface PreparedCase {
    */
   telemetry?(): Telemetry | undefined;
   /**
+   * Verifies what the timed runs left (the copies' destinations, the burn's fault counters),
+   * read after the telemetry: a failed check fails the case; `fields` are added to the
+   * case's result either way (e.g. the burn's per-GPU verdicts and health counters).
+   */
+  afterTiming?(): Promise<AfterTiming>;
+  /**
    * The ceiling of the link the case's data crosses (HBM, PCIe, NVLink, network), where
    * known; the runner records it and the case's percent of it (`link`, `metrics.pctOfLink`).
    */
   link?(): LinkSpec | undefined;
   /** Frees the case's buffers. */
   dispose(): Promise<void>;
+}
+
+/** What a kernel's setup may tell the harness while it works (live progress). */
+export interface SetupHooks {
+  phase?(phase: 'autotune'): void;
+}
+
+/** What a case found after its timed runs. */
+export interface AfterTiming {
+  check?: Check;
+  /** Why the case fails when `check` did not pass (default: the wrong count). */
+  reason?: string;
+  fields?: Record<string, unknown>;
 }
 
 /**
@@ -76,6 +95,6 @@ export interface KernelConfig<P = unknown, D = unknown> {
    * undefined. `devices` are what the backend's probe found.
    */
   supports?(params: P, devices: DeviceInfo[]): string | undefined;
-  /** Builds a ready-to-time case on the backend's device. */
-  setup(params: P, data: D): Promise<PreparedCase>;
+  /** Builds a ready-to-time case on the backend's device (`hooks.phase('autotune')` while it times candidates). */
+  setup(params: P, data: D, hooks?: SetupHooks): Promise<PreparedCase>;
 }

@@ -96,10 +96,13 @@ const MAX_MIN_WARMUP_CALLS = 1000;
 /**
  * Warms up, calibrates and samples `task`.
  * @param onSample called after each sample (progress display)
+ * @param onPhase called as warm-up and sampling begin (progress display)
  */
-export async function measure(task: Timed, opts: MeasureOptions, onSample?: (n: number) => void): Promise<Measurement> {
+export async function measure(task: Timed, opts: MeasureOptions, onSample?: (n: number) => void, onPhase?: (phase: 'warm-up' | 'samples') => void): Promise<Measurement> {
   const start = performance.now();
+  onPhase?.('warm-up');
   const { warmup, iterations } = await warmUp(task, opts);
+  onPhase?.('samples');
   const samplesMs: number[] = [];
   let total = 0;
   while (samplesMs.length < opts.maxSamples) {
@@ -128,7 +131,15 @@ async function warmUp(task: Timed, opts: MeasureOptions): Promise<{ warmup: Warm
   const t0 = performance.now();
   const elapsed = () => performance.now() - t0;
   const single: number[] = [];
-  while ((single.length < opts.warmupIterations || elapsed() < opts.warmupMs) && single.length < MAX_MIN_WARMUP_CALLS) single.push(await task.time(1));
+  let turned = 0;
+  while ((single.length < opts.warmupIterations || elapsed() < opts.warmupMs) && single.length < MAX_MIN_WARMUP_CALLS) {
+    single.push(await task.time(1));
+    // A stack whose awaits are all microtasks (tfjs-cpu) would freeze the live progress line for the whole warm-up.
+    if (elapsed() - turned >= 100) {
+      await yieldToEventLoop();
+      turned = elapsed();
+    }
+  }
   // One call alone may be an outlier: the median of the last few calibrates.
   let iterations = calibrate(single.length ? median(single.slice(-5)) : 0, opts);
   let calls = single.length;

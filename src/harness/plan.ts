@@ -94,7 +94,7 @@ export async function planRun(suite: Suite, f: PlanFilters): Promise<Plan> {
         for (const d of probe.devices) devices.set(`${d.backend}|${d.id}`, d);
       }
       const kernel = getKernel(workload.id, backendId)!;
-      for (const params of workload.expand(e, f.overrides, { backend: backendId })) {
+      for (const params of workload.expand(e, f.overrides, { backend: backendId, devices: probe.available ? probe.devices : [] })) {
         const id = workload.caseId(backendId, params as never);
         // Overlapping entries (or overrides that make them equal) must not measure a case twice.
         if (seen.has(id)) continue;

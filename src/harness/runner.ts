@@ -9,7 +9,7 @@ import type { PlannedCase, Plan } from './plan.js';
 import { measure, yieldToEventLoop, type MeasureOptions } from './measure.js';
 import { datasheetPeak } from './peaks.js';
 import { getKernel, getWorkload } from './registry.js';
-import type { Reporter } from './reporter.js';
+import type { CasePhase, Reporter } from './reporter.js';
 import { RESULTS_SCHEMA, type CaseResult, type ResultsFile } from './results/schema.js';
 import { freshSeed } from './random.js';
 import { summarize } from './stats.js';
@@ -53,10 +53,14 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
   };
   if (c.skip) return { ...base, status: 'skipped', reason: c.skip };
   const kernel = getKernel<unknown, unknown>(c.workload, c.backend)!;
+  const phase = (p: CasePhase) => {
+    for (const r of opts.reporters) r.onCasePhase?.(c, p);
+  };
+  phase('setup');
   const data = workload.makeData(c.params, freshSeed());
   let prepared;
   try {
-    prepared = await kernel.setup(c.params, data);
+    prepared = await kernel.setup(c.params, data, { phase });
   } catch (err) {
     return { ...base, status: 'failed', reason: `setup failed: ${errMessage(err)}` };
   }
@@ -64,6 +68,7 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
   if (prepared.impl) result.impl = prepared.impl;
   try {
     // Each checked call (nccl-tests' -c) starts from poisoned outputs (runChecked does it).
+    phase('check');
     let check = workload.check(c.params, data, await prepared.runChecked());
     for (let i = 1; i < (opts.measure.checkIters ?? 1) && check.passed; i++) check = workload.check(c.params, data, await prepared.runChecked());
     result.check = check;
@@ -72,9 +77,9 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
       result.reason = `wrong result: ${err} > tolerance ${result.check.tolerance.toExponential(1)}, ${result.check.wrong} wrong of ${result.check.checked} checked`;
       return result;
     }
-    const m = await measure(prepared, opts.measure, (n) => {
+    const m = await measure(prepared, workload.measureOptions?.(c.params, opts.measure) ?? opts.measure, (n) => {
       for (const r of opts.reporters) r.onCaseSample?.(c, n);
-    });
+    }, phase);
     result.samplesMs = m.samplesMs;
     result.warmup = m.warmup;
     result.stats = summarize(m.samplesMs);
@@ -88,6 +93,17 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
       if (result.metrics.tflops !== undefined && tel.avgWatts > 0) result.metrics.tflopsPerWatt = result.metrics.tflops / tel.avgWatts;
     }
     applyLink(result, prepared.link?.());
+    const after = await prepared.afterTiming?.();
+    if (after?.fields) Object.assign(result, after.fields);
+    if (after?.check) {
+      // The check before the timed runs (on a poisoned output) passed; it is kept beside this one.
+      if (result.check) result.checkBeforeTiming = result.check;
+      result.check = { ...after.check, afterTiming: true };
+      if (!after.check.passed) {
+        result.reason = after.reason ?? `wrong result after the timed runs: ${after.check.wrong} wrong of ${after.check.checked ?? '?'} checked`;
+        return result;
+      }
+    }
     const fallback = prepared.fallbackReason?.();
     if (fallback) {
       result.reason = `not counted: ${fallback}`;
@@ -103,6 +119,11 @@ export async function runCase(c: PlannedCase, opts: RunOptions): Promise<CaseRes
   }
 }
 
+/** The code's commit as CI names it, for history reports (no git subprocess: start-up stays cheap). */
+function commitOf(): string | undefined {
+  return process.env.GPUBENCH_COMMIT || process.env.GITHUB_SHA || process.env.CI_COMMIT_SHA || undefined;
+}
+
 /** The results skeleton of a run about to start: no cases yet, status `partial`. */
 export function newResults(plan: Plan, opts: Pick<RunOptions, 'argv' | 'suite'>): ResultsFile {
   return {
@@ -114,6 +135,7 @@ export function newResults(plan: Plan, opts: Pick<RunOptions, 'argv' | 'suite'>)
       version: packageVersion(),
       status: 'partial',
       ...(opts.suite ? { suite: opts.suite } : {}),
+      ...(commitOf() ? { commit: commitOf() } : {}),
       ...(plan.unavailable.length > 0 ? { unavailable: plan.unavailable } : {}),
     },
     environment: fingerprint(),
@@ -137,6 +159,14 @@ export async function recordFailedStart(plan: Plan, opts: Pick<RunOptions, 'argv
   return results;
 }
 
+/** Asks each workload of the run for its summaries over its cases (workloads that have any). */
+export function addSummaries(results: ResultsFile): void {
+  for (const id of new Set(results.cases.map((c) => c.workload))) {
+    const s = getWorkload(id)?.summarize?.(results.cases.filter((c) => c.workload === id));
+    if (s && s.length > 0) (results.summaries ??= {})[id] = s;
+  }
+}
+
 /** Runs every case of the plan in order, feeding the reporters. */
 export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile> {
   const results = newResults(plan, opts);
@@ -144,7 +174,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile
     for (const r of opts.reporters) await fn(r);
   };
   opts.annotate?.(results);
-  await call((r) => r.onRunStart?.(plan.cases, results));
+  await call((r) => r.onRunStart?.(plan.cases, results, { measure: opts.measure }));
   let stopped = false;
   let fault: unknown;
   const execute = opts.execute ?? runCase;
@@ -168,6 +198,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile
   results.run.finishedAt = new Date().toISOString();
   results.run.status = fault ? 'failed' : stopped ? 'partial' : 'complete';
   if (fault) results.run.fault = errMessage(fault);
+  addSummaries(results);
   opts.finalize?.(results);
   await call((r) => r.onRunEnd?.(results));
   if (fault) throw fault;

@@ -4,7 +4,8 @@
  * harness owns warm-up, repetitions, min-time and statistics.
  */
 import type { z } from 'zod';
-import type { Check, Metrics, WorkloadId } from './results/schema.js';
+import type { MeasureOptions } from './measure.js';
+import type { CaseResult, Check, DeviceInfo, Metrics, Summary, WorkloadId } from './results/schema.js';
 
 /** Options from the command line that override a suite entry (`--sizes`, `--dtypes`…). */
 export interface CliOverrides {
@@ -17,6 +18,8 @@ export interface CliOverrides {
 export interface ExpandContext {
   /** Id of the backend the cases are planned for. */
   backend: string;
+  /** The devices its probe found (none when it is unavailable). */
+  devices?: DeviceInfo[];
 }
 
 /** Facts a workload's metrics need about the device: its datasheet peak, if known. */
@@ -52,4 +55,11 @@ export interface Workload<P, D> {
   check(params: P, data: D, output: Float32Array | Float64Array): Check;
   /** Throughput metrics from the median time of one iteration. */
   metrics(params: P, medianMs: number, peak: PeakInfo): Metrics;
+  /**
+   * The measurement loop this case needs where it differs from the suite's (a soak that
+   * runs for a set time); called with the suite's options.
+   */
+  measureOptions?(params: P, suite: MeasureOptions): MeasureOptions;
+  /** Tables over all this workload's cases of a run (a bandwidth matrix), after the last case. */
+  summarize?(cases: CaseResult[]): Summary[];
 }

@@ -4,6 +4,7 @@
  */
 import './matmul/index.js';
 import './memcpy/index.js';
+import './acceptance/index.js';
 import './webgpu/index.js';
 import './tfjs-webgpu/index.js';
 import './tfjs-node/index.js';

@@ -49,6 +49,25 @@ export function caseAlgorithm(c: CaseResult): string {
   return paramString(c, 'algorithm') ?? 'default';
 }
 
+/**
+ * The algorithm that ran: for the WebSocket collectives `impl.kernel` (what `auto` resolved
+ * to at this size), for NCCL its `NCCL_ALGO` where set; else the one asked for.
+ */
+export function ranAlgorithm(c: CaseResult): string {
+  const kernel = c.impl?.kernel;
+  if (isCollective(c) && kernel && kernel !== 'nccl') return kernel;
+  const forced = c.impl?.config?.NCCL_ALGO;
+  if (typeof forced === 'string') return forced;
+  return caseAlgorithm(c);
+}
+
+/** `tree (auto)` where the algorithm that ran differs from the one asked for, else its name. */
+export function algorithmLabel(c: CaseResult): string {
+  const ran = ranAlgorithm(c);
+  const asked = paramString(c, 'algorithm');
+  return asked !== undefined && asked !== ran ? `${ran} (${asked})` : ran;
+}
+
 /** A short human label of the case's size: `1024×1024×1024` (×batch) or `1 MiB`. */
 export function sizeLabel(c: CaseResult): string {
   if (c.workload === 'matmul') {
@@ -114,7 +133,7 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
  * inversely proportional to time, so the p90 time gives the lower bound.
  */
 export function headline(c: CaseResult): HeadlineMetric | undefined {
-  const key = isCollective(c) ? 'busbwGBps' : c.workload === 'matmul' ? 'tflops' : c.workload === 'memcpy' ? 'bandwidthGBps' : undefined;
+  const key = isCollective(c) ? 'busbwGBps' : c.workload === 'matmul' ? 'tflops' : c.metrics.bandwidthGBps !== undefined ? 'bandwidthGBps' : undefined;
   if (!key) return undefined;
   const value = c.metrics[key];
   if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;

@@ -4,8 +4,9 @@
  * the datasheet peak as a line) and collective busbw vs message size (one chart per
  * collective and backend, one series per algorithm/dtype/ranks, the link ceiling as a line).
  */
-import type { CaseResult, ResultsFile } from '../harness/results/schema.js';
-import { caseAlgorithm, caseDtype, caseOk, caseStats, headline, paramNumber, sizeLabel } from './cases.js';
+import type { AlphaBetaFit, CaseResult, ResultsFile } from '../harness/results/schema.js';
+import { fitSweeps } from '../collectives/fit.js';
+import { caseAlgorithm, caseDtype, caseOk, caseStats, headline, paramNumber, ranAlgorithm, sig, sizeLabel } from './cases.js';
 import { catalogDtype, datasheetPeak, findGpu, loadCatalog, type GpuEntry } from '../harness/peaks.js';
 
 /** One measured point. */
@@ -19,12 +20,22 @@ export interface ChartPoint {
   /** Size as people say it: `4096×4096×4096`, `1 MiB`. */
   size: string;
   medianMs: number;
+  /** Collectives: the algorithm that ran at this size (what `auto` chose). */
+  ran?: string;
 }
 
 /** A measured series. */
 export interface ChartSeries {
   label: string;
   points: ChartPoint[];
+}
+
+/** A fitted model drawn as a curve, e.g. busbw(S) from an alpha-beta fit. */
+export interface FitCurve {
+  label: string;
+  /** The series label whose colour it takes, where one matches. */
+  series?: string;
+  points: { x: number; y: number }[];
 }
 
 /** A horizontal ceiling (datasheet peak or link bandwidth). */
@@ -43,6 +54,8 @@ export interface ChartSpec {
   xFormat: 'size' | 'bytes';
   series: ChartSeries[];
   ceilings: Ceiling[];
+  /** Fitted curves (collectives: the alpha-beta model of each algorithm that ran). */
+  fits?: FitCurve[];
   /** Shown under the chart, e.g. why no ceiling is drawn. */
   note?: string;
 }
@@ -74,7 +87,37 @@ function point(c: CaseResult, x: number, size: string): ChartPoint | undefined {
   const h = headline(c);
   const st = caseStats(c);
   if (!h || !caseOk(c)) return undefined;
-  return { x, y: h.value, lo: h.lower, hi: h.upper, caseId: c.id, size, medianMs: st?.medianMs ?? NaN };
+  return { x, y: h.value, lo: h.lower, hi: h.upper, caseId: c.id, size, medianMs: st?.medianMs ?? NaN, ...(isCollectiveCase(c) ? { ran: ranAlgorithm(c) } : {}) };
+}
+
+const isCollectiveCase = (c: CaseResult): boolean => c.workload !== 'matmul' && c.workload !== 'memcpy';
+
+/** The run's alpha-beta fits: those it recorded, else fitted here from its cases (older files, merged reports). */
+export function collectiveFits(results: ResultsFile): AlphaBetaFit[] {
+  return results.collectives?.fits ?? fitSweeps(results.cases);
+}
+
+/** Label of a fit: its algorithm, dtype, ranks and the two parameters. */
+export function fitLabel(f: AlphaBetaFit): string {
+  const bw = f.busbwGBps !== null ? `, busbw → ${sig(f.busbwGBps, 3)} GB/s` : '';
+  return `fit ${f.algorithm} · ${f.dtype} · ${f.ranks} ranks: α ${sig(f.alphaUs, 3)} µs${bw}`;
+}
+
+/**
+ * busbw along a fit over the sizes it was fitted on: busbw(S) = S / (α + β·S) × bus factor,
+ * 24 points evenly spaced on the log axis.
+ */
+export function fitCurve(f: AlphaBetaFit, busFactor: number): { x: number; y: number }[] {
+  const alpha = f.alphaUs / 1e6;
+  const beta = f.betaNsPerByte / 1e9;
+  const lo = Math.log(Math.max(f.minBytes, 1));
+  const hi = Math.log(Math.max(f.maxBytes, 1));
+  const n = hi > lo ? 24 : 1;
+  return Array.from({ length: n }, (_, i) => {
+    const x = Math.exp(n === 1 ? lo : lo + ((hi - lo) * i) / (n - 1));
+    const t = alpha + beta * x;
+    return { x, y: t > 0 ? (x / t / 1e9) * busFactor : 0 };
+  });
 }
 
 /** Matmul charts, one per dtype. */
@@ -166,6 +209,15 @@ export function collectiveCharts(results: ResultsFile, opts: ChartOptions = {}):
     } else {
       note = 'No link ceiling known for this transport: pass --link-gbps (e.g. 12.5 for 100 GbE) to draw one.';
     }
+    const fits: FitCurve[] = collectiveFits(results)
+      .filter((f) => f.workload === workload && f.backend === backend && f.points >= 2)
+      .map((f) => {
+        // The bus factor the run applied: busbw / algbw of a case of this fit.
+        const member = list.find((c) => ranAlgorithm(c) === f.algorithm && paramNumber(c, 'ranks') === f.ranks && c.metrics.algbwGBps);
+        const factor = f.busbwGBps !== null && f.algbwGBps ? f.busbwGBps / f.algbwGBps : member ? member.metrics.busbwGBps! / member.metrics.algbwGBps! : 1;
+        const match = series.find((s) => s.label.startsWith(`${f.algorithm} · ${f.dtype}`));
+        return { label: fitLabel(f), ...(match ? { series: match.label } : {}), points: fitCurve(f, factor) };
+      });
     charts.push({
       id: `collective-${workload}-${backend}`,
       title: `${workload} over ${backend}: bus bandwidth vs message size`,
@@ -174,6 +226,7 @@ export function collectiveCharts(results: ResultsFile, opts: ChartOptions = {}):
       xFormat: 'bytes',
       series,
       ceilings,
+      ...(fits.length ? { fits } : {}),
       ...(note ? { note } : {}),
     });
   }

@@ -6,8 +6,9 @@ import Table from 'cli-table3';
 import { createLogUpdate } from 'log-update';
 import pc from 'picocolors';
 import type { PlannedCase } from '../harness/plan.js';
-import type { Reporter } from '../harness/reporter.js';
-import type { CaseResult, ResultsFile } from '../harness/results/schema.js';
+import type { CasePhase, Reporter, RunStartInfo } from '../harness/reporter.js';
+import { clock, RunClock } from './progress.js';
+import type { CaseResult, ResultsFile, Summary } from '../harness/results/schema.js';
 import { fmtMs, fmtPct, fmtTflops } from './format.js';
 
 /** Where the console reporter writes, and whether it may redraw a line. */
@@ -35,6 +36,7 @@ const unsettled = (r: CaseResult): string =>
 function throughput(r: CaseResult): string {
   const m = r.metrics;
   // Collectives report bandwidth as nccl-tests does (algbw/busbw), copies GB/s, compute TFLOP/s.
+  if (m.usPerLaunch !== undefined) return `${m.usPerLaunch.toFixed(2)} µs/launch (${Math.round(m.launchesPerSecond ?? 0)} launches/s)`;
   if (m.busbwGBps !== undefined) return `algbw ${fmtGBps(m.algbwGBps)} busbw ${fmtGBps(m.busbwGBps)} GB/s`;
   // Copies: bytes copied / time, as nvbandwidth; the read+write traffic beside it, labelled.
   if (m.tflops === undefined && m.bandwidthGBps !== undefined)
@@ -47,6 +49,13 @@ function power(r: CaseResult): string {
   const m = r.metrics;
   if (m.avgWatts === undefined) return '';
   return `  ${m.avgWatts.toFixed(0)} W${m.tflopsPerWatt !== undefined ? ` (${m.tflopsPerWatt.toFixed(2)} TFLOP/s/W)` : ''}`;
+}
+
+/** A workload's summary (a bandwidth matrix, per-GPU verdicts) as a titled table. */
+export function summaryTable(s: Summary): string {
+  const t = new Table({ head: s.columns, style: { head: [], border: [] } });
+  for (const row of s.rows) t.push(row.map((v) => (v === null ? 'N/A' : typeof v === 'number' ? fmtGBps(v) : v)));
+  return `${s.title}\n${t.toString()}`;
 }
 
 /** 1048576 → `1 MiB`, as nccl-tests' sizes are read. */
@@ -68,9 +77,12 @@ const fmtGBps = (x: number | undefined): string => (x === undefined ? '-' : x >=
  */
 export function resultsTable(results: ResultsFile): string {
   const bw = results.cases.some((r) => r.metrics.busbwGBps !== undefined);
-  const flops = !bw || results.cases.some((r) => r.metrics.tflops !== undefined);
+  // Copies (bytes copied / time, as nvbandwidth) and launch latency get their own columns.
+  const copy = results.cases.some((r) => r.metrics.bandwidthGBps !== undefined);
+  const launch = results.cases.some((r) => r.metrics.usPerLaunch !== undefined);
+  const flops = results.cases.some((r) => r.metrics.tflops !== undefined) || (!bw && !copy && !launch);
   const t = new Table({
-    head: ['case', 'device', 'timer', 'median ms', 'p10–p90 ms', 'cv', ...(flops ? ['TFLOP/s', '% peak'] : []), ...(bw ? ['algbw GB/s', 'busbw GB/s'] : []), 'rel err', 'status'],
+    head: ['case', 'device', 'timer', 'median ms', 'p10–p90 ms', 'cv', ...(flops ? ['TFLOP/s', '% peak'] : []), ...(bw ? ['algbw GB/s', 'busbw GB/s'] : []), ...(copy ? ['copy GB/s'] : []), ...(launch ? ['µs/launch'] : []), 'rel err', 'status'],
     style: { head: [], border: [] },
     // No rule between rows: a sweep is read down its columns.
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
@@ -87,6 +99,8 @@ export function resultsTable(results: ResultsFile): string {
       s ? fmtPct(s.cv * 100) : '-',
       ...(flops ? [fmtTflops(r.metrics.tflops), fmtPct(r.metrics.pctOfPeak)] : []),
       ...bwCells,
+      ...(copy ? [fmtGBps(r.metrics.bandwidthGBps)] : []),
+      ...(launch ? [r.metrics.usPerLaunch === undefined ? '-' : r.metrics.usPerLaunch.toFixed(2)] : []),
       r.check?.maxRelError != null ? r.check.maxRelError.toExponential(1) : '-',
       r.status === 'ok' ? 'ok' : r.status,
     ]);
@@ -106,9 +120,10 @@ export class ConsoleReporter implements Reporter {
   private readonly tty: boolean;
   private readonly live?: ReturnType<typeof createLogUpdate>;
   private current = '';
-  private caseStarted = 0;
   private samples?: number;
   private ticker?: NodeJS.Timeout;
+  private run?: RunClock;
+  private inCase = false;
 
   constructor(opts: ConsoleOptions = {}) {
     this.out = opts.out ?? process.stderr;
@@ -116,34 +131,53 @@ export class ConsoleReporter implements Reporter {
     if (this.tty) this.live = createLogUpdate(this.out, { showCursor: true });
   }
 
-  onRunStart(plan: PlannedCase[], results: ResultsFile): void {
+  onRunStart(plan: PlannedCase[], results: ResultsFile, info?: RunStartInfo): void {
     const devs = results.devices.map((d) => `${d.backend}: ${d.name}`).join('; ');
     this.out.write(`gpubench ${results.run.version}: ${plan.length} cases${devs ? ` on ${devs}` : ''}\n`);
+    this.run = new RunClock(plan.filter((c) => !c.skip).length, Date.now(), info?.measure);
   }
 
   onCaseStart(c: PlannedCase, index: number, total: number): void {
     const bytes = (c.params as { bytes?: unknown }).bytes;
     this.current = `[${index + 1}/${total}] ${c.id}${typeof bytes === 'number' ? `  ${fmtBytes(bytes)}` : ''}`;
-    this.caseStarted = Date.now();
     this.samples = undefined;
+    this.inCase = !c.skip;
+    this.run?.caseStarted(Date.now());
     if (this.live) {
       this.redraw();
-      // A long warm-up must not look hung: the elapsed time ticks even without samples
-      // (collective cases run on the workers, which report rank 0's samples now and then).
+      // A long warm-up must not look hung: the phase's seconds and the run's ETA tick even
+      // without samples (collective cases run on the workers, which report rank 0's samples now and then).
       this.ticker ??= setInterval(() => this.redraw(), 1000);
       this.ticker.unref();
     }
   }
 
+  onCasePhase(_c: PlannedCase, phase: CasePhase): void {
+    this.run?.phase(phase, Date.now());
+    this.redraw();
+  }
+
   onCaseSample(_c: PlannedCase, samples: number): void {
     this.samples = samples;
+    // Cases run by remote ranks report samples but no phases: a sample means sampling.
+    if (this.run && this.run.currentPhase === 'starting') this.run.phase('samples', Date.now());
     this.redraw();
+  }
+
+  /** The live line: case, phase and its seconds, samples so far, the run's elapsed time and ETA. */
+  progressLine(now = Date.now()): string {
+    const run = this.run;
+    if (!run) return this.current;
+    // A case run by remote ranks says nothing before its first sample: check or warm-up.
+    const phase = run.currentPhase === 'starting' ? 'check/warm-up' : run.currentPhase;
+    const left = run.remaining(now, this.inCase);
+    return `${this.current}  ${phase} ${(run.phaseElapsed(now) / 1000).toFixed(0)} s${this.samples !== undefined ? `  sample ${this.samples}` : ''}` +
+      `  · run ${clock(run.elapsed(now))}${left !== undefined ? `, ETA ~${clock(left)}` : ''}`;
   }
 
   private redraw(): void {
     if (!this.live) return;
-    const elapsed = ((Date.now() - this.caseStarted) / 1000).toFixed(0);
-    this.live(`${this.current}  ${elapsed} s${this.samples !== undefined ? `  sample ${this.samples}` : ' …'}`);
+    this.live(this.progressLine());
   }
 
   private stopTicker(): void {
@@ -152,6 +186,8 @@ export class ConsoleReporter implements Reporter {
   }
 
   onCaseEnd(r: CaseResult): void {
+    if (this.inCase) this.run?.caseEnded(Date.now());
+    this.inCase = false;
     if (this.live) {
       this.stopTicker();
       this.live.clear();
@@ -163,6 +199,7 @@ export class ConsoleReporter implements Reporter {
     this.stopTicker();
     this.live?.done();
     this.out.write(`${resultsTable(results)}\n`);
+    for (const s of Object.values(results.summaries ?? {}).flat()) this.out.write(`${summaryTable(s)}\n`);
     const n = tally(results);
     const summary = `${n.ok} ok, ${n.failed} failed, ${n.skipped} skipped${results.run.status === 'partial' ? ' (interrupted: partial results)' : ''}`;
     this.out.write(`${n.failed > 0 ? pc.red(summary) : summary}\n`);

@@ -48,3 +48,6 @@ export { formats, FORMAT_NAMES, parseFormats, renderReport, writeReports, type F
 export { compareResults, parseThreshold, VERDICTS, type CompareOptions, type CompareReport, type CaseComparison, type Verdict } from './compare/compare.js';
 export { compareMarkdown, compareJson } from './compare/render.js';
 export { buildCharts, type ChartSpec } from './charts.js';
+export { buildHistory, isHistory, type History, type HistorySeries, type HistoryChange } from './history/history.js';
+export { eDivisive, type ChangePoint, type ChangePointOptions } from './history/changepoints.js';
+export { loadInputs } from './history/inputs.js';

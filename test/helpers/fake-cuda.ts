@@ -58,6 +58,25 @@ const SPECIAL: Record<string, string> = {
     'int cuDevicePrimaryCtxRetain(void** c, int d) { const char* h = getenv("FAKE_CUDA_HANG_DEVICE"); if (h && *h && atoi(h) == d) for (int i = 0; i < 600; i++) { struct timespec t = {1, 0}; nanosleep(&t, 0); } *c = (void*)0x40; return 0; }',
   // FAKE_CUDA_EVENT_MS=x: every timed region "takes" x ms (a slower GPU); 1 ms otherwise.
   cuEventElapsedTime_v2: 'int cuEventElapsedTime_v2(float* ms, void* a, void* b) { if (getenv("FAKE_CUDA_FAULT")) return 700; *ms = getenv("FAKE_CUDA_EVENT_MS") ? (float)atof(getenv("FAKE_CUDA_EVENT_MS")) : 1.0f; return 0; }',
+  // Node acceptance. Pinned host memory is always real memory (the addon writes it); the
+  // async and peer copies copy under FAKE_CUDA=host. FAKE_CUDA_CORRUPT_AFTER=n: every copy
+  // after the nth (any kind) flips one byte of its destination, so a case whose checked run
+  // passed is caught by the check after its timed runs.
+  cuMemHostAlloc: 'int cuMemHostAlloc(void** p, size_t n, unsigned f) { *p = malloc(n); return *p ? 0 : 2; }',
+  cuMemFreeHost: 'int cuMemFreeHost(void* p) { free(p); return 0; }',
+  cuMemHostGetDevicePointer_v2: 'int cuMemHostGetDevicePointer_v2(unsigned long long* d, void* p, unsigned f) { *d = (unsigned long long)p; return 0; }',
+  cuMemcpyHtoDAsync_v2: 'int cuMemcpyHtoDAsync_v2(unsigned long long d, const void* s, size_t n, void* st) { fake_copy((void*)d, s, n); return 0; }',
+  cuMemcpyDtoHAsync_v2: 'int cuMemcpyDtoHAsync_v2(void* d, unsigned long long s, size_t n, void* st) { fake_copy(d, (void*)s, n); return 0; }',
+  cuMemcpyPeerAsync: 'int cuMemcpyPeerAsync(unsigned long long d, void* dc, unsigned long long s, void* sc, size_t n, void* st) { fake_copy((void*)d, (void*)s, n); return 0; }',
+  // FAKE_CUDA_NOPEER=1: no GPU can reach another as a peer.
+  cuDeviceCanAccessPeer: 'int cuDeviceCanAccessPeer(int* can, int a, int b) { *can = getenv("FAKE_CUDA_NOPEER") ? 0 : a != b; return 0; }',
+  // The module must be the addon's PTX (its entries are looked up by name); FAKE_CUDA=host
+  // runs each kernel as the PTX says it behaves.
+  cuModuleLoadData: 'int cuModuleLoadData(void** m, const void* image) { if (!strstr((const char*)image, ".visible .entry gb_")) return 218; *m = (void*)image; return 0; }',
+  cuModuleGetFunction:
+    'int cuModuleGetFunction(void** f, void* m, const char* name) { char want[96]; snprintf(want, sizeof want, ".entry %s(", name); if (!strstr((const char*)m, want)) return 500; *f = strdup(name); return 0; }',
+  cuLaunchKernel:
+    'int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned sh, void* st, void** p, void** extra) { return host() ? fake_kernel((const char*)f, p) : 0; }',
   // FAKE_NVML=ok: a board drawing 350 W at 1980 MHz, its energy counter following wall time.
   nvmlInit_v2: 'int nvmlInit_v2(void) { return getenv("FAKE_NVML") ? 0 : 9; }',
   nvmlSystemGetDriverVersion: 'int nvmlSystemGetDriverVersion(char* v, unsigned n) { strncpy(v, "580.00.fake", n); return 0; }',
@@ -73,6 +92,22 @@ const SPECIAL: Record<string, string> = {
   nvmlDeviceGetTemperature: 'int nvmlDeviceGetTemperature(void* d, int s, unsigned* t) { *t = 47; return 0; }',
   // FAKE_NVML_REASONS=mask: the clocks-event reasons (0x8: hw-slowdown); sw-power-cap otherwise.
   nvmlDeviceGetCurrentClocksEventReasons: 'int nvmlDeviceGetCurrentClocksEventReasons(void* d, unsigned long long* r) { *r = getenv("FAKE_NVML_REASONS") ? strtoull(getenv("FAKE_NVML_REASONS"), 0, 0) : 0x4; return 0; }',
+  // Health counters, plainly fake: ECC on, 1111/2222 corrected errors (volatile/aggregate),
+  // nothing uncorrected, no retired pages, 7 correctable remapped rows.
+  // FAKE_NVML_ECC_GROWTH=1: the volatile uncorrected count grows by one per reading.
+  nvmlDeviceGetEccMode: 'int nvmlDeviceGetEccMode(void* d, int* c, int* p) { *c = 1; *p = 1; return 0; }',
+  nvmlDeviceGetTotalEccErrors:
+    'int nvmlDeviceGetTotalEccErrors(void* d, int type, int counter, unsigned long long* n) { static unsigned long long grown = 0; if (type == 1 && counter == 0 && getenv("FAKE_NVML_ECC_GROWTH")) { *n = grown++; return 0; } *n = type == 0 ? (counter == 0 ? 1111 : 2222) : 0; return 0; }',
+  nvmlDeviceGetRetiredPages: 'int nvmlDeviceGetRetiredPages(void* d, int cause, unsigned* n, unsigned long long* a) { *n = 0; return 0; }',
+  nvmlDeviceGetRetiredPagesPendingStatus: 'int nvmlDeviceGetRetiredPagesPendingStatus(void* d, int* p) { *p = 0; return 0; }',
+  nvmlDeviceGetRemappedRows: 'int nvmlDeviceGetRemappedRows(void* d, unsigned* c, unsigned* u, unsigned* p, unsigned* f) { *c = 7; *u = 0; *p = 0; *f = 0; return 0; }',
+  // FAKE_LT_COMPUTE=1 (with FAKE_CUDA=host): cublasLtMatmul really multiplies f32 column-major
+  // matrices (no transposes: what the burn asks for); FAKE_LT_FLIP=n adds 1 to the first
+  // element of the nth call's result (a silent data corruption on that GPU).
+  cublasLtMatrixLayoutCreate:
+    'int cublasLtMatrixLayoutCreate(void** l, int type, unsigned long long rows, unsigned long long cols, long long ld) { struct fake_layout* x = malloc(sizeof *x); x->type = type; x->rows = rows; x->cols = cols; x->ld = ld; *l = x; return 0; }',
+  cublasLtMatmul:
+    'int cublasLtMatmul(void* h, void* desc, const float* alpha, const float* A, struct fake_layout* la, const float* B, struct fake_layout* lb, const float* beta, const void* C, void* lc, float* D, struct fake_layout* ld, void* algo, void* ws, size_t wss, void* st) { return fake_matmul(A, la, B, lb, D, ld); }',
   nvmlErrorString: 'const char* nvmlErrorString(int r) { return r == 9 ? "Driver Not Loaded" : "Unknown Error"; }',
   // Fake topology (FAKE_NVML set): PCIe gen5 x16 running at gen4 x16 (an idle GPU's power-saving
   // downshift); 18 NVLink slots with links 0-3 active (not a real board's count), NVML version 6
@@ -121,6 +156,54 @@ const SPECIAL: Record<string, string> = {
     'int ncclAllReduce(const void* s, void* r, size_t n, int t, int op, void* c, void* st) { const char* m = getenv("FAKE_NCCL"); if (multi()) return FAKE_CALL(call_allreduce, .s = s, .r = r, .n = n, .t = t, .op = op, .comm = c); if (host() && m && !strcmp(m, "copy") && s != r) memcpy(r, s, n * esize(t)); return 0; }',
 };
 
+/** Helpers of the fake driver: copies that can be corrupted, and the PTX kernels run on the host. */
+const CUDA_PREAMBLE = String.raw`#include <stdio.h>
+static unsigned long long fake_copies = 0;
+static void fake_copy(void* d, const void* s, size_t n) {
+  if (!host()) return;
+  memcpy(d, s, n);
+  const char* after = getenv("FAKE_CUDA_CORRUPT_AFTER");
+  if (after && ++fake_copies > strtoull(after, 0, 10) && n > 0) ((unsigned char*)d)[n / 2] ^= 0x10;
+}
+static int fake_kernel(const char* name, void** p) {
+  if (!strcmp(name, "gb_copy")) {
+    unsigned long long s = *(unsigned long long*)p[0], d = *(unsigned long long*)p[1], n16 = *(unsigned long long*)p[2], nw = *(unsigned long long*)p[3];
+    fake_copy((void*)d, (void*)s, n16 * 16);
+    if (nw > 4 * n16) memcpy((char*)d + n16 * 16, (char*)s + n16 * 16, (nw - 4 * n16) * 4);
+    return 0;
+  }
+  if (!strcmp(name, "gb_empty")) {
+    unsigned long long f = *(unsigned long long*)p[0];
+    if (f) *(unsigned*)f = *(unsigned*)p[1];
+    return 0;
+  }
+  if (!strcmp(name, "gb_compare32") || !strcmp(name, "gb_compare16")) {
+    unsigned long long a = *(unsigned long long*)p[0], b = *(unsigned long long*)p[1], n = *(unsigned long long*)p[2], c = 0;
+    size_t w = name[10] == '3' ? 4 : 2;
+    for (unsigned long long i = 0; i < n; i++) c += memcmp((char*)a + i * w, (char*)b + i * w, w) != 0;
+    *(unsigned long long*)*(unsigned long long*)p[3] += c;
+    return 0;
+  }
+  return 98; /* CUDA_ERROR_INVALID_HANDLE: a kernel this fake does not know */
+}`;
+
+/** The fake cuBLASLt's layouts and its host GEMM (FAKE_LT_COMPUTE). */
+const LT_PREAMBLE = String.raw`struct fake_layout { int type; unsigned long long rows, cols; long long ld; };
+static int fake_matmul(const float* A, struct fake_layout* la, const float* B, struct fake_layout* lb, float* D, struct fake_layout* ld) {
+  static unsigned long long calls = 0;
+  calls++;
+  if (!host() || !getenv("FAKE_LT_COMPUTE") || la->type != 0) return 0;
+  for (unsigned long long j = 0; j < ld->cols; j++)
+    for (unsigned long long i = 0; i < ld->rows; i++) {
+      double acc = 0;
+      for (unsigned long long k = 0; k < la->cols; k++) acc += (double)A[i + k * la->ld] * B[k + j * lb->ld];
+      D[i + j * ld->ld] = (float)acc;
+    }
+  const char* flip = getenv("FAKE_LT_FLIP");
+  if (flip && strtoull(flip, 0, 10) == calls) D[0] += 1.0f;
+  return 0;
+}`;
+
 const SONAME: Record<LibraryId, string> = {
   cuda: 'libcuda.so.1',
   cublasLt: 'libcublasLt.so.12',
@@ -139,6 +222,8 @@ export function buildFakes(addon: NativeAddon, libs: LibraryId[], drop: Partial<
   for (const id of libs) {
     const lines = ['#include <stdio.h>', '#include <stdlib.h>', '#include <string.h>', '#include <stddef.h>', '#include <time.h>', 'static int host(void) { const char* m = getenv("FAKE_CUDA"); return m && !strcmp(m, "host"); }'];
     if (id === 'nccl') lines.push(readFileSync(MULTI_NCCL, 'utf8'));
+    if (id === 'cuda') lines.push(CUDA_PREAMBLE);
+    if (id === 'cublasLt') lines.push(LT_PREAMBLE);
     for (const s of addon.symbols(id)) {
       const name = s.names[0]!;
       if (drop[id]?.includes(name) || s.names.some((n) => drop[id]?.includes(n))) continue;

@@ -25,7 +25,7 @@ import type { WorldWorker } from '../world.js';
 import type { RankCaseResult } from '../rank-case.js';
 import { applyLink, gpuGroupCeiling, ncclNetworkCeiling, networkCeiling } from '../../harness/topology/links.js';
 import { backendGpus } from '../../harness/topology/host.js';
-import type { LinkSpec } from '../../harness/topology/schema.js';
+import type { HostTopology, LinkSpec } from '../../harness/topology/schema.js';
 
 const CLI = fileURLToPath(new URL('../../cli.js', import.meta.url));
 
@@ -137,7 +137,7 @@ export function mergeRanks(c: PlannedCase, p: CollectiveParams, ranks: RankCaseR
  * The link a collective across the world's ranks crossed: the network between hosts when the
  * ranks span several (`ws`: the slowest data interface, which its TCP links cross; `nccl`: the
  * slowest host's active RDMA ports together, NCCL's own transport); on one host, nccl's GPUs' NVLink or
- * PCIe (from this process's own NVML: the coordinator runs on the GPU node); `ws` on one
+ * PCIe (as the workers reported them, else this process's NVML); `ws` on one
  * host crosses loopback, which has no ceiling.
  */
 export function worldLink(backend: string, nodes: { hostname: string; node: Record<string, unknown> }[], ranks: RankCaseResult[]): LinkSpec | undefined {
@@ -147,7 +147,11 @@ export function worldLink(backend: string, nodes: { hostname: string; node: Reco
   }
   if (backend !== 'nccl') return undefined;
   const used = new Set(ranks.map((r) => /\((cuda:\d+)\)$/.exec(r.device ?? '')?.[1]));
-  return gpuGroupCeiling(backendGpus().gpus.filter((g) => g.id !== undefined && used.has(g.id)));
+  // The workers' own view of the host's GPUs (they opened NVML for their probe before their
+  // hello); the coordinator may have no GPU stack open: it plans from the workers.
+  const reported = (nodes[0]?.node.topology as HostTopology | undefined)?.gpus ?? [];
+  const gpus = reported.length ? reported : backendGpus().gpus;
+  return gpuGroupCeiling(gpus.filter((g) => g.id !== undefined && used.has(g.id)));
 }
 
 /**

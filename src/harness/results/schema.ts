@@ -21,7 +21,12 @@ export type Dtype = z.infer<typeof Dtype>;
  */
 /** The collective workloads of the contract (nccl-tests' operations); their headline metric is busbw. */
 export const COLLECTIVE_WORKLOADS = ['allreduce', 'allgather', 'reducescatter', 'broadcast', 'reduce', 'alltoall', 'gather', 'scatter', 'sendrecv'] as const;
-export const WORKLOADS = ['matmul', ...COLLECTIVE_WORKLOADS, 'memcpy'] as const;
+/**
+ * Node-acceptance workloads (src/kernels/acceptance/): host<->device copies and the
+ * device<->device matrix as nvbandwidth, kernel-launch latency, and the gpu-burn soak.
+ */
+export const ACCEPTANCE_WORKLOADS = ['hostcopy', 'peercopy', 'launch', 'burn'] as const;
+export const WORKLOADS = ['matmul', ...COLLECTIVE_WORKLOADS, 'memcpy', ...ACCEPTANCE_WORKLOADS] as const;
 export const WorkloadId = z.enum(WORKLOADS);
 export type WorkloadId = z.infer<typeof WorkloadId>;
 
@@ -64,6 +69,10 @@ export const Metrics = z.object({
   bandwidthGBps: z.number().optional(),
   /** Memory traffic of a copy (memcpy): (bytes read + bytes written) / median seconds / 1e9 = 2 × bandwidthGBps. */
   readWriteGBps: z.number().optional(),
+  /** Kernel-launch latency (launch): microseconds per launch at the median. */
+  usPerLaunch: z.number().optional(),
+  /** 1e6 / usPerLaunch. */
+  launchesPerSecond: z.number().optional(),
   /** Mean board power over the timed region (NVML). */
   avgWatts: z.number().optional(),
   /** Energy over the timed region, in joules (NVML). */
@@ -108,6 +117,8 @@ export const Check = z.object({
   checked: z.number().int().nonnegative().optional(),
   /** Seed of the random inputs, so a failure can be reproduced. */
   seed: z.number().int().optional(),
+  /** This check was made after the timed runs (on what they left); the one before them passed. */
+  afterTiming: z.boolean().optional(),
 });
 export type Check = z.infer<typeof Check>;
 
@@ -186,6 +197,43 @@ export const NcclTestsResult = z.object({
 }).passthrough();
 export type NcclTestsResult = z.infer<typeof NcclTestsResult>;
 
+/**
+ * An absolute floor checked on one case (`gpubench run --min`, `--acceptance`): the case's
+ * metric must be at least `min`, as nccl-tests' NCCL_TESTS_MIN_BW and acceptance suites do.
+ */
+export const FloorCheck = z.object({
+  /** The metrics field judged, e.g. `tflops`, `busbwGBps`, `bandwidthGBps`, `pctOfPeak`. */
+  metric: z.string(),
+  min: z.number(),
+  value: z.number(),
+  passed: z.boolean(),
+  /** Where the floor came from: `--min TEXT` or `acceptance PROFILE: floors[i]`. */
+  from: z.string(),
+}).passthrough();
+export type FloorCheck = z.infer<typeof FloorCheck>;
+
+/** One floor of a run and how the run fared against it. */
+export const FloorOutcome = z.object({
+  /** Where the floor came from: `--min TEXT` or `acceptance PROFILE: floors[i]`. */
+  from: z.string(),
+  /** Cases it applies to: a workload name or a case-id glob; empty for every case. */
+  cases: z.string(),
+  metric: z.string(),
+  min: z.number(),
+  /** How `min` was derived, e.g. `70% of 989.4 TFLOP/s (H100-SXM5-80GB tflops.bf16, configs/gpus.yaml)`. */
+  basis: z.string().optional(),
+  /** The profile's justification of the floor. */
+  source: z.string().optional(),
+  /** Cases that measured the metric. */
+  judged: z.number().int().nonnegative(),
+  /** Ids of the cases below the floor. */
+  below: z.array(z.string()),
+  passed: z.boolean(),
+  /** Why it failed when no case was below it (nothing measured, another GPU). */
+  reason: z.string().optional(),
+}).passthrough();
+export type FloorOutcome = z.infer<typeof FloorOutcome>;
+
 /** One measured (or failed, or skipped) case. */
 export const CaseResult = z.object({
   /** Stable key for compare, e.g. `matmul/webgpu/f32/1024x1024x1024`. */
@@ -199,6 +247,8 @@ export const CaseResult = z.object({
   stats: Stats.optional(),
   metrics: Metrics,
   check: Check.optional(),
+  /** Where `check` was made after the timed runs (`check.afterTiming`): the check made before them. */
+  checkBeforeTiming: Check.optional(),
   impl: Impl.optional(),
   telemetry: Telemetry.optional(),
   status: CaseStatus,
@@ -208,6 +258,8 @@ export const CaseResult = z.object({
   warmup: Warmup.optional(),
   /** Collective cases across ranks: the same case in nccl-tests' timing convention. */
   ncclTests: NcclTestsResult.optional(),
+  /** Absolute floors this case was judged against (`run --min`, `--acceptance`). */
+  floors: z.array(FloorCheck).optional(),
   /** Bandwidth cases: the ceiling of the link the data crossed (memory, PCIe, NVLink, network) and the case's percent of it, where known. */
   link: LinkCeiling.optional(),
 }).passthrough();
@@ -254,10 +306,19 @@ export const RunInfo = z.object({
   version: z.string(),
   status: z.enum(['complete', 'partial', 'failed']),
   suite: z.string().optional(),
+  /**
+   * The measured code's commit, for history reports: `GPUBENCH_COMMIT`, else `GITHUB_SHA`
+   * or `CI_COMMIT_SHA` at run time.
+   */
+  commit: z.string().optional(),
   /** Backends the suite would have used that are unavailable on this machine, and why. */
   unavailable: z.array(z.object({ backend: z.string(), reason: z.string() })).optional(),
   /** Why the run stopped early with status `failed` (peer lost, timeout…). */
   fault: z.string().optional(),
+  /** Absolute floors (`--min`, `--acceptance`) and whether the run met each; any failed one makes the exit code 1. */
+  floors: z.array(FloorOutcome).optional(),
+  /** The acceptance profile the floors came from, if any. */
+  acceptance: z.object({ name: z.string(), path: z.string(), gpu: z.string().optional() }).passthrough().optional(),
   /** Multi-process runs: the control plane's run id, world size and what went wrong on it. */
   cluster: z.object({
     runId: z.string(),
@@ -302,6 +363,18 @@ export const AlphaBetaFit = z.object({
 }).passthrough();
 export type AlphaBetaFit = z.infer<typeof AlphaBetaFit>;
 
+/**
+ * A workload's view over all its cases of a run (the device<->device bandwidth matrix, the
+ * burn's per-GPU verdicts): a table the console prints, and the data behind it.
+ */
+export const Summary = z.object({
+  title: z.string(),
+  columns: z.array(z.string()),
+  rows: z.array(z.array(z.union([z.string(), z.number(), z.null()]))),
+  data: z.unknown().optional(),
+}).passthrough();
+export type Summary = z.infer<typeof Summary>;
+
 /** A whole results file. */
 export const ResultsFile = z.object({
   schema: z.literal(RESULTS_SCHEMA),
@@ -311,5 +384,7 @@ export const ResultsFile = z.object({
   cases: z.array(CaseResult),
   /** Collective runs: an alpha-beta fit per algorithm (and dtype, op, placement). */
   collectives: z.object({ fits: z.array(AlphaBetaFit) }).passthrough().optional(),
+  /** Per-workload summaries over the run's cases, by workload id (e.g. `peercopy`'s matrix). */
+  summaries: z.record(z.string(), z.array(Summary)).optional(),
 }).passthrough();
 export type ResultsFile = z.infer<typeof ResultsFile>;

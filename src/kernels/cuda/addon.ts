@@ -134,6 +134,72 @@ export interface NativeNcclComm {
   dispose(): void;
 }
 
+/** A timed copy whose destination can be read back after the timed runs (accept.cc). */
+export interface NativeTimedCopy {
+  upload(src: Uint8Array): void;
+  /** Poisons the destination(s) (NaN words), copies once, returns what arrived. */
+  runChecked(): Uint8Array;
+  /** The destination(s) as the timed copies left them. */
+  readBack(): Uint8Array;
+  time(iterations: number): number;
+  timeAsync(iterations: number): Promise<number>;
+  dispose(): void;
+}
+
+/** Empty-kernel launches (accept.cc). */
+export interface NativeLaunch {
+  /** One launch that stores `value` in a device word: what the word holds after it. */
+  runChecked(value: number): number;
+  /** n back-to-back launches between CUDA events, ms. */
+  timeAsync(iterations: number): Promise<number>;
+  /** Host time of n launch calls (the queue drains outside the clock), ms. */
+  timeHostAsync(iterations: number): Promise<number>;
+  /** Host time of n × (launch, then wait for it), ms. */
+  timeRoundTripAsync(iterations: number): Promise<number>;
+  dispose(): void;
+}
+
+/** One GPU's state in a burn. */
+export interface NativeBurnStatus {
+  device: number;
+  faultyElements: number;
+  gemms: number;
+  lastMs: number;
+}
+
+/** gpu-burn's loop on every GPU of a set at once (accept.cc). */
+export interface NativeBurn {
+  upload(a: Float32Array, b: Float32Array): void;
+  /** The reference GEMM on every GPU (fault counters zeroed); the given rows of each, GPU after GPU. */
+  runChecked(rows: Int32Array): Float32Array;
+  /** n × (GEMM, compare with the reference) on every GPU; the slowest GPU's ms. */
+  timeAsync(iterations: number): Promise<number>;
+  status(): NativeBurnStatus[];
+  dispose(): void;
+}
+
+/** NVML health counters (nvml_health.cc); absent fields are named in `unsupported`. */
+export interface NativeNvmlHealth {
+  temperatureC?: number;
+  smClockMHz?: number;
+  memClockMHz?: number;
+  powerW?: number;
+  throttleMask?: number;
+  eccEnabled?: boolean;
+  eccCorrectedVolatile?: number;
+  eccUncorrectedVolatile?: number;
+  eccCorrectedAggregate?: number;
+  eccUncorrectedAggregate?: number;
+  retiredPagesSingleBit?: number;
+  retiredPagesDoubleBit?: number;
+  retiredPagesPending?: boolean;
+  remappedRowsCorrectable?: number;
+  remappedRowsUncorrectable?: number;
+  remappedRowsPending?: boolean;
+  remappedRowsFailure?: boolean;
+  unsupported: string[];
+}
+
 /** A group call over several ranks in flight (see `NativeAddon.ncclGroupConnect`). */
 export interface NativeGroupCall<T> {
   poll(): T | undefined;
@@ -185,6 +251,12 @@ export interface NativeAddon {
    * dst = dst ⊕ src (or a ⊕ src when `a` is given) element-wise on the host, bit for bit as
    * src/collectives/ops.ts (native/src/reduce.cc).
    */
+  HostCopy: new (o: { device: number; bytes: number; direction: 'h2d' | 'd2h'; engine: 'ce' | 'sm'; bidirectional: boolean }) => NativeTimedCopy;
+  PeerCopy: new (o: { src: number; dst: number; bytes: number; initiator: 'src' | 'dst' }) => NativeTimedCopy;
+  Launch: new (o: { device: number }) => NativeLaunch;
+  Burn: new (o: { devices: number[]; size: number; dtype: string; workspaceBytes: number }) => NativeBurn;
+  canAccessPeer(a: number, b: number): boolean;
+  nvmlHealth(uuid: string): NativeNvmlHealth;
   reduce(dtype: 'f32' | 'f16' | 'bf16' | 'i32', op: 'sum' | 'prod' | 'min' | 'max' | 'avg', dst: ArrayBufferView, src: ArrayBufferView, a?: ArrayBufferView): void;
 }
 

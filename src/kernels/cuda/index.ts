@@ -9,6 +9,10 @@ import { registerBackend, registerKernel } from '../../harness/registry.js';
 import { cudaStack, cudaVersionString, deviceInfo } from './context.js';
 import { cudaCopyKernel } from './copy.js';
 import { cudaMatmulKernel } from './matmul.js';
+import { cudaHostCopyKernel } from './hostcopy.js';
+import { cudaPeerCopyKernel } from './peercopy.js';
+import { cudaLaunchKernel } from './launch.js';
+import { cudaBurnKernel } from './burn.js';
 
 export const cudaBackend: Backend = {
   id: 'cuda',
@@ -30,3 +34,8 @@ export const cudaBackend: Backend = {
 registerBackend(cudaBackend, 90);
 registerKernel(cudaMatmulKernel);
 registerKernel(cudaCopyKernel);
+// Node acceptance: nvbandwidth's host and peer copies, launch latency, gpu-burn's soak.
+registerKernel(cudaHostCopyKernel);
+registerKernel(cudaPeerCopyKernel);
+registerKernel(cudaLaunchKernel);
+registerKernel(cudaBurnKernel);

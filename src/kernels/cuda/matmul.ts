@@ -74,7 +74,7 @@ export const cudaMatmulKernel: KernelConfig<MatmulParams, MatmulData> = {
   backend: 'cuda',
   supports: (p, devices) => cudaMatmulSupport(p, devices.find((d) => d.id === `cuda:${process.env.GPUBENCH_CUDA_DEVICE ?? 0}`) ?? devices[0]),
 
-  async setup(p, data): Promise<PreparedCase> {
+  async setup(p, data, hooks): Promise<PreparedCase> {
     const s = await cudaStack();
     if (!s.ok) throw new Error(s.reason);
     const { stack } = s;
@@ -88,6 +88,7 @@ export const cudaMatmulKernel: KernelConfig<MatmulParams, MatmulData> = {
       native(() => gemm.upload(data.a, data.b));
       // Candidate timing: enough repetitions for ~1% resolution on big problems, few on tiny ones.
       const reps = p.m * p.n * p.k * p.batch >= 2 ** 30 ? 10 : 20;
+      if (p.kernel !== 'heuristic') hooks?.phase?.('autotune');
       const tuned = native(() => gemm.tune(p.kernel === 'heuristic' ? 1 : Math.max(1, TUNE_CANDIDATES), reps));
       const chosen = tuned.candidates[tuned.chosen]!;
       const impl = implOf(p, chosen, tuned.candidates.filter((c) => c.ms !== undefined).length);

@@ -7,6 +7,7 @@ import { registerBackend, registerKernel } from '../../harness/registry.js';
 import { closeWebgpuContext, webgpuContext } from './context.js';
 import { matmulKernel } from './matmul.js';
 import { webgpuCopyKernel } from './copy.js';
+import { webgpuHostCopyKernel } from './hostcopy.js';
 
 export const webgpuBackend: Backend = {
   id: 'webgpu',
@@ -29,3 +30,4 @@ export const webgpuBackend: Backend = {
 registerBackend(webgpuBackend, 100);
 registerKernel(matmulKernel);
 registerKernel(webgpuCopyKernel);
+registerKernel(webgpuHostCopyKernel);

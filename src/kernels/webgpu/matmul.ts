@@ -2,7 +2,7 @@
  * matmul on the `webgpu` backend: the naive kernel, the tiled kernel with a fixed tile,
  * or (`auto`) the tiled kernel with the autotuned tile.
  */
-import type { KernelConfig, PreparedCase } from '../../harness/backend.js';
+import type { KernelConfig, PreparedCase, SetupHooks } from '../../harness/backend.js';
 import type { DeviceInfo, Impl } from '../../harness/results/schema.js';
 import type { MatmulData, MatmulParams } from '../matmul/workload.js';
 import { cachedTile, feasibleCandidates, searchTiles, storeTile, tuneKey } from './autotune.js';
@@ -41,7 +41,7 @@ async function naivePipeline(ctx: DawnContext, dtype: WgslDtype, s: GemmShape): 
 }
 
 /** Picks the tile for `auto`: from the cache, else by timing the candidates on this case's buffers. */
-async function autotuned(ctx: DawnContext, g: GemmBuffers, dtype: WgslDtype, vec4: boolean): Promise<{ p: GemmPipeline; impl: Impl }> {
+async function autotuned(ctx: DawnContext, g: GemmBuffers, dtype: WgslDtype, vec4: boolean, hooks?: SetupHooks): Promise<{ p: GemmPipeline; impl: Impl }> {
   const s = g.shape;
   const limits = ctx.device.limits;
   const candidates = feasibleCandidates(limits);
@@ -55,6 +55,7 @@ async function autotuned(ctx: DawnContext, g: GemmBuffers, dtype: WgslDtype, vec
       impl: { kernel: kernelName(hit), config: { ...hit }, autotune: { source: fixed ? 'fixed' : 'cache', candidates: 0, key } },
     };
   }
+  hooks?.phase?.('autotune');
   const best = await searchTiles(
     candidates,
     (t) => tiledPipeline(ctx, t, dtype, vec4, s),
@@ -84,7 +85,7 @@ export const matmulKernel: KernelConfig<MatmulParams, MatmulData> = {
     return undefined;
   },
 
-  async setup(p, data): Promise<PreparedCase> {
+  async setup(p, data, hooks): Promise<PreparedCase> {
     const ctx = await webgpuContext();
     const dtype = p.dtype as WgslDtype;
     const shape: GemmShape = { m: p.m, n: p.n, k: p.k, batch: p.batch };
@@ -102,7 +103,7 @@ export const matmulKernel: KernelConfig<MatmulParams, MatmulData> = {
         pipeline = await tiledPipeline(ctx, tile, dtype, vec4, shape);
         impl = { kernel: `tiled-${tileName(tile)}${vec4 ? '-vec4' : ''}`, config: { ...tile }, autotune: { source: 'fixed', candidates: 0 } };
       } else {
-        ({ p: pipeline, impl } = await autotuned(ctx, g, dtype, vec4));
+        ({ p: pipeline, impl } = await autotuned(ctx, g, dtype, vec4, hooks));
       }
       if (dtype === 'f16') impl.notes = ['f16 storage, f32 accumulation'];
       return {

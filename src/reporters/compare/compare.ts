@@ -1,29 +1,37 @@
 /**
- * The regression gate: match BASE and HEAD cases by id, estimate HEAD's time ratio
- * with a bootstrap interval, test the shift with Mann-Whitney U, and classify each
- * case. Only a regression that is both beyond the threshold and significant fails
- * the gate, so noisy runners do not cry wolf; a wrong result in HEAD always fails.
+ * The regression gate: match the baselines' and HEAD's cases by id, estimate HEAD's time
+ * ratio with a bootstrap interval, test the shift with Mann-Whitney U, and classify each
+ * case. With several baseline runs, a change must also exceed the case's run-to-run noise
+ * floor (noise.ts); a regression fails the gate only when it is beyond the case's
+ * threshold, beyond that floor and significant, so identical code passes. A wrong result
+ * in HEAD always fails. Baselines measured on another GPU, driver, stack version or
+ * topology are refused (exit 2): the numbers would measure another machine.
  */
 import type { CaseResult, ResultsFile } from '../../harness/results/schema.js';
 import { UsageError } from '../../harness/errors.js';
 import { caseOk, caseStats, headline } from '../cases.js';
-import { bootstrapRatioOfMedians, hashString, mannWhitneyU } from './stats.js';
+import { differingFacts } from './fingerprint.js';
+import { bootstrapRatioOverRuns, NOISE_LEVEL, noiseFloor, type NoiseFloor } from './noise.js';
+import { bootstrapRatioOfMedians, hashString, mannWhitneyU, median } from './stats.js';
+import { thresholdFor, type ThresholdRule } from './thresholds.js';
 
-/** What happened to a case between BASE and HEAD. */
+export { parseThreshold } from './thresholds.js';
+
+/** What happened to a case between the baselines and HEAD. */
 export type Verdict =
   /** HEAD's result was wrong or the case failed: always fails the gate. */
   | 'failed'
-  /** Significantly slower by more than the threshold: fails the gate. */
+  /** Significantly slower by more than the threshold and the noise floor: fails the gate. */
   | 'regressed'
-  /** Significantly faster by more than the threshold. */
+  /** Significantly faster by more than the threshold and the noise floor. */
   | 'improved'
   /** Within the threshold (whether or not the small shift is significant). */
   | 'unchanged'
-  /** The medians moved beyond the threshold but the samples cannot tell it from noise. */
+  /** The median moved beyond the threshold, but within the run-to-run noise floor or not significantly. */
   | 'insignificant'
-  /** Skipped in BASE or HEAD. */
+  /** Skipped in the baselines or HEAD. */
   | 'skipped'
-  /** In BASE only. */
+  /** In the baselines only. */
   | 'missing'
   /** In HEAD only. */
   | 'new';
@@ -33,21 +41,29 @@ export const VERDICTS: Verdict[] = ['failed', 'regressed', 'improved', 'insignif
 
 /** Options of the gate. */
 export interface CompareOptions {
-  /** Relative change in median time that matters. @default 0.05 */
+  /** Relative change in median time that matters, where no rule names the case. @default 0.05 */
   threshold?: number;
+  /** Per-workload or per-case thresholds (thresholds.ts). */
+  thresholds?: ThresholdRule[];
   /** Significance level of the Mann-Whitney test. @default 0.05 */
   alpha?: number;
   /** Level of the bootstrap interval. @default 0.95 */
   confidence?: number;
   /** Bootstrap resamples. @default 2000 */
   iterations?: number;
+  /** A fixed multiplier of the run-to-run spread; default: Student's t quantile for the number of baselines. */
+  noiseK?: number;
+  /** Compare baselines from another GPU, driver or stack version anyway, with a warning. @default false */
+  allowMismatch?: boolean;
 }
 
 /** One side of a compared case. */
 export interface Side {
+  /** HEAD: its median; baselines: the geometric mean of the runs' medians. */
   medianMs: number;
+  /** Samples (all baseline runs together). */
   samples: number;
-  /** Headline metric (TFLOP/s or busbw GB/s) when the case has one. */
+  /** Headline metric (TFLOP/s or busbw GB/s) when the case has one (baselines: the median over runs). */
   metric?: number;
   status: CaseResult['status'];
 }
@@ -59,81 +75,128 @@ export interface CaseComparison {
   verdict: Verdict;
   base?: Side;
   head?: Side;
-  /** median(HEAD time) / median(BASE time): above 1 is slower. */
+  /** median(HEAD time) / baseline time: above 1 is slower. */
   ratio?: number;
   /** Bootstrap interval of `ratio`. */
   ci?: [number, number];
-  /** Two-sided Mann-Whitney U p-value on the time samples. */
+  /** Two-sided Mann-Whitney U p-value, HEAD's samples against the baselines' pooled samples. */
   pValue?: number;
+  /** The threshold that applied to this case. */
+  threshold?: number;
+  /** Run-to-run noise of the case over the baselines that measured it. */
+  noise?: NoiseFloor;
   /** Unit of `metric` on each side. */
   metricUnit?: string;
   /** Why, in words. */
   note?: string;
 }
 
+/** A results file in a comparison. */
+export interface RunRef {
+  runId: string;
+  hostname: string;
+  label: string;
+}
+
 /** The gate's output, also written as `--format json`. */
 export interface CompareReport {
   schema: 'gpubench.compare/v1';
+  /** The default threshold (cases may have their own: `cases[].threshold`). */
   threshold: number;
   alpha: number;
   confidence: number;
-  base: { runId: string; hostname: string; label: string };
-  head: { runId: string; hostname: string; label: string };
+  /** One-sided level of the noise floor's default k. */
+  noiseLevel: number;
+  /** The fixed k, when one was given. */
+  noiseK?: number;
+  /** The first baseline (the only one in a two-file comparison). */
+  base: RunRef;
+  /** Every baseline used, oldest first as given. */
+  baselines: RunRef[];
+  head: RunRef;
   counts: Record<Verdict, number>;
   /** True when a case regressed or failed: exit 1. */
   failed: boolean;
-  /** Things that make the comparison less meaningful, e.g. different GPUs. */
+  /** Things that make the comparison less meaningful. */
   warnings: string[];
   cases: CaseComparison[];
 }
 
-function side(c: CaseResult): Side | undefined {
+function headSide(c: CaseResult): Side | undefined {
   const st = caseStats(c);
   if (!st) return undefined;
   const h = headline(c);
   return { medianMs: st.medianMs, samples: c.samplesMs.length, status: c.status, ...(h ? { metric: h.value } : {}) };
 }
 
-function compareCase(b: CaseResult, h: CaseResult, o: Required<CompareOptions>): CaseComparison {
-  const out: CaseComparison = { id: h.id, workload: h.workload, verdict: 'unchanged' };
-  const hs = side(h);
-  const bs = side(b);
-  if (bs) out.base = bs;
+function baseSide(runs: CaseResult[], centerMs: number): Side {
+  const metrics = runs.map((c) => headline(c)?.value).filter((v): v is number => v !== undefined);
+  return {
+    medianMs: centerMs,
+    samples: runs.reduce((s, c) => s + c.samplesMs.length, 0),
+    status: 'ok',
+    ...(metrics.length ? { metric: median(metrics) } : {}),
+  };
+}
+
+const pct = (x: number) => `${x >= 1 ? Math.round(x * 100) : (x * 100).toPrecision(3)}%`;
+
+function compareCase(bases: CaseResult[], h: CaseResult, o: Required<Omit<CompareOptions, 'noiseK'>> & { noiseK?: number; multipleBaselines: boolean }): CaseComparison {
+  const t = thresholdFor(h, o.thresholds, o.threshold);
+  const out: CaseComparison = { id: h.id, workload: h.workload, verdict: 'unchanged', threshold: t };
+  const hs = headSide(h);
   if (hs) out.head = hs;
-  const unit = headline(h)?.unit ?? headline(b)?.unit;
+  const unit = headline(h)?.unit ?? bases.map((b) => headline(b)?.unit).find((u) => u !== undefined);
   if (unit) out.metricUnit = unit;
   if (h.status === 'failed' || (h.check && !h.check.passed)) {
     const why = h.check && !h.check.passed ? `wrong result in HEAD (rel. error ${h.check.maxRelError} > ${h.check.tolerance})` : 'failed in HEAD';
     return { ...out, verdict: 'failed', note: h.reason ? `${why}: ${h.reason}` : why };
   }
-  if (h.status === 'skipped' || b.status === 'skipped') return { ...out, verdict: 'skipped', note: `skipped in ${h.status === 'skipped' ? 'HEAD' : 'BASE'}` };
-  if (!caseOk(b)) return { ...out, verdict: 'new', note: 'failed in BASE, ok in HEAD: nothing to compare against' };
-  if (!bs || !hs || !(bs.medianMs > 0)) return { ...out, verdict: 'insignificant', note: 'no timing samples on one side' };
-
-  const t = o.threshold;
-  if (b.samplesMs.length < 2 || h.samplesMs.length < 2) {
-    // Medians only: the change can be measured but not tested.
-    const ratio = hs.medianMs / bs.medianMs;
-    const within = Math.abs(ratio - 1) <= t;
-    return { ...out, ratio, verdict: within ? 'unchanged' : 'insignificant', note: 'fewer than 2 samples on a side: no significance test' };
+  if (h.status === 'skipped') return { ...out, verdict: 'skipped', note: 'skipped in HEAD' };
+  // A baseline run that skipped or failed the case says nothing about its speed.
+  const runs = bases.filter((b) => caseOk(b) && caseStats(b) !== undefined);
+  if (runs.length === 0) {
+    if (bases.every((b) => b.status === 'skipped')) return { ...out, verdict: 'skipped', note: 'skipped in BASE' };
+    return { ...out, verdict: 'new', note: 'failed in BASE, ok in HEAD: nothing to compare against' };
   }
-  const ci = bootstrapRatioOfMedians(b.samplesMs, h.samplesMs, { confidence: o.confidence, iterations: o.iterations, seed: hashString(h.id) });
-  const mw = mannWhitneyU(b.samplesMs, h.samplesMs);
+  const noise = noiseFloor(runs.map((b) => caseStats(b)!.medianMs), o.noiseK);
+  out.base = baseSide(runs, noise.centerMs);
+  if (runs.length > 1) out.noise = noise;
+  if (!hs || !(noise.centerMs > 0)) return { ...out, verdict: 'insignificant', note: 'no timing samples on one side' };
+  // The change must clear the threshold and what the baselines' own scatter explains.
+  const limit = Math.max(t, noise.floor);
+  const beyond = (ratio: number) => ratio > 1 + limit || ratio < 1 / (1 + limit);
+  const notes: string[] = [];
+  if (runs.length === 1 && o.multipleBaselines) notes.push('1 baseline run measured this case: no run-to-run noise floor');
+  const pooled = runs.flatMap((b) => b.samplesMs);
+  if (pooled.length < 2 || h.samplesMs.length < 2) {
+    // Medians only: the change can be measured but not tested.
+    const ratio = hs.medianMs / noise.centerMs;
+    notes.push('fewer than 2 samples on a side: no significance test');
+    if (Math.abs(ratio - 1) > t && !beyond(ratio)) notes.push(`within the run-to-run noise floor ±${pct(noise.floor)} of ${runs.length} baselines`);
+    return { ...out, ratio, verdict: Math.abs(ratio - 1) <= t ? 'unchanged' : 'insignificant', note: notes.join('; ') };
+  }
+  const seed = hashString(h.id);
+  const ci = runs.length === 1
+    ? bootstrapRatioOfMedians(runs[0]!.samplesMs, h.samplesMs, { confidence: o.confidence, iterations: o.iterations, seed })
+    : bootstrapRatioOverRuns(runs.map((b) => b.samplesMs), h.samplesMs, { confidence: o.confidence, iterations: o.iterations, seed });
+  const mw = mannWhitneyU(pooled, h.samplesMs);
   // Both tests must agree: Mann-Whitney says the distributions differ, and the
-  // interval on the ratio of medians excludes "no change".
+  // interval on the ratio excludes "no change".
   const significant = mw.p < o.alpha && (ci.lo > 1 || ci.hi < 1);
   const ratio = ci.ratio;
   let verdict: Verdict;
   if (Math.abs(ratio - 1) <= t) verdict = 'unchanged';
-  else if (!significant) verdict = 'insignificant';
+  else if (!beyond(ratio)) {
+    verdict = 'insignificant';
+    notes.push(`within the run-to-run noise floor ±${pct(noise.floor)} of ${runs.length} baselines`);
+  } else if (!significant) verdict = 'insignificant';
   else verdict = ratio > 1 ? 'regressed' : 'improved';
-  const notes = [
-    verdict === 'unchanged' && significant ? 'significant but within the threshold' : undefined,
-    // Device time and host wall-clock differ systematically; flag it rather than trust the ratio blindly.
-    b.timer && h.timer && b.timer !== h.timer ? `timer changed: ${b.timer} → ${h.timer}` : undefined,
-  ].filter((n): n is string => n !== undefined);
-  const note = notes.length ? notes.join('; ') : undefined;
-  return { ...out, ratio, ci: [ci.lo, ci.hi], pValue: mw.p, verdict, ...(note ? { note } : {}) };
+  if (verdict === 'unchanged' && significant) notes.push('significant but within the threshold');
+  // Device time and host wall-clock differ systematically; flag it rather than trust the ratio blindly.
+  const timers = [...new Set(runs.map((b) => b.timer).filter((x) => x !== undefined))];
+  if (h.timer && timers.some((x) => x !== h.timer)) notes.push(`timer changed: ${timers.join(', ')} → ${h.timer}`);
+  return { ...out, ratio, ci: [ci.lo, ci.hi], pValue: mw.p, verdict, ...(notes.length ? { note: notes.join('; ') } : {}) };
 }
 
 /** `4 ranks on 1 host`, from a collective case's params; undefined for other cases. */
@@ -158,51 +221,84 @@ function refuseOtherTopologies(pairs: [CaseResult, CaseResult][], labels: { base
   );
 }
 
+/** Why a baseline does not describe HEAD's machine, in words; undefined when it does. */
+export function mismatchOf(base: ResultsFile, head: ResultsFile): string | undefined {
+  const baseIds = new Set(base.cases.map((c) => c.id));
+  const backends = new Set(head.cases.filter((c) => baseIds.has(c.id)).map((c) => c.backend));
+  const diffs = differingFacts(base, head, backends);
+  if (diffs.length === 0) return undefined;
+  return diffs.slice(0, 4).map((d) => `${d.fact}: '${d.base}' in BASE, '${d.head}' in HEAD`).join('; ') + (diffs.length > 4 ? '; …' : '');
+}
+
 /**
- * Compares two validated results files.
- * @throws UsageError when they share no case id, or pair collectives of different topologies
+ * Compares HEAD with one or more validated baseline results files.
+ * @throws UsageError when they share no case id, pair collectives of different topologies,
+ *   or (unless `allowMismatch`) a baseline ran on another GPU, driver or stack version
  */
-export function compareResults(base: ResultsFile, head: ResultsFile, options: CompareOptions = {}, labels: { base?: string; head?: string } = {}): CompareReport {
-  const o: Required<CompareOptions> = { threshold: 0.05, alpha: 0.05, confidence: 0.95, iterations: 2000, ...options };
-  const baseById = new Map(base.cases.map((c) => [c.id, c]));
+export function compareRuns(
+  bases: ResultsFile[],
+  head: ResultsFile,
+  options: CompareOptions = {},
+  labels: { bases?: string[]; head?: string } = {},
+): CompareReport {
+  if (bases.length === 0) throw new UsageError('no baseline results to compare against', 'BASE');
+  const { noiseK, ...rest } = options;
+  const o = { threshold: 0.05, thresholds: [], alpha: 0.05, confidence: 0.95, iterations: 2000, allowMismatch: false, ...rest, multipleBaselines: bases.length > 1, ...(noiseK !== undefined ? { noiseK } : {}) };
+  const baseLabel = (i: number) => labels.bases?.[i] ?? bases[i]!.run.id;
+  const headLabel = labels.head ?? head.run.id;
+  const warnings: string[] = [];
+  bases.forEach((b, i) => {
+    const why = mismatchOf(b, head);
+    if (!why) return;
+    const msg = `BASE ${baseLabel(i)} and HEAD ${headLabel} ran on different machines or stacks: ${why}`;
+    if (!o.allowMismatch) throw new UsageError(`${msg}. Compare like with like (one baseline set per GPU model, driver and stack), or pass --allow-mismatch to compare anyway`);
+    warnings.push(`${msg} (compared anyway: --allow-mismatch)`);
+  });
+  const baseById = bases.map((b) => new Map(b.cases.map((c) => [c.id, c])));
   const headById = new Map(head.cases.map((c) => [c.id, c]));
-  const common = head.cases.filter((c) => baseById.has(c.id));
-  refuseOtherTopologies(common.map((h) => [baseById.get(h.id)!, h]), labels);
-  if (common.length === 0) {
-    throw new UsageError(`BASE (${labels.base ?? base.run.id}, ${base.cases.length} cases) and HEAD (${labels.head ?? head.run.id}, ${head.cases.length} cases) have no case id in common: were they run with the same suite?`);
+  bases.forEach((_, i) => {
+    const common = head.cases.filter((c) => baseById[i]!.has(c.id));
+    refuseOtherTopologies(common.map((h) => [baseById[i]!.get(h.id)!, h]), { base: baseLabel(i), head: headLabel });
+  });
+  if (!head.cases.some((c) => baseById.some((m) => m.has(c.id)))) {
+    const n = bases.length === 1 ? `BASE (${baseLabel(0)}, ${bases[0]!.cases.length} cases)` : `the ${bases.length} baselines`;
+    throw new UsageError(`${n} and HEAD (${headLabel}, ${head.cases.length} cases) have no case id in common: were they run with the same suite?`);
   }
   const cases: CaseComparison[] = [];
   for (const h of head.cases) {
-    const b = baseById.get(h.id);
-    if (b) {
-      cases.push(compareCase(b, h, o));
+    const bs = baseById.map((m) => m.get(h.id)).filter((c): c is CaseResult => c !== undefined);
+    if (bs.length > 0) {
+      cases.push(compareCase(bs, h, o));
     } else if (h.status === 'failed' || (h.check && !h.check.passed)) {
       // A new case that is wrong is still a wrong result in HEAD.
       cases.push({ id: h.id, workload: h.workload, verdict: 'failed', note: h.reason ?? 'failed in HEAD (not in BASE)' });
     } else {
-      const hs = side(h);
+      const hs = headSide(h);
       cases.push({ id: h.id, workload: h.workload, verdict: 'new', ...(hs ? { head: hs } : {}) });
     }
   }
-  for (const b of base.cases) {
-    if (!headById.has(b.id)) {
-      const bs = side(b);
-      cases.push({ id: b.id, workload: b.workload, verdict: 'missing', ...(bs ? { base: bs } : {}), note: 'not in HEAD' });
-    }
+  const missing = new Map<string, CaseResult>();
+  for (const m of baseById) for (const [id, b] of m) if (!headById.has(id)) missing.set(id, b);
+  for (const b of missing.values()) {
+    const bs = headSide(b);
+    cases.push({ id: b.id, workload: b.workload, verdict: 'missing', ...(bs ? { base: bs } : {}), note: 'not in HEAD' });
   }
   cases.sort((x, y) => VERDICTS.indexOf(x.verdict) - VERDICTS.indexOf(y.verdict));
-  const warnings: string[] = [];
-  const names = (f: ResultsFile) => [...new Set(f.devices.map((d) => d.name))].sort().join(', ');
-  if (names(base) !== names(head)) warnings.push(`BASE and HEAD ran on different devices (${names(base) || 'none listed'} vs ${names(head) || 'none listed'}): compare like with like`);
+  if (bases.length === 1) warnings.push('one baseline run: the gate cannot tell a slow run from a slow build; keep several (`compare BASE1 BASE2 … HEAD` or --baseline-dir) for a run-to-run noise floor');
   const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const c of cases) counts[c.verdict]++;
+  const ref = (f: ResultsFile, label: string): RunRef => ({ runId: f.run.id, hostname: f.environment.hostname, label });
+  const baselines = bases.map((b, i) => ref(b, baseLabel(i)));
   return {
     schema: 'gpubench.compare/v1',
     threshold: o.threshold,
     alpha: o.alpha,
     confidence: o.confidence,
-    base: { runId: base.run.id, hostname: base.environment.hostname, label: labels.base ?? base.run.id },
-    head: { runId: head.run.id, hostname: head.environment.hostname, label: labels.head ?? head.run.id },
+    noiseLevel: NOISE_LEVEL,
+    ...(noiseK !== undefined ? { noiseK } : {}),
+    base: baselines[0]!,
+    baselines,
+    head: ref(head, headLabel),
     counts,
     failed: counts.failed > 0 || counts.regressed > 0,
     warnings,
@@ -211,14 +307,9 @@ export function compareResults(base: ResultsFile, head: ResultsFile, options: Co
 }
 
 /**
- * Parses a threshold: `5%`, `0.05`, or a bare `5` meaning 5%.
- * @throws UsageError for anything else or a value outside (0, 1000%)
+ * Compares two validated results files (one baseline run: no run-to-run noise floor).
+ * @throws UsageError as compareRuns
  */
-export function parseThreshold(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(%?)\s*$/.exec(text);
-  if (!m) throw new UsageError(`'${text}' is not a threshold; write it as 5% or 0.05`, '--threshold');
-  const v = Number(m[1]);
-  const t = m[2] === '%' || v >= 1 ? v / 100 : v;
-  if (!(t > 0 && t < 10)) throw new UsageError(`'${text}' is out of range; use a value between 0% and 1000%`, '--threshold');
-  return t;
+export function compareResults(base: ResultsFile, head: ResultsFile, options: CompareOptions = {}, labels: { base?: string; head?: string } = {}): CompareReport {
+  return compareRuns([base], head, options, { ...(labels.base !== undefined ? { bases: [labels.base] } : {}), ...(labels.head !== undefined ? { head: labels.head } : {}) });
 }

@@ -22,6 +22,13 @@ function metricCell(c: CaseComparison): string {
   return `${sig(c.base?.metric)} → ${sig(c.head?.metric)}${c.metricUnit ? ` ${c.metricUnit}` : ''}`;
 }
 
+/** The change a case had to exceed: its threshold, or its run-to-run noise floor where larger (with the baselines behind it). */
+function limitCell(c: CaseComparison, dflt: number): string {
+  const t = c.threshold ?? dflt;
+  if (c.noise && c.noise.floor > t) return `±${sig(c.noise.floor * 100, 3)}% noise (${c.noise.runs} runs)`;
+  return `±${sig(t * 100, 3)}%${c.noise ? ` (${c.noise.runs} runs)` : ''}`;
+}
+
 /** Markdown: verdict line, counts, and a table of every case (attention first). */
 export function compareMarkdown(r: CompareReport): string {
   const counts = VERDICTS.filter((v) => r.counts[v] > 0).map((v) => `${r.counts[v]} ${v}`).join(', ');
@@ -35,11 +42,12 @@ export function compareMarkdown(r: CompareReport): string {
     c.ci ? `${pct(c.ci[0])} … ${pct(c.ci[1])}` : '',
     c.pValue !== undefined ? (c.pValue < 1e-4 ? '<1e-4' : sig(c.pValue, 2)) : '',
     metricCell(c),
+    limitCell(c, r.threshold),
     c.note ?? '',
   ];
   const table = (cases: CaseComparison[]) =>
-    mdTable(['verdict', 'case', 'base ms', 'head ms', 'time Δ', `${Math.round(r.confidence * 100)}% CI`, 'p', 'throughput', 'note'], cases.map(row),
-      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'l']);
+    mdTable(['verdict', 'case', 'base ms', 'head ms', 'time Δ', `${Math.round(r.confidence * 100)}% CI`, 'p', 'throughput', 'limit', 'note'], cases.map(row),
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']);
   // What needs a look goes in the open; the quiet majority folds away so a PR comment stays short.
   const loud = r.cases.filter((c) => ATTENTION.has(c.verdict));
   const quiet = r.cases.filter((c) => !ATTENTION.has(c.verdict));
@@ -47,9 +55,11 @@ export function compareMarkdown(r: CompareReport): string {
   return [
     `## ${head}`,
     '',
-    `${counts} · threshold ${sig(r.threshold * 100, 3)}% · Mann-Whitney α ${r.alpha} · ${Math.round(r.confidence * 100)}% bootstrap CI on the ratio of median times`,
+    `${counts} · threshold ${sig(r.threshold * 100, 3)}%${r.cases.some((c) => c.threshold !== undefined && c.threshold !== r.threshold) ? ' (some cases their own)' : ''} · Mann-Whitney α ${r.alpha} · ${Math.round(r.confidence * 100)}% bootstrap CI on the ratio of median times`,
     '',
-    `BASE \`${r.base.label}\` (${r.base.hostname}) → HEAD \`${r.head.label}\` (${r.head.hostname}). Time change: + is slower.`,
+    r.baselines.length > 1
+      ? `${r.baselines.length} baseline runs (\`${r.baselines[0]!.label}\` … \`${r.baselines[r.baselines.length - 1]!.label}\`, ${[...new Set(r.baselines.map((b) => b.hostname))].join(', ')}); a change must also exceed each case's run-to-run noise floor (${sig(r.noiseLevel * 100, 3)}% one-sided prediction bound${r.noiseK !== undefined ? `, k = ${r.noiseK}` : ''}) → HEAD \`${r.head.label}\` (${r.head.hostname}). Time change: + is slower.`
+      : `BASE \`${r.base.label}\` (${r.base.hostname}) → HEAD \`${r.head.label}\` (${r.head.hostname}). Time change: + is slower.`,
     '',
     ...r.warnings.map((w) => `> [!WARNING]\n> ${w}\n`),
     ...(loud.length ? [table(loud), ''] : []),

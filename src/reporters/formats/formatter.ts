@@ -1,4 +1,5 @@
 import type { ResultsFile } from '../../harness/results/schema.js';
+import type { History } from '../history/history.js';
 
 /** Options every formatter may use; all optional. */
 export interface FormatOptions {
@@ -10,6 +11,8 @@ export interface FormatOptions {
   linkGBps?: number;
   /** Title shown at the top of human-readable reports. @default 'gpubench report' */
   title?: string;
+  /** Several runs of the same cases: trends and change points (HTML and Markdown show them). */
+  history?: History;
 }
 
 /**

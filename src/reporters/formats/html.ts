@@ -9,8 +9,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { CaseResult, ResultsFile } from '../../harness/results/schema.js';
-import { buildCharts, deviceName } from '../charts.js';
-import { caseDtype, caseOk, caseStats, headline, isCollective, paramString, sig, sizeLabel } from '../cases.js';
+import { buildCharts, collectiveFits, deviceName } from '../charts.js';
+import { algorithmLabel, caseOk, caseStats, formatBytes, headline, isCollective, paramString, sig, sizeLabel } from '../cases.js';
+import { HISTORY_CLIENT, HISTORY_CSS, historySection } from '../history/html.js';
 import type { FormatOptions, Formatter } from './formatter.js';
 
 let chartJsSource: string | undefined;
@@ -52,8 +53,15 @@ figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radi
 figure .plot { position: relative; height: 320px; }
 figcaption { font-size: 12px; color: var(--muted); margin-top: 6px; }
 table { border-collapse: collapse; background: #fff; width: 100%; font-size: 13px; }
-th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; white-space: nowrap; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid var(--line); padding: 3px 6px; text-align: left; vertical-align: top; }
+/* Text wraps so the case table fits a 1280 px window: ids after each '/', sizes after '×', ranges after '–'; numbers stay whole. */
+td.id { min-width: 13em; font-family: ui-monospace, monospace; font-size: 12px; }
+td.text { overflow-wrap: anywhere; min-width: 7em; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num.range { white-space: normal; }
+td.nw { white-space: nowrap; }
+.table-wrap { overflow-x: auto; }
+h3 { font-size: 14px; margin: 16px 0 6px; }
 th { background: #eef1f5; }
 tr.failed td { background: #ffebe9; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; background: #fff; border: 1px solid var(--line); padding: 12px; border-radius: 6px; margin: 0; }
@@ -83,7 +91,7 @@ const CLIENT = `
     afterDatasetsDraw: function (chart) {
       var ctx = chart.ctx, y = chart.scales.y;
       chart.data.datasets.forEach(function (ds, i) {
-        if (ds.ceiling || !chart.isDatasetVisible(i)) return;
+        if (ds.ceiling || ds.fit || !chart.isDatasetVisible(i)) return;
         var meta = chart.getDatasetMeta(i);
         ctx.save();
         ctx.strokeStyle = ds.borderColor;
@@ -104,6 +112,25 @@ const CLIENT = `
       });
     }
   };
+  // Collectives: the algorithm that ran, written where it changes along a series (what \`auto\` chose).
+  var ranLabels = {
+    id: 'gpubenchRan',
+    afterDatasetsDraw: function (chart) {
+      var ctx = chart.ctx;
+      chart.data.datasets.forEach(function (ds, i) {
+        if (ds.ceiling || ds.fit || !chart.isDatasetVisible(i)) return;
+        var meta = chart.getDatasetMeta(i), prev = null;
+        ctx.save();
+        ctx.fillStyle = ds.borderColor; ctx.font = '10px system-ui, sans-serif'; ctx.textAlign = 'center';
+        meta.data.forEach(function (el, j) {
+          var ran = ds.data[j].ran;
+          if (ran && ran !== prev) ctx.fillText(ran, el.x, el.y - 8);
+          prev = ran;
+        });
+        ctx.restore();
+      });
+    }
+  };
   var made = 0;
   specs.forEach(function (spec) {
     var canvas = document.getElementById('chart-' + spec.id);
@@ -115,7 +142,7 @@ const CLIENT = `
       var color = palette[i % palette.length];
       return {
         label: s.label, showLine: true, borderColor: color, backgroundColor: color, pointRadius: 3, borderWidth: 2, pointStyle: 'circle',
-        data: s.points.map(function (p) { return { x: p.x, y: p.y, lo: p.lo, hi: p.hi, caseId: p.caseId, size: p.size, medianMs: p.medianMs }; })
+        data: s.points.map(function (p) { return { x: p.x, y: p.y, lo: p.lo, hi: p.hi, caseId: p.caseId, size: p.size, medianMs: p.medianMs, ran: p.ran }; })
       };
     });
     spec.ceilings.forEach(function (c, i) {
@@ -124,13 +151,21 @@ const CLIENT = `
         pointRadius: 0, pointStyle: 'line', data: [{ x: xmin, y: c.y }, { x: xmax, y: c.y }], ceiling: true
       });
     });
+    (spec.fits || []).forEach(function (f, i) {
+      var idx = spec.series.findIndex(function (s) { return s.label === f.series; });
+      var color = idx >= 0 ? palette[idx % palette.length] : palette[(spec.series.length + i) % palette.length];
+      datasets.push({
+        label: f.label, showLine: true, borderColor: color, backgroundColor: color, borderDash: [2, 3], borderWidth: 1.5,
+        pointRadius: 0, pointStyle: 'line', data: f.points, fit: true
+      });
+    });
     var pow2 = [];
     for (var e = Math.floor(Math.log2(xmin)); e <= Math.ceil(Math.log2(xmax)); e++) pow2.push(Math.pow(2, e));
     var step = Math.max(1, Math.ceil(pow2.length / 10));
     new Chart(canvas, {
       type: 'scatter',
       data: { datasets: datasets },
-      plugins: [spreadBars],
+      plugins: [spreadBars, ranLabels],
       options: {
         animation: false, responsive: true, maintainAspectRatio: false,
         plugins: {
@@ -139,7 +174,8 @@ const CLIENT = `
           tooltip: { callbacks: { label: function (ctx) {
             var p = ctx.raw;
             if (ctx.dataset.ceiling) return ctx.dataset.label;
-            return p.caseId + ': ' + fmtNum(p.y) + ' (p10–p90 ' + fmtNum(p.lo) + '–' + fmtNum(p.hi) + '), median ' + fmtNum(p.medianMs) + ' ms';
+            if (ctx.dataset.fit) return ctx.dataset.label + ': ' + fmtNum(p.y) + ' at ' + fmtBytes(p.x);
+            return p.caseId + ': ' + fmtNum(p.y) + ' (p10–p90 ' + fmtNum(p.lo) + '–' + fmtNum(p.hi) + '), median ' + fmtNum(p.medianMs) + ' ms' + (p.ran ? ', ran ' + p.ran : '');
           } } }
         },
         scales: {
@@ -162,18 +198,91 @@ function td(v: string, cls?: string): string {
   return `<td${cls ? ` class="${cls}"` : ''}>${escapeHtml(v)}</td>`;
 }
 
-function caseRow(results: ResultsFile, c: CaseResult): string {
+/** A case id that may break after each `/` (ids are long; the table must fit a 1280 px window). */
+function breakable(id: string): string {
+  return escapeHtml(id).replace(/\//g, '/<wbr>');
+}
+
+/** Headings of the case table, in the order of `caseCells`. */
+const CASE_HEAD = ['case', 'device', 'size', 'algorithm (asked)', 'median ms', 'p10–p90 ms', 'cv', 'throughput', '% peak', 'n', 'timer', 'check (rel. error)', 'status'];
+
+/** The cells of a case's row, as HTML; '' for a cell with nothing to say. */
+function caseCells(results: ResultsFile, c: CaseResult): string[] {
   const st = caseStats(c);
   const h = headline(c);
   const check = c.check ? (c.check.passed ? `ok (${sig(c.check.maxRelError ?? undefined, 2)})` : `FAILED (${sig(c.check.maxRelError ?? undefined, 2)})`) : '';
-  const extra = isCollective(c) ? `${paramString(c, 'algorithm') ?? ''}${paramString(c, 'ranks') ? `, ${paramString(c, 'ranks')} ranks` : ''}` : '';
-  return `<tr class="${caseOk(c) ? c.status : 'failed'}">${[
-    td(c.id), td(c.backend), td(deviceName(results, c)), td(caseDtype(c)), td(sizeLabel(c)), td(extra),
-    td(sig(st?.medianMs), 'num'), td(st ? `${sig(st.p10Ms)}–${sig(st.p90Ms)}` : '', 'num'), td(st ? `${sig(st.cv * 100, 2)}%` : '', 'num'),
-    td(h ? `${sig(h.value)} ${h.unit}` : '', 'num'),
-    td(c.metrics.pctOfPeak !== undefined ? `${sig(c.metrics.pctOfPeak, 3)}%` : '', 'num'),
-    td(String(c.samplesMs.length), 'num'), td(c.timer ?? ''), td(check), td(c.status + (c.reason ? `: ${c.reason}` : '')),
-  ].join('')}</tr>`;
+  const extra = isCollective(c) ? `${algorithmLabel(c)}${paramString(c, 'ranks') ? `, ${paramString(c, 'ranks')} ranks` : ''}` : '';
+  return [
+    breakable(c.id), escapeHtml(deviceName(results, c)), escapeHtml(sizeLabel(c)).replace(/×/g, '×<wbr>'), escapeHtml(extra),
+    escapeHtml(sig(st?.medianMs)), st ? escapeHtml(`${sig(st.p10Ms)}–${sig(st.p90Ms)}`).replace(/–/g, '–<wbr>') : '', st ? escapeHtml(`${sig(st.cv * 100, 2)}%`) : '',
+    h ? escapeHtml(`${sig(h.value)} ${h.unit}`) : '',
+    c.metrics.pctOfPeak !== undefined ? escapeHtml(`${sig(c.metrics.pctOfPeak, 3)}%`) : '',
+    String(c.samplesMs.length), escapeHtml(c.timer ?? ''), escapeHtml(check), escapeHtml(c.status + (c.reason ? `: ${c.reason}` : '')),
+  ];
+}
+
+/** Classes of the case table's columns. */
+const CASE_CLASSES = ['id', 'text', '', 'text', 'num', 'num range', 'num', 'num', 'num', 'num', 'nw', 'nw', 'text'];
+
+/**
+ * The table of every case. Columns empty in every row (the algorithm in a matmul run, %
+ * of peak without a datasheet) are left out, so the rest fit a 1280 px window unwrapped.
+ */
+function caseTable(results: ResultsFile): string {
+  const rows = results.cases.map((c) => ({ c, cells: caseCells(results, c) }));
+  const keep = CASE_HEAD.map((_, i) => i === 0 || rows.some((r) => r.cells[i] !== ''));
+  const pick = <T,>(xs: T[]) => xs.filter((_, i) => keep[i]);
+  const head = pick(CASE_HEAD).map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+  const classes = pick(CASE_CLASSES);
+  const body = rows.map(({ c, cells }) =>
+    `<tr class="${caseOk(c) ? c.status : 'failed'}">${pick(cells).map((v, i) => `<td${classes[i] ? ` class="${classes[i]}"` : ''}>${v}</td>`).join('')}</tr>`).join('\n');
+  return `<div class="table-wrap"><table class="cases">\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table></div>`;
+}
+
+/** The alpha-beta fit of every collective algorithm that ran: t(S) = α + β·S. */
+function fitsSection(results: ResultsFile): string {
+  const fits = collectiveFits(results);
+  if (fits.length === 0) return '';
+  const rows = fits.map((f) => `<tr>${[
+    td(f.workload), td(f.backend), td(f.algorithm), td(f.dtype), td(String(f.ranks), 'num'),
+    td(`${formatBytes(f.minBytes)}–${formatBytes(f.maxBytes)}`), td(String(f.points), 'num'),
+    td(sig(f.alphaUs, 3), 'num'), td(sig(f.betaNsPerByte, 3), 'num'),
+    td(f.algbwGBps === null ? '' : sig(f.algbwGBps, 3), 'num'), td(f.busbwGBps === null ? '' : sig(f.busbwGBps, 3), 'num'),
+    td(`${sig(f.maxRelResidual * 100, 2)}%`, 'num'),
+  ].join('')}</tr>`).join('\n');
+  return `<h2>Latency–bandwidth fits</h2>
+<p class="muted">t(S) = α + β·S per algorithm that ran, weighted least squares on the per-size medians (weights 1/t²); the dotted curves on the charts are these fits. 1/β is the bandwidth a large message tends to.</p>
+<div class="table-wrap"><table class="fits">
+<thead><tr><th>collective</th><th>backend</th><th>algorithm</th><th>dtype</th><th>ranks</th><th>sizes</th><th>points</th><th>α µs</th><th>β ns/B</th><th>algbw 1/β GB/s</th><th>busbw GB/s</th><th>max residual</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table></div>`;
+}
+
+/** A cell of the nodes table: numbers and strings as they are, memory in GiB, package maps as name@version. */
+function nodeCell(key: string, v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (key === 'memoryBytes' && typeof v === 'number') return `${sig(v / 2 ** 30, 3)} GiB`;
+  if (typeof v === 'object' && !Array.isArray(v)) return Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k}@${String(x)}`).join(', ');
+  return Array.isArray(v) ? v.map(String).join(', ') : String(v);
+}
+
+/** Column order for the nodes table; other keys follow in the order first seen. */
+const NODE_COLUMNS = ['rank', 'runId', 'hostname', 'localRank', 'launcher', 'pid', 'dataHost', 'dataPort', 'os', 'arch', 'cpu', 'cpuCount', 'memoryBytes', 'node', 'packages'];
+
+/** `environment.nodes` (one per host or rank in multi-node runs, one per other file in merged reports) as a table. */
+function nodesTable(nodes: Record<string, unknown>[]): string {
+  const keys = new Set<string>();
+  for (const n of nodes) for (const k of Object.keys(n)) if (k !== 'nodes') keys.add(k);
+  const cols = [...NODE_COLUMNS.filter((k) => keys.has(k)), ...[...keys].filter((k) => !NODE_COLUMNS.includes(k))];
+  // Packages are usually the same everywhere: show them once, or per node where they differ.
+  const pk = nodes.map((n) => JSON.stringify(n.packages ?? null));
+  const samePackages = new Set(pk).size === 1;
+  const shown = cols.filter((k) => k !== 'packages' || !samePackages);
+  const head = shown.map((k) => `<th>${escapeHtml(k === 'memoryBytes' ? 'memory' : k)}</th>`).join('');
+  const rows = nodes.map((n) => `<tr>${shown.map((k) => td(nodeCell(k, n[k]), k === 'packages' || k === 'cpu' || k === 'os' ? 'text' : typeof n[k] === 'number' ? 'num' : '')).join('')}</tr>`).join('\n');
+  const note = samePackages && keys.has('packages') ? `<p class="muted">Packages on every node: ${escapeHtml(nodeCell('packages', nodes[0]!.packages))}</p>` : '';
+  return `<h3>Nodes (${nodes.length})</h3>\n<div class="table-wrap"><table class="nodes"><thead><tr>${head}</tr></thead><tbody>\n${rows}\n</tbody></table></div>${note}`;
 }
 
 function environmentSection(results: ResultsFile): string {
@@ -183,6 +292,7 @@ function environmentSection(results: ResultsFile): string {
     ['run', `${run.id} (${run.status})`],
     ['started / finished', `${run.startedAt} / ${run.finishedAt ?? '—'}`],
     ['gpubench', run.version],
+    ...(run.commit ? [['commit', run.commit] as [string, string]] : []),
     ['command', run.argv.join(' ')],
     ['host', `${env.hostname} · ${env.os} ${env.arch}`],
     ['cpu', `${env.cpu}${env.cpuCount ? ` × ${env.cpuCount}` : ''}`],
@@ -194,8 +304,8 @@ function environmentSection(results: ResultsFile): string {
       [d.name, d.vendor, d.driver && `driver ${d.driver}`, d.memoryBytes && `${sig(d.memoryBytes / 2 ** 30, 3)} GiB`, d.software && 'software adapter'].filter(Boolean).join(' · '),
     ]),
   ];
-  if (env.nodes.length) rows.push(['nodes', env.nodes.map((n) => JSON.stringify(n)).join('\n')]);
-  return `<dl>${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`;
+  const dl = `<dl>${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`;
+  return env.nodes.length ? `${dl}\n${nodesTable(env.nodes)}` : dl;
 }
 
 /** Renders the whole page. */
@@ -205,6 +315,7 @@ export function renderHtml(results: ResultsFile, options: FormatOptions = {}): s
   const counts = { ok: 0, failed: 0, skipped: 0 };
   for (const c of results.cases) counts[caseOk(c) ? 'ok' : c.status === 'skipped' ? 'skipped' : 'failed']++;
   const failures = results.cases.filter((c) => !caseOk(c));
+  const history = options.history ? historySection(options.history) : undefined;
   const figures = charts.map((ch) =>
     `<figure><div class="plot"><canvas id="chart-${escapeHtml(ch.id)}" role="img" aria-label="${escapeHtml(ch.title)}"></canvas></div>` +
     `${ch.note ? `<figcaption>${escapeHtml(ch.note)}</figcaption>` : ''}</figure>`).join('\n');
@@ -215,31 +326,29 @@ export function renderHtml(results: ResultsFile, options: FormatOptions = {}): s
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="gpubench ${escapeHtml(results.run.version)}">
 <title>${escapeHtml(title)} — ${escapeHtml(results.environment.hostname)}</title>
-<style>${CSS}${FLEET_CSS}</style>
+<style>${CSS}${FLEET_CSS}${HISTORY_CSS}</style>
 </head>
 <body>
 <header>
 <h1>${escapeHtml(title)} <span class="badge ${escapeHtml(results.run.status)}">${escapeHtml(results.run.status)}</span></h1>
 <div class="muted">${escapeHtml(results.environment.hostname)} · ${escapeHtml([...new Set(results.devices.map((d) => d.name))].join(', ') || 'no devices')} · run ${escapeHtml(results.run.id)} · ${escapeHtml(results.run.startedAt)}</div>
-<div>${results.cases.length} cases: <b>${counts.ok}</b> ok, <b class="${counts.failed ? 'error' : ''}">${counts.failed}</b> failed, ${counts.skipped} skipped</div>
+<div>${history ? `Newest of ${options.history!.runs.length} runs: ` : ''}${results.cases.length} cases: <b>${counts.ok}</b> ok, <b class="${counts.failed ? 'error' : ''}">${counts.failed}</b> failed, ${counts.skipped} skipped</div>
 </header>
 <main>
+${history ? history.html : ''}
 ${fleetSection(results)}
-${charts.length ? `<h2>Charts</h2>\n<div class="charts">\n${figures}\n</div>` : 'fleet' in results ? '' : '<p class="muted">No measured cases to plot.</p>'}
+${charts.length ? `<h2>${history ? 'Newest run' : 'Charts'}</h2>\n<div class="charts">\n${figures}\n</div>` : 'fleet' in results ? '' : '<p class="muted">No measured cases to plot.</p>'}
 ${failures.length ? `<h2>Failed and skipped</h2><ul>${failures.map((c) => `<li><code>${escapeHtml(c.id)}</code>: ${escapeHtml(c.status)}${c.check && !c.check.passed ? ' (wrong result)' : ''}${c.reason ? ` — ${escapeHtml(c.reason)}` : ''}</li>`).join('')}</ul>` : ''}
 <h2>Cases</h2>
-<div style="overflow-x:auto"><table>
-<thead><tr><th>case</th><th>backend</th><th>device</th><th>dtype</th><th>size</th><th>algorithm</th><th>median ms</th><th>p10–p90 ms</th><th>cv</th><th>throughput</th><th>% peak</th><th>n</th><th>timer</th><th>check (rel. error)</th><th>status</th></tr></thead>
-<tbody>
-${results.cases.map((c) => caseRow(results, c)).join('\n')}
-</tbody></table></div>
+${caseTable(results)}
+${fitsSection(results)}
 <h2>Environment</h2>
 ${environmentSection(results)}
 </main>
 <script type="application/json" id="gpubench-charts">${scriptJson(charts)}</script>
-<script>${chartJsBundle()}</script>
+${history ? `<script type="application/json" id="gpubench-history">${scriptJson(history.specs)}</script>\n` : ''}<script>${chartJsBundle()}</script>
 <script>${CLIENT}</script>
-</body>
+${history ? `<script>${HISTORY_CLIENT}</script>\n` : ''}</body>
 </html>
 `;
 }

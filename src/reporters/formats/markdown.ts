@@ -5,7 +5,8 @@
  */
 import type { CaseResult, ResultsFile } from '../../harness/results/schema.js';
 import { deviceName } from '../charts.js';
-import { caseDtype, caseOk, caseStats, isCollective, paramString, sig, sizeLabel } from '../cases.js';
+import { algorithmLabel, caseDtype, caseOk, caseStats, isCollective, paramString, sig, sizeLabel } from '../cases.js';
+import { historyMarkdown } from '../history/markdown.js';
 import type { FormatOptions, Formatter } from './formatter.js';
 
 /** Escapes a table cell: pipes end cells, line breaks end rows. */
@@ -41,8 +42,9 @@ export function renderMarkdown(results: ResultsFile, options: FormatOptions = {}
   const out: string[] = [
     `## ${icon} ${options.title ?? 'gpubench'}: ${ok.length}/${results.cases.length} cases ok${bad.length ? `, ${bad.length} failed` : ''}${skipped.length ? `, ${skipped.length} skipped` : ''}`,
     '',
-    `Run \`${run.id}\` (${run.status}) on **${env.hostname}** · ${devices} · gpubench ${run.version}`,
+    `Run \`${run.id}\` (${run.status}) on **${env.hostname}** · ${devices} · gpubench ${run.version}${options.history ? ` (the newest of ${options.history.runs.length} runs)` : ''}`,
   ];
+  if (options.history) out.push('', historyMarkdown(options.history));
   const matmul = results.cases.filter((c) => c.workload === 'matmul' && c.status !== 'skipped');
   if (matmul.length) {
     out.push('', '### Matrix multiply', '', mdTable(
@@ -56,12 +58,12 @@ export function renderMarkdown(results: ResultsFile, options: FormatOptions = {}
   if (coll.length) {
     out.push('', '### Collectives', '', mdTable(
       ['case', 'backend', 'algorithm', 'ranks', 'dtype', 'size', 'median ms', 'p10–p90 ms', 'algbw GB/s', 'busbw GB/s', 'check'],
-      coll.map((c) => [c.id, c.backend, paramString(c, 'algorithm') ?? '', paramString(c, 'ranks') ?? '', caseDtype(c), sizeLabel(c),
+      coll.map((c) => [c.id, c.backend, algorithmLabel(c), paramString(c, 'ranks') ?? '', caseDtype(c), sizeLabel(c),
         sig(caseStats(c)?.medianMs), spread(c), sig(c.metrics.algbwGBps), sig(c.metrics.busbwGBps), checkCell(c)]),
       ['l', 'l', 'l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'l'],
     ));
   }
-  const copies = results.cases.filter((c) => c.workload === 'memcpy' && c.status !== 'skipped');
+  const copies = results.cases.filter((c) => ['memcpy', 'hostcopy', 'peercopy'].includes(c.workload) && c.status !== 'skipped');
   if (copies.length) {
     out.push('', '### Memory copy', '', mdTable(
       ['case', 'backend', 'device', 'size', 'median ms', 'p10–p90 ms', 'copy GB/s', 'read+write GB/s', 'check'],

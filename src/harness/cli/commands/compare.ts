@@ -1,45 +1,89 @@
 /**
- * `gpubench compare BASE HEAD [--threshold 5%] [--format md|json]`: the regression
- * gate. Exit 1 when a case regressed (beyond the threshold and significant) or HEAD
- * has a wrong result; exit 2 when the files cannot be compared.
+ * `gpubench compare BASE... HEAD [--baseline-dir DIR] [--threshold 5%] [--threshold
+ * allreduce=15%] [--format md|json]`: the regression gate. Several baseline runs give each
+ * case a run-to-run noise floor. Exit 1 when a case regressed (beyond its threshold and
+ * its noise floor, and significant) or HEAD has a wrong result; exit 2 when the files
+ * cannot be compared (unreadable, no common case, another GPU, driver, stack version
+ * or topology).
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { CliCommand } from '../command.js';
 import { ExitCode, UsageError } from '../../errors.js';
+import { intIn, positiveNumber } from '../options.js';
 
 interface CompareCliOptions {
-  threshold: string;
+  threshold: string[];
+  thresholds?: string;
+  baselineDir?: string;
+  last: number;
+  noiseK?: number;
+  allowMismatch?: boolean;
   alpha: string;
   format: string;
   out?: string;
 }
 
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
 export const compareCommand: CliCommand = {
   register(program: Command) {
     program
       .command('compare')
-      .description('compare HEAD results against BASE; exit 1 on a significant regression or a wrong result')
-      .argument('<base>', 'baseline results file (gpubench.results/v1)')
-      .argument('<head>', 'results file under test')
-      .option('-t, --threshold <change>', 'smallest change in median time that counts, e.g. 5% or 0.05', '5%')
+      .description('compare HEAD results against one or more baseline runs; exit 1 on a significant regression or a wrong result')
+      .argument('<files...>', 'baseline results files (gpubench.results/v1), then the results file under test last; with --baseline-dir, only HEAD')
+      .option('-t, --threshold <change>', 'smallest change in median time that counts, e.g. 5% or 0.05; PATTERN=5% for a workload (allreduce=15%) or case-id glob (\'matmul/webgpu/*=8%\'); repeatable', collect)
+      .option('--thresholds <file>', 'thresholds from YAML: default: 5%, thresholds: { allreduce: 15% }')
+      .option('--baseline-dir <dir>', 'baselines: the results files in this folder (newest --last, same machine and stack as HEAD)')
+      .option('--last <n>', 'with --baseline-dir: use at most this many newest baselines', intIn(1, 1000), 10)
+      .option('-k, --noise-k <k>', 'multiplier of the baselines\' run-to-run spread (default: Student\'s t quantile for the number of baselines, 99.5% one-sided)', positiveNumber)
+      .option('--allow-mismatch', 'compare baselines from another GPU, driver or stack version anyway (a warning instead of exit 2)')
       .option('--alpha <p>', 'significance level of the Mann-Whitney U test', '0.05')
       .option('-f, --format <md|json>', 'output format', 'md')
       .option('-o, --out <file>', 'write the output to this file instead of stdout')
-      .action(async (basePath: string, headPath: string, opts: CompareCliOptions) => {
+      .action(async (files: string[], opts: CompareCliOptions) => {
         const format = opts.format.toLowerCase();
         if (format !== 'md' && format !== 'json') throw new UsageError(`unknown format '${opts.format}'; allowed: md, json`, '--format');
         // Loaded here, not at start-up: `gpubench --help` should not pay for them.
-        const [{ loadResults }, { compareResults, parseThreshold }, { compareJson, compareMarkdown }] = await Promise.all([
+        const [{ loadResults }, { compareRuns }, { compareJson, compareMarkdown }, th, { loadBaselineDir }] = await Promise.all([
           import('../../../reporters/load.js'),
           import('../../../reporters/compare/compare.js'),
           import('../../../reporters/compare/render.js'),
+          import('../../../reporters/compare/thresholds.js'),
+          import('../../../reporters/compare/baselines.js'),
         ]);
-        const threshold = parseThreshold(opts.threshold);
+        // A bare value sets the default; PATTERN=value rules override it for their cases.
+        const given = (opts.threshold ?? []).map((t) => th.parseThresholdRule(t));
+        const fileRules = opts.thresholds ? th.loadThresholdFile(opts.thresholds) : [];
+        const defaults = [...fileRules, ...given].filter((r) => r.pattern.rank === 0);
+        const threshold = defaults.length ? defaults[defaults.length - 1]!.value : 0.05;
+        const rules = [...fileRules, ...given].filter((r) => r.pattern.rank > 0);
         const alpha = Number(opts.alpha);
         if (!(alpha > 0 && alpha < 1)) throw new UsageError(`'${opts.alpha}' is not a probability between 0 and 1`, '--alpha');
-        const [base, head] = await Promise.all([loadResults(basePath), loadResults(headPath)]);
-        const report = compareResults(base, head, { threshold, alpha }, { base: basePath, head: headPath });
+        if (opts.baselineDir === undefined && files.length < 2) throw new UsageError('give at least one baseline results file and HEAD (BASE... HEAD), or --baseline-dir DIR HEAD', 'BASE');
+        if (opts.baselineDir !== undefined && files.length !== 1) throw new UsageError(`with --baseline-dir give only HEAD (got ${files.length} files)`, '--baseline-dir');
+        const headPath = files[files.length - 1]!;
+        const head = await loadResults(headPath);
+        let bases;
+        let labels: string[];
+        const notes: string[] = [];
+        if (opts.baselineDir !== undefined) {
+          const set = await loadBaselineDir(opts.baselineDir, head, { last: opts.last, exclude: [headPath], allowMismatch: opts.allowMismatch === true });
+          bases = set.files;
+          labels = set.labels;
+          notes.push(...set.notes);
+        } else {
+          labels = files.slice(0, -1);
+          bases = await Promise.all(labels.map((p) => loadResults(p)));
+        }
+        const report = compareRuns(bases, head, {
+          threshold,
+          thresholds: rules,
+          alpha,
+          allowMismatch: opts.allowMismatch === true,
+          ...(opts.noiseK !== undefined ? { noiseK: opts.noiseK } : {}),
+        }, { bases: labels, head: headPath });
+        report.warnings.push(...notes);
         const text = format === 'json' ? compareJson(report) : compareMarkdown(report);
         if (opts.out === undefined || opts.out === '-') process.stdout.write(text);
         else await writeFile(opts.out, text);

@@ -23,6 +23,9 @@ import { addFits } from '../../../collectives/fit.js';
 import { AVERAGE_MODES, averageBusBw, NCCL_TYPE_ALIASES } from '../../../collectives/nccl-tests.js';
 import { NcclTestsReporter } from '../../../reporters/nccl-tests.js';
 import { JsReductionNotice } from '../../../reporters/js-reduction.js';
+import { applyFloors, floorMessage, parseFloor, type Floor } from '../../floors.js';
+import { loadAcceptance } from '../../acceptance.js';
+import { writeJsonAtomic } from '../../../reporters/results-file.js';
 import type { ClusterSettings, RunCliOptions } from './run.js';
 
 /** Console formats of `--format`. */
@@ -63,6 +66,10 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
   // Validate report formats before measuring anything. `json` is the results file itself.
   const reportFormats = opts.report ? parseFormats(opts.report, '--report').filter((f) => f !== 'json') : [];
   const suite = loadSuite(opts.suite);
+  // Floors are checked before anything is measured: a typo must not cost a whole run.
+  const floors: Floor[] = (opts.min ?? []).map((t) => parseFloor(t));
+  const acceptance = opts.acceptance !== undefined ? loadAcceptance(opts.acceptance) : undefined;
+  if (acceptance) floors.push(...acceptance.floors);
   const measure: MeasureOptions = { ...suite.measure };
   if (opts.minTime !== undefined) measure.minTimeMs = opts.minTime;
   if (opts.warmup !== undefined) measure.warmupMs = opts.warmup;
@@ -94,6 +101,7 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
         inPlace: opts.inPlace || opts.outOfPlace ? [...(opts.outOfPlace ? [false] : []), ...(opts.inPlace ? [true] : [])] : undefined,
         chunkBytes: opts.chunkBytes,
         root: opts.root,
+        burnSeconds: opts.burnSeconds,
       },
     };
     let plan = await planRun(suite, filters);
@@ -140,6 +148,17 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
     });
     await cluster?.close();
     cluster = undefined;
+    let floorsFailed = false;
+    if (floors.length > 0) {
+      if (acceptance) results.run.acceptance = { name: acceptance.profile.name, path: acceptance.path, ...(acceptance.profile.gpu ? { gpu: acceptance.profile.gpu } : {}) };
+      const outcomes = applyFloors(results, floors);
+      // The results file gains the verdicts before anything is printed or can fail.
+      writeJsonAtomic(jsonPath, results);
+      for (const o of outcomes) for (const line of floorMessage(o, results.cases)) process.stderr.write(`${line}\n`);
+      const met = outcomes.filter((o) => o.passed).length;
+      floorsFailed = met < outcomes.length;
+      process.stderr.write(`gpubench: floors: ${met} of ${outcomes.length} met${acceptance ? ` (acceptance ${acceptance.profile.name})` : ''}${floorsFailed ? ': FAILED' : ''}\n`);
+    }
     process.stderr.write(`results: ${jsonPath} (and ${fileReporter.jsonlPath})\n`);
     if (reportFormats.length > 0) {
       const written = await writeReports(results, reportFormats, dirname(jsonPath), basename(jsonPath, '.json'));
@@ -147,7 +166,7 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
     }
     const n = tally(results);
     if (n.ok + n.failed === 0) process.stderr.write('gpubench: warning: no case ran (all skipped)\n');
-    if (n.failed > 0) return ExitCode.failed;
+    if (n.failed > 0 || floorsFailed) return ExitCode.failed;
     if (opts.minBusbw !== undefined) {
       const avg = averageBusBw(results.cases);
       if (!avg) {

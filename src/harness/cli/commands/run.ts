@@ -48,6 +48,12 @@ export interface RunCliOptions {
   format?: string;
   /** Fail (exit 1) when the average busbw of the large sizes is below this, GB/s. */
   minBusbw?: number;
+  /** Absolute floors, `[CASES:]METRIC=VALUE` each (harness/floors.ts). */
+  min?: string[];
+  /** An acceptance profile: a shipped name (configs/acceptance/NAME.yaml) or a file. */
+  acceptance?: string;
+  /** burn: how long the GEMMs run, seconds. */
+  burnSeconds?: number;
 }
 
 /** A multi-process run's coordinator settings (from `gpubench coordinator`, or made up for `--local-nodes`). */
@@ -91,9 +97,12 @@ export function addRunOptions(cmd: Command): Command {
     .option('-T, --timeout <s>', 'collectives across processes: a case not finished on every rank after this many seconds fails the run, naming those ranks (nccl-tests -T)', positiveSeconds)
     .option('--format <name>', 'console output: gpubench (default) or nccl-tests (its columns, for diffing against all_reduce_perf)')
     .option('--min-busbw <GB/s>', 'collectives: exit 1 when the average busbw of the cases with S >= 1 MiB (or the largest size) is below this (cf. NCCL_TESTS_MIN_BW)', positiveNumber)
+    .option('--min <floor>', 'exit 1 when a case measures less: [CASES:]METRIC=VALUE, e.g. busbw=40, allreduce:busbw=40, \'matmul/*/bf16/*:tflops=600\' (metrics: tflops, pctOfPeak, busbw, algbw, bandwidth); repeatable', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--acceptance <name|file>', 'judge the run against an acceptance profile\'s floors: h100-sxm, h200, a100-sxm-80gb, cpu-ci (configs/acceptance/) or a YAML file')
     .option('--in-place', 'collectives: in-place calls (output aliases input)')
     .option('--out-of-place', 'collectives: out-of-place calls (the default; with --in-place, both)')
     .option('--chunk-bytes <size>', 'collectives: pipelining slice of the ring and chain algorithms', byteSize)
+    .option('--burn-seconds <s>', 'burn: how long every GPU multiplies and compares, seconds (default 60, as gpu-burn\'s argument)', positiveSeconds)
     .option('-r, --root <rank>', 'collectives: root rank of broadcast, reduce, gather and scatter (nccl-tests -r)', intIn(0, 1 << 20));
 }
 
