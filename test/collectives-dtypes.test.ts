@@ -28,7 +28,7 @@ import { poison, poisonValue } from '../src/collectives/poison.js';
 import { allocateBuffers, type CollectiveCall } from '../src/collectives/collective.js';
 import { prepareRank } from '../src/collectives/reference.js';
 import { NCCL_TYPE_ALIASES, NCCL_TYPE_NAMES } from '../src/collectives/nccl-tests.js';
-import { ncclDtypeSupport } from '../src/collectives/nccl/dtypes.js';
+import { ncclDtypeSupport, ncclOneProcessDtypeSupport } from '../src/collectives/nccl/dtypes.js';
 import { wgslUnsupported } from '../src/collectives/gpu-reduce.js';
 import { DTYPES } from '../src/harness/results/schema.js';
 import { freshSeed } from '../src/harness/random.js';
@@ -259,12 +259,12 @@ describe('names and backends', () => {
     for (const d of COLLECTIVE_DTYPES) expect(DTYPES).toContain(d);
   });
 
-  it('nccl runs what its float32 upload carries and names NCCL 2.24 for fp8 on an older one', () => {
-    for (const d of ['f32', 'f16', 'bf16', 'i32', 'f64'] as const) expect(ncclDtypeSupport(d, 22703)).toBeUndefined();
+  it('nccl across processes runs every dtype (bytes upload) and names NCCL 2.24 for fp8 on an older one; in one process what its float32 upload carries', () => {
+    for (const d of COLLECTIVE_DTYPES) expect(ncclDtypeSupport(d, 22703)).toBeUndefined();
     expect(ncclDtypeSupport('fp8e4m3', 22304)).toBe('fp8e4m3 needs NCCL ≥ 2.24 (this is 2.23.4)');
     expect(ncclDtypeSupport('fp8e5m2', 21903)).toMatch(/needs NCCL ≥ 2\.24 \(this is 2\.19\.3\)/);
-    expect(ncclDtypeSupport('fp8e4m3', 22703)).toMatch(/float32 values.*bytes upload/);
-    for (const d of ['i8', 'u8', 'u32', 'i64', 'u64'] as const) expect(ncclDtypeSupport(d, 22703)).toMatch(new RegExp(`${d} needs a bytes upload.*ws runs ${d}`));
+    for (const d of ['f32', 'f16', 'bf16', 'i32', 'f64'] as const) expect(ncclOneProcessDtypeSupport(d)).toBeUndefined();
+    for (const d of ['i8', 'u8', 'u32', 'i64', 'u64', 'fp8e4m3'] as const) expect(ncclOneProcessDtypeSupport(d)).toMatch(new RegExp(`float32 values.*${d} runs on nccl across processes`));
   });
 
   it('webgpu-local refuses what WGSL has no type for, naming it', () => {

@@ -165,15 +165,20 @@ describe('planning nccl in a multi-process run', () => {
     kind: 'allgather', bytes: 4096, count: 1024, dtype: 'f32', op: 'sum', algorithm: 'auto', inPlace: false, ranks: 4, nodes: 2, chunkBytes: 1 << 20, ...o,
   });
 
-  it('runs allreduce, allgather, reducescatter and broadcast across processes; NCCL picks the algorithm; roots must be ranks', () => {
-    for (const kind of ['allreduce', 'allgather', 'reducescatter', 'broadcast'] as const) expect(ncclRankSupport(params({ kind }), [])).toBeUndefined();
+  it('runs every collective and dtype across processes; NCCL picks the algorithm; roots must be ranks; fp8 reductions need sm_90', () => {
+    for (const kind of ['allreduce', 'allgather', 'reducescatter', 'broadcast', 'reduce', 'alltoall', 'gather', 'scatter', 'sendrecv'] as const)
+      expect(ncclRankSupport(params({ kind }), [])).toBeUndefined();
     expect(ncclRankSupport(params({ algorithm: 'ring' }), [])).toMatch(/^algorithm "ring": NCCL picks its own/);
-    expect(ncclRankSupport(params({ kind: 'broadcast', root: 4 }), [])).toMatch(/root 4 is not one of the 4 ranks/);
-    expect(ncclRankSupport(params({ dtype: 'i32', op: 'avg' }), [])).toMatch(/avg on i32/);
-    expect(ncclRankSupport(params({ dtype: 'f64' }), [])).toBeUndefined();
-    // What the float32-value upload cannot carry is refused by name (ws runs it).
-    for (const dtype of ['i8', 'u8', 'u32', 'i64', 'u64', 'fp8e4m3', 'fp8e5m2'] as const)
-      expect(ncclRankSupport(params({ dtype }), [])).toMatch(new RegExp(`${dtype} needs (a bytes upload|NCCL ≥ 2\\.24)`));
+    for (const kind of ['broadcast', 'reduce', 'gather', 'scatter'] as const) expect(ncclRankSupport(params({ kind, root: 4 }), [])).toMatch(/root 4 is not one of the 4 ranks/);
+    for (const kind of ['alltoall', 'sendrecv'] as const) expect(ncclRankSupport(params({ kind, inPlace: true }), [])).toMatch(/^NCCL has no in-place/);
+    // NCCL's ncclAvg on integers is a sum then a division toward zero (FuncSumPostDiv): it runs.
+    expect(ncclRankSupport(params({ dtype: 'i32', op: 'avg' }), [])).toBeUndefined();
+    for (const dtype of ['i8', 'u8', 'u32', 'i64', 'u64', 'f64', 'fp8e4m3', 'fp8e5m2'] as const) expect(ncclRankSupport(params({ dtype }), [])).toBeUndefined();
+    // NCCL reduces fp8 on sm_90 and newer only; its data moves run anywhere.
+    const a100 = { memoryBytes: 80 * 2 ** 30, name: 'NVIDIA A100-SXM4-80GB', limits: { computeCapability: 8 } };
+    expect(ncclRankSupport(params({ kind: 'allreduce', dtype: 'fp8e5m2' }), [a100])).toBe('NCCL reduces fp8e5m2 on compute capability ≥ 9.0 (sm_90) only; NVIDIA A100-SXM4-80GB is 8.0');
+    expect(ncclRankSupport(params({ kind: 'allgather', dtype: 'fp8e5m2' }), [a100])).toBeUndefined();
+    expect(ncclRankSupport(params({ kind: 'reduce', dtype: 'fp8e4m3' }), [{ ...a100, limits: { computeCapability: 9 } }])).toBeUndefined();
     expect(ncclRankSupport(params({ bytes: 2 ** 30, count: 2 ** 28 }), [{ memoryBytes: 2 * 2 ** 30 }])).toMatch(/^needs 2\.0 GiB per GPU/);
   });
 

@@ -7,13 +7,19 @@
 // (ncclCommAbort) ends the communicator. A thread stuck in the library is detached, never
 // joined: its process exits anyway once the run has failed.
 //
-// A case is one collective on this communicator: `setup` allocates its buffers, `upload`
-// poisons the output (NaN; −2^31+15 for i32) and copies this rank's input in, the checked
-// job runs one call and reads this rank's output back, the timed job runs n calls between
-// CUDA events on the communicator's stream.
+// A case is one collective on this communicator: `setup` allocates its buffers (laid out
+// as the host's: in place, one allocation with the input or output at this rank's block),
+// `upload` copies in the bytes JavaScript made (the output already poisoned, the input in
+// the case's dtype), the checked job runs one call and reads the checked buffer's bytes
+// back, the timed job runs n calls between CUDA events on the communicator's stream.
+// Every NCCL dtype and collective nccl-tests measures: all-reduce, all-gather,
+// reduce-scatter, broadcast and reduce are NCCL's own calls; all-to-all, gather, scatter
+// and send/receive are ncclSend/ncclRecv groups, as nccl-tests issues them.
 #include "nccl_comm.h"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -32,17 +38,18 @@ struct NcclComm::State {
   bool opened = false, connected = false, aborted = false, released = false;
   // The case set up now.
   std::string kind;
-  NcclTypeInfo type{7, 4};
+  NcclTypeInfo type{7, 4};  // ncclDataType_t and element bytes
   int op = 0, root = 0;
   bool inPlace = false;
   size_t sendCount = 0, recvCount = 0;
+  bool readInput = false;  // the checked call reads the input back (a reduce's or gather's non-roots)
   CUdeviceptr sendAlloc = 0, recvAlloc = 0, send = 0, recv = 0;
   // The job in flight: `busy` until JavaScript has polled its outcome.
   bool busy = false, done = false, failed = false;
   LibError error{};
   double number = 0;
-  std::vector<double> values;
-  bool hasValues = false;
+  std::vector<uint8_t> bytes;
+  bool hasBytes = false;
 };
 
 namespace {
@@ -56,8 +63,8 @@ void startJob(const std::shared_ptr<State>& s, const char* what, std::function<v
     if (s->aborted) fail(what, "the communicator was aborted");
     if (s->released) fail(what, "disposed");
     s->busy = true;
-    s->done = s->failed = s->hasValues = false;
-    s->values.clear();
+    s->done = s->failed = s->hasBytes = false;
+    s->bytes.clear();
   }
   std::thread([s, fn = std::move(fn)] {
     LibError err{};
@@ -85,6 +92,21 @@ void checkAsync(State& s, const char* call) {
   if (async != 0) checkNccl(async, call);
 }
 
+/**
+ * ncclDataType_t and element bytes of a collective dtype (nccl.h: ncclInt8 0, ncclUint8 1,
+ * ncclInt32 2, ncclUint32 3, ncclInt64 4, ncclUint64 5, ncclFloat16 6, ncclFloat32 7,
+ * ncclFloat64 8, ncclBfloat16 9, ncclFloat8e4m3 10, ncclFloat8e5m2 11 since NCCL 2.24).
+ */
+NcclTypeInfo commTypeOf(const std::string& d) {
+  static const struct { const char* name; NcclTypeInfo t; } types[] = {
+    {"i8", {0, 1}}, {"u8", {1, 1}}, {"i32", {2, 4}}, {"u32", {3, 4}}, {"i64", {4, 8}}, {"u64", {5, 8}},
+    {"f16", {6, 2}}, {"f32", {7, 4}}, {"f64", {8, 8}}, {"bf16", {9, 2}}, {"fp8e4m3", {10, 1}}, {"fp8e5m2", {11, 1}},
+  };
+  for (const auto& t : types)
+    if (d == t.name) return t.t;
+  fail("setup", "unsupported dtype \"" + d + "\" (i8, u8, i32, u32, i64, u64, f16, f32, f64, bf16, fp8e4m3, fp8e5m2)");
+}
+
 void freeCase(State& s) {
   if (s.recvAlloc) cu.cuMemFree(s.recvAlloc);
   if (s.sendAlloc) cu.cuMemFree(s.sendAlloc);
@@ -110,6 +132,32 @@ void launch(State& s) {
       checkNccl(nccl.ncclSend(reinterpret_cast<void*>(s.send + p * bytes), block, t, p, s.comm, s.stream), "ncclSend");
       checkNccl(nccl.ncclRecv(reinterpret_cast<void*>(s.recv + p * bytes), block, t, p, s.comm, s.stream), "ncclRecv");
     }
+    checkNccl(nccl.ncclGroupEnd(), "ncclGroupEnd");
+  } else if (s.kind == "gather") {
+    // nccl-tests' gather: every rank sends its block to the root, which receives block q
+    // from rank q (itself included), in one group.
+    size_t bytes = s.sendCount * s.type.size;
+    checkNccl(nccl.ncclGroupStart(), "ncclGroupStart");
+    checkNccl(nccl.ncclSend(send, s.sendCount, t, s.root, s.comm, s.stream), "ncclSend");
+    if (s.rank == s.root)
+      for (int q = 0; q < s.nranks; q++)
+        checkNccl(nccl.ncclRecv(reinterpret_cast<void*>(s.recv + q * bytes), s.sendCount, t, q, s.comm, s.stream), "ncclRecv");
+    checkNccl(nccl.ncclGroupEnd(), "ncclGroupEnd");
+  } else if (s.kind == "scatter") {
+    // nccl-tests' scatter: the root sends block q to rank q (itself included), every rank
+    // receives its block from the root, in one group.
+    size_t bytes = s.recvCount * s.type.size;
+    checkNccl(nccl.ncclGroupStart(), "ncclGroupStart");
+    if (s.rank == s.root)
+      for (int q = 0; q < s.nranks; q++)
+        checkNccl(nccl.ncclSend(reinterpret_cast<void*>(s.send + q * bytes), s.recvCount, t, q, s.comm, s.stream), "ncclSend");
+    checkNccl(nccl.ncclRecv(recv, s.recvCount, t, s.root, s.comm, s.stream), "ncclRecv");
+    checkNccl(nccl.ncclGroupEnd(), "ncclGroupEnd");
+  } else if (s.kind == "sendrecv") {
+    // nccl-tests' sendrecv: a ring shift, to rank r+1 and from rank r−1, in one group.
+    checkNccl(nccl.ncclGroupStart(), "ncclGroupStart");
+    checkNccl(nccl.ncclSend(send, s.sendCount, t, (s.rank + 1) % s.nranks, s.comm, s.stream), "ncclSend");
+    checkNccl(nccl.ncclRecv(recv, s.recvCount, t, (s.rank + s.nranks - 1) % s.nranks, s.comm, s.stream), "ncclRecv");
     checkNccl(nccl.ncclGroupEnd(), "ncclGroupEnd");
   } else fail("NcclComm", "no case set up");
 }
@@ -190,8 +238,12 @@ Napi::Value NcclComm::Connect(const Napi::CallbackInfo& info) {
   });
 }
 
-// setup({ kind, count, dtype, op, root, inPlace }): `count` is S in elements as the
-// collective workloads define it (the gathered output, the scattered input).
+// setup({ kind, count, dtype, op, root, inPlace, read }): `count` is S in elements as the
+// collective workloads define it (the gathered output, the scattered input). The buffers
+// are laid out as src/collectives/algorithms/*.ts allocate them on the host: in place, one
+// allocation, with the input at this rank's block of the output (all-gather, gather) or
+// the output at this rank's block of the input (reduce-scatter, scatter), else the same.
+// `read` ("output" or "input") is the buffer the checked call reads back.
 void NcclComm::Setup(const Napi::CallbackInfo& info) {
   auto o = info[0].As<Napi::Object>();
   std::string kind = o.Get("kind").As<Napi::String>().Utf8Value();
@@ -200,40 +252,46 @@ void NcclComm::Setup(const Napi::CallbackInfo& info) {
   std::string op = o.Get("op").As<Napi::String>().Utf8Value();
   int root = o.Has("root") && o.Get("root").IsNumber() ? o.Get("root").As<Napi::Number>().Int32Value() : 0;
   bool inPlace = o.Get("inPlace").As<Napi::Boolean>().Value();
+  bool readInput = o.Has("read") && o.Get("read").IsString() && o.Get("read").As<Napi::String>().Utf8Value() == "input";
   guard(info.Env(), [&] {
     State& s = *s_;
     if (s.busy) fail("setup", "a call on this communicator is still running");
     if (!s.connected || s.aborted || s.released) fail("setup", "the communicator is not connected");
     size_t n = static_cast<size_t>(s.nranks);
     if (count == 0) fail("setup", "count must be positive");
-    bool perRank = kind == "allgather" || kind == "reducescatter" || kind == "alltoall";
-    if (perRank && count % n != 0) fail("setup", kind + ": count must be a multiple of the rank count");
-    if (kind != "allreduce" && kind != "allgather" && kind != "reducescatter" && kind != "broadcast" && kind != "reduce" && kind != "alltoall")
-      fail("setup", "unsupported collective \"" + kind + "\"");
-    if (inPlace && kind == "alltoall") fail("setup", "alltoall runs out of place only");
-    if ((kind == "broadcast" || kind == "reduce") && (root < 0 || root >= s.nranks)) fail("setup", "root out of range");
+    static const char* kinds[] = {"allreduce", "allgather", "reducescatter", "broadcast", "reduce", "alltoall", "gather", "scatter", "sendrecv"};
+    if (std::none_of(std::begin(kinds), std::end(kinds), [&](const char* k) { return kind == k; })) fail("setup", "unsupported collective \"" + kind + "\"");
+    bool gathers = kind == "allgather" || kind == "gather";     // a block in, S out
+    bool scatters = kind == "reducescatter" || kind == "scatter";  // S in, a block out
+    if ((gathers || scatters || kind == "alltoall") && count % n != 0) fail("setup", kind + ": count must be a multiple of the rank count");
+    if (inPlace && (kind == "alltoall" || kind == "sendrecv")) fail("setup", kind + " runs out of place only");
+    bool rooted = kind == "broadcast" || kind == "reduce" || kind == "gather" || kind == "scatter";
+    if (rooted && (root < 0 || root >= s.nranks)) fail("setup", "root out of range");
+    NcclTypeInfo type = commTypeOf(dtype);
+    int redop = ncclOpOf(op, "setup");
     useDevice(s.device);
     freeCase(s);
-    s.type = ncclTypeOf(dtype, "setup");
-    s.op = ncclOpOf(op, "setup");
+    s.type = type;
+    s.op = redop;
     s.kind = kind;
     s.root = root;
     s.inPlace = inPlace;
-    s.sendCount = kind == "allgather" ? count / n : count;
-    s.recvCount = kind == "reducescatter" ? count / n : count;
+    s.readInput = readInput;
+    s.sendCount = gathers ? count / n : count;
+    s.recvCount = scatters ? count / n : count;
     size_t es = s.type.size;
     if (!inPlace) {
       checkCu(cu.cuMemAlloc(&s.sendAlloc, s.sendCount * es), "cuMemAlloc(send)");
       checkCu(cu.cuMemAlloc(&s.recvAlloc, s.recvCount * es), "cuMemAlloc(recv)");
       s.send = s.sendAlloc;
       s.recv = s.recvAlloc;
-    } else if (kind == "allgather") {
-      // NCCL's in-place all-gather: the input is this rank's block of the output.
+    } else if (gathers) {
+      // NCCL's in-place gathers: sendbuff == recvbuff + rank·sendcount.
       checkCu(cu.cuMemAlloc(&s.recvAlloc, s.recvCount * es), "cuMemAlloc(recv)");
       s.recv = s.recvAlloc;
       s.send = s.recv + static_cast<size_t>(s.rank) * s.sendCount * es;
-    } else if (kind == "reducescatter") {
-      // In-place reduce-scatter: the output is this rank's block of the input.
+    } else if (scatters) {
+      // In-place scatters: recvbuff == sendbuff + rank·recvcount.
       checkCu(cu.cuMemAlloc(&s.sendAlloc, s.sendCount * es), "cuMemAlloc(send)");
       s.send = s.sendAlloc;
       s.recv = s.send + static_cast<size_t>(s.rank) * s.recvCount * es;
@@ -244,49 +302,37 @@ void NcclComm::Setup(const Napi::CallbackInfo& info) {
   });
 }
 
-// upload(values: Float32Array): this rank's input (send elements, as float32 values),
-// after poisoning every output element the call must write.
+// upload(input: Uint8Array, output: Uint8Array): this rank's buffers as the host made them
+// (prepareRank: the input in the case's dtype, poisoned where the rank has none; the output
+// poisoned around any input inside it). The output goes first: in place the input lies in
+// it (or it in the input) and the host's bytes agree where they overlap.
 void NcclComm::Upload(const Napi::CallbackInfo& info) {
-  auto data = info[0].As<Napi::Float32Array>();
+  auto input = info[0].As<Napi::Uint8Array>();
+  auto output = info[1].As<Napi::Uint8Array>();
   guard(info.Env(), [&] {
     State& s = *s_;
     if (s.busy) fail("upload", "a call on this communicator is still running");
     if (s.kind.empty()) fail("upload", "no case set up");
-    // A broadcast's non-root ranks have no input: they upload nothing, and their buffers
-    // are poisoned (in place, that buffer is the output the broadcast must fill).
-    bool none = s.kind == "broadcast" && s.rank != s.root && data.ElementLength() == 0;
-    if (!none && data.ElementLength() != s.sendCount) fail("upload", "data has the wrong length");
-    useDevice(s.device);
     size_t es = s.type.size;
-    int t = s.type.nccl;
-    // The poison: NaN (all-ones for f64); for i32 −2^31+15, which no checked input sums,
-    // multiplies or picks to. In place the output is the input (all-gather: but for this
-    // rank's own block, which the upload then writes).
-    auto poison = [&](CUdeviceptr p, size_t n) {
-      if (es == 2) checkCu(cu.cuMemsetD16(p, t == 6 ? 0x7e00 : 0x7fc0, n), "cuMemsetD16");
-      else checkCu(cu.cuMemsetD32(p, t == 7 ? 0x7fc00000u : t == 8 ? 0xffffffffu : 0x8000000fu, n * es / 4), "cuMemsetD32");
-    };
-    if (!s.inPlace || s.kind == "allgather") poison(s.recv, s.recvCount);
-    if (none) {
-      poison(s.send, s.sendCount);
-      checkCu(cu.cuStreamSynchronize(nullptr), "cuStreamSynchronize(legacy)");
-      return;
-    }
-    std::vector<uint8_t> buf(s.sendCount * es);
-    const float* src = data.Data();
-    for (size_t i = 0; i < s.sendCount; i++) {
-      if (t == 7) std::memcpy(&buf[i * 4], &src[i], 4);
-      else if (t == 6) { uint16_t h = f32ToF16(src[i]); std::memcpy(&buf[i * 2], &h, 2); }
-      else if (t == 9) { uint16_t h = f32ToBf16(src[i]); std::memcpy(&buf[i * 2], &h, 2); }
-      else if (t == 8) { double d = src[i]; std::memcpy(&buf[i * 8], &d, 8); }
-      else { int32_t v = static_cast<int32_t>(src[i]); std::memcpy(&buf[i * 4], &v, 4); }
-    }
-    checkCu(cu.cuMemcpyHtoD(s.send, buf.data(), buf.size()), "cuMemcpyHtoD");
-    checkCu(cu.cuStreamSynchronize(nullptr), "cuStreamSynchronize(legacy)");  // poison and upload land before the call
+    if (input.ByteLength() != s.sendCount * es) fail("upload", "the input has " + std::to_string(input.ByteLength()) + " bytes, not " + std::to_string(s.sendCount * es));
+    if (output.ByteLength() != s.recvCount * es) fail("upload", "the output has " + std::to_string(output.ByteLength()) + " bytes, not " + std::to_string(s.recvCount * es));
+    useDevice(s.device);
+    checkCu(cu.cuMemcpyHtoD(s.recv, output.Data(), output.ByteLength()), "cuMemcpyHtoD(output)");
+    checkCu(cu.cuMemcpyHtoD(s.send, input.Data(), input.ByteLength()), "cuMemcpyHtoD(input)");
+    checkCu(cu.cuStreamSynchronize(nullptr), "cuStreamSynchronize(legacy)");  // both land before the call
   });
 }
 
-// startChecked(): one call, then this rank's output back as float64 values (poll()).
+/** The bytes of the buffer the check reads, after a call: the output, or the input (`readInput`). */
+static std::vector<uint8_t> checkedBytes(State& s) {
+  std::vector<uint8_t> buf((s.readInput ? s.sendCount : s.recvCount) * s.type.size);
+  checkCu(cu.cuMemcpyDtoH(buf.data(), s.readInput ? s.send : s.recv, buf.size()), "cuMemcpyDtoH");
+  return buf;
+}
+
+// startChecked(): one call, then the bytes of the buffer the check reads (poll()): the
+// output, or where NCCL defines no output on this rank (a reduce's or gather's non-roots)
+// the input, which must be unchanged (setup's `read`).
 Napi::Value NcclComm::StartChecked(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     if (s_->kind.empty()) fail("startChecked", "no case set up");
@@ -295,23 +341,10 @@ Napi::Value NcclComm::StartChecked(const Napi::CallbackInfo& info) {
       launch(s);
       checkCu(cu.cuStreamSynchronize(s.stream), "cuStreamSynchronize");
       checkAsync(s, "the collective");
-      size_t es = s.type.size;
-      int t = s.type.nccl;
-      std::vector<uint8_t> buf(s.recvCount * es);
-      checkCu(cu.cuMemcpyDtoH(buf.data(), s.recv, buf.size()), "cuMemcpyDtoH");
-      std::vector<double> out(s.recvCount);
-      for (size_t i = 0; i < s.recvCount; i++) {
-        double v;
-        if (t == 7) { float f; std::memcpy(&f, &buf[i * 4], 4); v = f; }
-        else if (t == 6) { uint16_t h; std::memcpy(&h, &buf[i * 2], 2); v = f16ToF32(h); }
-        else if (t == 9) { uint16_t h; std::memcpy(&h, &buf[i * 2], 2); v = bf16ToF32(h); }
-        else if (t == 8) std::memcpy(&v, &buf[i * 8], 8);
-        else { int32_t x; std::memcpy(&x, &buf[i * 4], 4); v = x; }
-        out[i] = v;
-      }
+      std::vector<uint8_t> buf = checkedBytes(s);
       std::lock_guard<std::mutex> lock(s.mu);
-      s.values = std::move(out);
-      s.hasValues = true;
+      s.bytes = std::move(buf);
+      s.hasBytes = true;
     });
     return info.Env().Undefined();
   });
@@ -339,7 +372,7 @@ Napi::Value NcclComm::StartTime(const Napi::CallbackInfo& info) {
   });
 }
 
-// poll(): undefined while the job runs; then its outcome once (a number, a Float64Array,
+// poll(): undefined while the job runs; then its outcome once (a number, a Uint8Array,
 // or true), or the job's error thrown.
 Napi::Value NcclComm::Poll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -348,11 +381,11 @@ Napi::Value NcclComm::Poll(const Napi::CallbackInfo& info) {
   if (!s_->done) return env.Undefined();
   s_->busy = false;
   if (s_->failed) throw toJs(env, s_->error);
-  if (s_->hasValues) {
-    auto a = Napi::Float64Array::New(env, s_->values.size());
-    std::memcpy(a.Data(), s_->values.data(), s_->values.size() * sizeof(double));
-    s_->values.clear();
-    s_->hasValues = false;
+  if (s_->hasBytes) {
+    auto a = Napi::Uint8Array::New(env, s_->bytes.size());
+    if (!s_->bytes.empty()) std::memcpy(a.Data(), s_->bytes.data(), s_->bytes.size());
+    s_->bytes.clear();
+    s_->hasBytes = false;
     return a;
   }
   if (s_->kind.empty() || !s_->connected) return Napi::Boolean::New(env, true);
@@ -437,7 +470,7 @@ Napi::Value NcclUniqueIdBytes(const Napi::CallbackInfo& info) {
 // NcclComm ranks (each already up on its device, see the constructor) and run one such
 // group on a thread of their own; every rank is marked busy meanwhile, so no other call
 // and no dispose interleaves (an abort still ends it). The case's buffers and upload are
-// each rank's own (setup/upload above); the checked call returns each rank's output bytes.
+// each rank's own (setup/upload above); the checked call returns the bytes each rank's check reads.
 namespace gb {
 namespace {
 
@@ -588,9 +621,7 @@ Napi::Value NcclGroupChecked(const Napi::CallbackInfo& info) {
         useDevice(s->device);
         checkCu(cu.cuStreamSynchronize(s->stream), "cuStreamSynchronize");
         checkAsync(*s, "the collective");
-        std::vector<uint8_t> buf(s->recvCount * s->type.size);
-        checkCu(cu.cuMemcpyDtoH(buf.data(), s->recv, buf.size()), "cuMemcpyDtoH");
-        job.bytes.push_back(std::move(buf));
+        job.bytes.push_back(checkedBytes(*s));
       }
     });
   });

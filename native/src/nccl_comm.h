@@ -41,7 +41,7 @@ Napi::Value NcclUniqueIdBytes(const Napi::CallbackInfo& info);
 
 /** ncclGroupConnect(comms, uniqueId): every rank's ncclCommInitRank in one group. */
 Napi::Value NcclGroupConnect(const Napi::CallbackInfo& info);
-/** ncclGroupChecked(comms): one call per rank in one group; poll() gives each rank's output bytes. */
+/** ncclGroupChecked(comms): one call per rank in one group; poll() gives the bytes each rank's check reads (setup's `read`). */
 Napi::Value NcclGroupChecked(const Napi::CallbackInfo& info);
 /** ncclGroupTime(comms, n): n grouped calls between CUDA events; poll() gives each rank's ms. */
 Napi::Value NcclGroupTime(const Napi::CallbackInfo& info);

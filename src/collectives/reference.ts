@@ -20,7 +20,7 @@ import { poison } from './poison.js';
  * ones scale their range down with the rank count), prod takes ±1 and ±2 (±{1,2} wrap
  * only where 2^ranks leaves the type, as intended); i64 and u64 sit beyond 2^53, where a
  * double would round, so the exact check means something. f64 inputs are float32 values
- * (the nccl path uploads float32 values) that sum and multiply in float64; fp8 ones are
+ * (the one-process nccl path uploads float32 values) that sum and multiply in float64; fp8 ones are
  * fp8 values well inside the range (rounded through f16).
  */
 export function rankInput(c: CollectiveCall, ranks: number, rank: number, seed: number): ElementArray {

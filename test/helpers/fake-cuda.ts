@@ -5,7 +5,8 @@
  * success; FAKE_CUDA=nodevice makes cuInit fail with CUDA_ERROR_NO_DEVICE, FAKE_CUDA=zero
  * reports no devices, FAKE_CUDA_DEVICES=n reports n (each its own UUID, PCI bus and NVML
  * handle). Fake NVML fails nvmlInit with "Driver Not Loaded" unless FAKE_NVML is set (then a
- * 350 W board with fake topology: see the NVML entries below); fake NCCL reports version 2.27.3 and fails ncclCommInitAll with ncclUnhandledCudaError
+ * 350 W board with fake topology: see the NVML entries below); fake NCCL reports version
+ * 2.27.3 (FAKE_NCCL_VERSION=code: another) and fails ncclCommInitAll with ncclUnhandledCudaError
  * unless FAKE_NCCL is set; FAKE_NCCL=multi is NCCL across processes, one rank each
  * (fake-nccl-multi.c: ncclGetUniqueId, ncclCommInitRank, the collectives on host memory,
  * and ncclGroupStart/End deferring the calls between them as NCCL does).
@@ -125,7 +126,8 @@ const SPECIAL: Record<string, string> = {
   // FAKE_LT=n: the heuristic offers n (zeroed) candidates; cublasLtMatmul then "runs" and writes nothing.
   cublasLtMatmulAlgoGetHeuristic:
     'int cublasLtMatmulAlgoGetHeuristic(void* h, void* op, void* a, void* b, void* c, void* d, void* p, int req, unsigned char* res, int* ret) { int n = getenv("FAKE_LT") ? atoi(getenv("FAKE_LT")) : 0; if (n > req) n = req; memset(res, 0, 96 * (size_t)n); *ret = n; return 0; }',
-  ncclGetVersion: 'int ncclGetVersion(int* v) { *v = 22703; return 0; }',
+  // FAKE_NCCL_VERSION=code: another NCCL version (e.g. 22304 for 2.23.4, before fp8).
+  ncclGetVersion: 'int ncclGetVersion(int* v) { const char* e = getenv("FAKE_NCCL_VERSION"); *v = e && *e ? atoi(e) : 22703; return 0; }',
   ncclGetErrorString:
     'const char* ncclGetErrorString(int r) { return r == 1 ? "unhandled cuda error (run with NCCL_DEBUG=INFO for details)" : r == 2 ? "unhandled system error (run with NCCL_DEBUG=INFO for details)" : r == 3 ? "internal error - please report this issue to the NCCL developers" : r == 4 ? "invalid argument (run with NCCL_DEBUG=WARN for details)" : "fake"; }',
   ncclGetLastError: 'const char* ncclGetLastError(void* c) { return fake_last_error; }',
@@ -151,7 +153,7 @@ const SPECIAL: Record<string, string> = {
   ncclCommInitAll:
     'int ncclCommInitAll(void** comms, int n, const int* devs) { if (!getenv("FAKE_NCCL")) return 1; for (int i = 0; i < n; i++) comms[i] = (void*)(0x60 + (size_t)i); return 0; }',
   ncclAllReduce:
-    'int ncclAllReduce(const void* s, void* r, size_t n, int t, int op, void* c, void* st) { const char* m = getenv("FAKE_NCCL"); if (multi()) return FAKE_CALL(call_allreduce, .s = s, .r = r, .n = n, .t = t, .op = op, .comm = c); if (host() && m && !strcmp(m, "copy") && s != r) memcpy(r, s, n * (t == 6 || t == 9 ? 2 : t == 8 ? 8 : 4)); return 0; }',
+    'int ncclAllReduce(const void* s, void* r, size_t n, int t, int op, void* c, void* st) { const char* m = getenv("FAKE_NCCL"); if (multi()) return FAKE_CALL(call_allreduce, .s = s, .r = r, .n = n, .t = t, .op = op, .comm = c); if (host() && m && !strcmp(m, "copy") && s != r) memcpy(r, s, n * esize(t)); return 0; }',
 };
 
 /** Helpers of the fake driver: copies that can be corrupted, and the PTX kernels run on the host. */
@@ -229,7 +231,7 @@ export function buildFakes(addon: NativeAddon, libs: LibraryId[], drop: Partial<
     }
     const src = join(dir, `${id}.c`);
     writeFileSync(src, `${lines.join('\n')}\n`);
-    const r = spawnSync(CC, ['-shared', '-fPIC', '-pthread', '-w', '-o', join(dir, SONAME[id]), src, '-lm'], { encoding: 'utf8' });
+    const r = spawnSync(CC, ['-shared', '-fPIC', '-pthread', '-w', '-O1', '-o', join(dir, SONAME[id]), src, '-lm'], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building fake ${id} failed: ${r.stderr}`);
   }
   return dir;

@@ -17,7 +17,9 @@
  * which ncclGroupEnd joins: ranks of one process then meet as ranks of several would.
  *
  * Fault modes: FAKE_NCCL_ABSENT=r makes rank r never arrive at ncclCommInitRank (it blocks
- * without joining); FAKE_NCCL_WRONG=r makes rank r's output wrong in its first element.
+ * without joining); FAKE_NCCL_WRONG=r makes rank r's output wrong in its first element (a
+ * rank with no output in the call, a reduce's or gather's non-root, sends a wrong first
+ * element instead, so the root's output is wrong).
  * Included into the fake libnccl by test/helpers/fake-cuda.ts.
  */
 #include <dirent.h>
@@ -144,8 +146,20 @@ static int wait_all(struct fake_comm* c, const char* tag, const char* what) {
   }
 }
 
-/* ---- element types and reductions (ncclDataType_t: 2 i32, 6 f16, 7 f32, 8 f64, 9 bf16) ---- */
-static size_t esize(int t) { return t == 6 || t == 9 ? 2 : t == 8 ? 8 : 4; }
+/* ---- element types and reductions, as NCCL computes them ----
+ * ncclDataType_t: 0 i8, 1 u8, 2 i32, 3 u32, 4 i64, 5 u64, 6 f16, 7 f32, 8 f64, 9 bf16,
+ * 10 fp8 e4m3, 11 fp8 e5m2. ncclRedOp_t: 0 sum, 1 prod, 2 max, 3 min, 4 avg.
+ * Integers wrap at their width (in uint64_t, never through a double); min/max in the
+ * type's order; avg is NCCL's FuncSumPostDiv (the wrapped sum, then |x| / n negated back
+ * for a negative signed sum: truncation toward zero). Floats: f32 in float, f64 in double;
+ * f16/bf16 steps in double, through float, rounded to nearest even (as native/src/reduce.cc
+ * and src/collectives/ops.ts); fp8 steps as NCCL's __nv_fp8(__hadd(__half(x), __half(y))):
+ * the op rounded once to f16, then to fp8 nearest even, saturating. Float avg is NCCL's
+ * FuncPreMulSum: every input multiplied by (1/n in the type) before the sum. */
+static size_t esize(int t) {
+  static const size_t bytes[12] = {1, 1, 4, 4, 8, 8, 2, 4, 8, 2, 1, 1};
+  return t >= 0 && t < 12 ? bytes[t] : 4;
+}
 
 static float half_to_float(uint16_t h) {
   uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31, man = h & 1023, bits;
@@ -197,30 +211,127 @@ static uint16_t float_to_bf16(float f) {
   return (uint16_t)(x >> 16);
 }
 
-static double load(int t, const void* p, size_t i) {
-  if (t == 7) return ((const float*)p)[i];
-  if (t == 8) return ((const double*)p)[i];
-  if (t == 2) return ((const int32_t*)p)[i];
-  if (t == 6) return half_to_float(((const uint16_t*)p)[i]);
-  return bf16_to_float(((const uint16_t*)p)[i]);
+/* fp8 (OCP): E4M3 has no infinity, NaN = S.1111.111, max 448; E5M2 is IEEE-like, max 57344. */
+struct fp8_format { int mbits, bias; double max; uint8_t max_code; int ieee; };
+static const struct fp8_format E4M3 = {3, 7, 448.0, 0x7e, 0}, E5M2 = {2, 15, 57344.0, 0x7b, 1};
+
+/* x rounded once to mbits stored mantissa bits, smallest normal exponent emin, nearest even. */
+static double round_to_format(double x, int mbits, int emin) {
+  if (x == 0 || !isfinite(x)) return x;
+  double a = fabs(x);
+  int e = ilogb(a);
+  double ulp = ldexp(1.0, (e > emin ? e : emin) - mbits);
+  double q = a / ulp, r = floor(q), d = q - r;
+  if (d > 0.5 || (d == 0.5 && fmod(r, 2.0) == 1.0)) r += 1;
+  return x < 0 ? -r * ulp : r * ulp;
 }
 
-static void store(int t, void* p, size_t i, double v) {
-  if (t == 7) ((float*)p)[i] = (float)v;
-  else if (t == 8) ((double*)p)[i] = v;
-  else if (t == 2) ((int32_t*)p)[i] = (int32_t)v;
-  else if (t == 6) ((uint16_t*)p)[i] = float_to_half((float)v);
-  else ((uint16_t*)p)[i] = float_to_bf16((float)v);
+static double round_to_f16(double x) {
+  double v = round_to_format(x, 10, -14);
+  return fabs(v) > 65504.0 ? (v > 0 ? INFINITY : -INFINITY) : v;
 }
 
-/* acc op= x in the type's own arithmetic (f32 in float, i32 in int, f16/bf16 rounded each step). */
-static double combine(int t, int op, double acc, double x) {
-  double r = op == 0 || op == 4 ? acc + x : op == 1 ? acc * x : op == 2 ? (x > acc ? x : acc) : (x < acc ? x : acc);
-  if (t == 7) return (float)r;
-  if (t == 2) return (double)(int32_t)(int64_t)r;
-  if (t == 6) return half_to_float(float_to_half((float)r));
-  if (t == 9) return bf16_to_float(float_to_bf16((float)r));
-  return r;
+static double fp8_value(const struct fp8_format* f, uint8_t b) {
+  double s = (b & 0x80) ? -1.0 : 1.0;
+  int emax = (1 << (7 - f->mbits)) - 1, e = (b & 0x7f) >> f->mbits, m = b & ((1 << f->mbits) - 1);
+  if (f->ieee && e == emax) return m ? NAN : s * INFINITY;
+  if (!f->ieee && (b & 0x7f) == 0x7f) return NAN;
+  if (e == 0) return s * m * ldexp(1.0, 1 - f->bias - f->mbits);
+  return s * (1.0 + (double)m / (1 << f->mbits)) * ldexp(1.0, e - f->bias);
+}
+
+static uint8_t to_fp8(const struct fp8_format* f, double x) {
+  if (x != x) return 0x7f;
+  uint8_t sign = signbit(x) ? 0x80 : 0;
+  double v = fabs(round_to_format(x, f->mbits, 1 - f->bias));
+  if (v > f->max) return sign | f->max_code;
+  if (v == 0) return sign;
+  int e = ilogb(v);
+  if (e < 1 - f->bias) return sign | (uint8_t)(v / ldexp(1.0, 1 - f->bias - f->mbits));
+  return sign | (uint8_t)((e + f->bias) << f->mbits) | (uint8_t)((v / ldexp(1.0, e) - 1.0) * (1 << f->mbits));
+}
+
+static int is_int(int t) { return t <= 5; }
+static int is_signed_int(int t) { return t == 0 || t == 2 || t == 4; }
+
+static uint64_t load_bits(int t, const void* p, size_t i) {
+  switch (esize(t)) {
+    case 1: return ((const uint8_t*)p)[i];
+    case 2: return ((const uint16_t*)p)[i];
+    case 4: return ((const uint32_t*)p)[i];
+    default: return ((const uint64_t*)p)[i];
+  }
+}
+
+static void store_bits(int t, void* p, size_t i, uint64_t v) {
+  switch (esize(t)) {
+    case 1: ((uint8_t*)p)[i] = (uint8_t)v; break;
+    case 2: ((uint16_t*)p)[i] = (uint16_t)v; break;
+    case 4: ((uint32_t*)p)[i] = (uint32_t)v; break;
+    default: ((uint64_t*)p)[i] = v;
+  }
+}
+
+static uint64_t width_mask(int t) { return esize(t) == 8 ? ~0ull : (1ull << (8 * esize(t))) - 1; }
+
+/* A signed integer's bits as int64_t (sign-extended from its width). */
+static int64_t as_signed(int t, uint64_t x) {
+  int shift = 64 - 8 * (int)esize(t);
+  return (int64_t)(x << shift) >> shift;
+}
+
+static double float_value(int t, uint64_t b) {
+  if (t == 6) return half_to_float((uint16_t)b);
+  if (t == 9) return bf16_to_float((uint16_t)b);
+  if (t == 10) return fp8_value(&E4M3, (uint8_t)b);
+  if (t == 11) return fp8_value(&E5M2, (uint8_t)b);
+  if (t == 7) { uint32_t u = (uint32_t)b; float f; memcpy(&f, &u, 4); return f; }
+  double d;
+  memcpy(&d, &b, 8);
+  return d;
+}
+
+/* A float result back to the type's bits, rounded as one device step rounds it. */
+static uint64_t float_bits(int t, double v) {
+  if (t == 6) return float_to_half((float)v);
+  if (t == 9) return float_to_bf16((float)v);
+  if (t == 10) return to_fp8(&E4M3, round_to_f16(v));
+  if (t == 11) return to_fp8(&E5M2, round_to_f16(v));
+  if (t == 7) { float f = (float)v; uint32_t u; memcpy(&u, &f, 4); return u; }
+  uint64_t b;
+  memcpy(&b, &v, 8);
+  return b;
+}
+
+/* a ⊕ b on the type's bits (op 4, avg, sums: its division is pre_op's or post_op's). */
+static uint64_t combine(int t, int op, uint64_t a, uint64_t b) {
+  if (is_int(t)) {
+    uint64_t m = width_mask(t);
+    if (op == 0 || op == 4) return (a + b) & m;
+    if (op == 1) return (a * b) & m;
+    int less = is_signed_int(t) ? as_signed(t, a) < as_signed(t, b) : a < b;
+    return op == 3 ? (less ? a : b) : (less ? b : a);
+  }
+  double x = float_value(t, a), y = float_value(t, b);
+  if (op == 2 || op == 3) return (op == 3 ? x <= y : x >= y) ? a : b; /* picks an input: exact */
+  return float_bits(t, op == 1 ? x * y : x + y);
+}
+
+/* NCCL's FuncPreMulSum for float avg: x · (1/n rounded to the type), rounded to the type. */
+static uint64_t pre_op(int t, int op, int n, uint64_t x) {
+  if (op != 4 || is_int(t)) return x;
+  /* hostToDevRedOp: 1.0/n for f64, float(1.0/n) converted to the type otherwise (fp8: __nv_cvt_float_to_fp8, saturating). */
+  double s = t == 8 ? 1.0 / n : (double)(float)(1.0 / n);
+  double scale = t == 10 ? fp8_value(&E4M3, to_fp8(&E4M3, s)) : t == 11 ? fp8_value(&E5M2, to_fp8(&E5M2, s)) : float_value(t, float_bits(t, s));
+  return float_bits(t, float_value(t, x) * scale);
+}
+
+/* NCCL's FuncSumPostDiv for integer avg: the wrapped sum divided by n toward zero. */
+static uint64_t post_op(int t, int op, int n, uint64_t x) {
+  if (op != 4 || !is_int(t)) return x;
+  uint64_t m = width_mask(t);
+  if (is_signed_int(t) && as_signed(t, x) < 0) return (0 - ((0 - x) & m) / (uint64_t)n) & m;
+  return x / (uint64_t)n;
 }
 
 /* ---- the calls ---- */
@@ -292,22 +403,29 @@ static int read_rank(struct fake_comm* c, int k, void* dst, size_t offset, size_
   return got == (ssize_t)bytes ? 0 : fake_fail(2, "fake NCCL: %s is shorter than expected", path);
 }
 
+/* FAKE_NCCL_WRONG=r: rank r's first element is wrong (its top byte inverted: a different
+ * value in every dtype, far off in the float ones). */
+static int wrong_rank(struct fake_comm* c) { return env_rank("FAKE_NCCL_WRONG") == c->rank; }
+static void make_wrong(void* p, int t) { ((uint8_t*)p)[esize(t) - 1] ^= 0xff; }
 static void maybe_wrong(struct fake_comm* c, void* recv, int t) {
-  if (env_rank("FAKE_NCCL_WRONG") == c->rank) memset(recv, 0x41, esize(t));
+  if (wrong_rank(c)) make_wrong(recv, t);
 }
 
 /* out[i] = reduce over ranks of block `block` (count elements) of each rank's file. */
 static int reduce_files(struct fake_comm* c, void* out, size_t count, int t, int op, size_t block) {
   size_t es = esize(t), bytes = count * es;
   void* tmp = malloc(bytes ? bytes : 1);
-  double* acc = (double*)malloc((count ? count : 1) * sizeof(double));
+  uint64_t* acc = (uint64_t*)malloc((count ? count : 1) * sizeof(uint64_t));
   int r = 0;
   for (int k = 0; k < c->nranks && !r; k++) {
     r = read_rank(c, k, tmp, block * bytes, bytes);
-    for (size_t i = 0; i < count && !r; i++) acc[i] = k == 0 ? load(t, tmp, i) : combine(t, op, acc[i], load(t, tmp, i));
+    for (size_t i = 0; i < count && !r; i++) {
+      uint64_t x = pre_op(t, op, c->nranks, load_bits(t, tmp, i));
+      acc[i] = k == 0 ? x : combine(t, op, acc[i], x);
+    }
   }
   if (!r)
-    for (size_t i = 0; i < count; i++) store(t, out, i, op == 4 ? (t == 2 ? (double)((int32_t)acc[i] / c->nranks) : acc[i] / c->nranks) : acc[i]);
+    for (size_t i = 0; i < count; i++) store_bits(t, out, i, post_op(t, op, c->nranks, acc[i]));
   free(tmp);
   free(acc);
   return r;
@@ -358,7 +476,15 @@ static int fake_broadcast(const void* s, void* rb, size_t n, int t, int root, vo
 static int fake_reduce(const void* s, void* rb, size_t n, int t, int op, int root, void* comm) {
   struct fake_comm* c = (struct fake_comm*)comm;
   int r = need_host();
-  if (!r) r = exchange(c, s, n * esize(t), "ncclReduce");
+  /* A wrong rank other than the root has no output: what it contributes is wrong instead. */
+  void* mine = (void*)s;
+  if (!r && wrong_rank(c) && c->rank != root && n > 0) {
+    mine = malloc(n * esize(t));
+    memcpy(mine, s, n * esize(t));
+    make_wrong(mine, t);
+  }
+  if (!r) r = exchange(c, mine, n * esize(t), "ncclReduce");
+  if (mine != s) free(mine);
   if (!r && c->rank == root) {
     r = reduce_files(c, rb, n, t, op, 0);
     if (!r) maybe_wrong(c, rb, t);
@@ -366,18 +492,28 @@ static int fake_reduce(const void* s, void* rb, size_t n, int t, int op, int roo
   return r;
 }
 
-/* Point to point: a send is a file for (from, to, k-th message); its receiver waits, reads and removes it. */
-static int fake_send(const void* s, size_t n, int t, int peer, void* comm) {
+/* Point to point: a send is a file for (from, to, k-th message); its receiver waits, reads
+ * and removes it. Sends are eager and receives block, so within a group (run in issue order
+ * at ncclGroupEnd, below) no order of calls can deadlock. `wrong` marks the call a wrong
+ * rank (FAKE_NCCL_WRONG) gets wrong: its group's first receive, or where it receives
+ * nothing (a gather's non-root) its first send, so the root's output is wrong instead. */
+static int fake_send(const void* s, size_t n, int t, int peer, void* comm, int wrong) {
   struct fake_comm* c = (struct fake_comm*)comm;
   int r = need_host();
   if (r) return r;
   if (peer < 0 || peer >= c->nranks) return fake_fail(4, "fake NCCL: peer %d out of range", peer);
   char path[300];
   snprintf(path, sizeof path, "%s/p%lu-%d-%d", c->dir, ++c->sent[peer], c->rank, peer);
-  return write_file(path, s, n * esize(t));
+  if (!wrong || !wrong_rank(c) || n == 0) return write_file(path, s, n * esize(t));
+  void* copy = malloc(n * esize(t));
+  memcpy(copy, s, n * esize(t));
+  make_wrong(copy, t);
+  r = write_file(path, copy, n * esize(t));
+  free(copy);
+  return r;
 }
 
-static int fake_recv(void* rb, size_t n, int t, int peer, void* comm) {
+static int fake_recv(void* rb, size_t n, int t, int peer, void* comm, int wrong) {
   struct fake_comm* c = (struct fake_comm*)comm;
   int r = need_host();
   if (r) return r;
@@ -392,7 +528,7 @@ static int fake_recv(void* rb, size_t n, int t, int peer, void* comm) {
   }
   r = read_file(path, rb, n * esize(t));
   unlink(path);
-  if (!r) maybe_wrong(c, rb, t);
+  if (!r && wrong && n > 0) maybe_wrong(c, rb, t);
   return r;
 }
 
@@ -434,6 +570,7 @@ struct fake_call {
   void* r;
   size_t n;
   int t, op, root, peer, nranks, rank;
+  int wrong; /* a send or receive a wrong rank gets wrong (see fake_send) */
   void* comm;
   void** commp;
   fake_unique_id id;
@@ -443,8 +580,13 @@ static __thread int fake_depth, fake_queued, fake_cap;
 static __thread struct fake_call* fake_queue;
 
 /* Runs a call now, or records it inside a group (NCCL's own groups are per thread too). */
+static int call_recv(struct fake_call* k);
 static int fake_run(struct fake_call k) {
-  if (fake_depth == 0) return k.fn(&k);
+  /* Outside a group every receive of a wrong rank is wrong; in one, the lane picks (fake_lane_run). */
+  if (fake_depth == 0) {
+    k.wrong = k.fn == call_recv;
+    return k.fn(&k);
+  }
   if (fake_queued == fake_cap) {
     fake_cap = fake_cap ? 2 * fake_cap : 16;
     fake_queue = (struct fake_call*)realloc(fake_queue, (size_t)fake_cap * sizeof *fake_queue);
@@ -460,8 +602,8 @@ static int call_allgather(struct fake_call* k) { return fake_allgather(k->s, k->
 static int call_reducescatter(struct fake_call* k) { return fake_reducescatter(k->s, k->r, k->n, k->t, k->op, k->comm); }
 static int call_broadcast(struct fake_call* k) { return fake_broadcast(k->s, k->r, k->n, k->t, k->root, k->comm); }
 static int call_reduce(struct fake_call* k) { return fake_reduce(k->s, k->r, k->n, k->t, k->op, k->root, k->comm); }
-static int call_send(struct fake_call* k) { return fake_send(k->s, k->n, k->t, k->peer, k->comm); }
-static int call_recv(struct fake_call* k) { return fake_recv(k->r, k->n, k->t, k->peer, k->comm); }
+static int call_send(struct fake_call* k) { return fake_send(k->s, k->n, k->t, k->peer, k->comm, k->wrong); }
+static int call_recv(struct fake_call* k) { return fake_recv(k->r, k->n, k->t, k->peer, k->comm, k->wrong); }
 
 /* A lane: the recorded calls of one communicator (or of one communicator being created). */
 struct fake_lane {
@@ -475,6 +617,15 @@ static const void* lane_key(const struct fake_call* k) { return k->comm ? (const
 
 static void* fake_lane_run(void* p) {
   struct fake_lane* l = (struct fake_lane*)p;
+  /* The call a wrong rank gets wrong: this communicator's first receive, else its first send. */
+  int first_recv = -1, first_send = -1;
+  for (int i = 0; i < l->n; i++) {
+    if (lane_key(&l->calls[i]) != l->key) continue;
+    if (l->calls[i].fn == call_recv && first_recv < 0) first_recv = i;
+    if (l->calls[i].fn == call_send && first_send < 0) first_send = i;
+  }
+  if (first_recv >= 0) l->calls[first_recv].wrong = 1;
+  else if (first_send >= 0) l->calls[first_send].wrong = 1;
   for (int i = 0; i < l->n; i++)
     if (lane_key(&l->calls[i]) == l->key && !l->rc) l->rc = l->calls[i].fn(&l->calls[i]);
   return 0;

@@ -10,7 +10,7 @@
 import type { PreparedCase } from '../../harness/backend.js';
 import type { DeviceInfo, Impl } from '../../harness/results/schema.js';
 import { prepareAllReduce, allReduceOptionsError, ncclVersionString, type NcclDtype, type PreparedAllReduce } from '../../kernels/cuda/nccl.js';
-import { ncclDtypeSupport } from './dtypes.js';
+import { ncclOneProcessDtypeSupport } from './dtypes.js';
 import type { CudaStack } from '../../kernels/cuda/context.js';
 import { combineTelemetry, openSampler, toTelemetry } from '../../kernels/cuda/telemetry.js';
 import { stackTopology } from '../../kernels/cuda/topology.js';
@@ -42,7 +42,7 @@ export function toUploadValues(dtype: CollectiveDtype, input: ElementArray): Flo
     }
     return out;
   }
-  const bad = ncclDtypeSupport(dtype);
+  const bad = ncclOneProcessDtypeSupport(dtype);
   if (bad) throw new RangeError(bad);
   if (dtype === 'f16') {
     const h = input as Uint16Array;
@@ -84,7 +84,7 @@ export function ncclBufferBytes(p: Pick<CollectiveParams, 'bytes' | 'inPlace'>):
 export function ncclAllReduceSupport(p: CollectiveParams, devices: Pick<DeviceInfo, 'memoryBytes'>[]): string | undefined {
   if (p.kind !== 'allreduce') return `nccl runs allreduce here, not ${p.kind}`;
   if (p.algorithm !== 'auto') return `algorithm "${p.algorithm}": ${NCCL_ALGORITHM_REASON}`;
-  const dtype = ncclDtypeSupport(p.dtype);
+  const dtype = ncclOneProcessDtypeSupport(p.dtype);
   if (dtype) return dtype;
   const bad = allReduceOptionsError({ count: p.count, dtype: p.dtype as NcclDtype, op: p.op, inPlace: p.inPlace }, devices.length);
   if (bad) return bad;

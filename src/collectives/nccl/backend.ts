@@ -7,7 +7,8 @@
  *   (nccl-tests' 2(n−1)/n) are planned for the local GPUs.
  * - In a multi-process run (`--local-nodes N`, or `gpubench coordinator` with workers):
  *   every worker is one rank on one GPU (ncclCommInitRank), bootstrapped by gpubench's
- *   control plane (comm.ts), running all-reduce, all-gather, reduce-scatter and broadcast.
+ *   control plane (comm.ts), running every collective nccl-tests measures in every NCCL
+ *   dtype (dtypes.ts).
  *   The coordinator sends the cases to the workers as it does `ws` cases.
  *
  * Without a world the probe reuses the `cuda` backend's stack (`cudaStack()`), so a missing
@@ -21,18 +22,22 @@ import type { Backend, ProbeResult } from '../../harness/backend.js';
 import type { DeviceInfo } from '../../harness/results/schema.js';
 import { registerBackend, registerKernel } from '../../harness/registry.js';
 import { cudaStack, deviceInfo } from '../../kernels/cuda/context.js';
-import { allReduceOptionsError, ncclVersionString, type NcclDtype } from '../../kernels/cuda/nccl.js';
+import { NCCL_OPS, ncclVersionString } from '../../kernels/cuda/nccl.js';
 import { COLLECTIVES, type CollectiveKind } from '../collective.js';
-import { callOf, rootSupport, type CollectiveData, type CollectiveParams } from '../workload.js';
+import { callOf, collectiveSupport, type CollectiveData, type CollectiveParams } from '../workload.js';
 import { currentWorld, setLocalRanks } from '../world.js';
-import { ncclDtypeSupport, setNcclVersion } from './dtypes.js';
+import { ncclDtypeSupport, ncclFp8DeviceSupport, setNcclVersion } from './dtypes.js';
 import { worldNcclProbe } from './world-probe.js';
 import { NCCL_ALGORITHM_REASON, ncclAllReduceSupport, ncclBufferBytes, ncclNotes, setupNcclAllReduce } from './allreduce-case.js';
 
 export const NCCL = 'nccl';
 
-/** The collectives the `nccl` backend runs across processes, one rank per worker. */
-export const NCCL_RANK_KINDS: readonly CollectiveKind[] = ['allreduce', 'allgather', 'reducescatter', 'broadcast'];
+/**
+ * The collectives the `nccl` backend runs across processes, one rank per worker: NCCL's
+ * own calls, and nccl-tests' ncclSend/ncclRecv groups for alltoall, gather, scatter and
+ * sendrecv (native/src/nccl_comm.cc).
+ */
+export const NCCL_RANK_KINDS: readonly CollectiveKind[] = ['allreduce', 'allgather', 'reducescatter', 'broadcast', 'reduce', 'alltoall', 'gather', 'scatter', 'sendrecv'];
 
 /** Notes on a multi-process nccl run. */
 function worldNotes(ranks: number): string[] {
@@ -69,17 +74,18 @@ export const ncclBackend: Backend = {
 /**
  * Why a case cannot run on the `nccl` backend across processes (one GPU per worker), or
  * undefined. Pure: checked while planning. `devices` are the GPUs the workers reported
- * they will drive (world-probe.ts), for the memory check against the smallest.
+ * they will drive (world-probe.ts), for the memory check against the smallest and fp8's
+ * compute capability.
  */
-export function ncclRankSupport(p: CollectiveParams, devices: Pick<DeviceInfo, 'memoryBytes'>[]): string | undefined {
+export function ncclRankSupport(p: CollectiveParams, devices: (Pick<DeviceInfo, 'memoryBytes'> & Partial<Pick<DeviceInfo, 'name' | 'limits' | 'architecture'>>)[]): string | undefined {
   if (!NCCL_RANK_KINDS.includes(p.kind)) return `nccl runs ${NCCL_RANK_KINDS.join(', ')} across processes, not ${p.kind}`;
   if (p.algorithm !== 'auto') return `algorithm "${p.algorithm}": ${NCCL_ALGORITHM_REASON}`;
-  const dtype = ncclDtypeSupport(p.dtype);
+  const dtype = ncclDtypeSupport(p.dtype) ?? ncclFp8DeviceSupport(p, devices);
   if (dtype) return dtype;
-  const bad = allReduceOptionsError({ count: p.count, dtype: p.dtype as NcclDtype, op: p.op, inPlace: p.inPlace }, 0);
-  if (bad) return bad;
-  const root = rootSupport(p);
-  if (root) return root;
+  if (!(NCCL_OPS as readonly string[]).includes(p.op)) return `nccl has no op "${p.op}" (it has ${NCCL_OPS.join(', ')})`;
+  if (!Number.isInteger(p.count) || p.count < 1) return 'count must be a positive integer';
+  const placement = collectiveSupport(p);
+  if (placement) return placement;
   const need = ncclBufferBytes(p);
   const room = Math.min(...devices.map((d) => d.memoryBytes ?? Infinity)) * 0.8;
   if (need > room) return `needs ${(need / 2 ** 30).toFixed(1)} GiB per GPU for ${p.inPlace ? 'one buffer' : 'send and receive buffers'}; the smallest GPU has room for ${(room / 2 ** 30).toFixed(1)} GiB`;

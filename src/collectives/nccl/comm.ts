@@ -19,16 +19,7 @@ import { native } from '../../kernels/cuda/errors.js';
 import { ncclVersionString } from '../../kernels/cuda/nccl.js';
 import type { Transport } from '../transport.js';
 import type { CollectiveCall } from '../collective.js';
-import { readElement, view, type CollectiveDtype } from '../dtypes.js';
 import type { NcclLocalGroup } from './local-group.js';
-
-/** A rank's output bytes as the float64 values `runChecked` gives (lossless for the dtypes nccl runs). */
-function outputValues(dtype: CollectiveDtype, bytes: Uint8Array): Float64Array {
-  const a = view(dtype, bytes);
-  const out = new Float64Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = readElement(dtype, a, i);
-  return out;
-}
 
 /** Bytes of an ncclUniqueId. */
 export const NCCL_UNIQUE_ID_BYTES = 128;
@@ -181,22 +172,25 @@ export class NcclRank {
     }
   }
 
-  /** Sets up one case's buffers on the communicator. */
-  setup(c: CollectiveCall): void {
-    native(() => this.comm.setup({ kind: c.kind, count: c.count, dtype: c.dtype, op: c.op, inPlace: c.inPlace, ...(c.root !== undefined ? { root: c.root } : {}) }));
+  /**
+   * Sets up one case's buffers on the communicator; `read`: which buffer the checked call
+   * reads back (the output, or the input where NCCL defines no output on this rank).
+   */
+  setup(c: CollectiveCall, read: 'output' | 'input'): void {
+    native(() => this.comm.setup({ kind: c.kind, count: c.count, dtype: c.dtype, op: c.op, inPlace: c.inPlace, read, ...(c.root !== undefined ? { root: c.root } : {}) }));
   }
 
-  /** Poisons the output and uploads this rank's input. */
-  upload(values: Float32Array): void {
-    native(() => this.comm.upload(values));
+  /** Copies this rank's buffers to its GPU as the host made them (input bytes, poisoned output). */
+  upload(input: Uint8Array, output: Uint8Array): void {
+    native(() => this.comm.upload(input, output));
   }
 
-  /** One call; this rank's output as float64 values. */
-  async runChecked(c: CollectiveCall): Promise<Float64Array> {
-    if (this.group) return outputValues(c.dtype, await this.group.checked(this.rank, this.comm));
+  /** One call; the bytes of the buffer the check reads (`setup`'s `read`: the output, or the input where the rank has none). */
+  async runChecked(c: CollectiveCall): Promise<Uint8Array> {
+    if (this.group) return this.group.checked(this.rank, this.comm);
     native(() => this.comm.startChecked());
     const limit = ncclCallTimeoutMs();
-    return this.wait<Float64Array>(Date.now() + limit, () => `nccl ${c.kind} (rank ${this.rank} of ${this.size}, cuda:${this.device}) did not complete within ${limit} ms`);
+    return this.wait<Uint8Array>(Date.now() + limit, () => `nccl ${c.kind} (rank ${this.rank} of ${this.size}, cuda:${this.device}) did not complete within ${limit} ms`);
   }
 
   /** Milliseconds for `iterations` calls on this rank's stream (CUDA events). */

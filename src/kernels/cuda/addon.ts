@@ -117,14 +117,18 @@ export interface NativeNcclComm {
   /** ncclCommInitRank with rank 0's ncclGetUniqueId bytes; poll() gives true when done. */
   connect(uniqueId: Uint8Array): void;
   /** Buffers for one collective; `count` is S in elements as the collective workloads define it. */
-  setup(o: { kind: string; count: number; dtype: string; op: string; root?: number; inPlace: boolean }): void;
-  /** Poisons the output and copies this rank's input (float32 values) in; a broadcast's non-root ranks pass none. */
-  upload(values: Float32Array): void;
-  /** One call; poll() gives this rank's output as float64. */
+  /** `read`: the buffer the checked call reads back (the output, or the input where the rank has none). */
+  setup(o: { kind: string; count: number; dtype: string; op: string; root?: number; inPlace: boolean; read: 'output' | 'input' }): void;
+  /**
+   * Copies this rank's buffers in as the host made them (`allocateBuffers` + `prepareRank`):
+   * the input's bytes in the case's dtype, the output's with its poison.
+   */
+  upload(input: Uint8Array, output: Uint8Array): void;
+  /** One call; poll() gives the bytes of the buffer `setup`'s `read` names. */
   startChecked(): void;
   /** n calls between CUDA events; poll() gives milliseconds. */
   startTime(iterations: number): void;
-  poll(): undefined | true | number | Float64Array;
+  poll(): undefined | true | number | Uint8Array;
   /** ncclCommAbort (also ends a call in progress); returns NCCL's last error text. */
   abort(): string;
   dispose(): void;

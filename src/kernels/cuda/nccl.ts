@@ -43,7 +43,6 @@ export interface PreparedAllReduce {
 export function allReduceOptionsError(o: AllReduceOptions, gpuCount: number): string | undefined {
   if (!(NCCL_DTYPES as readonly string[]).includes(o.dtype)) return `nccl has no ${o.dtype} (it has ${NCCL_DTYPES.join(', ')})`;
   if (!(NCCL_OPS as readonly string[]).includes(o.op)) return `nccl has no op "${o.op}" (it has ${NCCL_OPS.join(', ')})`;
-  if (o.op === 'avg' && o.dtype === 'i32') return 'avg on i32 is integer division; use sum';
   if (!Number.isInteger(o.count) || o.count < 1) return 'count must be a positive integer';
   const devs = o.devices ?? [];
   if (devs.some((d) => !Number.isInteger(d) || d < 0 || d >= gpuCount)) return `devices must be CUDA ordinals below ${gpuCount}`;
