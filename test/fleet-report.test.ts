@@ -92,6 +92,26 @@ describe('the HTML report of a fleet run', () => {
     expect(ar.match(/<tr class="suspect">/g)).toHaveLength(1);
   });
 
+  it('shows a lost rank red in both panels and its row with the reason', () => {
+    const r = fleetResults() as ResultsFile & { fleet: FleetSection };
+    const f = r.fleet;
+    for (const nd of f.nodes) nd.memcpy = { backend: 'webgpu', device: nd.rank === 0 ? 'A' : 'B', bytes: 2 ** 22, samplesMs: [1], medianMs: 1, bandwidthGBps: 4 };
+    Object.assign(f.nodes[1]!, { samplesMs: [], medianMs: null, tflops: null, memcpy: undefined });
+    f.lost = [{ rank: 1, host: 'gpu001', reason: 'no heartbeat for 4 s' }];
+    f.suspects.push({ kind: 'lost', ranks: [1], via: 'lost', metric: 'alive', unit: '', value: null, median: null, slowdown: null, mads: null, p: null, samples: 0, evidence: 'rank 1 (gpu001): lost: no heartbeat for 4 s', hosts: ['gpu001'] });
+    const html = renderHtml(r);
+    expect(bars(html, 'matmul')).toEqual(['class="fleet-bar matmul"', 'class="fleet-bar matmul suspect"', 'class="fleet-bar matmul suspect"']);
+    expect(between(html, 'Matmul per node', '</section>')).toContain('<span class="error">no heartbeat for 4 s</span>');
+    const copies = between(html, 'Device copy per node', '</section>');
+    expect(bars(copies, 'memcpy')).toEqual(['class="fleet-bar memcpy"', 'class="fleet-bar memcpy suspect"', 'class="fleet-bar memcpy"']);
+    expect(copies).toContain('<span class="error">lost</span>');
+    // Ranks 0 and 2 copied on different devices: the heading says the line is only a guide.
+    expect(copies).toContain('2 different cases, each node judged against those that ran its own');
+    const rows = between(html, '<table class="fleet-nodes">', '</table>').split('\n').filter((l) => l.startsWith('<tr'));
+    expect(rows.map((row) => row.startsWith('<tr class="suspect">'))).toEqual([false, true, true]);
+    expect(rows[1]).toContain('<td colspan="2" class="text error">no heartbeat for 4 s</td>');
+  });
+
   it('renders a real local run: memcpy bars beside the matmul bars, the node table, the ring against its pairs, bisection and k-batches', () => {
     const r = fixture('local-4.json');
     const f = r.fleet;
@@ -199,8 +219,9 @@ if (!haveChromium && requireChromium) {
         expect(await page.locator('table.fleet-ar tbody tr').count()).toBeGreaterThanOrEqual(2);
         const shot = await page.screenshot({ path: join(artifacts, `fleet-${name}.png`), fullPage: true });
         if (name === 'telemetry-4' && process.env.GPUBENCH_UPDATE_DOCS === '1') {
-          await page.setViewportSize({ width: WIDTH, height: 1400 });
-          await page.screenshot({ path: resolve('docs/fleet-report.png') });
+          // The page down to the end of the fleet section (the all-reduce table).
+          const box = await page.locator('table.fleet-ar').boundingBox();
+          await page.screenshot({ path: resolve('docs/fleet-report.png'), fullPage: true, clip: { x: 0, y: 0, width: WIDTH, height: Math.ceil(box!.y + box!.height + 16) } });
         }
         expect(shot.length).toBeGreaterThan(0);
         await page.close();

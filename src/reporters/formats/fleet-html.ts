@@ -37,7 +37,8 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const whole = (x: number) => x.toFixed(0);
-const size = (bytes: number) => (bytes >= 2 ** 20 ? `${num(bytes / 2 ** 20)} MiB` : `${num(bytes / 2 ** 10)} KiB`);
+const count = (x: number) => (Number.isInteger(x) ? String(x) : num(x));
+const size = (bytes: number) => (bytes >= 2 ** 20 ? `${count(bytes / 2 ** 20)} MiB` : `${count(bytes / 2 ** 10)} KiB`);
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 const pval = (p: number) => (p < 1e-3 ? p.toExponential(1) : p.toFixed(3));
 /** Throttle reasons that say the device held itself back (as src/fleet/telemetry.ts judges them). */
@@ -59,7 +60,7 @@ interface Bar {
 }
 
 /** A panel of one bar per node, scaled to the largest value, with the fleet median as a line. */
-function barPanel(heading: string, unit: string, kind: string, bars: Bar[]): string {
+function barPanel(heading: string, unit: string, kind: string, bars: Bar[], cases: number): string {
   const values = bars.flatMap((b) => (b.value === null ? [] : [b.value]));
   if (!values.length) return '';
   const max = Math.max(...values);
@@ -72,7 +73,9 @@ function barPanel(heading: string, unit: string, kind: string, bars: Bar[]): str
     }
     return `${label}<div class="fleet-bar ${kind}${b.suspect ? ' suspect' : ''}" title="${escapeHtml(b.title)}"><span style="width:${((100 * b.value) / max).toFixed(1)}%"></span><i style="left:${((100 * mid) / max).toFixed(1)}%"></i></div><span>${num(b.value)} ${unit}</span>`;
   });
-  return `<section><h3>${escapeHtml(heading)} (line: fleet median ${num(mid)} ${unit})</h3>\n<div class="fleet-bars">${rows.join('\n')}</div></section>`;
+  // Nodes that ran different cases are judged each against its own kind; the one line is then only a guide.
+  const mixed = cases > 1 ? `; ${cases} different cases, each node judged against those that ran its own` : '';
+  return `<section><h3>${escapeHtml(heading)} (line: fleet median ${num(mid)} ${unit}${mixed})</h3>\n<div class="fleet-bars">${rows.join('\n')}</div></section>`;
 }
 
 /** One phase's telemetry in a cell: clocks, power, temperature, throttle reasons (the slowing ones in red). */
@@ -160,15 +163,15 @@ export function fleetSection(results: ResultsFile): string {
     ? `<p><b class="error">${f.suspects.length} suspect${f.suspects.length === 1 ? '' : 's'}</b>${f.exclude ? ` — exclude: <code>${escapeHtml(f.exclude)}</code>` : ''}</p><ol class="fleet-suspects">${f.suspects.map((s) => `<li>${escapeHtml(s.kind)} <span class="muted">(via ${escapeHtml(s.via)})</span>: ${escapeHtml(s.evidence)}</li>`).join('')}</ol>`
     : '<p><b>No suspect.</b></p>';
   const first = f.nodes.find((n) => n.medianMs !== null);
-  const matmul = barPanel(first ? `Matmul per node (${first.backend} ${first.dtype} ${first.size}³, ms per call)` : '', 'ms', 'matmul', f.nodes.map((n) => ({
+  const matmul = barPanel(first ? `Matmul per node: ${first.backend} ${first.dtype} ${first.size}³, ms per call` : '', 'ms', 'matmul', f.nodes.map((n) => ({
     node: n,
     value: n.medianMs,
     ...(n.medianMs === null ? { note: { text: n.error ?? f.lost.find((l) => l.rank === n.rank)?.reason ?? 'not measured', error: true } } : {}),
     suspect: slowMatmul.has(n.rank) || (lostOrFailed.has(n.rank) && (lost.has(n.rank) || n.error !== undefined)),
     title: `${num(n.medianMs ?? NaN)} ms, ${n.samplesMs.length} samples`,
-  })));
+  })), new Set(f.nodes.filter((n) => n.medianMs !== null).map((n) => `${n.backend} ${n.device} ${n.dtype} ${n.size}`)).size);
   const copyOf = f.nodes.find((n) => n.memcpy?.bandwidthGBps != null)?.memcpy;
-  const memcpy = barPanel(copyOf ? `Device copy per node (${copyOf.backend} memcpy of ${size(copyOf.bytes)}, GB/s)` : '', 'GB/s', 'memcpy', f.nodes.map((n) => {
+  const memcpy = barPanel(copyOf ? `Device copy per node: ${copyOf.backend} memcpy of ${size(copyOf.bytes)}, GB/s` : '', 'GB/s', 'memcpy', f.nodes.map((n) => {
     const c = n.memcpy;
     const note = !c ? { text: lost.has(n.rank) ? 'lost' : 'not run', error: lost.has(n.rank) } : c.bandwidthGBps === null ? { text: c.error ?? c.unavailable ?? 'not measured', error: c.unavailable === undefined } : undefined;
     return {
@@ -178,7 +181,7 @@ export function fleetSection(results: ResultsFile): string {
       suspect: slowCopy.has(n.rank) || (lostOrFailed.has(n.rank) && (lost.has(n.rank) || c?.error !== undefined)),
       title: c ? `${num(c.bandwidthGBps ?? NaN)} GB/s, ${num(c.medianMs ?? NaN)} ms per copy, ${c.samplesMs.length} samples` : '',
     };
-  }));
+  }), new Set(f.nodes.flatMap((n) => (n.memcpy?.bandwidthGBps != null ? [`${n.memcpy.backend} ${n.memcpy.device} ${n.memcpy.bytes}`] : []))).size);
   const bars = matmul || memcpy ? `<div class="fleet-panels">${matmul}${memcpy}</div>` : '';
   const m = f.pairs.matrix.bandwidthMBps;
   const cells = m.flatMap((row, a) => row.flatMap((v, b) => (v !== null && a < b ? [v] : [])));
