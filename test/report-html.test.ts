@@ -160,6 +160,8 @@ if (!haveChromium && requireChromium) {
         const ran = real.cases.map((c) => c.impl?.kernel);
         expect(new Set(real.cases.map((c) => c.params.algorithm))).toEqual(new Set(['auto']));
         const html = renderHtml(real);
+        // Each node's topology and backend probes are summarised, never dumped as objects.
+        expect(html).not.toMatch(/<td[^>]*>[^<]*\[object Object\]/);
         const file = join(ARTIFACTS, 'report-collectives.html');
         await writeFile(file, html);
         const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });

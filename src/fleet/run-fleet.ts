@@ -378,7 +378,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
         // Bisect only where no link or node's links explain it (those are named already).
         const explained = judge(fleet, o, host).some((s) => s.via === 'link' || s.via === 'links');
         if (slow?.slow && o.bisect) {
-          const reason = `ring all-reduce busbw ${ms && (algbw * 2 * (n - 1)) / n} GB/s is ${(100 * (1 - slow.ratio)).toFixed(0)}% below the ring's slowest link ${pred!.link.join('↔')} (${pred!.busbwGBps} GB/s), p=${slow.p.toExponential(1)}`;
+          const reason = `ring all-reduce busbw ${((algbw * 2 * (n - 1)) / n).toPrecision(3)} GB/s is ${(100 * (1 - slow.ratio)).toFixed(0)}% below the ring's slowest link ${pred!.link.join('↔')} (${pred!.busbwGBps.toPrecision(3)} GB/s), p=${slow.p.toExponential(1)}`;
           fleet.bisection = { reason, levels: [] };
           if (explained) fleet.bisection.skipped = 'a slow link or a node blamed for its links explains it';
           else {

@@ -13,6 +13,8 @@ import { buildCharts, collectiveFits, deviceName } from '../charts.js';
 import { algorithmLabel, caseOk, caseStats, formatBytes, headline, isCollective, paramString, sig, sizeLabel } from '../cases.js';
 import { HISTORY_CLIENT, HISTORY_CSS, historySection } from '../history/html.js';
 import type { FormatOptions, Formatter } from './formatter.js';
+import { topologySummary } from '../../harness/topology/summary.js';
+import type { HostTopology } from '../../harness/topology/schema.js';
 
 let chartJsSource: string | undefined;
 
@@ -263,7 +265,14 @@ ${rows}
 function nodeCell(key: string, v: unknown): string {
   if (v === undefined || v === null) return '';
   if (key === 'memoryBytes' && typeof v === 'number') return `${sig(v / 2 ** 30, 3)} GiB`;
-  if (typeof v === 'object' && !Array.isArray(v)) return Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k}@${String(x)}`).join(', ');
+  if (key === 'topology') return topologySummary(v as HostTopology);
+  // A worker's probes at hello: { nccl: { available, reason, version, … } }.
+  if (key === 'backends' && typeof v === 'object')
+    return Object.entries(v as Record<string, { available?: boolean; reason?: string; version?: string }>)
+      .map(([id, p]) => `${id}: ${p.available ? `yes${p.version ? ` (${p.version})` : ''}` : `no${p.reason ? ` (${p.reason})` : ''}`}`)
+      .join('; ');
+  if (typeof v === 'object' && !Array.isArray(v))
+    return Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k}@${typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x)}`).join(', ');
   return Array.isArray(v) ? v.map(String).join(', ') : String(v);
 }
 
@@ -339,8 +348,7 @@ ${history ? history.html : ''}
 ${fleetSection(results)}
 ${charts.length ? `<h2>${history ? 'Newest run' : 'Charts'}</h2>\n<div class="charts">\n${figures}\n</div>` : 'fleet' in results ? '' : '<p class="muted">No measured cases to plot.</p>'}
 ${failures.length ? `<h2>Failed and skipped</h2><ul>${failures.map((c) => `<li><code>${escapeHtml(c.id)}</code>: ${escapeHtml(c.status)}${c.check && !c.check.passed ? ' (wrong result)' : ''}${c.reason ? ` — ${escapeHtml(c.reason)}` : ''}</li>`).join('')}</ul>` : ''}
-<h2>Cases</h2>
-${caseTable(results)}
+${results.cases.length ? `<h2>Cases</h2>\n${caseTable(results)}` : ''}
 ${fitsSection(results)}
 <h2>Environment</h2>
 ${environmentSection(results)}
