@@ -13,6 +13,7 @@ import { inputCount, outputCount, type CollectiveCall } from '../collective.js';
 import { elementBytes, type CollectiveDtype } from '../dtypes.js';
 import type { ReduceOp } from '../ops.js';
 import { segmentOf, slicesOf } from '../algorithms/ring-steps.js';
+import { binomialTree } from '../algorithms/reduce.js';
 import type { RankDevice } from './adapters.js';
 
 const up4 = (x: number) => Math.ceil(x / 4) * 4;
@@ -43,8 +44,8 @@ export class GpuRank {
   readonly outputCount: number;
   /**
    * Working space the caller's buffers cannot be: out-of-place reduce-scatter's copy of the
-   * input (the input is never written), a reduce's accumulator on non-roots (their input,
-   * NCCL's `const sendbuff`, must stay as it was).
+   * input (the input is never written), a reduce's accumulator on inner ranks of its tree
+   * (their input, NCCL's `const sendbuff`, must stay as it was; a leaf only reads its input).
    */
   readonly scratch: GPUBuffer | undefined;
   private readonly staging: GPUBuffer;
@@ -86,7 +87,9 @@ export class GpuRank {
       this.output = c.inPlace ? this.input : d.createBuffer({ size: bytes(this.outputCount), usage: storage });
       this.outputOffset = c.inPlace && (c.kind === 'reducescatter' || c.kind === 'scatter') ? block : 0;
     }
-    const needsScratch = (!c.inPlace && c.kind === 'reducescatter') || (c.kind === 'reduce' && rank !== (c.root ?? 0) && ranks > 1);
+    const tree = c.kind === 'reduce' ? binomialTree(rank, ranks, c.root ?? 0) : undefined;
+    const innerReduceRank = tree !== undefined && tree.parent >= 0 && tree.children.length > 0;
+    const needsScratch = (!c.inPlace && c.kind === 'reducescatter') || innerReduceRank;
     this.scratch = needsScratch ? d.createBuffer({ size: bytes(this.inputCount), usage: storage }) : undefined;
     // Every landed slice and every read fits the largest buffer.
     this.staging = d.createBuffer({ size: this.size, usage: storage });
