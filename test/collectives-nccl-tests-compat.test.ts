@@ -4,12 +4,13 @@
  * `--min-busbw`. Real worker processes on loopback.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gpubench, startCli } from './helpers/cli.js';
 import { ResultsFile, type CaseResult } from '../src/harness/results/schema.js';
 import { averageBusBw, combineRankTimes } from '../src/collectives/nccl-tests.js';
+import { sweepSizes } from '../src/collectives/workload.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'gpubench-nct-'));
 const readResults = (path: string) => ResultsFile.parse(JSON.parse(readFileSync(path, 'utf8')));
@@ -86,6 +87,8 @@ describe('gpubench run with nccl-tests flags', () => {
     [['-d', 'float128'], /--datatype: "float128" is not a type/],
     [['-T', '0'], /--timeout/],
     [['--format', 'xml'], /--format/],
+    [['-i', '4', '-f', '2'], /--step-bytes: give -f \(multiply\) or -i \(add\), not both/],
+    [['-e', '1M', '-i', '8'], /--step-bytes: 8-byte steps from 8 to 1048576 make more than 10000 sizes/],
   ])('%j is a usage error naming the option', (flags, re) => {
     const r = gpubench(['run', '--workloads', 'allreduce', '--local-nodes', '2', '-b', '8', '-e', '8', ...flags], CLEAN);
     expect(r.code, r.stderr).toBe(2);
@@ -117,5 +120,28 @@ describe('-T: a collective that hangs', () => {
     }
     const res = readResults(json);
     expect(res.run).toMatchObject({ status: 'failed', fault: expect.stringMatching(/rank 1 \(\S+ pid \d+\) has sent nothing/) });
+  });
+});
+
+describe('nccl-tests -i: linear size steps', () => {
+  it('adds the step from -b up to -e, and ends on -e when the steps miss it', () => {
+    expect(sweepSizes(1024, 4096, 2, 1024)).toEqual([1024, 2048, 3072, 4096]);
+    expect(sweepSizes(1000, 3500, 2, 1000)).toEqual([1000, 2000, 3000, 3500]);
+    // Without -i, -f's factor as before.
+    expect(sweepSizes(8, 64, 2)).toEqual([8, 16, 32, 64]);
+  });
+
+  it('runs a -b 1K -e 4K -i 1K sweep: four sizes per collective', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gpubench-step-'));
+    try {
+      const json = join(dir, 'r.json');
+      const r = gpubench(['run', '--workloads', 'allreduce', '--local-nodes', '2', '-b', '1K', '-e', '4K', '-i', '1K', '--min-time', '20', '--warmup', '5', '--reporter', 'silent', '--json', json], CLEAN);
+      expect(r.code, r.stderr).toBe(0);
+      const res = JSON.parse(readFileSync(json, 'utf8')) as { cases: { status: string; params: { bytes: number } }[] };
+      expect(res.cases.map((c) => c.params.bytes)).toEqual([1024, 2048, 3072, 4096]);
+      expect(res.cases.every((c) => c.status === 'ok')).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -72,6 +72,8 @@ function entrySchema(kind: CollectiveKind) {
     maxBytes: Bytes.default(64 * 1024 * 1024),
     /** Multiply S by this between sizes (nccl-tests -f). @default 2 */
     stepFactor: z.number().min(1.01).max(2 ** 40).default(2),
+    /** Add this many bytes to S between sizes instead of multiplying (nccl-tests -i); not with stepFactor set. */
+    stepBytes: Bytes.optional(),
     /** @default [f32] */
     dtypes: z.array(z.enum(COLLECTIVE_DTYPES)).min(1).default(['f32']),
     /** Reduction ops (used by all-reduce, reduce-scatter and reduce; ignored by the rest). @default [sum] */
@@ -95,12 +97,19 @@ function entrySchema(kind: CollectiveKind) {
 type Entry = z.infer<ReturnType<typeof entrySchema>>;
 
 /** Sizes from min to max, ×factor, always including max (as nccl-tests does with -f). */
-export function sweepSizes(min: number, max: number, factor: number): number[] {
+export function sweepSizes(min: number, max: number, factor: number, stepBytes?: number): number[] {
   const out: number[] = [];
-  for (let s = min; s <= max; s = Math.max(s + 1, Math.floor(s * factor))) out.push(s);
+  if (stepBytes !== undefined) {
+    // nccl-tests -i: min, min + step, …, then max if the steps miss it.
+    if ((max - min) / stepBytes >= MAX_SIZES) throw new UsageError(`${stepBytes}-byte steps from ${min} to ${max} make more than ${MAX_SIZES} sizes`, '--step-bytes');
+    for (let s = min; s <= max; s += stepBytes) out.push(s);
+  } else for (let s = min; s <= max; s = Math.max(s + 1, Math.floor(s * factor))) out.push(s);
   if (out[out.length - 1] !== max) out.push(max);
   return out;
 }
+
+/** The most sizes one sweep may have (a linear step that small is a typo, not a plan). */
+export const MAX_SIZES = 10_000;
 
 const pickList = <T extends string>(given: unknown, allowed: readonly T[], option: string): T[] | undefined => {
   if (given === undefined) return undefined;
@@ -149,6 +158,9 @@ export function collectiveWorkload(kind: CollectiveKind): Workload<CollectivePar
       const minBytes = (o.minBytes as number | undefined) ?? e.minBytes;
       const maxBytes = (o.maxBytes as number | undefined) ?? e.maxBytes;
       const factor = (o.stepFactor as number | undefined) ?? e.stepFactor;
+      // -i replaces the entry's factor; given with -f it is ambiguous (nccl-tests would quietly take -f).
+      if (o.stepBytes !== undefined && o.stepFactor !== undefined) throw new UsageError('give -f (multiply) or -i (add), not both', '--step-bytes');
+      const stepBytes = o.stepFactor !== undefined ? undefined : ((o.stepBytes as number | undefined) ?? e.stepBytes);
       if (minBytes > maxBytes) throw new UsageError(`${minBytes} is larger than the largest size ${maxBytes}`, o.minBytes !== undefined ? '--min-bytes' : '--max-bytes');
       const ops = reduces ? (pickList(o.op, REDUCE_OPS, '--op') ?? e.ops) : (['sum'] as ReduceOp[]);
       const algorithms = pickList(o.algorithm, ALGORITHMS[kind], '--algorithm') ?? e.algorithms;
@@ -163,7 +175,7 @@ export function collectiveWorkload(kind: CollectiveKind): Workload<CollectivePar
           for (const algorithm of algorithms)
             for (const ip of inPlace) {
               const seen = new Set<number>();
-              for (const size of sweepSizes(minBytes, maxBytes, factor)) {
+              for (const size of sweepSizes(minBytes, maxBytes, factor, stepBytes)) {
                 // Whole elements; gathers, scatters and all-to-all need whole per-rank blocks.
                 const unit = elementBytes(dtype) * (m.blocks ? ranks : 1);
                 const bytes = Math.floor(size / unit) * unit;

@@ -18,6 +18,7 @@
  * written here, O(m²) per Q̂ sweep with a prefix sum of the distances. The shuffles come from a seeded PRNG,
  * so a report is reproducible.
  */
+import { mulberry32 } from '../compare/stats.js';
 
 /** Knobs of the detection. */
 export interface ChangePointOptions {
@@ -85,17 +86,6 @@ export function bestSplit(x: ArrayLike<number>, minSegment = 2): { tau: number; 
   return best;
 }
 
-/** mulberry32: small, fast and seedable, so the permutations repeat. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Permutation p-value of the largest Q̂ of `x` being `observed`. */
 function permutationP(x: readonly number[], observed: number, opts: Required<ChangePointOptions>, rand: () => number): number {
@@ -121,7 +111,7 @@ function permutationP(x: readonly number[], observed: number, opts: Required<Cha
  */
 export function eDivisive(values: readonly number[], options: ChangePointOptions = {}): ChangePoint[] {
   const opts = { ...CHANGE_POINT_DEFAULTS, ...options };
-  const rand = prng(opts.seed);
+  const rand = mulberry32(opts.seed); // seeded, so the permutations repeat
   const found: ChangePoint[] = [];
   // Segments as [start, end) between the change points found so far.
   const bounds = [0, values.length];

@@ -96,6 +96,7 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
         minBytes: opts.minBytes,
         maxBytes: opts.maxBytes,
         stepFactor: opts.stepFactor,
+        stepBytes: opts.stepBytes,
         algorithm: opts.algorithm,
         op: opts.op,
         inPlace: opts.inPlace || opts.outOfPlace ? [...(opts.outOfPlace ? [false] : []), ...(opts.inPlace ? [true] : [])] : undefined,

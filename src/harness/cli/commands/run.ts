@@ -31,6 +31,7 @@ export interface RunCliOptions {
   minBytes?: number;
   maxBytes?: number;
   stepFactor?: number;
+  stepBytes?: number;
   algorithm?: string[];
   op?: string[];
   inPlace?: boolean;
@@ -87,6 +88,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('-b, --min-bytes <size>', 'collectives: smallest message S, e.g. 8, 1K (nccl-tests -b)', byteSize)
     .option('-e, --max-bytes <size>', 'collectives: largest message S, e.g. 64MiB (nccl-tests -e)', byteSize)
     .option('-f, --step-factor <x>', 'collectives: multiply S by this between sizes (nccl-tests -f)', factor)
+    .option('-i, --step-bytes <size>', 'collectives: add this to S between sizes instead of multiplying (nccl-tests -i; not with -f)', byteSize)
     .option('--algorithm <list>', 'collectives: auto, or by name: ring, halving-doubling, recursive-doubling, tree, linear, one-shot (all-reduce); ring (all-gather, reduce-scatter); chain (broadcast); tree (reduce); pairwise (alltoall); linear (gather, scatter); shift (sendrecv)', list)
     .option('-o, --op <list>', 'collectives: reduction ops sum, prod, min, max, avg (nccl-tests -o)', list)
     .option('-d, --datatype <list>', 'collectives: element types by nccl-tests\' names (int8, uint8, int32, uint32, int64, uint64, half, float, double, bfloat16, fp8_e4m3, fp8_e5m2, all), or ours (nccl-tests -d)', list)
