@@ -3,20 +3,21 @@
  * process (design: "Local GPUs of one node"). Each distinct adapter Dawn exposes gets a
  * device and is one rank over the in-process transport; with one adapter it runs as one
  * rank and says so (busbw is 0 for n = 1 by nccl-tests' definition). It implements
- * all-reduce (ring, one-shot, recursive doubling), all-gather and reduce-scatter (ring)
- * and broadcast (chain). In a multi-process run (`--local-nodes`, `gpubench coordinator`) it stands
+ * all-reduce (ring, one-shot, recursive doubling), all-gather and reduce-scatter (ring),
+ * broadcast (chain), reduce (binomial tree), all-to-all (pairwise), gather and scatter
+ * (linear) and send/receive (ring shift): every collective nccl-tests has. In a multi-process run (`--local-nodes`, `gpubench coordinator`) it stands
  * aside: those runs measure the ranks of the world, not this process's adapters.
  */
 import type { Backend } from '../../harness/backend.js';
 import type { DeviceInfo } from '../../harness/results/schema.js';
 import { registerBackend, registerKernel } from '../../harness/registry.js';
 import { noAdapterReason } from '../../kernels/webgpu/dawn.js';
-import { callOf, rootSupport, type CollectiveData, type CollectiveParams } from '../workload.js';
+import { callOf, collectiveSupport, type CollectiveData, type CollectiveParams } from '../workload.js';
 import { currentWorld, setLocalRanks } from '../world.js';
 import { closeRanks, findLocalAdapters, openRankDevices, type LocalAdapters, type RankDevice } from './adapters.js';
-import { localCollectiveAlgorithm, localNotes, setupLocalCollective } from './local-case.js';
-import { GPU_ALLREDUCE_ALGORITHMS } from './gpu-allreduce.js';
+import { localAlgorithms, localCollectiveAlgorithm, localNotes, setupLocalCollective } from './local-case.js';
 import { wgslUnsupported } from '../gpu-reduce.js';
+import { COLLECTIVES } from '../collective.js';
 
 export const WEBGPU_LOCAL = 'webgpu-local';
 
@@ -64,27 +65,25 @@ export const webgpuLocalBackend: Backend = {
 registerBackend(webgpuLocalBackend, -20);
 /**
  * Why local adapters cannot run a case, or undefined: WGSL has no bf16 (nor 8- or 64-bit or fp8 types), f16 needs
- * shader-f16 on every adapter, and the largest buffer of a rank (S itself: the all-reduce
- * and broadcast buffer, the gathered output, the scattered input) is one storage binding,
- * so it must fit every adapter's limits.
+ * shader-f16 on every adapter, a root must be one of the ranks, all-to-all and send/receive
+ * have no in-place form (as in NCCL), and the largest buffer of a rank (S itself: the
+ * all-reduce, broadcast, reduce, all-to-all and send/receive buffers, the gathered output,
+ * the scattered input) is one storage binding, so it must fit every adapter's limits.
  */
 export function localSupports(p: CollectiveParams, devices: DeviceInfo[]): string | undefined {
   const wgsl = wgslUnsupported(p.dtype);
   if (wgsl) return wgsl;
-  if (!localCollectiveAlgorithm(p)) {
-    const implemented = p.kind === 'allreduce' ? `auto, ${GPU_ALLREDUCE_ALGORITHMS.join(', ')}` : `auto, ${p.kind === 'broadcast' ? 'chain' : 'ring'}`;
-    return `algorithm "${p.algorithm}" is not implemented on local adapters (${implemented} are)`;
-  }
+  if (!localCollectiveAlgorithm(p)) return `algorithm "${p.algorithm}" is not implemented on local adapters (${localAlgorithms(p.kind).join(', ')} are)`;
   if (p.dtype === 'f16' && !devices.every((d) => d.features?.includes('shader-f16'))) return 'an adapter lacks shader-f16';
-  const root = rootSupport(p);
-  if (root) return root;
+  const placement = collectiveSupport(p);
+  if (placement) return placement;
   const limit = Math.min(...devices.map((d) => Math.min(d.limits?.maxStorageBufferBindingSize ?? Infinity, d.limits?.maxBufferSize ?? Infinity)));
   if (p.bytes > limit) return `${p.bytes} bytes exceed an adapter's largest storage buffer (${limit} bytes)`;
   return undefined;
 }
 
-/** The collectives local adapters run; the others (reduce, all-to-all, gather, scatter, send/receive) are the `ws` backend's. */
-export const WEBGPU_LOCAL_COLLECTIVES = ['allreduce', 'allgather', 'reducescatter', 'broadcast'] as const;
+/** The collectives local adapters run: all of them. */
+export const WEBGPU_LOCAL_COLLECTIVES = COLLECTIVES;
 
 for (const workload of WEBGPU_LOCAL_COLLECTIVES)
   registerKernel<CollectiveParams, CollectiveData>({

@@ -12,7 +12,8 @@
 import { inputCount, outputCount, type CollectiveCall } from '../collective.js';
 import { elementBytes, type CollectiveDtype } from '../dtypes.js';
 import type { ReduceOp } from '../ops.js';
-import { segmentOf } from '../algorithms/ring-steps.js';
+import { segmentOf, slicesOf } from '../algorithms/ring-steps.js';
+import { binomialTree } from '../algorithms/reduce.js';
 import type { RankDevice } from './adapters.js';
 
 const up4 = (x: number) => Math.ceil(x / 4) * 4;
@@ -20,8 +21,8 @@ const up4 = (x: number) => Math.ceil(x / 4) * 4;
 /** An element range [start, end). */
 export type Range = [number, number];
 
-/** The shape of a call that decides a rank's buffers. */
-export type GpuCallShape = Pick<CollectiveCall, 'kind' | 'dtype' | 'count' | 'inPlace'>;
+/** The shape of a call that decides a rank's buffers (the root: whether a reduce rank needs scratch). */
+export type GpuCallShape = Pick<CollectiveCall, 'kind' | 'dtype' | 'count' | 'inPlace' | 'root'>;
 
 /** One rank's GPU buffers for one case. */
 export class GpuRank {
@@ -41,7 +42,11 @@ export class GpuRank {
   /** Element where the result starts in `output` (block r of the input for in-place reduce-scatter). */
   readonly outputOffset: number;
   readonly outputCount: number;
-  /** Out-of-place reduce-scatter's working copy of the input (the input is never written). */
+  /**
+   * Working space the caller's buffers cannot be: out-of-place reduce-scatter's copy of the
+   * input (the input is never written), a reduce's accumulator on inner ranks of its tree
+   * (their input, NCCL's `const sendbuff`, must stay as it was; a leaf only reads its input).
+   */
   readonly scratch: GPUBuffer | undefined;
   private readonly staging: GPUBuffer;
   private readonly readback: GPUBuffer;
@@ -70,7 +75,8 @@ export class GpuRank {
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const d = dev.device;
     const block = segmentOf(c.count, ranks, rank)[0];
-    if (c.inPlace && c.kind === 'allgather') {
+    // Gathers' input is block r of the output in place, scatters' output block r of the input (NCCL's aliasing).
+    if (c.inPlace && (c.kind === 'allgather' || c.kind === 'gather')) {
       this.output = d.createBuffer({ size: bytes(this.outputCount), usage: storage });
       this.input = this.output;
       this.inputOffset = block;
@@ -79,12 +85,20 @@ export class GpuRank {
       this.input = d.createBuffer({ size: bytes(this.inputCount), usage: storage });
       this.inputOffset = 0;
       this.output = c.inPlace ? this.input : d.createBuffer({ size: bytes(this.outputCount), usage: storage });
-      this.outputOffset = c.inPlace && c.kind === 'reducescatter' ? block : 0;
+      this.outputOffset = c.inPlace && (c.kind === 'reducescatter' || c.kind === 'scatter') ? block : 0;
     }
-    this.scratch = !c.inPlace && c.kind === 'reducescatter' ? d.createBuffer({ size: bytes(this.inputCount), usage: storage }) : undefined;
+    const tree = c.kind === 'reduce' ? binomialTree(rank, ranks, c.root ?? 0) : undefined;
+    const innerReduceRank = tree !== undefined && tree.parent >= 0 && tree.children.length > 0;
+    const needsScratch = (!c.inPlace && c.kind === 'reducescatter') || innerReduceRank;
+    this.scratch = needsScratch ? d.createBuffer({ size: bytes(this.inputCount), usage: storage }) : undefined;
     // Every landed slice and every read fits the largest buffer.
     this.staging = d.createBuffer({ size: this.size, usage: storage });
     this.readback = d.createBuffer({ size: this.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  }
+
+  /** Element ranges of at most `chunkBytes` (whole elements, at least one) covering [a, b): a pipelined call's slices. */
+  slices([a, b]: Range, chunkBytes: number): Range[] {
+    return slicesOf([a, b], Math.max(1, Math.floor(chunkBytes / this.es)));
   }
 
   /** This rank's input elements, as a range of `input`. */

@@ -1,5 +1,5 @@
 /**
- * One collective case (all-reduce, all-gather, reduce-scatter, broadcast) on the local adapters: every adapter a rank in this process over
+ * One collective case (all-reduce, all-gather, reduce-scatter, broadcast, reduce, all-to-all, gather, scatter, send/receive) on the local adapters: every adapter a rank in this process over
  * the in-process transport, each rank's buffer in its GPU's memory, slices staged through
  * host memory, reduction in WGSL on the receiving rank's GPU. The checked call poisons
  * every output, then reads every rank's output back and checks it against the float64
@@ -8,7 +8,7 @@
  */
 import type { PreparedCase } from '../../harness/backend.js';
 import type { DeviceInfo, Impl } from '../../harness/results/schema.js';
-import { allocateBuffers, AUTO_RING_MIN_BYTES, resolveAlgorithm, type CollectiveCall } from '../collective.js';
+import { allocateBuffers, AUTO_RING_MIN_BYTES, collectiveModule, resolveAlgorithm, type CollectiveCall, type CollectiveKind } from '../collective.js';
 import { elementBytes } from '../dtypes.js';
 import { inProcessGroup } from '../inprocess.js';
 import { checkOutput, prepareRank, ReferenceCache } from '../reference.js';
@@ -17,7 +17,9 @@ import type { CollectiveData } from '../workload.js';
 import type { RankDevice } from './adapters.js';
 import { GPU_ALLREDUCE_ALGORITHMS, gpuAllReduce, type GpuAllReduceAlgorithm } from './gpu-allreduce.js';
 import { gpuAllGather, gpuBroadcast, gpuReduceScatter } from './gpu-collectives.js';
-import { GpuRank } from './gpu-rank.js';
+import { gpuAllToAll, gpuGather, gpuScatter, gpuSendRecv } from './gpu-point-to-point.js';
+import { GpuRank, type Range } from './gpu-rank.js';
+import { gpuReduce } from './gpu-tree-reduce.js';
 
 /**
  * The all-reduce algorithm a call runs on local GPU ranks. `auto`: one-shot below 64 KiB
@@ -29,15 +31,32 @@ export function localAlgorithm(c: Pick<CollectiveCall, 'algorithm' | 'count' | '
   return (GPU_ALLREDUCE_ALGORITHMS as readonly string[]).includes(c.algorithm) ? (c.algorithm as GpuAllReduceAlgorithm) : undefined;
 }
 
+/** The one algorithm local GPU ranks implement for each collective but all-reduce: the CPU module's. */
+export const LOCAL_ALGORITHM: Readonly<Record<Exclude<CollectiveKind, 'allreduce'>, string>> = {
+  allgather: 'ring',
+  reducescatter: 'ring',
+  broadcast: 'chain',
+  reduce: 'tree',
+  alltoall: 'pairwise',
+  gather: 'linear',
+  scatter: 'linear',
+  sendrecv: 'shift',
+};
+
+/** The algorithm names a collective takes on local GPU ranks (`auto` first). */
+export function localAlgorithms(kind: CollectiveKind): string[] {
+  return kind === 'allreduce' ? ['auto', ...GPU_ALLREDUCE_ALGORITHMS] : ['auto', LOCAL_ALGORITHM[kind]];
+}
+
 /**
  * The algorithm any collective runs on local GPU ranks, or undefined where none is
- * implemented: all-reduce as `localAlgorithm`, the ring for all-gather and reduce-scatter,
- * the chain for broadcast (`auto` resolves to those, as on the CPU).
+ * implemented: all-reduce as `localAlgorithm`, the others `LOCAL_ALGORITHM` (`auto`
+ * resolves to those, as on the CPU).
  */
 export function localCollectiveAlgorithm(c: Pick<CollectiveCall, 'kind' | 'algorithm' | 'count' | 'dtype'>): string | undefined {
   if (c.kind === 'allreduce') return localAlgorithm(c);
   const a = resolveAlgorithm(c);
-  return a === (c.kind === 'broadcast' ? 'chain' : 'ring') ? a : undefined;
+  return a === LOCAL_ALGORITHM[c.kind] ? a : undefined;
 }
 
 /** One call of the collective on one GPU rank. */
@@ -51,9 +70,27 @@ function callOn(t: Transport, g: GpuRank, c: CollectiveCall, algorithm: string):
       return gpuReduceScatter(t, g, c.op);
     case 'broadcast':
       return gpuBroadcast(t, g, c.root ?? 0, c.chunkBytes);
-    default:
-      return Promise.reject(new Error(`${c.kind} does not run on local adapters`));
+    case 'reduce':
+      return gpuReduce(t, g, c.op, c.root ?? 0, c.chunkBytes);
+    case 'alltoall':
+      return gpuAllToAll(t, g, c.chunkBytes);
+    case 'gather':
+      return gpuGather(t, g, c.root ?? 0, c.chunkBytes);
+    case 'scatter':
+      return gpuScatter(t, g, c.root ?? 0, c.chunkBytes);
+    case 'sendrecv':
+      return gpuSendRecv(t, g, c.chunkBytes);
   }
+}
+
+/**
+ * Which of `g`'s buffers holds the bytes the collective's module checks on `rank`: its
+ * `checked` asked with two marker buffers (the output for most; a reduce's or gather's
+ * non-roots: the input, which must be as it was).
+ */
+function checkedRange(c: CollectiveCall, n: number, rank: number, g: GpuRank): [GPUBuffer, Range] {
+  const marks = { input: new Uint8Array(0), output: new Uint8Array(0) };
+  return collectiveModule(c.kind).checked(c, n, rank, marks) === marks.input ? [g.input, g.inputRange] : [g.output, g.outputRange];
 }
 
 /** Notes every local case carries: what the ranks are and what that means for the figures. */
@@ -82,13 +119,12 @@ export function setupLocalAllReduce(devices: RankDevice[], c: CollectiveCall, da
 export async function setupLocalCollective(devices: RankDevice[], c: CollectiveCall, data: CollectiveData): Promise<PreparedCase> {
   const n = devices.length;
   const algorithm = localCollectiveAlgorithm(c);
-  if (!algorithm) {
-    const allowed = c.kind === 'allreduce' ? ['auto', ...GPU_ALLREDUCE_ALGORITHMS] : ['auto', c.kind === 'broadcast' ? 'chain' : 'ring'];
-    throw new Error(`webgpu-local ${c.kind}: algorithm "${c.algorithm}" not implemented; use ${allowed.join(', ')}`);
-  }
-  if ((c.kind === 'allgather' || c.kind === 'reducescatter') && c.count % n !== 0) throw new Error(`webgpu-local ${c.kind}: ${c.count} elements do not split into ${n} equal blocks`);
+  if (!algorithm) throw new Error(`webgpu-local ${c.kind}: algorithm "${c.algorithm}" not implemented; use ${localAlgorithms(c.kind).join(', ')}`);
+  const m = collectiveModule(c.kind);
+  if (m.blocks && c.count % n !== 0) throw new Error(`webgpu-local ${c.kind}: ${c.count} elements do not split into ${n} equal blocks`);
+  if (c.inPlace && m.noInPlace) throw new Error(`webgpu-local ${c.kind}: ${m.noInPlace}`);
   const root = c.root ?? 0;
-  if (c.kind === 'broadcast' && !(Number.isInteger(root) && root >= 0 && root < n)) throw new Error(`webgpu-local broadcast: root ${root} is not one of ${n} ranks`);
+  if (m.rooted && !(Number.isInteger(root) && root >= 0 && root < n)) throw new Error(`webgpu-local ${c.kind}: root ${root} is not one of ${n} ranks`);
   const transports: Transport[] = inProcessGroup(n);
   const ranks = devices.map((d, r) => new GpuRank(d, c, n, r));
   const callAll = () => Promise.all(ranks.map((g, i) => callOn(transports[i]!, g, c, algorithm)));
@@ -109,19 +145,19 @@ export async function setupLocalCollective(devices: RankDevice[], c: CollectiveC
       const reference = new ReferenceCache(c, n, data.seed);
       ranks.forEach((g, r) => {
         const host = allocateBuffers(c, n, r);
-        // Only inputs that are data are made (a broadcast's non-roots start poisoned).
-        const own = c.kind !== 'broadcast' || r === (c.root ?? 0) ? reference.input(r) : undefined;
+        // Only inputs that are data are made (a broadcast's or scatter's non-roots start poisoned).
+        const own = m.hasInput(c, r) ? reference.input(r) : undefined;
         prepareRank(c, n, r, data.seed, host, own);
-        // In place one host array holds both (all-gather: the output; the rest: the input).
+        // In place one host array holds both (gathers: the output; the rest: the input).
         if (!c.inPlace) {
           g.upload(g.input, host.input);
           g.upload(g.output, host.output);
-        } else g.upload(g.input, c.kind === 'allgather' ? host.output : host.input);
+        } else g.upload(g.input, c.kind === 'allgather' || c.kind === 'gather' ? host.output : host.input);
       });
       await callAll();
       data.rankChecks = [];
       for (const [r, g] of ranks.entries()) {
-        const out = await g.read(g.output, g.outputRange);
+        const out = await g.read(...checkedRange(c, n, r, g));
         data.rankChecks.push(checkOutput(c, n, r, data.seed, out, reference));
       }
       return new Float64Array(0);
