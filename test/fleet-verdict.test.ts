@@ -116,6 +116,22 @@ describe('the fleet verdict on synthetic data', () => {
     expect(blameNodes(links).map((b) => b.ranks[0])).toEqual([4]);
   });
 
+  it('does not blame a node whose links are all among the worst but within the others\' spread (under 1.5 MADs)', () => {
+    // Healthy links spread 50–100% of the rate (six processes on two cores); node 1's all at
+    // 55%: below the lower quartile, significant, ~35% slower, yet ~1.1 scaled MADs out
+    // (as a badly placed healthy rank measured in a CI dry run).
+    const links = linkSeries(6, {}, 0.02);
+    const rand = rng(5);
+    for (const s of links.subjects) {
+      const f = s.ranks.includes(1) ? 0.55 : 0.5 + 0.5 * rand();
+      s.samples = s.samples.map((x) => x * f);
+    }
+    expect(blameNodes(links)).toEqual([]);
+    // The same node at a quarter of the rate is many MADs out: blamed.
+    for (const s of links.subjects) if (s.ranks.includes(1)) s.samples = s.samples.map((x) => (x * 0.25) / 0.55);
+    expect(blameNodes(links).map((b) => b.ranks)).toEqual([[1]]);
+  });
+
   it('blames no node among three: both links of one of them always fall below the third', () => {
     // Even a node at a quarter of the rate: 2 links against 1 cannot tell it from chance.
     expect(blameNodes(linkSeries(3, { 1: 0.25 }))).toEqual([]);
