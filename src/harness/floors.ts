@@ -73,10 +73,12 @@ export function parseFloor(text: string, field = '--min'): Floor {
 export function floorMessage(o: FloorOutcome, cases: readonly CaseResult[]): string[] {
   if (o.passed) return [];
   const unit = Object.values(FLOOR_METRICS).find((m) => m.key === o.metric)?.unit ?? '';
-  if (o.below.length === 0) return [`gpubench: floor ${o.metric} >= ${o.min} ${unit} (${o.from}) not met: ${o.reason ?? 'no case measured it'}`];
+  // A floor from a % of peak is a computed figure: 692.58, not 692.5799999999999.
+  const min = Number(o.min.toPrecision(6));
+  if (o.below.length === 0) return [`gpubench: floor ${o.metric} >= ${min} ${unit} (${o.from}) not met: ${o.reason ?? 'no case measured it'}`];
   return o.below.map((id) => {
     const v = cases.find((c) => c.id === id)?.metrics[o.metric];
-    return `gpubench: below floor: ${id} ${o.metric} ${typeof v === 'number' ? v.toPrecision(4) : '?'} < ${o.min} ${unit} (${o.from}${o.basis ? `; ${o.basis}` : ''})`;
+    return `gpubench: below floor: ${id} ${o.metric} ${typeof v === 'number' ? v.toPrecision(4) : '?'} < ${min} ${unit} (${o.from}${o.basis ? `; ${o.basis}` : ''})`;
   });
 }
 
