@@ -11,34 +11,18 @@
  * checks the bytes it gets back as `ws` checks them. The fake stands in for the GPUs
  * only: what a GPU session must check is in docs/cuda.md, "Multi-process NCCL".
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadAddon } from '../src/kernels/cuda/addon.js';
 import { ResultsFile, type CaseResult } from '../src/harness/results/schema.js';
 import { BUS_FACTOR } from '../src/collectives/collective.js';
 import { referenceReduce, referenceReduceBig } from '../src/collectives/ops.js';
-import { buildFakes, CC } from './helpers/fake-cuda.js';
+import { CC } from './helpers/fake-cuda.js';
+import { fakeNcclSetup } from './helpers/fake-nccl-setup.js';
 import { gpubench } from './helpers/cli.js';
 
-const loaded = loadAddon();
-const addon = 'addon' in loaded ? loaded.addon : undefined;
-const why = !addon ? `native addon not built (${'reason' in loaded ? loaded.reason : ''}): run npm run build:native` : !CC ? 'no C compiler (cc, gcc or clang) for the fake CUDA libraries: install gcc' : '';
+const { addon, why, tmp, fakes } = fakeNcclSetup('gpubench-nccl-kinds-');
 const withFakes = it.skipIf(!addon || !CC);
-
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'gpubench-nccl-kinds-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-const fakes = addon && CC ? buildFakes(addon, ['cuda', 'nccl']) : '';
-if (fakes) dirs.push(fakes);
 
 const KINDS = ['allreduce', 'allgather', 'reducescatter', 'broadcast', 'reduce', 'alltoall', 'gather', 'scatter', 'sendrecv'] as const;
 /** The shortest measurement that still times every case: one sample, nccl-tests' loop of one call. */

@@ -11,37 +11,21 @@
  * naming the rank where gpubench or NCCL knows it). NCCL on real GPUs: docs/cuda.md,
  * "Multi-process NCCL", for what a GPU session must check.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadAddon } from '../src/kernels/cuda/addon.js';
 import { ResultsFile } from '../src/harness/results/schema.js';
 import { ncclDeviceFor } from '../src/collectives/nccl/comm.js';
 import { ncclBackend, ncclRankSupport } from '../src/collectives/nccl/backend.js';
 import type { CollectiveParams } from '../src/collectives/workload.js';
-import { buildFakes, CC } from './helpers/fake-cuda.js';
+import { CC } from './helpers/fake-cuda.js';
+import { fakeNcclSetup } from './helpers/fake-nccl-setup.js';
 import { gpubench } from './helpers/cli.js';
 import { withWorld } from './helpers/world.js';
 import { setWorld } from '../src/collectives/world.js';
 
-const loaded = loadAddon();
-const addon = 'addon' in loaded ? loaded.addon : undefined;
-const why = !addon ? `native addon not built (${'reason' in loaded ? loaded.reason : ''}): run npm run build:native` : !CC ? 'no C compiler (cc, gcc or clang) for the fake CUDA libraries: install gcc' : '';
+const { addon, why, tmp, fakes } = fakeNcclSetup('gpubench-nccl-mp-');
 const withFakes = it.skipIf(!addon || !CC);
-
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'gpubench-nccl-mp-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-const fakes = addon && CC ? buildFakes(addon, ['cuda', 'nccl']) : '';
-if (fakes) dirs.push(fakes);
 
 const suite = (yaml: string) => {
   const f = join(tmp(), 's.yaml');

@@ -12,34 +12,22 @@
  *   add up to --world-size is a usage error (exit 2).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { loadAddon } from '../src/kernels/cuda/addon.js';
 import { ResultsFile } from '../src/harness/results/schema.js';
 import { ncclDevicesFor, worldNcclProbe } from '../src/collectives/nccl/world-probe.js';
-import { buildFakes, CC } from './helpers/fake-cuda.js';
+import { CC } from './helpers/fake-cuda.js';
+import { fakeNcclSetup } from './helpers/fake-nccl-setup.js';
 import { gpubench, startCli, type StartedCli } from './helpers/cli.js';
 
-const loaded = loadAddon();
-const addon = 'addon' in loaded ? loaded.addon : undefined;
-const why = !addon ? 'native addon not built: run npm run build:native' : !CC ? 'no C compiler for the fake CUDA libraries: install gcc' : '';
+const { addon, why, tmp, fakes } = fakeNcclSetup('gpubench-nccl-world-');
 const withFakes = it.skipIf(!addon || !CC);
-
-const dirs: string[] = [];
 const started: StartedCli[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'gpubench-nccl-world-'));
-  dirs.push(d);
-  return d;
-};
 afterAll(() => {
   for (const s of started) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const fakes = addon && CC ? buildFakes(addon, ['cuda', 'nccl']) : '';
-if (fakes) dirs.push(fakes);
 /** A library folder with nothing in it: no CUDA, no NCCL, even on a GPU host. */
 const empty = tmp();
 

@@ -8,8 +8,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/harness/cli/main.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { captureMain } from './helpers/main-capture.js';
 import { UsageError } from '../src/harness/errors.js';
 import type { CaseResult, ResultsFile } from '../src/harness/results/schema.js';
 import { summarize } from '../src/reporters/cases.js';
@@ -176,15 +176,10 @@ describe('gpubench compare with several baselines (CLI)', () => {
   let out = '';
   let err = '';
   async function cli(...args: string[]): Promise<number> {
-    out = '';
-    err = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-    try {
-      return await main(['node', 'gpubench', ...args]);
-    } finally {
-      vi.restoreAllMocks();
-    }
+    const r = await captureMain(...args);
+    out = r.out;
+    err = r.err;
+    return r.code;
   }
   async function write(dir: string, name: string, f: unknown): Promise<string> {
     const p = join(dir, name);

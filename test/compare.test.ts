@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/harness/cli/main.js';
+import { captureMain } from './helpers/main-capture.js';
 import { UsageError } from '../src/harness/errors.js';
 import type { CaseResult, ResultsFile } from '../src/harness/results/schema.js';
 import { summarize } from '../src/reporters/cases.js';
@@ -225,15 +225,10 @@ describe('gpubench compare (CLI)', () => {
     err = '';
   });
   async function run(...args: string[]): Promise<number> {
-    out = '';
-    err = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-    try {
-      return await main(['node', 'gpubench', ...args]);
-    } finally {
-      vi.restoreAllMocks();
-    }
+    const r = await captureMain(...args);
+    out = r.out;
+    err = r.err;
+    return r.code;
   }
   async function files(base: unknown, head: unknown): Promise<[string, string]> {
     const dir = await mkdtemp(join(tmpdir(), 'gpubench-compare-'));
@@ -277,22 +272,16 @@ describe('gpubench report (CLI)', () => {
     tempDirs.push(dir);
     const file = join(dir, 'node.json');
     await writeFile(file, JSON.stringify(nodeResults()));
-    let out = '';
-    let err = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-    try {
-      expect(await main(['node', 'gpubench', 'report', file, '--format', 'csv'])).toBe(0);
-      expect(out.split('\r\n')[0]).toMatch(/^id,workload,backend/);
-      out = '';
-      expect(await main(['node', 'gpubench', 'report', file, '--format', 'html,md', '--format', 'openmetrics', '--out-dir', join(dir, 'out')])).toBe(0);
-      expect(out.trim().split('\n').map((p) => p.slice(dir.length + 1))).toEqual(['out/node.html', 'out/node.md', 'out/node.prom']);
-      expect(await main(['node', 'gpubench', 'report', file, '--format', 'pdf'])).toBe(2);
-      expect(err).toMatch(/unknown format 'pdf'; allowed: html, md, csv, json, gab, bmf, openmetrics/);
-      expect(await main(['node', 'gpubench', 'report', file, '--format', 'html,md', '--out', join(dir, 'x')])).toBe(2);
-    } finally {
-      vi.restoreAllMocks();
-    }
+    const csv = await captureMain('report', file, '--format', 'csv');
+    expect(csv.code).toBe(0);
+    expect(csv.out.split('\r\n')[0]).toMatch(/^id,workload,backend/);
+    const several = await captureMain('report', file, '--format', 'html,md', '--format', 'openmetrics', '--out-dir', join(dir, 'out'));
+    expect(several.code).toBe(0);
+    expect(several.out.trim().split('\n').map((p) => p.slice(dir.length + 1))).toEqual(['out/node.html', 'out/node.md', 'out/node.prom']);
+    const pdf = await captureMain('report', file, '--format', 'pdf');
+    expect(pdf.code).toBe(2);
+    expect(pdf.err).toMatch(/unknown format 'pdf'; allowed: html, md, csv, json, gab, bmf, openmetrics/);
+    expect((await captureMain('report', file, '--format', 'html,md', '--out', join(dir, 'x'))).code).toBe(2);
   });
 });
 

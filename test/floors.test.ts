@@ -8,9 +8,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadAcceptance } from '../src/harness/acceptance.js';
-import { main } from '../src/harness/cli/main.js';
+import { captureMain } from './helpers/main-capture.js';
 import { UsageError } from '../src/harness/errors.js';
 import { applyFloors, parseFloor } from '../src/harness/floors.js';
 import type { ResultsFile } from '../src/harness/results/schema.js';
@@ -26,18 +26,11 @@ async function tempDir(): Promise<string> {
   return d;
 }
 
-let out = '';
 let err = '';
 async function cli(...args: string[]): Promise<number> {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return await main(['node', 'gpubench', ...args]);
-  } finally {
-    vi.restoreAllMocks();
-  }
+  const r = await captureMain(...args);
+  err = r.err;
+  return r.code;
 }
 const SMALL_RUN = ['run', '--backends', 'tfjs-cpu', '--sizes', '32', '--min-time', '30', '--warmup', '10', '--reporter', 'silent'];
 const read = (p: string) => JSON.parse(readFileSync(p, 'utf8')) as ResultsFile;
