@@ -7,8 +7,8 @@
  * reference check → CUDA-event timing. The fake proves the plumbing, not NCCL: NCCL on
  * real GPUs is test/cuda-gpu.test.ts; NCCL across processes is collectives-nccl-multiprocess.test.ts.
  */
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAddon } from '../src/kernels/cuda/addon.js';
@@ -30,7 +30,16 @@ import {
 import { buildFakes, CC } from './helpers/fake-cuda.js';
 import { gpubench } from './helpers/cli.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'gpubench-nccl-'));
+// Every folder a test makes is removed after the file (they used to be left in /tmp).
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'gpubench-nccl-'));
+  dirs.push(d);
+  return d;
+};
 const loaded = loadAddon();
 const addon = 'addon' in loaded ? loaded.addon : undefined;
 const SKIP_NATIVE = process.env.GPUBENCH_SKIP_NATIVE === '1';
