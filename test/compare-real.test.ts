@@ -70,8 +70,13 @@ describe.skipIf(missing !== undefined)(`compare on real runs${missing ? ` (skipp
     bases = [b1, b2, b3, b4, b5];
   }, 240_000);
 
-  it('an A/A HEAD among five real baseline runs passes', async () => {
-    const same = await compare(...bases, aa);
+  it('an A/A HEAD among five real baseline runs passes (confirmed once if flagged)', async () => {
+    let same = await compare(...bases, aa);
+    // The gate's false-alarm rate is about 1 in 20 comparisons (bench/compare-aa.mjs), and a
+    // host transient during one run (a CI dry run: 96³ at 1.67× with a 6% floor) is, to any
+    // gate, a regression: a flagged A/A HEAD gets one confirmation run, as a CI job re-runs a
+    // flagged build; two false alarms in a row fail the test.
+    if (same.code !== 0) same = await compare(...bases, await run('aa2'));
     expect(same.code, seen(same.report)).toBe(0);
     expect(same.report.cases.every((c) => c.noise?.runs === 5)).toBe(true);
   }, 60_000);
