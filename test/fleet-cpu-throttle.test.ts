@@ -46,39 +46,93 @@ function worker(url: string, rank: number): { child: ChildProcess; exited: Promi
   return { child, exited: new Promise((resolve) => child.on('exit', (code) => { clearTimeout(timer); resolve(code ?? -1); })) };
 }
 
+/** What one `fleet` run gave: its exit codes, results file, the ranks it named, and its log. */
+interface FleetRun {
+  code: number;
+  codes: number[];
+  r: { run: { status: string }; environment: { nodes: { hostname: string }[] }; fleet: Fleet };
+  named: number[];
+  exclude: string;
+  log: string;
+}
+interface Fleet {
+  suspects: { ranks: number[]; via: string; evidence: string }[];
+  nodes: { medianMs: number | null }[];
+  phaseMs: Record<string, number>;
+  pairs: { links: { a: number; b: number; first?: unknown }[]; rounds: number };
+}
+
+/**
+ * One coordinator and N workers; `during` is called once the workers are spawned, with them
+ * and the coordinator, to set its fault going as the run reaches the right phase.
+ */
+async function runOnce(name: string, during: (fleet: StartedCli, workers: { child: ChildProcess }[]) => Promise<void>): Promise<FleetRun> {
+  const t0 = performance.now();
+  const port = await freePort();
+  const json = join(dir, `${name}.json`);
+  const exclude = join(dir, `${name}.exclude`);
+  const fleet = startCli(['fleet', '--world-size', String(N), '--port', String(port), '--json', json, '--exclude-file', exclude, ...FAST], 80_000);
+  clis.push(fleet);
+  await fleet.waitFor(/listening on ws:/);
+  const workers = Array.from({ length: N }, (_, r) => worker(`ws://127.0.0.1:${port}`, r));
+  // A fault that never got going fails the run after its results and log are read.
+  const faultError = await during(fleet, workers).then(() => undefined, (e: unknown) => e);
+  const code = await fleet.exited;
+  const codes = await Promise.all(workers.map((w) => w.exited));
+  const r = JSON.parse(readFileSync(json, 'utf8')) as FleetRun['r'];
+  const f = r.fleet;
+  if (process.env.GPUBENCH_FLEET_KEEP) writeFileSync(join(process.env.GPUBENCH_FLEET_KEEP, `throttle-${name}.json`), JSON.stringify(r));
+  const named = [...new Set(f.suspects.flatMap((s) => s.ranks))];
+  const again = fleet.stderr().split('\n').filter((l) => /again/.test(l)).join('\n');
+  const log = `${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s, exit ${code}; phases ${JSON.stringify(f.phaseMs)}; matmul ms ${f.nodes.map((n) => n.medianMs?.toFixed(0)).join(' ')}; suspects:\n${f.suspects.map((s) => `  ${s.evidence}`).join('\n')}${again ? `\n${again}` : ''}\n`;
+  process.stderr.write(log);
+  if (faultError) throw new Error(`${name}: ${faultError instanceof Error ? faultError.message.split('\n')[0] : String(faultError)}\n${log}`);
+  return { code, codes, r, named, exclude: readFileSync(exclude, 'utf8').trim(), log };
+}
+
 describe.skipIf(missing !== undefined)(`gpubench fleet names a CPU-throttled worker${missing ? ` (skipped: ${missing})` : ''}`, () => {
   it('names rank 3 (5% of a core) and no healthy rank, 3 runs of 3', async () => {
     throttle = makeThrottle('fleet', 0.05);
     for (let run = 1; run <= 3; run++) {
-      const t0 = performance.now();
-      const port = await freePort();
-      const json = join(dir, `run${run}.json`);
-      const exclude = join(dir, `run${run}.exclude`);
-      const fleet = startCli(['fleet', '--world-size', String(N), '--port', String(port), '--json', json, '--exclude-file', exclude, ...FAST], 80_000);
-      clis.push(fleet);
-      await fleet.waitFor(/listening on ws:/);
-      const url = `ws://127.0.0.1:${port}`;
-      const workers = Array.from({ length: N }, (_, r) => worker(url, r));
       // The quota starts as the timed matmuls do: a throttled start-up (imports at 5% of a
       // core take tens of seconds) would only make the test slow, not the verdict different.
-      await fleet.waitFor(/matmul on every node at once/);
-      writeFileSync(throttle!.procs, String(workers[SLOW]!.child.pid));
-      const code = await fleet.exited;
-      const codes = await Promise.all(workers.map((w) => w.exited));
-      const r = JSON.parse(readFileSync(json, 'utf8'));
-      const f = r.fleet;
-      if (process.env.GPUBENCH_FLEET_KEEP) writeFileSync(join(process.env.GPUBENCH_FLEET_KEEP, `throttle-run${run}.json`), JSON.stringify(r));
-      const named = [...new Set(f.suspects.flatMap((s: { ranks: number[] }) => s.ranks))];
-      process.stderr.write(`run ${run}: ${((performance.now() - t0) / 1000).toFixed(1)} s, exit ${code}; phases ${JSON.stringify(f.phaseMs)}; matmul ms ${f.nodes.map((n: { medianMs: number }) => n.medianMs?.toFixed(0)).join(' ')}; suspects:\n${f.suspects.map((s: { evidence: string }) => `  ${s.evidence}`).join('\n')}\n`);
-      expect(code, fleet.stderr()).toBe(1);
-      expect(codes).toEqual([0, 0, 0, 0, 0, 0]);
-      expect(r.run.status).toBe('complete');
-      expect(named).toEqual([SLOW]);
-      expect(f.suspects.some((s: { via: string; ranks: number[] }) => s.via === 'node' && s.ranks[0] === SLOW)).toBe(true);
+      const x = await runOnce(`run${run}`, async (fleet, workers) => {
+        await fleet.waitFor(/matmul on every node at once/);
+        writeFileSync(throttle!.procs, String(workers[SLOW]!.child.pid));
+      });
+      expect(x.code, x.log).toBe(1);
+      expect(x.codes).toEqual([0, 0, 0, 0, 0, 0]);
+      expect(x.r.run.status).toBe('complete');
+      expect(x.named, x.log).toEqual([SLOW]);
+      expect(x.r.fleet.suspects.some((s) => s.via === 'node' && s.ranks[0] === SLOW)).toBe(true);
       // Every pair measured once, in n − 1 rounds.
-      expect(f.pairs.links).toHaveLength((N * (N - 1)) / 2);
-      expect(f.pairs.rounds).toBe(N - 1);
-      expect(readFileSync(exclude, 'utf8').trim()).toBe(r.environment.nodes[SLOW].hostname);
+      expect(x.r.fleet.pairs.links).toHaveLength((N * (N - 1)) / 2);
+      expect(x.r.fleet.pairs.rounds).toBe(N - 1);
+      expect(x.exclude).toBe(x.r.environment.nodes[SLOW]!.hostname);
     }
   }, 85_000);
+
+  it('measures again the rounds of a node whose links were slow for a while, and clears it when they are not', async () => {
+    // Rank 5 at 1% of a core through the first look at the links only: every link of it
+    // slow, so it is blamed; released as its rounds are measured again, so the second look clears it.
+    throttle ??= makeThrottle('fleet', 0.05);
+    const passing = makeThrottle('fleet-passing', 0.01);
+    try {
+      const x = await runOnce('passing', async (fleet, workers) => {
+        await fleet.waitFor(/matmul on every node at once/);
+        writeFileSync(throttle!.procs, String(workers[SLOW]!.child.pid));
+        await fleet.waitFor(/phase 2\/3: pairs, round 1\//);
+        writeFileSync(passing.procs, String(workers[5]!.child.pid));
+        await fleet.waitFor(/rank 5's links looked \d+% slow: measuring \d+ of its rounds again/);
+        passing.release(workers[5]!.child.pid!);
+      });
+      expect(x.code, x.log).toBe(1);
+      expect(x.named, x.log).toEqual([SLOW]);
+      // The first look is kept beside the second, on the links of the rounds measured again.
+      const again = x.r.fleet.pairs.links.filter((l) => l.first !== undefined);
+      expect(again.some((l) => l.a === 5 || l.b === 5), x.log).toBe(true);
+    } finally {
+      passing.remove();
+    }
+  }, 60_000);
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { halves, kBatches, pairsOf, roundCount, roundRobin, scheduleRound } from '../src/fleet/schedule.js';
+import { spreadPick } from '../src/fleet/run-fleet.js';
 
 describe('the round-robin pair schedule', () => {
   for (let n = 2; n <= 33; n++) {
@@ -73,5 +74,16 @@ describe('bisection levels', () => {
         expect(l.every((g) => g.length >= 2)).toBe(true);
       }
     }
+  });
+});
+
+describe('the rounds a blamed node has measured again', () => {
+  it('are all of them up to the cap, else the cap spread evenly over them', () => {
+    expect(spreadPick([0, 1, 2, 3, 4], 8)).toEqual([0, 1, 2, 3, 4]);
+    const picked = spreadPick(Array.from({ length: 4095 }, (_, i) => i), 8);
+    expect(picked).toHaveLength(8);
+    expect(new Set(picked).size).toBe(8);
+    // Evenly spread: one from each eighth of the rounds.
+    picked.forEach((r, i) => expect(Math.floor((r * 8) / 4095)).toBe(i));
   });
 });

@@ -30,7 +30,9 @@ function v2Ready(): boolean {
 export interface Throttle {
   /** Its cgroup.procs: a process that writes its pid here is throttled (with its children). */
   procs: string;
-  /** Removes the cgroup (its processes must have exited). */
+  /** Moves a process back out to the hierarchy's root, unthrottled (a fault that passes). */
+  release(pid: number): void;
+  /** Removes the cgroup (its processes must have exited or been released). */
   remove(): void;
 }
 
@@ -55,6 +57,9 @@ export function makeThrottle(name: string, fraction: number): Throttle {
   }
   return {
     procs: join(dir, 'cgroup.procs'),
+    release(pid: number) {
+      writeFileSync(join(v2 ? V2 : V1, 'cgroup.procs'), String(pid));
+    },
     remove() {
       for (let i = 0; i < 50; i++) {
         try {
