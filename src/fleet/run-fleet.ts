@@ -112,8 +112,10 @@ export interface FleetLink {
   bandwidthMBps: number[];
   latencyUs: number[];
   error?: string;
-  /** The first look at a link measured again alone (its samples above are the second look's). */
+  /** The first look at a link measured again (its samples above are the latest look's). */
   first?: { bandwidthMBps: number[]; latencyUs: number[] };
+  /** How it was last measured again: alone, or with the other pairs of its round (a blamed node's rounds). */
+  again?: 'alone' | 'round';
 }
 
 /** The `fleet` section of the results file. */
@@ -320,8 +322,9 @@ export async function runFleet(o: FleetOptions): Promise<number> {
     fleet.pairs.matrix.latencyUs[l.a]![l.b] = fleet.pairs.matrix.latencyUs[l.b]![l.a] = med(l.latencyUs);
   };
   /** A second look replaces a link's samples; the first look is kept beside them. */
-  const lookAgain = (link: FleetLink, again: { bandwidthMBps: number[]; latencyUs: number[] }) => {
+  const lookAgain = (link: FleetLink, again: { bandwidthMBps: number[]; latencyUs: number[] }, how: 'alone' | 'round') => {
     link.first ??= { bandwidthMBps: link.bandwidthMBps, latencyUs: link.latencyUs };
+    link.again = how;
     link.bandwidthMBps = again.bandwidthMBps;
     link.latencyUs = again.latencyUs;
     toMatrix(link);
@@ -334,41 +337,41 @@ export async function runFleet(o: FleetOptions): Promise<number> {
     update();
   }
   // A link named on its own may have met a passing disturbance (its round's pairs were measured
-  // together): each is measured again, alone, and stays suspect only if the second look agrees.
-  // Each link at most once, and at most 2n of them: a retest that shrinks the spread can
-  // bring another link over the bar, so the verdict is looked at again after each.
-  const retested = new Set<string>();
-  for (;;) {
-    const s = judge(fleet, o, host).find((x) => x.via === 'link' && !retested.has(x.ranks.join('-')));
-    if (!s || retested.size >= 2 * n) break;
-    retested.add(s.ranks.join('-'));
-    const [a, b] = s.ranks as [number, number];
-    if (coordinator.lost.has(a) || coordinator.lost.has(b)) continue;
-    o.log(`gpubench fleet: phase 2/3: measuring link ${a}↔${b} again, alone (${s.metric} looked ${(100 * (s.slowdown ?? 0)).toFixed(0)}% slow)`);
-    const got = await coordinator.runTask(index++, (rank) => (rank === a || rank === b ? { kind: 'pairs', pairs: [a, b], bytes: o.pairBytes, samples: o.pairSamples, pingSamples: o.pingSamples } : undefined), o.taskTimeoutMs);
-    const lead = got.get(a) as PairsResult | undefined;
-    const link = fleet.pairs.links.find((l) => l.a === a && l.b === b);
-    if (!link || !lead?.bandwidthMBps?.length) continue;
-    lookAgain(link, { bandwidthMBps: lead.bandwidthMBps, latencyUs: lead.latencyUs ?? [] });
-  }
-  // A node blamed for its links may have had a bad few seconds rather than a bad port (a
-  // healthy process of six on a 2-core CI host, descheduled through its rounds, had every link
-  // 28% slower at 5.5 MADs): the rounds of (at most NODE_RETEST_ROUNDS of) its links are
-  // measured again as they were first, every pair of the round at once, so its links are
-  // judged against links measured alike; it stays blamed only if the second look agrees.
+  // together): it is measured again, alone, and stays suspect only if the second look agrees
+  // (each link once, at most 2n). A node blamed for its links may have had a bad few seconds
+  // rather than a bad port (a healthy process of six on a 2-core CI host, descheduled through
+  // its rounds, had every link 28% slower at 5.5 MADs): the rounds of (at most
+  // NODE_RETEST_ROUNDS of) its links are measured again as they were first, every pair of the
+  // round at once, so its links are judged against links measured alike (each node once, at
+  // most NODE_RETESTS). A second look changes the spread and other links with it, so the
+  // verdict is looked at again after each.
+  const linksRetested = new Set<string>();
   const nodesRetested = new Set<number>();
   for (;;) {
-    const s = judge(fleet, o, host).find((x) => x.via === 'links' && !nodesRetested.has(x.ranks[0]!));
-    if (!s || nodesRetested.size >= NODE_RETESTS) break;
-    const node = s.ranks[0]!;
-    nodesRetested.add(node);
-    if (coordinator.lost.has(node)) continue;
-    const again = spreadPick([...new Set(fleet.pairs.links.filter((l) => l.a === node || l.b === node).map((l) => l.round))].sort((x, y) => x - y), NODE_RETEST_ROUNDS);
-    o.log(`gpubench fleet: phase 2/3: rank ${node}'s links looked ${(100 * (s.slowdown ?? 0)).toFixed(0)}% slow: measuring ${again.length} of its rounds again`);
-    for (const r of again) {
-      for (const l of await measureRound(r)) {
-        const link = fleet.pairs.links.find((x) => x.a === l.a && x.b === l.b);
-        if (link && l.bandwidthMBps.length) lookAgain(link, l);
+    const s = judge(fleet, o, host).find((x) =>
+      x.via === 'link' ? !linksRetested.has(x.ranks.join('-')) && linksRetested.size < 2 * n : x.via === 'links' && !nodesRetested.has(x.ranks[0]!) && nodesRetested.size < NODE_RETESTS,
+    );
+    if (!s) break;
+    if (s.via === 'link') {
+      linksRetested.add(s.ranks.join('-'));
+      const [a, b] = s.ranks as [number, number];
+      if (coordinator.lost.has(a) || coordinator.lost.has(b)) continue;
+      o.log(`gpubench fleet: phase 2/3: measuring link ${a}↔${b} again, alone (${s.metric} looked ${(100 * (s.slowdown ?? 0)).toFixed(0)}% slow)`);
+      const got = await coordinator.runTask(index++, (rank) => (rank === a || rank === b ? { kind: 'pairs', pairs: [a, b], bytes: o.pairBytes, samples: o.pairSamples, pingSamples: o.pingSamples } : undefined), o.taskTimeoutMs);
+      const lead = got.get(a) as PairsResult | undefined;
+      const link = fleet.pairs.links.find((l) => l.a === a && l.b === b);
+      if (link && lead?.bandwidthMBps?.length) lookAgain(link, { bandwidthMBps: lead.bandwidthMBps, latencyUs: lead.latencyUs ?? [] }, 'alone');
+    } else {
+      const node = s.ranks[0]!;
+      nodesRetested.add(node);
+      if (coordinator.lost.has(node)) continue;
+      const again = spreadPick([...new Set(fleet.pairs.links.filter((l) => l.a === node || l.b === node).map((l) => l.round))].sort((x, y) => x - y), NODE_RETEST_ROUNDS);
+      o.log(`gpubench fleet: phase 2/3: rank ${node}'s links looked ${(100 * (s.slowdown ?? 0)).toFixed(0)}% slow: measuring ${again.length} of its rounds again`);
+      for (const r of again) {
+        for (const l of await measureRound(r)) {
+          const link = fleet.pairs.links.find((x) => x.a === l.a && x.b === l.b);
+          if (link && l.bandwidthMBps.length) lookAgain(link, l, 'round');
+        }
       }
     }
     update();
@@ -513,9 +516,13 @@ function judge(f: FleetSection, o: Pick<FleetOptions, 'tolerance' | 'alpha' | 'm
   // Telemetry is evidence: a node named slow says what its GPU reported (clocks, power, throttle reasons).
   return verdict({ nodeMetrics, linkMetrics, lost: [...f.lost, ...failed], host }, o).suspects.map((s) => {
     // Links measured a second time that still look slow: say so (the first look was no passing disturbance).
-    const on = (l: FleetLink) => (s.via === 'link' ? l.a === s.ranks[0] && l.b === s.ranks[1] : s.via === 'links' && (l.a === s.ranks[0] || l.b === s.ranks[0]));
-    const again = s.via === 'link' || s.via === 'links' ? f.pairs.links.filter((l) => l.first && on(l)).length : 0;
-    if (again > 0) s = { ...s, evidence: `${s.evidence}; measured again (${again === 1 && s.via === 'link' ? 'alone' : `${again} links, their rounds as at first`}): still slow` };
+    if (s.via === 'link') {
+      const l = f.pairs.links.find((x) => x.a === s.ranks[0] && x.b === s.ranks[1]);
+      if (l?.again) s = { ...s, evidence: `${s.evidence}; measured again (${l.again === 'alone' ? 'alone' : 'with its round'}): still slow` };
+    } else if (s.via === 'links') {
+      const again = f.pairs.links.filter((l) => l.again && (l.a === s.ranks[0] || l.b === s.ranks[0])).length;
+      if (again > 0) s = { ...s, evidence: `${s.evidence}; measured again (${again} links, their rounds as at first): still slow` };
+    }
     if (s.kind !== 'node') return s;
     const phase = s.metric.startsWith('memcpy') ? 'memcpy' : 'matmul';
     const t = telemetryEvidence(phase, f.nodes[s.ranks[0]!]?.telemetry?.[phase], f.nodes.map((nd) => nd.telemetry?.[phase]));

@@ -36,8 +36,13 @@ export interface Throttle {
   remove(): void;
 }
 
-/** Makes a cgroup limited to `fraction` of one core. */
-export function makeThrottle(name: string, fraction: number): Throttle {
+/**
+ * Makes a cgroup limited to `fraction` of one core per `periodUs` (100 ms, the kernel's
+ * default; down to 1 ms). A long period bites in bursts (a call that fits the quota runs at
+ * full speed, the next waits out the period); a short one slows every call of more than a
+ * few periods alike.
+ */
+export function makeThrottle(name: string, fraction: number, periodUs = PERIOD_US): Throttle {
   const v2 = v2Ready();
   if (v2) {
     // Children of the root get the cpu controller only if the root delegates it.
@@ -49,10 +54,10 @@ export function makeThrottle(name: string, fraction: number): Throttle {
   }
   const dir = join(v2 ? V2 : V1, `gpubench-test-${name}-${process.pid}`);
   mkdirSync(dir, { recursive: true });
-  const quota = Math.max(1000, Math.round(fraction * PERIOD_US));
-  if (v2) writeFileSync(join(dir, 'cpu.max'), `${quota} ${PERIOD_US}`);
+  const quota = Math.max(1000, Math.round(fraction * periodUs));
+  if (v2) writeFileSync(join(dir, 'cpu.max'), `${quota} ${periodUs}`);
   else {
-    writeFileSync(join(dir, 'cpu.cfs_period_us'), String(PERIOD_US));
+    writeFileSync(join(dir, 'cpu.cfs_period_us'), String(periodUs));
     writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quota));
   }
   return {
