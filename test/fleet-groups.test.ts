@@ -47,4 +47,26 @@ describe('group all-reduce verdict', () => {
     ];
     expect(judgeGroups(halves, 0.1, 0.01, 5).filter((g) => g.slow).map((g) => g.ranks)).toEqual([[3, 4, 5]]);
   });
+
+  it('measures two halves\' gap in the scatter of both, by ratio: samples from this VM, a healthy level and one with a rank at a tenth of a core', () => {
+    // 6 ranks, 1 MiB ring all-reduces, both halves at once (fleet --local-nodes 6, 2026-12-03).
+    const healthy = [
+      { ranks: [0, 1, 2], busbwGBps: [0.488, 0.422, 0.397, 0.646, 0.612, 0.658, 0.433, 0.622, 0.386, 0.438] },
+      { ranks: [3, 4, 5], busbwGBps: [0.39, 0.689, 0.501, 0.819, 0.816, 0.769, 0.738, 0.443, 0.53, 0.489] },
+    ];
+    const faulty = [
+      { ranks: [0, 1, 2], busbwGBps: [0.594, 0.612, 0.596, 0.388, 0.394, 0.618, 0.361, 0.661, 0.915, 0.819] },
+      { ranks: [3, 4, 5], busbwGBps: [0.154, 0.136, 0.1, 0.147, 0.177, 0.143, 0.101, 0.176, 0.1, 0.177] },
+    ];
+    const h = judgeGroups(healthy, 0.1, 0.01, 5);
+    const f = judgeGroups(faulty, 0.1, 0.01, 5);
+    // The healthy halves lie under one MAD apart; the faulty half 4.1× slower lies ~5 out (the
+    // others' linear scatter alone put it at 2.3).
+    expect(Math.max(...h.map((g) => g.mads ?? 0))).toBeLessThan(1);
+    expect(f[1]!.slowdown).toBeGreaterThan(3);
+    expect(f[1]!.mads).toBeGreaterThan(4.5);
+    expect(f[1]!.mads).toBeLessThan(5.5);
+    expect(judgeGroups(faulty, 0.1, 0.01, 4).filter((g) => g.slow).map((g) => g.ranks)).toEqual([[3, 4, 5]]);
+    expect(judgeGroups(healthy, 0.1, 0.01, 1).some((g) => g.slow)).toBe(false);
+  });
 });

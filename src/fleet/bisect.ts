@@ -19,9 +19,14 @@
  * the last slow group whose own halves are not slow (the fault is between them), or a pair.
  *
  * As for nodes (verdict.ts), a group is slow only where its median also lies at least
- * `minMads` scaled MADs of the other groups' pooled samples below their median: groups that
- * run at once on shared hosts (or a shared CPU) jitter together, and a rank test over 10
- * samples alone named a healthy group on this 2-core VM.
+ * `minMads` scaled MADs below the others' median: groups that run at once on shared hosts
+ * (or a shared CPU) jitter together, and a rank test over 10 samples alone named a healthy
+ * group on this 2-core VM. The spread is that of every group's samples about its own median,
+ * on a log scale: a bisection level has two groups, so there is no spread *between* groups
+ * to measure, only the samples' own scatter, and busbw scatters by ratios (a healthy half on
+ * this VM: 0.36–0.92 GB/s; a half at a tenth of a core: 0.10–0.18). Measured on this VM
+ * (6 ranks, 1 MiB): six healthy runs' halves lay 0.0–0.9 such MADs apart; a half with a rank
+ * at 10% of a core, 4.1× slower, 4.95 (against the others' linear scatter: 2.3).
  *
  * **k-batches.** Consecutive groups of k ranks, all at once, judged as a level, but only
  * where each group has at least MIN_BLAME_LINKS others to be judged against (the rule that
@@ -30,7 +35,7 @@
 import { median } from 'simple-statistics';
 import { mannWhitneyU } from '../harness/mann-whitney.js';
 import { allReduceBusFactor } from '../collectives/algorithms/ring-allreduce.js';
-import { mad, MAD_SCALE, MIN_BLAME_LINKS, type Suspect } from './verdict.js';
+import { MAD_SCALE, MIN_BLAME_LINKS, type Suspect } from './verdict.js';
 
 /** busbw, GB/s, of an all-reduce of `bytes` over `ranks` taking `ms`. */
 export const busbwGBps = (bytes: number, ranks: number, ms: number): number => (bytes / (ms / 1e3) / 1e9) * allReduceBusFactor(ranks);
@@ -85,7 +90,7 @@ export interface GroupJudged {
   /** median/value − 1. */
   slowdown: number;
   p: number;
-  /** How many scaled MADs of the others' samples the value lies below their median (null: they have no spread). */
+  /** How many scaled MADs (every group's samples about its own median, log scale) the value lies below the others' median (null: no spread). */
   mads: number | null;
   samples: number;
   slow: boolean;
@@ -99,14 +104,16 @@ export function judgeGroups(level: readonly GroupRun[], tolerance: number, alpha
   const ran = level.filter((g) => g.busbwGBps.length > 0);
   if (ran.length < minOthers + 1) return [];
   const values = ran.map((g) => median([...g.busbwGBps]));
+  // Every sample's distance from its own group's median, on a log scale (see the module note).
+  const scatter = ran.flatMap((g, i) => g.busbwGBps.map((x) => Math.abs(Math.log(x / values[i]!))));
+  const spread = MAD_SCALE * median(scatter);
   return ran.map((g, i) => {
     const others = ran.filter((_, j) => j !== i);
     const ref = median(values.filter((_, j) => j !== i));
     const value = values[i]!;
     const pooled = others.flatMap((o) => o.busbwGBps);
     const p = mannWhitneyU(g.busbwGBps, pooled).p;
-    const spread = MAD_SCALE * mad(pooled);
-    const mads = spread > 0 ? (ref - value) / spread : null;
+    const mads = spread > 0 ? Math.log(ref / value) / spread : null;
     const slowdown = ref / value - 1;
     return { ranks: g.ranks, value, median: ref, slowdown, p, mads, samples: g.busbwGBps.length, slow: slowdown > tolerance && p < alpha && (mads === null || mads >= minMads) };
   });
