@@ -329,9 +329,12 @@ export async function runFleet(o: FleetOptions): Promise<number> {
     link.latencyUs = again.latencyUs;
     toMatrix(link);
   };
+  /** Every link by its pair, for the second looks (a fleet of 4,096 nodes has 8.4M links). */
+  const byPair = new Map<string, FleetLink>();
   for (let r = 0; r < rounds; r++) {
     for (const link of await measureRound(r)) {
       fleet.pairs.links.push(link);
+      byPair.set(`${link.a}-${link.b}`, link);
       toMatrix(link);
     }
     update();
@@ -359,7 +362,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
       o.log(`gpubench fleet: phase 2/3: measuring link ${a}↔${b} again, alone (${s.metric} looked ${(100 * (s.slowdown ?? 0)).toFixed(0)}% slow)`);
       const got = await coordinator.runTask(index++, (rank) => (rank === a || rank === b ? { kind: 'pairs', pairs: [a, b], bytes: o.pairBytes, samples: o.pairSamples, pingSamples: o.pingSamples } : undefined), o.taskTimeoutMs);
       const lead = got.get(a) as PairsResult | undefined;
-      const link = fleet.pairs.links.find((l) => l.a === a && l.b === b);
+      const link = byPair.get(`${a}-${b}`);
       if (link && lead?.bandwidthMBps?.length) lookAgain(link, { bandwidthMBps: lead.bandwidthMBps, latencyUs: lead.latencyUs ?? [] }, 'alone');
     } else {
       const node = s.ranks[0]!;
@@ -369,7 +372,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
       o.log(`gpubench fleet: phase 2/3: rank ${node}'s links looked ${(100 * (s.slowdown ?? 0)).toFixed(0)}% slow: measuring ${again.length} of its rounds again`);
       for (const r of again) {
         for (const l of await measureRound(r)) {
-          const link = fleet.pairs.links.find((x) => x.a === l.a && x.b === l.b);
+          const link = byPair.get(`${l.a}-${l.b}`);
           if (link && l.bandwidthMBps.length) lookAgain(link, l, 'round');
         }
       }
