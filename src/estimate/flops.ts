@@ -4,7 +4,7 @@
  * the full s×s matrix (no causal halving), the backward pass twice the forward.
  * Model FLOPs (MFU) = fwd + bwd; hardware FLOPs (HFU) add what recomputation runs again.
  */
-import type { MlaSpec, ModelSpec, RecomputeMode } from './inputs.js';
+import type { MlaSpec, ModelSpec, RecomputeMode, RecomputeModule } from './inputs.js';
 
 /** A model with every optional shape field resolved. */
 export interface ResolvedModel {
@@ -207,12 +207,33 @@ export interface StepFlops {
   hardware: number;
 }
 
-/** Step FLOPs for `globalBatch` sequences under a recompute mode. */
-export function stepFlops(m: ResolvedModel, globalBatch: number, recompute: RecomputeMode, counting: AttentionCounting = 'full'): StepFlops {
+/**
+ * Step FLOPs for `globalBatch` sequences under a recompute mode; selective recompute adds
+ * the GEMMs of the modules it runs again (default the attention core).
+ */
+export function stepFlops(m: ResolvedModel, globalBatch: number, recompute: RecomputeMode, counting: AttentionCounting = 'full', modules: readonly RecomputeModule[] = ['core_attn']): StepFlops {
   const f = forwardFlopsPerSequence(m, counting);
   const model = 3 * (m.layers * f.layer + f.logits) * globalBatch;
-  const extra = recompute === 'full' ? m.layers * f.layer : recompute === 'selective' ? m.layers * f.attention : 0;
+  const extra = recompute === 'full' ? m.layers * f.layer : recompute === 'selective' ? recomputedFlopsPerSequence(m, modules, f.attention) : 0;
   return { model, hardware: model + extra * globalBatch };
+}
+
+/** Forward GEMM FLOPs of one sequence that selective recompute runs again, over all layers. */
+function recomputedFlopsPerSequence(m: ResolvedModel, modules: readonly RecomputeModule[], attentionPerLayer: number): number {
+  const on = new Set(modules);
+  const sum = (gs: Gemm[], pick: (g: Gemm) => boolean) => gs.filter(pick).reduce((a, g) => a + gemmFlops(g), 0);
+  const dense = layerGemms(m, 1, 1, 1);
+  const mix = layerMix(m);
+  let flops = m.layers * ((on.has('core_attn') ? attentionPerLayer : 0) + (on.has('mla_up_proj') ? sum(dense, (g) => g.name === 'q-up' || g.name === 'kv-up') : 0));
+  if (on.has('mlp')) flops += mix.dense * sum(dense, (g) => g.name.startsWith('ffn'));
+  if (m.moe && mix.moe) {
+    // Active FLOPs (no capacity padding), as the model FLOPs count them.
+    const moe = moeLayerGemms(m, 1, 1, 1, 1, 1);
+    const moeLinear = (g: Gemm) => g.name === 'router' || g.name.startsWith('shared') || g.name.startsWith('expert');
+    if (on.has('moe')) flops += mix.moe * sum(moe, moeLinear);
+    else if (on.has('shared_experts')) flops += mix.moe * sum(moe, (g) => g.name.startsWith('shared'));
+  }
+  return flops;
 }
 
 /** Narayanan et al. 2021, Eq. 3: hardware FLOPs per iteration with full recompute. */

@@ -28,7 +28,7 @@ export function formatEstimate(d: EstimateDoc): string {
   const e = d.estimate;
   const i = d.inputs;
   const L = i.training;
-  out.push(`${i.model.file.split('/').pop()} on ${i.cluster.gpus} x ${i.cluster.gpu}: tp ${L.tp} pp ${L.pp} (v ${L.virtualStages}) cp ${L.cp} dp ${L.dp}, micro-batch ${L.microBatch} x ${L.microBatches}, recompute ${L.recompute}`);
+  out.push(`${i.model.file.split('/').pop()} on ${i.cluster.gpus} x ${i.cluster.gpu}: tp ${L.tp} pp ${L.pp} (v ${L.virtualStages}) cp ${L.cp} dp ${L.dp}, micro-batch ${L.microBatch} x ${L.microBatches}, recompute ${L.recompute}${L.recomputeModules ? ` (${L.recomputeModules.join(', ')})` : ''}`);
   const t = new Table({ style: PLAIN });
   t.push(
     { 'step time': `${f(e.stepSeconds, 3)} s (${f(e.stepSecondsRange[0], 3)}–${f(e.stepSecondsRange[1], 3)})` },

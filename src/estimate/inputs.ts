@@ -99,6 +99,16 @@ export type ModelSpec = z.infer<typeof ModelSpec>;
 
 export const RecomputeMode = z.enum(['none', 'selective', 'full']);
 export type RecomputeMode = z.infer<typeof RecomputeMode>;
+/**
+ * What selective recompute runs again in backward, as Megatron-Core names it
+ * (`TransformerConfig.recompute_modules`, `--recompute-modules`): `core_attn` the attention
+ * core (its default), `layernorm` the two norms before attention and MLP, `mla_up_proj`
+ * MLA's query and key/value up-projections (and RoPE), `mlp` a dense layer's MLP, `moe` a
+ * whole MoE layer (dispatch and combine included), `moe_act` the experts' activation
+ * function, `shared_experts` the shared experts.
+ */
+export const RecomputeModule = z.enum(['core_attn', 'layernorm', 'mla_up_proj', 'mlp', 'moe', 'moe_act', 'shared_experts']);
+export type RecomputeModule = z.infer<typeof RecomputeModule>;
 export const Precision = z.enum(['fp16', 'bf16', 'fp8', 'tf32', 'fp32']);
 export type Precision = z.infer<typeof Precision>;
 /** `unfused` materialises the s×s score matrix (Megatron 2021/22); `flash` does not. */
@@ -130,6 +140,8 @@ export const TrainingSpec = z.object({
   cp: posInt().optional(),
   virtualStages: posInt().optional(),
   recompute: RecomputeIn.optional(),
+  /** With `recompute: selective` (implied when given): the modules recomputed (default [core_attn]). */
+  recomputeModules: z.array(RecomputeModule).nonempty().optional(),
   precision: PrecisionIn.optional(),
   sequenceParallel: z.boolean().optional(),
   attention: AttentionIn.optional(),

@@ -11,7 +11,7 @@ import type { ResolvedTraining } from './resolve.js';
 export type MemoryLayout = Pick<
   ResolvedTraining,
   'microBatch' | 'tp' | 'pp' | 'dp' | 'cp' | 'virtualStages' | 'microBatches' | 'recompute' | 'sequenceParallel' | 'attention' | 'distributedOptimizer'
-> & Partial<Pick<ResolvedTraining, 'fsdp' | 'fsdpShard' | 'ep' | 'etp'>> & {
+> & Partial<Pick<ResolvedTraining, 'fsdp' | 'fsdpShard' | 'ep' | 'etp' | 'recomputeModules'>> & {
   /** Bytes per main gradient element (4 when gradients accumulate in fp32). */
   gradBytes: number;
 };
@@ -46,17 +46,33 @@ export function layerActivationBytes(m: ResolvedModel, L: MemoryLayout): number 
   // Q 2, K and V 4·kvFrac, projection input 2, dropout mask 1 (= 11 for MHA); MLP = input 2,
   // activation input and output 4f/h, mask 1 (= 19 for f = 4h; SwiGLU keeps gate, up and
   // product: 6f/h, no dropout); two norm inputs 4.
-  const attnLinear = 2 + 2 * qFrac + 4 * kvFrac + 2 * qFrac + 1;
-  const mlpOf = (f: number) => (m.arch === 'llama' ? 2 + (6 * f) / h : 2 + (4 * f) / h + 1);
-  let mlp = mlpOf(m.ffnHidden);
+  // Selective recompute (Megatron-Core's modules) keeps a module's input and drops what it
+  // makes inside; without `selective` nothing is dropped but the scores under `full` below.
+  const rc = new Set(L.recompute === 'selective' ? (L.recomputeModules ?? ['core_attn']) : []);
+  // The two norms' outputs are the QKV and MLP inputs: `layernorm` recomputes them from the norm inputs.
+  const normOut = rc.has('layernorm') ? 0 : 2;
+  // MLA keeps its query and key/value latents (and the RoPE key) for the up-projections;
+  // `mla_up_proj` recomputes the up-projected Q, K and V from them.
+  const mla = m.mla;
+  const qkv = mla && rc.has('mla_up_proj') ? (2 * (mla.qLoraRank + mla.kvLoraRank + mla.qkRopeHeadDim)) / h : 2 * qFrac + 4 * kvFrac;
+  const attnLinear = normOut + qkv + 2 * qFrac + 1;
+  // SwiGLU keeps gate and up (4f/h) and their product (2f/h); GeLU its input and output, and
+  // the block's dropout mask.
+  const actOf = (f: number, product: boolean, mask = true) => (m.arch === 'llama' ? (4 * f) / h + (product ? (2 * f) / h : 0) : (4 * f) / h + (mask ? 1 : 0));
+  const denseMlp = rc.has('mlp') ? normOut : normOut + actOf(m.ffnHidden, true);
+  let mlp = denseMlp;
   if (m.moe) {
     // MoE layer: expert activations on topK·cf token copies plus shared experts on every
-    // token, and the permuted (dispatched) inputs kept for backward: 2·topK·cf.
+    // token, and the permuted (dispatched) inputs kept for backward: 2·topK·cf. `moe` keeps
+    // the layer's input only; `moe_act` drops the experts' SwiGLU product; `shared_experts`
+    // the shared experts' activations.
     const moe = m.moe;
-    const copies = moe.topK * moe.capacityFactor + moe.sharedExperts;
-    const moeMlp = mlpOf(moe.expertFfnHidden * copies) + 2 * moe.topK * moe.capacityFactor;
+    const copies = moe.topK * moe.capacityFactor;
+    const experts = actOf(moe.expertFfnHidden * copies, !rc.has('moe_act')) + 2 * copies;
+    const shared = rc.has('shared_experts') ? 0 : actOf(moe.expertFfnHidden * moe.sharedExperts, true, false);
+    const moeMlp = rc.has('moe') ? normOut : normOut + experts + (moe.sharedExperts > 0 ? shared : 0);
     const mix = layerMix(m);
-    mlp = (mix.dense * mlp + mix.moe * moeMlp) / m.layers;
+    mlp = (mix.dense * denseMlp + mix.moe * moeMlp) / m.layers;
   }
   const norms = 4;
   const scores = L.attention === 'flash' ? 0 : (5 * a * m.seqLength) / h; // s×s scores, softmax, dropout mask
@@ -66,7 +82,7 @@ export function layerActivationBytes(m: ResolvedModel, L: MemoryLayout): number 
   // masks) is replicated across TP ranks unless sequence parallelism shards it.
   const total = attnLinear + mlp + norms;
   const linear = L.sequenceParallel ? total / t : 10 + (total - 10) / t;
-  const kept = L.recompute === 'selective' ? 0 : scores / t;
+  const kept = rc.has('core_attn') ? 0 : scores / t;
   return sbh * (linear + kept);
 }
 

@@ -7,7 +7,7 @@ import type { GpuEntry } from './catalog.js';
 import { peakTflops } from './catalog.js';
 import type { Fabric, Link } from './comm.js';
 import { NVLINK_GBPS } from './comm.js';
-import type { AttentionImpl, ClusterSpec, InterconnectSpec, Precision, RecomputeMode, TrainingSpec } from './inputs.js';
+import type { AttentionImpl, ClusterSpec, InterconnectSpec, Precision, RecomputeMode, RecomputeModule, TrainingSpec } from './inputs.js';
 import type { Measurements } from './measured.js';
 import type { EfficiencyParams } from './params.js';
 
@@ -23,6 +23,8 @@ export interface ResolvedTraining {
   /** Micro-batches per pipeline per step: globalBatch / (dp · microBatch). */
   microBatches: number;
   recompute: RecomputeMode;
+  /** What selective recompute runs again (only with recompute: selective). */
+  recomputeModules?: RecomputeModule[];
   precision: Precision;
   sequenceParallel: boolean;
   attention: AttentionImpl;
@@ -54,7 +56,7 @@ function isPreHopper(gpu: GpuEntry): boolean {
  * `lenient` (validation of published runs) turns layout inconsistencies into notes: the
  * layout wins, and the caller counts tp·pp·dp·cp GPUs.
  */
-export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, heads: number, layers: number, assumed: string[], field = 'training', lenient = false, experts?: number): ResolvedTraining {
+export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, heads: number, layers: number, assumed: string[], field = 'training', lenient = false, experts?: number, mla = false): ResolvedTraining {
   const tp = t.tp ?? 1;
   const pp = t.pp ?? 1;
   const cp = t.cp ?? 1;
@@ -100,8 +102,13 @@ export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, he
   if (cp > 1 && attention === 'unfused') assumed.push('context parallelism with unfused attention (unusual)');
   // Selective recompute exists to drop the s×s attention activations; flash attention never
   // stores them, so with flash the default is no recompute.
-  const recompute = t.recompute ?? (attention === 'flash' ? 'none' : 'selective');
-  if (t.recompute === undefined) assumed.push(`recompute=${recompute}`);
+  if (t.recomputeModules && t.recompute !== undefined && t.recompute !== 'selective') fail(`recomputeModules is given but recompute is ${t.recompute} (modules are what selective recompute runs again)`, `${field}.recomputeModules`);
+  const recompute = t.recompute ?? (t.recomputeModules ? 'selective' : attention === 'flash' ? 'none' : 'selective');
+  if (t.recompute === undefined && !t.recomputeModules) assumed.push(`recompute=${recompute}`);
+  // Megatron-Core's default module list for selective recompute.
+  const recomputeModules: RecomputeModule[] | undefined = recompute === 'selective' ? [...new Set<RecomputeModule>(t.recomputeModules ?? ['core_attn'])] : undefined;
+  if (recomputeModules?.includes('mla_up_proj') && !mla) fail('recomputeModules has mla_up_proj but the model has no MLA', `${field}.recomputeModules`);
+  if (recomputeModules?.some((x) => x === 'moe' || x === 'moe_act' || x === 'shared_experts') && experts === undefined) fail(`recomputeModules has ${recomputeModules.filter((x) => x.startsWith('moe') || x === 'shared_experts').join(', ')} but the model has no experts`, `${field}.recomputeModules`);
   // Sharded optimizer state (Megatron distributed optimizer, ZeRO-1, FSDP) is standard on the Hopper-era stack.
   const distributedOptimizer = t.distributedOptimizer ?? (!preHopper && dp * cp > 1);
   if (t.distributedOptimizer === undefined) assumed.push(`distributedOptimizer=${distributedOptimizer}`);
@@ -115,7 +122,7 @@ export function resolveTraining(t: TrainingSpec, gpus: number, gpu: GpuEntry, he
   if (t.expertTp !== undefined && experts === undefined) fail(`expertTp=${etp} but the model has no experts`, `${field}.expertTp`);
   if (ep > 1 && (tp * dp * cp) % (ep * etp) !== 0) fail(`ep·expertTp = ${ep * etp} does not divide tp·dp·cp = ${tp * dp * cp}`, `${field}.ep`);
   if (experts !== undefined && experts % ep !== 0) fail(`ep=${ep} does not divide experts=${experts}`, `${field}.ep`);
-  return { globalBatch: t.globalBatchSequences, microBatch, tp, pp, dp, cp, virtualStages: vs, microBatches, recompute, precision, sequenceParallel, attention, distributedOptimizer: distributedOptimizer || fsdp, fsdp, fsdpShard, ep, ...(t.expertTp !== undefined && { etp }), ...(t.epCommOverlap !== undefined && { epCommOverlap: t.epCommOverlap }), ...(t.epDispatch !== undefined && { epDispatch: t.epDispatch }), ...(t.tpCommOverlap !== undefined && { tpCommOverlap: t.tpCommOverlap }) };
+  return { globalBatch: t.globalBatchSequences, microBatch, tp, pp, dp, cp, virtualStages: vs, microBatches, recompute, ...(recomputeModules && { recomputeModules }), precision, sequenceParallel, attention, distributedOptimizer: distributedOptimizer || fsdp, fsdp, fsdpShard, ep, ...(t.expertTp !== undefined && { etp }), ...(t.epCommOverlap !== undefined && { epCommOverlap: t.epCommOverlap }), ...(t.epDispatch !== undefined && { epDispatch: t.epDispatch }), ...(t.tpCommOverlap !== undefined && { tpCommOverlap: t.tpCommOverlap }) };
 }
 
 /** Network line rate per GPU when nothing says: 200 Gb/s HDR on Ampere, 400 Gb/s NDR after. */

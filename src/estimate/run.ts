@@ -8,7 +8,7 @@ import { UsageError } from '../harness/errors.js';
 import { CONFIG_DIR, findGpu, loadGpuCatalog, measuredOn, peak16 } from './catalog.js';
 import { busbwFromTime, collectiveTime, type Fabric } from './comm.js';
 import { resolveModel, parameterCount, type ResolvedModel } from './flops.js';
-import { ClusterSpec, ModelSpec, TrainingSpec, type Precision, type RecomputeMode, type AttentionImpl } from './inputs.js';
+import { ClusterSpec, ModelSpec, TrainingSpec, type Precision, type RecomputeMode, type RecomputeModule, type AttentionImpl } from './inputs.js';
 import { dollarsPerPflopHour, loadInstances } from './instances.js';
 import { readMeasurements, type Measurements } from './measured.js';
 import { DEFAULT_PARAMS, EfficiencyParams } from './params.js';
@@ -37,6 +37,8 @@ export interface EstimateOptions {
   virtualStages?: number;
   seqLength?: number;
   recompute?: RecomputeMode;
+  /** What selective recompute runs again (implies recompute: selective). */
+  recomputeModules?: RecomputeModule[];
   precision?: Precision;
   sequenceParallel?: boolean;
   attention?: AttentionImpl;
@@ -89,8 +91,8 @@ function summarize(e: StepEstimate) {
 }
 
 function layoutOf(t: ResolvedTraining) {
-  const { tp, pp, dp, cp, microBatch, virtualStages, recompute, sequenceParallel, distributedOptimizer, microBatches, globalBatch, fsdp, fsdpShard, ep, etp, epCommOverlap, epDispatch, tpCommOverlap, precision } = t;
-  return { tp, pp, dp, cp, microBatch, virtualStages, microBatches, globalBatch, recompute, sequenceParallel, distributedOptimizer, fsdp, ...(fsdpShard !== undefined && { fsdpShard }), ep, ...(etp !== undefined && { etp }), ...(epCommOverlap !== undefined && { epCommOverlap }), ...(epDispatch !== undefined && { epDispatch }), ...(tpCommOverlap !== undefined && { tpCommOverlap }), precision };
+  const { tp, pp, dp, cp, microBatch, virtualStages, recompute, recomputeModules, sequenceParallel, distributedOptimizer, microBatches, globalBatch, fsdp, fsdpShard, ep, etp, epCommOverlap, epDispatch, tpCommOverlap, precision } = t;
+  return { tp, pp, dp, cp, microBatch, virtualStages, microBatches, globalBatch, recompute, ...(recomputeModules && { recomputeModules }), sequenceParallel, distributedOptimizer, fsdp, ...(fsdpShard !== undefined && { fsdpShard }), ep, ...(etp !== undefined && { etp }), ...(epCommOverlap !== undefined && { epCommOverlap }), ...(epDispatch !== undefined && { epDispatch }), ...(tpCommOverlap !== undefined && { tpCommOverlap }), precision };
 }
 
 /** The estimate summary shared by the main estimate and the site's job. */
@@ -171,8 +173,12 @@ export function runEstimate(o: EstimateOptions): EstimateDoc {
   const tIn = mf.training ?? {};
   const globalBatch = o.globalBatch ?? tIn.globalBatchSequences;
   if (!globalBatch) throw new UsageError('give --global-batch or training.globalBatchSequences in the model file', '--global-batch');
+  // A recompute mode given here that is not selective leaves the model file's modules behind.
+  const { recomputeModules: fileModules, ...tRest } = tIn;
+  const keepModules = o.recomputeModules ?? (o.recompute === undefined || o.recompute === 'selective' ? fileModules : undefined);
   const spec = TrainingSpec.parse({
-    ...tIn,
+    ...tRest,
+    ...(keepModules !== undefined && { recomputeModules: keepModules }),
     globalBatchSequences: globalBatch,
     ...(o.tp !== undefined && { tp: o.tp }),
     ...(o.pp !== undefined && { pp: o.pp }),
@@ -180,6 +186,8 @@ export function runEstimate(o: EstimateOptions): EstimateDoc {
     ...(o.microBatch !== undefined && { microBatch: o.microBatch }),
     ...(o.virtualStages !== undefined && { virtualStages: o.virtualStages }),
     ...(o.recompute !== undefined && { recompute: o.recompute }),
+    // --recompute-modules is selective recompute, whatever the model file's mode.
+    ...(o.recomputeModules !== undefined && o.recompute === undefined && { recompute: 'selective' as const }),
     ...(o.precision !== undefined && { precision: o.precision }),
     ...(o.sequenceParallel !== undefined && { sequenceParallel: o.sequenceParallel }),
     ...(o.attention !== undefined && { attention: o.attention }),
@@ -189,7 +197,7 @@ export function runEstimate(o: EstimateOptions): EstimateDoc {
   });
   // The model file's dp belongs to its own GPU count: drop it unless given here.
   spec.dp = o.dp;
-  const training = resolveTraining(spec, gpus, gpu, model.heads, model.layers, assumed, 'training', false, model.moe?.experts);
+  const training = resolveTraining(spec, gpus, gpu, model.heads, model.layers, assumed, 'training', false, model.moe?.experts, model.mla !== undefined);
   const fabric: Fabric = resolveFabric(gpu, cluster.gpusPerNode, cluster.interconnect, params, assumed, measured, cluster.topology.oversubscription, {
     intraUs: cluster.intraNodeLatencyUs,
     interUs: cluster.interNodeLatencyUs,
@@ -330,8 +338,8 @@ function compareInstances(
     };
     try {
       const tr = resolveTraining(
-        { globalBatchSequences: ctx.training.globalBatch, microBatch: ctx.training.microBatch, tp: Math.min(ctx.training.tp, inst.gpus), pp: ctx.training.pp, cp: ctx.training.cp, recompute: ctx.training.recompute, precision: ctx.training.precision === 'fp16' || ctx.training.precision === 'bf16' ? ctx.training.precision : 'bf16', sequenceParallel: ctx.training.sequenceParallel },
-        ctx.gpus, gpu, ctx.model.heads, ctx.model.layers, assumed,
+        { globalBatchSequences: ctx.training.globalBatch, microBatch: ctx.training.microBatch, tp: Math.min(ctx.training.tp, inst.gpus), pp: ctx.training.pp, cp: ctx.training.cp, recompute: ctx.training.recompute, ...(ctx.training.recomputeModules && { recomputeModules: ctx.training.recomputeModules as [RecomputeModule, ...RecomputeModule[]] }), precision: ctx.training.precision === 'fp16' || ctx.training.precision === 'bf16' ? ctx.training.precision : 'bf16', sequenceParallel: ctx.training.sequenceParallel },
+        ctx.gpus, gpu, ctx.model.heads, ctx.model.layers, assumed, 'training', false, ctx.model.moe?.experts, ctx.model.mla !== undefined,
       );
       let est = estimateStep({ model: ctx.model, training: tr, gpu, gpus: ctx.gpus, fabric, params: ctx.params, measuredGemms: m?.gemms ?? [] });
       let layout = layoutOf(tr);

@@ -13,6 +13,7 @@ import { gemmFlops, layerGemms, layerMix, logitGemm, moeLayerGemms, parameterCou
 import { flashAttentionTime, gemmRate, gemmTime, type GemmDevice, type MeasuredGemm } from './gemm.js';
 import { memoryPerGpu, stageParameters, type MemoryBreakdown } from './memory.js';
 import type { EfficiencyParams } from './params.js';
+import type { RecomputeModule } from './inputs.js';
 import type { ResolvedTraining } from './resolve.js';
 
 /** Where the time of one step goes, seconds (per GPU, on the critical path). */
@@ -81,6 +82,39 @@ export interface StepEstimate {
 }
 
 const ACT_BYTES = 2; // activations travel and sit in 16 bits
+
+/** The linear GEMMs of attention (every layer has them, dense or MoE). */
+const ATTENTION_LINEAR = new Set(['qkv', 'proj', 'q-down', 'q-up', 'kv-down', 'kv-up']);
+
+/** Forward times, per layer (averaged over dense and MoE layers), of what selective recompute can run again. */
+export interface RecomputableTimes {
+  /** The attention core (flash or scores, softmax and context) and its element-wise work. */
+  attention: number;
+  /** The two RMSNorm/LayerNorms: read and write of the hidden states. */
+  norms: number;
+  /** MLA's query and key/value up-projections. */
+  mlaUp: number;
+  /** A dense layer's MLP GEMMs. */
+  denseMlp: number;
+  /** A whole MoE layer: router, shared and routed experts, dispatch and combine. */
+  moe: number;
+  /** The routed experts' activation function (SwiGLU: read gate and up, write the product). */
+  moeAct: number;
+  /** The shared experts' GEMMs. */
+  sharedExperts: number;
+}
+
+/** Time selective recompute adds per layer and micro-batch for the modules it runs again. */
+export function selectiveRecomputeTime(modules: readonly RecomputeModule[], x: RecomputableTimes): number {
+  const on = new Set(modules);
+  return (
+    (on.has('core_attn') ? x.attention : 0) +
+    (on.has('layernorm') ? x.norms : 0) +
+    (on.has('mla_up_proj') ? x.mlaUp : 0) +
+    (on.has('mlp') ? x.denseMlp : 0) +
+    (on.has('moe') ? x.moe : (on.has('moe_act') ? x.moeAct : 0) + (on.has('shared_experts') ? x.sharedExperts : 0))
+  );
+}
 
 /** Element traffic of the memory-bound kernels of one layer's forward, in elements (×ACT_BYTES). */
 function layerElementwiseElements(m: ResolvedModel, t: ResolvedTraining): { linear: number; attention: number } {
@@ -231,8 +265,17 @@ export function estimateStep(run: RunSetup): StepEstimate {
   const epBwd = t.epCommOverlap ? Math.max(0, epRaw - p.epOverlap * 2 * computeFwd) : epRaw;
   const fwdLayer = linFwd + attFwd + ewLinFwd + ewAttFwd + tpFwd + cpFwd + epFwd + fsdpFwd;
   const bwdLayer = 2 * linFwd + 2 * attFwd + 2 * (ewLinFwd + ewAttFwd) + tpBwd + cpBwd + epBwd + fsdpBwd;
-  // Full recompute runs the forward again, with the parameters the backward gathered already.
-  const recLayer = t.recompute === 'full' ? fwdLayer - fsdpFwd : t.recompute === 'selective' ? attFwd + ewAttFwd : 0;
+  // Full recompute runs the forward again, with the parameters the backward gathered already;
+  // selective runs again the modules it names (Megatron-Core's, default the attention core).
+  const recLayer = t.recompute === 'full' ? fwdLayer - fsdpFwd : t.recompute === 'selective' ? selectiveRecomputeTime(t.recomputeModules ?? ['core_attn'], {
+    attention: attFwd + ewAttFwd,
+    norms: (2 * 2 * (t.sequenceParallel ? tokens / t.tp : tokens) * m.hidden * ACT_BYTES) / memBps,
+    mlaUp: linearTime(gemms.filter((g) => g.name === 'q-up' || g.name === 'kv-up')),
+    denseMlp: (mix.dense * linearTime(gemms.filter((g) => g.name.startsWith('ffn')))) / m.layers,
+    moe: mix.moe ? (mix.moe * linearTime(moeGemms.filter((g) => !g.attention && !ATTENTION_LINEAR.has(g.name)))) / m.layers + epFwd : 0,
+    moeAct: mix.moe ? (mix.moe * moeGemms.filter((g) => g.expert && g.name === 'expert-in').reduce((a, g) => a + (3 * g.m * g.batch * (g.n / m.ffnInputs) * ACT_BYTES) / memBps, 0)) / m.layers : 0,
+    sharedExperts: mix.moe ? (mix.moe * linearTime(moeGemms.filter((g) => g.name.startsWith('shared')))) / m.layers : 0,
+  }) : 0;
 
   // --- last stage extras: logits GEMM and cross-entropy; SP gathers the final hidden ---
   const lg = logitGemm(m, b, t.tp, t.cp);
@@ -298,7 +341,7 @@ export function estimateStep(run: RunSetup): StepEstimate {
   };
 
   const counting = run.attentionCounting ?? 'full';
-  const fl = stepFlops(m, t.globalBatch, t.recompute, counting);
+  const fl = stepFlops(m, t.globalBatch, t.recompute, counting, t.recomputeModules);
   const pk16 = peak16(gpu);
   const modelT = fl.model / stepSeconds / run.gpus / 1e12;
   const hwT = fl.hardware / stepSeconds / run.gpus / 1e12;

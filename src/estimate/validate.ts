@@ -84,7 +84,7 @@ export function predictPublishedRun(run: PublishedRun, opts: { params?: Efficien
   const model = resolveModel(run.model);
   if (run.model.kvHeads === undefined) assumed.push('kvHeads=heads');
   if (run.model.ffnHidden === undefined) assumed.push(`ffnHidden=${model.ffnHidden}`);
-  const training = resolveTraining(run.training, run.gpus, gpu, model.heads, model.layers, assumed, `${where}.training`, true, model.moe?.experts);
+  const training = resolveTraining(run.training, run.gpus, gpu, model.heads, model.layers, assumed, `${where}.training`, true, model.moe?.experts, model.mla !== undefined);
   const layoutGpus = training.tp * training.pp * training.dp * training.cp;
   const gpusPerNode = run.gpusPerNode ?? 8;
   if (run.gpusPerNode === undefined) assumed.push('gpusPerNode=8');

@@ -9,6 +9,7 @@ import type { CliCommand } from '../command.js';
 import { UsageError } from '../../errors.js';
 import type { EstimateOptions } from '../../../estimate/run.js';
 import { parseCount, parsePower } from '../../../estimate/site.js';
+import { RecomputeModule } from '../../../estimate/inputs.js';
 
 const int = (flag: string) => (v: string): number => {
   const n = Number(v);
@@ -24,6 +25,12 @@ const nonNeg = (flag: string) => (v: string): number => {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new UsageError(`"${v}" is not a non-negative number`, flag);
   return n;
+};
+const someOf = (flag: string, allowed: readonly string[]) => (v: string): string[] => {
+  const xs = v.split(',').map((x) => x.trim()).filter(Boolean);
+  const bad = xs.filter((x) => !allowed.includes(x));
+  if (xs.length === 0 || bad.length) throw new UsageError(`"${bad.join(',') || v}" is not allowed (a comma-separated list of: ${allowed.join(', ')})`, flag);
+  return xs;
 };
 const oneOf = (flag: string, allowed: string[]) => (v: string): string => {
   if (!allowed.includes(v)) throw new UsageError(`"${v}" is not allowed (allowed: ${allowed.join(', ')})`, flag);
@@ -67,6 +74,7 @@ export const estimateCommand: CliCommand = {
       .option('--virtual-stages <n>', 'interleaved pipeline chunks per stage', int('--virtual-stages'))
       .option('--seq-length <n>', 'sequence length (overrides the model file)', int('--seq-length'))
       .option('--recompute <mode>', 'none | selective | full', oneOf('--recompute', ['none', 'selective', 'full']))
+      .option('--recompute-modules <list>', `what selective recompute runs again, as Megatron-Core's --recompute-modules (implies --recompute selective): ${RecomputeModule.options.join(', ')}`, someOf('--recompute-modules', RecomputeModule.options))
       .option('--precision <p>', 'fp16 | bf16 | fp8', oneOf('--precision', ['fp16', 'bf16', 'fp8', 'tf32', 'fp32']))
       .option('--sp', 'sequence parallelism on')
       .option('--no-sp', 'sequence parallelism off')
