@@ -26,6 +26,24 @@ export interface ResolvedModel {
   moe?: ResolvedMoe;
   /** Multi-head latent attention, when the model has it (headDim is then its v width). */
   mla?: MlaSpec;
+  /** Layers with sliding-window attention and their window (at most seqLength), when any. */
+  slidingWindow?: { window: number; layers: number };
+}
+
+/**
+ * The attention layers by the keys they are counted with. Causal layers: `seqLength`, as the
+ * s×s convention counts them (a causal kernel runs half: query i attends to i keys). Sliding-
+ * window layers: query i attends to min(i, w) keys, on average w − w²/2s, counted the same way
+ * at twice that, 2w − w²/s (= s when the window spans the sequence), so that flash's causal
+ * halving and `counting: causal` give the keys actually attended for both kinds.
+ */
+export function attentionGroups(m: ResolvedModel): { layers: number; keys: number }[] {
+  const w = m.slidingWindow;
+  const s = m.seqLength;
+  if (!w || w.layers === 0) return [{ layers: m.layers, keys: s }];
+  const out = [{ layers: w.layers, keys: 2 * w.window - (w.window * w.window) / s }];
+  if (w.layers < m.layers) out.unshift({ layers: m.layers - w.layers, keys: s });
+  return out;
 }
 
 /** A mixture-of-experts FFN with every field decided. */
@@ -57,6 +75,7 @@ export function resolveModel(m: ModelSpec): ResolvedModel {
     headDim: m.mla ? m.mla.vHeadDim : (m.headDim ?? m.hidden / m.heads),
     qDim: m.heads * (m.mla ? m.mla.qkNopeHeadDim + m.mla.qkRopeHeadDim : (m.headDim ?? m.hidden / m.heads)),
     ...(m.mla && { mla: m.mla }),
+    ...(m.slidingWindow && { slidingWindow: { window: Math.min(m.slidingWindow.window, m.seqLength), layers: Math.min(m.slidingWindow.layers, m.layers) } }),
     ffnInputs: arch === 'llama' ? 2 : 1,
     ...(m.moe && {
       moe: {
@@ -101,16 +120,16 @@ export function gemmFlops(g: Gemm): number {
  * tensor parallelism `tp` and context parallelism `cp` (each GPU holds s/cp tokens of
  * every sequence and attends them against all s keys).
  */
-export function layerGemms(m: ResolvedModel, microBatch: number, tp = 1, cp = 1): Gemm[] {
+export function layerGemms(m: ResolvedModel, microBatch: number, tp = 1, cp = 1, keys = m.seqLength): Gemm[] {
   const tokens = (microBatch * m.seqLength) / cp;
   const h = m.hidden;
   const kvDim = m.kvHeads * m.headDim;
   const headsPerGpu = m.heads / tp;
-  if (m.mla) return [...mlaGemms(m, m.mla, tokens, microBatch, tp, cp), ...ffnGemms(m, tokens, tp)];
+  if (m.mla) return [...mlaGemms(m, m.mla, tokens, microBatch, tp, cp, keys), ...ffnGemms(m, tokens, tp)];
   return [
     { name: 'qkv', m: tokens, n: (m.qDim + 2 * kvDim) / tp, k: h, batch: 1, attention: false },
-    { name: 'scores', m: m.seqLength / cp, n: m.seqLength, k: m.headDim, batch: microBatch * headsPerGpu, attention: true },
-    { name: 'context', m: m.seqLength / cp, n: m.headDim, k: m.seqLength, batch: microBatch * headsPerGpu, attention: true },
+    { name: 'scores', m: m.seqLength / cp, n: keys, k: m.headDim, batch: microBatch * headsPerGpu, attention: true },
+    { name: 'context', m: m.seqLength / cp, n: m.headDim, k: keys, batch: microBatch * headsPerGpu, attention: true },
     { name: 'proj', m: tokens, n: h, k: m.qDim / tp, batch: 1, attention: false },
     { name: 'ffn-in', m: tokens, n: (m.ffnInputs * m.ffnHidden) / tp, k: h, batch: 1, attention: false },
     { name: 'ffn-out', m: tokens, n: h, k: m.ffnHidden / tp, batch: 1, attention: false },
@@ -122,7 +141,7 @@ export function layerGemms(m: ResolvedModel, microBatch: number, tp = 1, cp = 1)
  * query and key/value latents (not split by tp), the up-projections to the heads, the
  * scores over qkNope + qkRope dims, the context over vDim, and the output projection.
  */
-function mlaGemms(m: ResolvedModel, a: MlaSpec, tokens: number, microBatch: number, tp: number, cp: number): Gemm[] {
+function mlaGemms(m: ResolvedModel, a: MlaSpec, tokens: number, microBatch: number, tp: number, cp: number, keys: number): Gemm[] {
   const h = m.hidden;
   const heads = m.heads / tp;
   const qk = a.qkNopeHeadDim + a.qkRopeHeadDim;
@@ -131,8 +150,8 @@ function mlaGemms(m: ResolvedModel, a: MlaSpec, tokens: number, microBatch: numb
     { name: 'q-up', m: tokens, n: heads * qk, k: a.qLoraRank, batch: 1, attention: false },
     { name: 'kv-down', m: tokens, n: a.kvLoraRank + a.qkRopeHeadDim, k: h, batch: 1, attention: false },
     { name: 'kv-up', m: tokens, n: heads * (a.qkNopeHeadDim + a.vHeadDim), k: a.kvLoraRank, batch: 1, attention: false },
-    { name: 'scores', m: m.seqLength / cp, n: m.seqLength, k: qk, batch: microBatch * heads, attention: true },
-    { name: 'context', m: m.seqLength / cp, n: a.vHeadDim, k: m.seqLength, batch: microBatch * heads, attention: true },
+    { name: 'scores', m: m.seqLength / cp, n: keys, k: qk, batch: microBatch * heads, attention: true },
+    { name: 'context', m: m.seqLength / cp, n: a.vHeadDim, k: keys, batch: microBatch * heads, attention: true },
     { name: 'proj', m: tokens, n: h, k: heads * a.vHeadDim, batch: 1, attention: false },
   ];
 }
@@ -188,7 +207,11 @@ export type AttentionCounting = 'full' | 'causal';
 /** Forward FLOPs of one sequence through the whole model: layers and logits apart. */
 export function forwardFlopsPerSequence(m: ResolvedModel, counting: AttentionCounting = 'full'): { layer: number; attention: number; logits: number } {
   const gs = layerGemms(m, 1, 1, 1);
-  const att = gs.filter((g) => g.attention).reduce((a, g) => a + gemmFlops(g), 0) * (counting === 'causal' ? 0.5 : 1);
+  // Per layer, averaged over the causal and the sliding-window layers.
+  const att = attentionGroups(m).reduce((sum, grp) => {
+    const f = layerGemms(m, 1, 1, 1, grp.keys).filter((g) => g.attention).reduce((a, g) => a + gemmFlops(g), 0);
+    return sum + (grp.layers / m.layers) * f * (counting === 'causal' ? 0.5 : 1);
+  }, 0);
   let lin = gs.filter((g) => !g.attention).reduce((a, g) => a + gemmFlops(g), 0);
   if (m.moe) {
     // Active FLOPs: top-k experts per token, no capacity padding (that is wasted work, not model FLOPs).

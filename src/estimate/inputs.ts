@@ -94,6 +94,12 @@ export const ModelSpec = z.object({
   seqLength: posInt(),
   moe: MoeSpec.optional(),
   mla: MlaSpec.optional(),
+  /**
+   * Sliding-window (local) attention: `layers` of the layers attend only to the last `window`
+   * keys (GPT-OSS: window 128 on 18 of its 36 layers, alternating; Mistral 7B v0.1: 4096 on
+   * all 32); the others attend to the whole causal prefix.
+   */
+  slidingWindow: z.object({ window: posInt(), layers: z.number().int().min(0) }).strict().optional(),
 }).passthrough();
 export type ModelSpec = z.infer<typeof ModelSpec>;
 

@@ -9,7 +9,7 @@
 import type { GpuEntry } from './catalog.js';
 import { peak16, peakTflops } from './catalog.js';
 import { collectiveTime, dedupDispatchTime, p2pTime, type Fabric } from './comm.js';
-import { gemmFlops, layerGemms, layerMix, logitGemm, moeLayerGemms, parameterCount, stepFlops, type AttentionCounting, type Gemm, type ResolvedModel } from './flops.js';
+import { attentionGroups, gemmFlops, layerGemms, layerMix, logitGemm, moeLayerGemms, parameterCount, stepFlops, type AttentionCounting, type Gemm, type ResolvedModel } from './flops.js';
 import { flashAttentionTime, gemmRate, gemmTime, type GemmDevice, type MeasuredGemm } from './gemm.js';
 import { memoryPerGpu, stageParameters, type MemoryBreakdown } from './memory.js';
 import type { EfficiencyParams } from './params.js';
@@ -128,8 +128,10 @@ function layerElementwiseElements(m: ResolvedModel, t: ResolvedTraining): { line
   // Activation (GeLU: read/write f; SwiGLU: read 2f, write f) and QKV/context layout copies.
   const perTokenSharded = ((gpt ? 2 : 3) * m.ffnHidden + 2 * (m.qDim + 2 * kvDim) + 2 * m.qDim) / t.tp;
   const linear = tokensReplicated * perTokenReplicated + tokens * perTokenSharded;
-  // Unfused attention: fused scale-mask-softmax (read+write) and dropout (read, write, mask) on s×s.
-  const scores = ((t.microBatch * m.heads) / t.tp) * (m.seqLength / t.cp) * m.seqLength;
+  // Unfused attention: fused scale-mask-softmax (read+write) and dropout (read, write, mask) on
+  // s×keys, averaged over the causal and the sliding-window layers.
+  const keys = attentionGroups(m).reduce((a, g) => a + (g.layers / m.layers) * g.keys, 0);
+  const scores = ((t.microBatch * m.heads) / t.tp) * (m.seqLength / t.cp) * keys;
   const attention = t.attention === 'flash' ? 0 : scores * (gpt ? 4.5 : 2);
   return { linear, attention };
 }
@@ -158,7 +160,6 @@ export function estimateStep(run: RunSetup): StepEstimate {
   // --- one layer, one micro-batch, forward ---
   const gemms = layerGemms(m, b, t.tp, t.cp);
   let attFwd = 0;
-  let attFlopsFwd = 0;
   let measuredUsed = false;
   // Linear GEMMs of one layer, forward; routed experts run as a grouped GEMM.
   const linearTime = (gs: Gemm[]) => {
@@ -170,10 +171,18 @@ export function estimateStep(run: RunSetup): StepEstimate {
     }
     return sum;
   };
-  for (const g of gemms) {
-    if (!g.attention) continue;
-    attFlopsFwd += gemmFlops(g);
-    if (t.attention === 'unfused') attFwd += gemmTime(g, attDev, p);
+  // Attention per layer, averaged over the causal and the sliding-window layers.
+  let flashTotal = 0;
+  for (const grp of attentionGroups(m)) {
+    const share = grp.layers / m.layers;
+    let flops = 0;
+    for (const g of layerGemms(m, b, t.tp, t.cp, grp.keys)) {
+      if (!g.attention) continue;
+      flops += gemmFlops(g);
+      if (t.attention === 'unfused') attFwd += share * gemmTime(g, attDev, p);
+    }
+    // Flash: forward and backward together at one efficiency (it recomputes scores inside bwd).
+    if (t.attention === 'flash') flashTotal += share * flashAttentionTime(flops, attDev, p);
   }
   const mix = layerMix(m);
   // Expert tensor parallelism (MoE parallel folding); Megatron's default is the dense tp.
@@ -181,8 +190,6 @@ export function estimateStep(run: RunSetup): StepEstimate {
   const moeGemms = m.moe ? moeLayerGemms(m, b, t.tp, t.cp, t.ep, undefined, etp) : [];
   // Per-layer figures are averages over dense and MoE layers.
   let linFwd = (mix.dense * linearTime(gemms) + (mix.moe ? mix.moe * linearTime(moeGemms) : 0)) / m.layers;
-  // Flash: forward and backward together at one efficiency (it recomputes scores inside bwd).
-  const flashTotal = t.attention === 'flash' ? flashAttentionTime(attFlopsFwd, attDev, p) : 0;
   // Book a third as forward, two thirds as backward, as for GEMMs.
   if (t.attention === 'flash') attFwd = flashTotal / 3;
   const ew = layerElementwiseElements(m, t);
