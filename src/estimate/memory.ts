@@ -80,10 +80,12 @@ export function layerActivationBytes(m: ResolvedModel, L: MemoryLayout): number 
   const scores = L.attention === 'flash' ? 0 : (5 * a * keys) / h;
   const sbh = s * b * h;
   if (L.recompute === 'full') return (2 * sbh) / (L.sequenceParallel ? t : 1);
-  // Korthikanti: 34·sbh per layer for GPT, of which 10·sbh (norm and block inputs, dropout
-  // masks) is replicated across TP ranks unless sequence parallelism shards it.
+  // Korthikanti: 34·sbh per layer for GPT, of which 10·sbh (norm inputs and outputs, dropout
+  // masks) is replicated across TP ranks unless sequence parallelism shards it; 6 when the
+  // norms' outputs are recomputed.
   const total = attnLinear + mlp + norms;
-  const linear = L.sequenceParallel ? total / t : 10 + (total - 10) / t;
+  const replicated = 6 + 2 * normOut;
+  const linear = L.sequenceParallel ? total / t : replicated + (total - replicated) / t;
   const kept = rc.has('core_attn') ? 0 : scores / t;
   return sbh * (linear + kept);
 }
