@@ -26,7 +26,7 @@ function loaded(args: string[]): { code: number; stdout: string; modules: string
 }
 
 /** Modules that only a command's action needs. */
-const HEAVY = [/\/dist\/kernels\//, /\/dist\/collectives\/(?!control\/launchers\.js)/, /\/dist\/estimate\/(?!site\.js)/, /\/dist\/reporters\/(?!results-file\.js|formats\/names\.js)/, /node_modules\/(zod|ws|yaml|webgpu|@tensorflow)\//];
+const HEAVY = [/\/dist\/kernels\//, /\/dist\/collectives\/(?!control\/launchers\.js)/, /\/dist\/estimate\/(?!site\.js|recompute-modules\.js)/, /\/dist\/reporters\/(?!results-file\.js|formats\/names\.js)/, /node_modules\/(zod|ws|yaml|webgpu|@tensorflow)\//];
 
 describe('start-up', () => {
   for (const args of [['--version'], ['--help'], ['run', '--help'], ['report', '--help']]) {

@@ -34,7 +34,8 @@ function list(env: NodeJS.ProcessEnv): { code: number; stderr: string; byId: Rec
   const out = join(tmp(), 'list.json');
   const r = gpubench(['list', '--json', out], env);
   const j = JSON.parse(readFileSync(out, 'utf8')) as Listing;
-  return { code: r.code, stderr: r.stderr, byId: Object.fromEntries(j.backends.map((b) => [b.id, b])) };
+  // A CI run once saw status −1 here (a signal, after the listing was written): say which.
+  return { code: r.code, stderr: r.signal ? `ended on ${r.signal}\n${r.stderr}` : r.stderr, byId: Object.fromEntries(j.backends.map((b) => [b.id, b])) };
 }
 
 describe('the native addon', () => {
@@ -130,8 +131,8 @@ describe('where the CUDA libraries are looked for', () => {
 
 describe('gpubench list without a GPU', () => {
   it('shows cuda and nccl unavailable: libcuda.so.1 not found: no NVIDIA driver', () => {
-    const { code, byId } = list({ GPUBENCH_CUDA_LIBRARY_PATH: tmp() });
-    expect(code).toBe(0);
+    const { code, stderr, byId } = list({ GPUBENCH_CUDA_LIBRARY_PATH: tmp() });
+    expect(code, stderr).toBe(0);
     const expected = SKIP_NATIVE ? /native addon not built/ : /^libcuda\.so\.1 not found: no NVIDIA driver/;
     expect(byId.cuda!.available).toBe(false);
     expect(byId.cuda!.reason).toMatch(expected);

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ReliabilitySpec } from './goodput.js';
+import { RECOMPUTE_MODULES } from './recompute-modules.js';
 
 const pos = () => z.number().positive();
 const posInt = () => z.number().int().positive();
@@ -113,7 +114,7 @@ export type RecomputeMode = z.infer<typeof RecomputeMode>;
  * whole MoE layer (dispatch and combine included), `moe_act` the experts' activation
  * function, `shared_experts` the shared experts.
  */
-export const RecomputeModule = z.enum(['core_attn', 'layernorm', 'mla_up_proj', 'mlp', 'moe', 'moe_act', 'shared_experts']);
+export const RecomputeModule = z.enum(RECOMPUTE_MODULES);
 export type RecomputeModule = z.infer<typeof RecomputeModule>;
 export const Precision = z.enum(['fp16', 'bf16', 'fp8', 'tf32', 'fp32']);
 export type Precision = z.infer<typeof Precision>;

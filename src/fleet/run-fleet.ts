@@ -428,16 +428,18 @@ export async function runFleet(o: FleetOptions): Promise<number> {
         const bytes = 4 * Math.max(1, Math.floor(o.allreduceBytes / 4));
         const ms = median(whole.samplesMs);
         const algbw = bytes / (ms / 1e3) / 1e9;
-        const bw = (a: number, b: number) => fleet.pairs.links.find((l) => l.a === a && l.b === b)?.bandwidthMBps;
+        const bw = (a: number, b: number) => byPair.get(`${a}-${b}`)?.bandwidthMBps;
         const pred = ringPrediction(everyone, bw);
         const slow = pred ? slowAgainstPairs(whole.busbwGBps, pred, o.tolerance, o.alpha) : undefined;
         fleet.allreduce = { bytes, algorithm: 'ring', medianMs: ms, algbwGBps: algbw, busbwGBps: (algbw * 2 * (n - 1)) / n, samplesMs: whole.samplesMs, ...(pred && slow ? { predicted: { link: pred.link, busbwGBps: pred.busbwGBps, ...slow } } : {}) };
-        // Bisect only where no link or node's links explain it (those are named already).
-        const explained = judge(fleet, o, host).some((s) => s.via === 'link' || s.via === 'links');
+        // Bisect only where no link or node's links explain it (those are named already): their
+        // bandwidth, as the prediction is the pairs' bandwidth (a link slow only in latency does
+        // not explain a ring far below its links' bandwidth).
+        const explained = judge(fleet, o, host).some((s) => (s.via === 'link' || s.via === 'links') && s.metric === 'pair bandwidth');
         if (slow?.slow && o.bisect) {
           const reason = `ring all-reduce busbw ${((algbw * 2 * (n - 1)) / n).toPrecision(3)} GB/s is ${(100 * (1 - slow.ratio)).toFixed(0)}% below the ring's slowest link ${pred!.link.join('↔')} (${pred!.busbwGBps.toPrecision(3)} GB/s), p=${slow.p.toExponential(1)}`;
           fleet.bisection = { reason, levels: [] };
-          if (explained) fleet.bisection.skipped = 'a slow link or a node blamed for its links explains it';
+          if (explained) fleet.bisection.skipped = "a link slow in bandwidth, or a node blamed for its links' bandwidth, explains it";
           else {
             let within = everyone;
             for (const level of bisectionLevels(everyone)) {

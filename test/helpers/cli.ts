@@ -6,7 +6,9 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 export interface CliResult {
+  /** Exit status; −1 when the process ended on a signal (then in `signal`). */
   code: number;
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   ms: number;
@@ -22,7 +24,7 @@ export function gpubench(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs 
     env: { ...process.env, GPUBENCH_DEBUG: '', ...env },
   });
   if (r.error) throw r.error;
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0 };
+  return { code: r.status ?? -1, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0 };
 }
 
 /** A CLI process started in the background. */

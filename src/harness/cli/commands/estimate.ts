@@ -9,7 +9,7 @@ import type { CliCommand } from '../command.js';
 import { UsageError } from '../../errors.js';
 import type { EstimateOptions } from '../../../estimate/run.js';
 import { parseCount, parsePower } from '../../../estimate/site.js';
-import { RecomputeModule } from '../../../estimate/inputs.js';
+import { RECOMPUTE_MODULES } from '../../../estimate/recompute-modules.js';
 
 const int = (flag: string) => (v: string): number => {
   const n = Number(v);
@@ -74,7 +74,7 @@ export const estimateCommand: CliCommand = {
       .option('--virtual-stages <n>', 'interleaved pipeline chunks per stage', int('--virtual-stages'))
       .option('--seq-length <n>', 'sequence length (overrides the model file)', int('--seq-length'))
       .option('--recompute <mode>', 'none | selective | full', oneOf('--recompute', ['none', 'selective', 'full']))
-      .option('--recompute-modules <list>', `what selective recompute runs again, as Megatron-Core's --recompute-modules (implies --recompute selective): ${RecomputeModule.options.join(', ')}`, someOf('--recompute-modules', RecomputeModule.options))
+      .option('--recompute-modules <list>', `what selective recompute runs again, as Megatron-Core's --recompute-modules (implies --recompute selective): ${RECOMPUTE_MODULES.join(', ')}`, someOf('--recompute-modules', RECOMPUTE_MODULES))
       .option('--precision <p>', 'fp16 | bf16 | fp8', oneOf('--precision', ['fp16', 'bf16', 'fp8', 'tf32', 'fp32']))
       .option('--sp', 'sequence parallelism on')
       .option('--no-sp', 'sequence parallelism off')
