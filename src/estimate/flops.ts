@@ -46,6 +46,11 @@ export function attentionGroups(m: ResolvedModel): { layers: number; keys: numbe
   return out;
 }
 
+/** The keys a layer is counted with (`attentionGroups`), averaged over the layers. */
+export function meanAttentionKeys(m: ResolvedModel): number {
+  return attentionGroups(m).reduce((sum, g) => sum + (g.layers / m.layers) * g.keys, 0);
+}
+
 /** A mixture-of-experts FFN with every field decided. */
 export interface ResolvedMoe {
   experts: number;

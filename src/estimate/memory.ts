@@ -4,7 +4,7 @@
  * Transformer Models", Sec. 4), for the most loaded pipeline stage.
  */
 import type { ResolvedModel } from './flops.js';
-import { attentionGroups, layerMix, parameterCount } from './flops.js';
+import { layerMix, meanAttentionKeys, parameterCount } from './flops.js';
 import type { ResolvedTraining } from './resolve.js';
 
 /** The layout facts memory depends on: the resolved training layout, plus the gradient width. */
@@ -76,8 +76,7 @@ export function layerActivationBytes(m: ResolvedModel, L: MemoryLayout): number 
   }
   const norms = 4;
   // s×keys scores, softmax, dropout mask (keys averaged over causal and sliding-window layers).
-  const keys = attentionGroups(m).reduce((sum, g) => sum + (g.layers / m.layers) * g.keys, 0);
-  const scores = L.attention === 'flash' ? 0 : (5 * a * keys) / h;
+  const scores = L.attention === 'flash' ? 0 : (5 * a * meanAttentionKeys(m)) / h;
   const sbh = s * b * h;
   if (L.recompute === 'full') return (2 * sbh) / (L.sequenceParallel ? t : 1);
   // Korthikanti: 34·sbh per layer for GPT, of which 10·sbh (norm inputs and outputs, dropout

@@ -9,7 +9,7 @@
 import type { GpuEntry } from './catalog.js';
 import { peak16, peakTflops } from './catalog.js';
 import { collectiveTime, dedupDispatchTime, p2pTime, type Fabric } from './comm.js';
-import { attentionGroups, gemmFlops, layerGemms, layerMix, logitGemm, moeLayerGemms, parameterCount, stepFlops, type AttentionCounting, type Gemm, type ResolvedModel } from './flops.js';
+import { attentionGroups, gemmFlops, layerGemms, layerMix, meanAttentionKeys, logitGemm, moeLayerGemms, parameterCount, stepFlops, type AttentionCounting, type Gemm, type ResolvedModel } from './flops.js';
 import { flashAttentionTime, gemmRate, gemmTime, type GemmDevice, type MeasuredGemm } from './gemm.js';
 import { memoryPerGpu, stageParameters, type MemoryBreakdown } from './memory.js';
 import type { EfficiencyParams } from './params.js';
@@ -130,8 +130,7 @@ function layerElementwiseElements(m: ResolvedModel, t: ResolvedTraining): { line
   const linear = tokensReplicated * perTokenReplicated + tokens * perTokenSharded;
   // Unfused attention: fused scale-mask-softmax (read+write) and dropout (read, write, mask) on
   // s×keys, averaged over the causal and the sliding-window layers.
-  const keys = attentionGroups(m).reduce((a, g) => a + (g.layers / m.layers) * g.keys, 0);
-  const scores = ((t.microBatch * m.heads) / t.tp) * (m.seqLength / t.cp) * keys;
+  const scores = ((t.microBatch * m.heads) / t.tp) * (m.seqLength / t.cp) * meanAttentionKeys(m);
   const attention = t.attention === 'flash' ? 0 : scores * (gpt ? 4.5 : 2);
   return { linear, attention };
 }
