@@ -21,11 +21,13 @@ const missing = cpuThrottleMissing();
 if (missing && REQUIRE) throw new Error(`GPUBENCH_REQUIRE_CLUSTER=1 but the CPU throttle test cannot run: ${missing}`);
 
 /**
- * Fast settings: a small matmul, small messages, few samples; a 1 MiB all-reduce. Latency is
- * not this test's subject: a latency floor of 1 ms keeps a healthy loopback link's 54 µs gap
- * (seen here once, confirmed alone) from being the second suspect.
+ * Fast settings: a small matmul, small messages, few samples. A 4 MiB all-reduce: each of a
+ * half's samples must need more CPU on the throttled rank than one period's 1 ms of quota, or
+ * some run at full speed (at 1 MiB a CI run saw the halves 24× apart with p = 0.045). Latency
+ * is not this test's subject: a latency floor of 1 ms keeps a healthy loopback link's 54 µs
+ * gap (seen here once, confirmed alone) from being the second suspect.
  */
-const FAST = ['--latency-floor', '1000', '--matmul-size', '128', '--sample-ms', '200', '--warmup', '100', '--samples', '6', '--pair-bytes', '1M', '--pair-samples', '8', '--ping-samples', '20', '--allreduce-bytes', '1M', '--memcpy', 'none', '--task-timeout', '60000'];
+const FAST = ['--latency-floor', '1000', '--matmul-size', '128', '--sample-ms', '200', '--warmup', '100', '--samples', '6', '--pair-bytes', '1M', '--pair-samples', '8', '--ping-samples', '20', '--allreduce-bytes', '4M', '--memcpy', 'none', '--task-timeout', '60000'];
 const N = 6;
 const SLOW = 3;
 
