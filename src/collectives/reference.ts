@@ -83,6 +83,20 @@ export function toleranceOf(c: CollectiveCall, ranks: number): number {
   return 2 * (ranks + 1) * unitRoundoff(c);
 }
 
+/** The smallest subnormal of each float dtype: the spacing of values next to zero. */
+const MIN_SUBNORMAL: Partial<Record<CollectiveDtype, number>> = { f64: 2 ** -1074, f32: 2 ** -149, f16: 2 ** -24, bf16: 2 ** -133, fp8e4m3: 2 ** -9, fp8e5m2: 2 ** -16 };
+
+/**
+ * Absolute part of the bound: a step whose result falls among the subnormals rounds to their
+ * spacing, an error no relative bound covers (e4m3 avg of 2^-9 and 0 is 2^-10, which rounds to
+ * 0 or 2^-9, while the scale Σ|xᵢ| is 2^-9). Half the smallest subnormal per step, n steps
+ * (avg's division and prod's products among them), margin 2. 0 where `toleranceOf` is.
+ */
+export function absoluteToleranceOf(c: CollectiveCall, ranks: number): number {
+  if (toleranceOf(c, ranks) === 0) return 0;
+  return ranks * (MIN_SUBNORMAL[c.dtype] ?? 0);
+}
+
 /**
  * The expected values of `rank`'s checked bytes (`checkedBytes`), as float64 values.
  * @param scale filled with each element's rounding scale where given (as long as the result)
@@ -147,6 +161,7 @@ export function checkOutput(c: CollectiveCall, ranks: number, rank: number, seed
   const { ref, scale } = cache ? cache.expected(rank) : collectiveModule(c.kind).reference(c, ranks, rank, (r) => rankInput(c, ranks, r, seed));
   const got = view(c.dtype, output);
   const tol = toleranceOf(c, ranks);
+  const abs = absoluteToleranceOf(c, ranks);
   if (got.length !== ref.length) return { passed: false, maxRelError: null, tolerance: tol, wrong: ref.length, checked: ref.length, seed };
   // 64-bit integers: bit for bit against the exact (BigInt) reference, beyond 2^53 too.
   const exact = exactOf(ref);
@@ -158,7 +173,7 @@ export function checkOutput(c: CollectiveCall, ranks: number, rank: number, seed
     const g = readElement(c.dtype, got, i);
     const d = g - ref[i]!;
     den += ref[i]! * ref[i]!;
-    if (exact ? got[i] !== exact[i] : !Number.isFinite(g) || !(Math.abs(d) <= tol * scale[i]!)) wrong++;
+    if (exact ? got[i] !== exact[i] : !Number.isFinite(g) || !(Math.abs(d) <= tol * scale[i]! + abs)) wrong++;
     if (Number.isFinite(d)) num += d * d;
     else nonFinite = true;
   }
