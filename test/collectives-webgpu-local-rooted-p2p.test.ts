@@ -14,12 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { webgpuMissing } from './helpers/webgpu.js';
 import { gpubench } from './helpers/cli.js';
+import { cpuOutputs } from './helpers/cpu-collective.js';
 import { getKernel } from '../src/harness/registry.js';
 import { freshSeed } from '../src/harness/random.js';
 import { REDUCE_OPS } from '../src/collectives/ops.js';
 import type { CollectiveDtype } from '../src/collectives/dtypes.js';
 import type { DeviceInfo } from '../src/harness/results/schema.js';
-import { allocateBuffers, runCollective, type CollectiveCall } from '../src/collectives/collective.js';
+import { allocateBuffers, type CollectiveCall } from '../src/collectives/collective.js';
 import { prepareRank } from '../src/collectives/reference.js';
 import { inProcessGroup } from '../src/collectives/inprocess.js';
 import type { CollectiveData, CollectiveParams } from '../src/collectives/workload.js';
@@ -98,7 +99,7 @@ describe.skipIf(missing !== undefined)(`webgpu-local reduce, all-to-all, gather,
           });
           await Promise.all(ranks.map((g, r) => gpuReduce(ts[r]!, g, op, root, call.chunkBytes)));
           const gpu = await ranks[root]!.read(ranks[root]!.output, [0, call.count]);
-          const cpu = await cpuReduce(n, call, seed);
+          const cpu = (await cpuOutputs(n, call, seed))[call.root ?? 0]!;
           expect(Buffer.from(gpu).equals(Buffer.from(cpu)), `${n} ranks ${dtype} ${op}: GPU vs CPU`).toBe(true);
           for (const [r, g] of ranks.entries()) expect(Buffer.from(await g.read(g.input, g.inputRange)).equals(Buffer.from(inputs[r]!)), `rank ${r}'s input`).toBe(true);
         } finally {
@@ -173,15 +174,3 @@ describe.skipIf(missing !== undefined)(`webgpu-local reduce, all-to-all, gather,
   });
 });
 
-/** The root's output of the same reduce on the CPU (`runCollective`, the binomial tree). */
-async function cpuReduce(n: number, c: CollectiveCall, seed: number): Promise<Uint8Array> {
-  const ts = inProcessGroup(n);
-  const bufs = ts.map((_, r) => {
-    const b = allocateBuffers(c, n, r);
-    prepareRank(c, n, r, seed, b);
-    return b;
-  });
-  await Promise.all(ts.map((t, r) => runCollective(t, c, bufs[r]!)));
-  for (const t of ts) void t.close();
-  return bufs[c.root ?? 0]!.output;
-}

@@ -26,10 +26,11 @@ import { closeDevices, openSameAdapterDevices, parseAdapterList, type RankDevice
 import { localAdapters, webgpuLocalBackend } from '../src/collectives/webgpu/backend.js';
 import { setupLocalAllReduce, setupLocalCollective } from '../src/collectives/webgpu/local-case.js';
 import { gpubench } from './helpers/cli.js';
+import { cpuOutputs } from './helpers/cpu-collective.js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { allocateBuffers, runCollective } from '../src/collectives/collective.js';
+import { allocateBuffers } from '../src/collectives/collective.js';
 import { checkOutput, prepareRank } from '../src/collectives/reference.js';
 import { inProcessGroup } from '../src/collectives/inprocess.js';
 import { GpuRank } from '../src/collectives/webgpu/gpu-rank.js';
@@ -240,15 +241,3 @@ async function gpuOutputs(devices: RankDevice[], c: CollectiveCall, seed: number
   }
 }
 
-/** Every rank's output after the same call on the CPU (`runCollective`). */
-async function cpuOutputs(n: number, c: CollectiveCall, seed: number): Promise<Uint8Array[]> {
-  const ts = inProcessGroup(n);
-  const bufs = ts.map((_, r) => {
-    const b = allocateBuffers(c, n, r);
-    prepareRank(c, n, r, seed, b);
-    return b;
-  });
-  await Promise.all(ts.map((t, r) => runCollective(t, c, bufs[r]!)));
-  for (const t of ts) void t.close();
-  return bufs.map((b) => b.output);
-}
