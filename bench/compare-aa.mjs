@@ -13,54 +13,21 @@
 // (target <= 1 of 20) and catches (target 20 of 20); the same A/A pairs against one baseline
 // (the old two-file gate) for contrast.
 //   node bench/compare-aa.mjs [--pairs 20] [--baselines 4] [--factor 1.2] [--nice N]
-//                             [--budget-min 11] [--keep DIR] [--reuse DIR]
+//                             [--repetitions N] [--budget-min 11] [--keep DIR] [--reuse DIR]
+// --repetitions N measures each case in N interleaved rounds (`gpubench run --repetitions`).
 // --nice N runs the measured processes at nice N (negative needs root): on a host shared with
 // other jobs the load they bring is the noise. --reuse DIR re-judges the runs kept in DIR.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { cpus, hostname, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, rmSync } from 'node:fs';
+import { cpus, hostname } from 'node:os';
+import { join } from 'node:path';
+import { argOf, compare as gate, load, matmul, med, run as runSuite, settings } from './gate-bench.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(root, 'dist', 'cli.js');
-const argOf = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
-const pairs = Number(argOf('pairs', '20'));
+const s = settings('gpubench-compare-aa-');
+const { pairs, factor, nice, repetitions, budgetMs, reuse, keep, dir } = s;
 const R = Number(argOf('baselines', '4'));
-const factor = argOf('factor', '1.2');
-const nice = argOf('nice', undefined);
-const budgetMs = Number(argOf('budget-min', '11')) * 60_000;
-const reuse = argOf('reuse', undefined);
-const keep = argOf('keep', undefined);
-const dir = reuse ?? keep ?? mkdtempSync(join(tmpdir(), 'gpubench-compare-aa-'));
-mkdirSync(dir, { recursive: true });
-const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
 const t0 = Date.now();
-const env = { ...process.env, GPUBENCH_AUTOTUNE: 'off', GPUBENCH_WORK_FACTOR: factor };
-
-/** One `gpubench run` of the suite; returns the results path (or undefined when it failed). */
-function run(name, slow) {
-  const json = join(dir, `${name}.json`);
-  const args = [cli, 'run', '--suite', join(root, 'bench', 'compare-aa.yaml'), '--local-nodes', '2', '--json', json, '--reporter', 'silent',
-    ...(slow ? ['--plugin', join(root, 'test', 'fixtures', 'more-work.plugin.mjs')] : [])];
-  const cmd = nice !== undefined ? ['nice', '-n', nice, process.execPath, ...args] : [process.execPath, ...args];
-  const r = spawnSync(cmd[0], cmd.slice(1), { env, encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) {
-    process.stderr.write(`run ${name} exited ${r.status}: ${(r.stderr ?? '').split('\n').slice(-4).join(' | ')}\n`);
-    return undefined;
-  }
-  return json;
-}
-
-/** `gpubench compare` at its defaults; exit code and report. */
-function compare(bases, head) {
-  const r = spawnSync(process.execPath, [cli, 'compare', ...bases, head, '--format', 'json'], { encoding: 'utf8' });
-  if (r.status !== 0 && r.status !== 1) throw new Error(`compare exited ${r.status}: ${r.stderr}`);
-  return { code: r.status, report: JSON.parse(r.stdout) };
-}
+const run = (name, slow) => runSuite(s, name, slow);
+const compare = (bases, head) => gate(...bases, head);
 
 // Measure: R seed runs, then pairs of (normal, slow), within the time budget.
 const normal = [];
@@ -69,7 +36,7 @@ if (reuse) {
   const names = readdirSync(dir).filter((n) => /^[ns]\d+\.json$/.test(n)).sort((a, b) => Number(a.slice(1, -5)) - Number(b.slice(1, -5)));
   for (const n of names) (n[0] === 'n' ? normal : slow).push({ path: join(dir, n), seq: Number(n.slice(1, -5)) });
 } else {
-  process.stdout.write(`gpubench compare A/A: ${hostname()}, ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${new Date().toISOString()}, load ${load()}${nice !== undefined ? `, nice ${nice}` : ''}\n`);
+  process.stdout.write(`gpubench compare A/A: ${hostname()}, ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${new Date().toISOString()}, load ${load()}${nice !== undefined ? `, nice ${nice}` : ''}${repetitions ? `, ${repetitions} repetitions` : ''}\n`);
   let seq = 0;
   const measure = (slowRun) => {
     const name = `${slowRun ? 's' : 'n'}${seq}`;
@@ -85,7 +52,6 @@ if (reuse) {
   }
 }
 
-const matmul = (c) => c.id.startsWith('matmul/');
 const aa = [];
 const aaOne = [];
 const caught = [];
@@ -109,10 +75,6 @@ for (const h of slow) {
   for (const c of mm) slowdowns.push(c.ratio);
 }
 
-const med = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
 const falseAlarms = aa.filter((p) => p.code === 1);
 const hits = caught.filter((p) => p.code === 1 && p.matmulRegressed > 0);
 process.stdout.write(`\nruns kept in ${dir}: ${normal.length} normal, ${slow.length} with ${factor}x the matmul work; ${((Date.now() - t0) / 1000).toFixed(0)} s, load now ${load()}\n`);

@@ -130,6 +130,52 @@ describe('several baselines hold run-to-run variance', () => {
   });
 });
 
+describe('an outlier baseline run is left out of the floor; a second mode is not', () => {
+  it('one far run in eight is left out, with its modified z-score; two far together are a mode and stay', () => {
+    const core = [1, 1.01, 0.99, 1.02, 0.98, 1.0, 1.01];
+    const one = noiseFloor([...core, 1.5]);
+    expect(one.outliers).toHaveLength(1);
+    expect(one.outliers![0]!.index).toBe(7);
+    expect(one.outliers![0]!.z).toBeGreaterThan(3.5);
+    expect(one.runs).toBe(7);
+    expect(one).toMatchObject({ centerMs: noiseFloor(core).centerMs, floor: noiseFloor(core).floor });
+    expect(one.floor).toBeLessThan(0.1);
+    // With the far run in, the floor would be several times as wide: what hid 20% slowdowns.
+    const logs = [...core, 1.5].map(Math.log);
+    const mean = logs.reduce((a, b) => a + b) / 8;
+    const sd = Math.sqrt(logs.reduce((a, x) => a + (x - mean) ** 2, 0) / 7);
+    expect(Math.expm1(studentTQuantile(0.995, 7) * sd * Math.sqrt(9 / 8))).toBeGreaterThan(5 * one.floor);
+    const two = noiseFloor([...core.slice(0, 6), 1.5, 1.4]);
+    expect(two.outliers).toBeUndefined();
+    expect(two.runs).toBe(8);
+    // A mild straggler (+5%, itself past 3.5 in so tight a core) is no company for a run 50% off.
+    expect(noiseFloor([...core.slice(0, 6), 1.05, 1.5]).outliers!.map((o) => o.index)).toEqual([7]);
+    // Fewer than eight runs: no outlier is looked for; half or more equal (MAD 0): no scale to judge by.
+    expect(noiseFloor([...core.slice(0, 6), 1.5]).outliers).toBeUndefined();
+    expect(noiseFloor([1, 1, 1, 1, 1, 1.01, 0.99, 1.5]).outliers).toBeUndefined();
+    // A fast outlier is as much an outlier as a slow one.
+    expect(noiseFloor([...core, 0.6]).outliers![0]!.index).toBe(7);
+  });
+
+  it('a 20% slowdown is caught past a baseline run that was 50% slow, and the report says it was left out', () => {
+    let caught = 0;
+    let aaFailed = 0;
+    const seen: string[] = [];
+    for (let s = 1; s <= 20; s++) {
+      const base = Array.from({ length: 8 }, (_, i) => run(s * 100 + i, 0.015, 0.01, i === 3 ? 1.5 : 1));
+      const r = compareRuns(base, run(s * 100 + 60, 0.015, 0.01, 1.2));
+      const mm = r.cases.find((c) => c.workload === 'matmul')!;
+      seen.push(`${s}: ${mm.verdict} ${mm.ratio?.toFixed(2)} floor ${mm.noise?.floor.toFixed(3)} ${mm.note ?? ''}`);
+      if (mm.verdict === 'regressed') caught++;
+      expect(mm.noise!.runs).toBe(7);
+      expect(mm.note).toMatch(/1 of 8 baseline runs left out as outliers \([\d.]+ ms, z [\d.]+\)/);
+      if (compareRuns(base, run(s * 100 + 70, 0.015)).failed) aaFailed++;
+    }
+    expect(caught, seen.join('\n')).toBe(20);
+    expect(aaFailed).toBeLessThanOrEqual(1);
+  });
+});
+
 describe('thresholds per workload and case', () => {
   it('the most specific rule wins, the last of equals', () => {
     const rules = ['allreduce=15%', 'matmul/webgpu/*=8%', 'matmul/webgpu/f32/*=9%'].map((t) => parseThresholdRule(t));

@@ -31,6 +31,13 @@ export interface MeasureOptions {
   minSampleMs: number;
   /** Stop sampling after this much wall time even if minSamples is not reached (≥ 1 sample). @default 60000 */
   maxTimeMs: number;
+  /**
+   * Rounds of the whole plan, interleaved: each case is measured once per round, the later
+   * rounds in a shuffled order, and keeps the round with the median of its rounds' medians
+   * (harness/repetitions.ts). More robust to a shared host's slow moments than one longer
+   * window. @default 1
+   */
+  repetitions?: number;
   /** Checked calls before timing, each on freshly poisoned outputs (nccl-tests' -c). @default 1 */
   checkIters?: number;
   /** Collectives across ranks: back-to-back calls timed in nccl-tests' convention after the samples (its -n). @default 20 */

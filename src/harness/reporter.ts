@@ -29,6 +29,11 @@ export interface Reporter {
   onCasePhase?(c: PlannedCase, phase: CasePhase): void;
   /** A sample was taken (for live progress). */
   onCaseSample?(c: PlannedCase, samples: number): void;
+  /**
+   * One round of a case ended, in a run of several interleaved repetitions (round from 0);
+   * its result is not in `results.cases` (the case's merged result comes to `onCaseEnd`).
+   */
+  onRepetitionEnd?(result: CaseResult, round: number, rounds: number): void | Promise<void>;
   /** A case ended, ok, failed or skipped. Its result is already in `results.cases`. */
   onCaseEnd?(result: CaseResult, results: ResultsFile): void | Promise<void>;
   /** After the last case (or an interruption): `results.run.status` says which. */

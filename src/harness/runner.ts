@@ -16,6 +16,7 @@ import { summarize } from './stats.js';
 import { fingerprint } from './environment.js';
 import { packageVersion } from './version.js';
 import { applyLink } from './topology/links.js';
+import { endsRepetitions, mergeRepetitions, roundOrder } from './repetitions.js';
 
 /** How to run a plan. */
 export interface RunOptions {
@@ -167,9 +168,18 @@ export function addSummaries(results: ResultsFile): void {
   }
 }
 
-/** Runs every case of the plan in order, feeding the reporters. */
+/**
+ * Runs every case of the plan in order, feeding the reporters; with `measure.repetitions`
+ * N > 1, N rounds of the plan, the later ones in a shuffled order (see repetitions.ts).
+ * A case reaches `results.cases` and `onCaseEnd` when its last round ends (or its first
+ * bad one); each round reaches `onRepetitionEnd` as it ends, so it is on disk before the
+ * next begins. A run stopped or failed between rounds keeps the rounds it has.
+ */
 export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile> {
   const results = newResults(plan, opts);
+  const rounds = Math.max(1, opts.measure.repetitions ?? 1);
+  const seed = freshSeed();
+  if (rounds > 1) results.run.repetitions = { rounds, seed };
   const call = async (fn: (r: Reporter) => void | Promise<void>) => {
     for (const r of opts.reporters) await fn(r);
   };
@@ -178,22 +188,44 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile
   let stopped = false;
   let fault: unknown;
   const execute = opts.execute ?? runCase;
-  for (const [i, c] of plan.cases.entries()) {
-    await yieldToEventLoop(); // a pending Ctrl-C is seen before the next case starts
-    if (opts.shouldStop?.()) {
-      stopped = true;
-      break;
-    }
-    await call((r) => r.onCaseStart?.(c, i, plan.cases.length));
-    let res: CaseResult;
-    try {
-      res = await execute(c, opts);
-    } catch (err) {
-      fault = err;
-      break;
-    }
+  // Executions the progress line counts: a case the plan skips runs once.
+  const total = plan.cases.reduce((s, c) => s + (c.skip ? 1 : rounds), 0);
+  const measured = new Map<number, CaseResult[]>();
+  const ended = new Set<number>();
+  const end = async (i: number) => {
+    ended.add(i);
+    const res = mergeRepetitions(measured.get(i)!, rounds);
     results.cases.push(res);
     await call((r) => r.onCaseEnd?.(res, results));
+  };
+  let n = 0;
+  run: for (let round = 0; round < rounds; round++) {
+    for (const i of roundOrder(plan.cases.length, round, seed)) {
+      if (ended.has(i)) continue;
+      const c = plan.cases[i]!;
+      await yieldToEventLoop(); // a pending Ctrl-C is seen before the next case starts
+      if (opts.shouldStop?.()) {
+        stopped = true;
+        break run;
+      }
+      await call((r) => r.onCaseStart?.(c, n++, total));
+      let res: CaseResult;
+      try {
+        res = await execute(c, opts);
+      } catch (err) {
+        fault = err;
+        break run;
+      }
+      measured.set(i, [...(measured.get(i) ?? []), res]);
+      if (rounds > 1) await call((r) => r.onRepetitionEnd?.(res, round, rounds));
+      if (round === rounds - 1 || endsRepetitions(res)) await end(i);
+    }
+  }
+  // Stopped or failed between rounds: the cases measured so far keep the rounds they have.
+  for (const i of [...measured.keys()].sort((a, b) => a - b)) if (!ended.has(i)) await end(i);
+  if (rounds > 1) {
+    const order = new Map(plan.cases.map((c, i) => [c.id, i]));
+    results.cases.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
   }
   results.run.finishedAt = new Date().toISOString();
   results.run.status = fault ? 'failed' : stopped ? 'partial' : 'complete';

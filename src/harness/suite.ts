@@ -27,6 +27,8 @@ export const MeasureBlock = z.strictObject({
   maxSamples: z.number().int().min(1).default(d.maxSamples),
   minSampleMs: z.number().min(0).default(d.minSampleMs),
   maxTimeMs: z.number().min(1).default(d.maxTimeMs),
+  /** Interleaved rounds of the plan (absent: 1). */
+  repetitions: z.number().int().min(1).max(100).optional(),
 });
 
 /** The suite schema over every registered workload's entry schema. */

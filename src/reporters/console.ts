@@ -25,8 +25,12 @@ export function caseLine(r: CaseResult): string {
   if (r.status === 'skipped') return `${statusText(r.status)} ${r.id}: ${r.reason ?? ''}`;
   if (r.status === 'failed') return `${statusText(r.status)} ${r.id}: ${r.reason ?? ''}`;
   const s = r.stats!;
-  return `${statusText(r.status)} ${r.id}  median ${fmtMs(s.medianMs)} ms (cv ${(s.cv * 100).toFixed(1)}%, ${r.samplesMs.length} samples, ${r.timer}${unsettled(r)})  ${throughput(r)}  err ${r.check?.maxRelError?.toExponential(1) ?? '-'}${power(r)}`;
+  return `${statusText(r.status)} ${r.id}  median ${fmtMs(s.medianMs)} ms (cv ${(s.cv * 100).toFixed(1)}%, ${r.samplesMs.length} samples, ${r.timer}${unsettled(r)})${rounds(r)}  ${throughput(r)}  err ${r.check?.maxRelError?.toExponential(1) ?? '-'}${power(r)}`;
 }
+
+/** Interleaved repetitions: the round kept and every round's median. */
+const rounds = (r: CaseResult): string =>
+  r.repetitions ? ` [round ${r.repetitions.chosen + 1} of ${r.repetitions.medianMs.length}${r.repetitions.medianMs.length < r.repetitions.planned ? ` (${r.repetitions.planned} planned)` : ''}: ${r.repetitions.medianMs.map((m) => fmtMs(m)).join(', ')} ms]` : '';
 
 /** Says so where the warm-up ran out of time while the calls were still getting faster. */
 const unsettled = (r: CaseResult): string =>
@@ -134,7 +138,8 @@ export class ConsoleReporter implements Reporter {
   onRunStart(plan: PlannedCase[], results: ResultsFile, info?: RunStartInfo): void {
     const devs = results.devices.map((d) => `${d.backend}: ${d.name}`).join('; ');
     this.out.write(`gpubench ${results.run.version}: ${plan.length} cases${devs ? ` on ${devs}` : ''}\n`);
-    this.run = new RunClock(plan.filter((c) => !c.skip).length, Date.now(), info?.measure);
+    // Each interleaved round of a case is one more case for the clock.
+    this.run = new RunClock(plan.filter((c) => !c.skip).length * (info?.measure.repetitions ?? 1), Date.now(), info?.measure);
   }
 
   onCaseStart(c: PlannedCase, index: number, total: number): void {
@@ -183,6 +188,12 @@ export class ConsoleReporter implements Reporter {
   private stopTicker(): void {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = undefined;
+  }
+
+  /** A round of a repeated case ended: the clock counts it; the case's line waits for its last round. */
+  onRepetitionEnd(): void {
+    if (this.inCase) this.run?.caseEnded(Date.now());
+    this.inCase = false;
   }
 
   onCaseEnd(r: CaseResult): void {

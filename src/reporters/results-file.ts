@@ -1,6 +1,7 @@
 /**
  * Writes the results file of a run so that an interruption loses nothing: one JSONL
- * line per event as it happens (`<name>.jsonl`), and the whole JSON rewritten atomically
+ * line per event as it happens (`<name>.jsonl`: the run, each round of a repeated case,
+ * each case, the end), and the whole JSON rewritten atomically
  * (write a temporary file, then rename) after every case and at the end, with
  * `run.status` saying whether it is complete.
  */
@@ -35,6 +36,11 @@ export class ResultsFileReporter implements Reporter {
     const { cases: _cases, ...head } = results;
     writeFileSync(this.jsonlPath, `${JSON.stringify({ type: 'run', ...head })}\n`);
     writeJsonAtomic(this.jsonPath, results);
+  }
+
+  /** Each round of a repeated case is kept as it ends: a run killed between rounds loses none. */
+  onRepetitionEnd(result: CaseResult, round: number, rounds: number): void {
+    appendFileSync(this.jsonlPath, `${JSON.stringify({ type: 'repetition', round, rounds, ...result })}\n`);
   }
 
   onCaseEnd(result: CaseResult, results: ResultsFile): void {

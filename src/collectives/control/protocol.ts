@@ -139,6 +139,8 @@ export const MeasureSchema = z.strictObject({
   checkIters: Int.min(1).optional(),
   ncclIters: Int.min(1).optional(),
   ncclWarmupIters: Int.min(0).optional(),
+  /** The run's interleaved rounds; each round reaches the workers as a case of its own. */
+  repetitions: Int.min(1).optional(),
 });
 
 export const Welcome = z.strictObject({

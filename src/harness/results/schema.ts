@@ -262,6 +262,15 @@ export const CaseResult = z.object({
   floors: z.array(FloorCheck).optional(),
   /** Bandwidth cases: the ceiling of the link the data crossed (memory, PCIe, NVLink, network) and the case's percent of it, where known. */
   link: LinkCeiling.optional(),
+  /**
+   * Interleaved repetitions: every round's median (in the order they ran; fewer than
+   * `planned` when the run stopped) and the round this result is (the median of them).
+   */
+  repetitions: z.object({
+    planned: z.number().int().min(2),
+    medianMs: z.array(z.number()),
+    chosen: z.number().int().nonnegative(),
+  }).optional(),
 }).passthrough();
 export type CaseResult = z.infer<typeof CaseResult>;
 
@@ -315,6 +324,8 @@ export const RunInfo = z.object({
   unavailable: z.array(z.object({ backend: z.string(), reason: z.string() })).optional(),
   /** Why the run stopped early with status `failed` (peer lost, timeout…). */
   fault: z.string().optional(),
+  /** Interleaved repetitions (`--repetitions`): rounds of the plan, and the seed of the later rounds' shuffled order. */
+  repetitions: z.object({ rounds: z.number().int().min(2), seed: z.number().int() }).optional(),
   /** Absolute floors (`--min`, `--acceptance`) and whether the run met each; any failed one makes the exit code 1. */
   floors: z.array(FloorOutcome).optional(),
   /** The acceptance profile the floors came from, if any. */

@@ -9,7 +9,7 @@
  */
 import type { CaseResult, ResultsFile } from '../../harness/results/schema.js';
 import { UsageError } from '../../harness/errors.js';
-import { caseOk, caseStats, headline } from '../cases.js';
+import { caseOk, caseStats, headline, sig } from '../cases.js';
 import { differingFacts } from './fingerprint.js';
 import { bootstrapRatioOverRuns, NOISE_LEVEL, noiseFloor, type NoiseFloor } from './noise.js';
 import { bootstrapRatioOfMedians, hashString, mannWhitneyU, median } from './stats.js';
@@ -85,6 +85,8 @@ export interface CaseComparison {
   threshold?: number;
   /** Run-to-run noise of the case over the baselines that measured it. */
   noise?: NoiseFloor;
+  /** Paired comparisons (`--paired`): the pairs that measured the case on both sides, and each pair's HEAD / BASE time ratio. */
+  pairs?: { n: number; ratios: number[] };
   /** Unit of `metric` on each side. */
   metricUnit?: string;
   /** Why, in words. */
@@ -120,9 +122,12 @@ export interface CompareReport {
   /** Things that make the comparison less meaningful. */
   warnings: string[];
   cases: CaseComparison[];
+  /** Paired comparisons (`--paired`): every HEAD run, in the order of `baselines` (pair i is baselines[i], heads[i]). */
+  heads?: RunRef[];
 }
 
-function headSide(c: CaseResult): Side | undefined {
+/** A case's side of a comparison from one run: its median, samples and headline metric. */
+export function headSide(c: CaseResult): Side | undefined {
   const st = caseStats(c);
   if (!st) return undefined;
   const h = headline(c);
@@ -154,20 +159,27 @@ function compareCase(bases: CaseResult[], h: CaseResult, o: Required<Omit<Compar
   }
   if (h.status === 'skipped') return { ...out, verdict: 'skipped', note: 'skipped in HEAD' };
   // A baseline run that skipped or failed the case says nothing about its speed.
-  const runs = bases.filter((b) => caseOk(b) && caseStats(b) !== undefined);
-  if (runs.length === 0) {
+  if (!bases.some((b) => caseOk(b) && caseStats(b) !== undefined)) {
     if (bases.every((b) => b.status === 'skipped')) return { ...out, verdict: 'skipped', note: 'skipped in BASE' };
     return { ...out, verdict: 'new', note: 'failed in BASE, ok in HEAD: nothing to compare against' };
   }
-  const noise = noiseFloor(runs.map((b) => caseStats(b)!.medianMs), o.noiseK);
+  const measured = bases.filter((b) => caseOk(b) && caseStats(b) !== undefined);
+  const noise = noiseFloor(measured.map((b) => caseStats(b)!.medianMs), o.noiseK);
+  // An outlier baseline run says how noisy the host once was, not what this case takes: it
+  // stays out of the center, the floor, the test and the interval alike.
+  const runs = noise.outliers ? measured.filter((_, i) => !noise.outliers!.some((x) => x.index === i)) : measured;
   out.base = baseSide(runs, noise.centerMs);
-  if (runs.length > 1) out.noise = noise;
+  if (measured.length > 1) out.noise = noise;
   if (!hs || !(noise.centerMs > 0)) return { ...out, verdict: 'insignificant', note: 'no timing samples on one side' };
   // The change must clear the threshold and what the baselines' own scatter explains.
   const limit = Math.max(t, noise.floor);
   const beyond = (ratio: number) => ratio > 1 + limit || ratio < 1 / (1 + limit);
   const notes: string[] = [];
-  if (runs.length === 1 && o.multipleBaselines) notes.push('1 baseline run measured this case: no run-to-run noise floor');
+  if (measured.length === 1 && o.multipleBaselines) notes.push('1 baseline run measured this case: no run-to-run noise floor');
+  if (noise.outliers) {
+    const shown = noise.outliers.map((x) => `${sig(caseStats(measured[x.index]!)!.medianMs)} ms, z ${x.z.toFixed(1)}`).join('; ');
+    notes.push(`${noise.outliers.length} of ${measured.length} baseline runs left out as outliers (${shown})`);
+  }
   const pooled = runs.flatMap((b) => b.samplesMs);
   if (pooled.length < 2 || h.samplesMs.length < 2) {
     // Medians only: the change can be measured but not tested.
@@ -212,7 +224,7 @@ function topologyOf(c: CaseResult): string | undefined {
  * (results written before ids carried the topology).
  * @throws UsageError naming the first cases whose ranks or hosts differ
  */
-function refuseOtherTopologies(pairs: [CaseResult, CaseResult][], labels: { base?: string; head?: string }): void {
+export function refuseOtherTopologies(pairs: [CaseResult, CaseResult][], labels: { base?: string; head?: string }): void {
   const differ = pairs.filter(([b, h]) => topologyOf(b) !== topologyOf(h));
   if (differ.length === 0) return;
   const shown = differ.slice(0, 3).map(([b, h]) => `${h.id}: ${topologyOf(b) ?? 'no ranks'} in BASE, ${topologyOf(h) ?? 'no ranks'} in HEAD`);
@@ -283,22 +295,34 @@ export function compareRuns(
     const bs = headSide(b);
     cases.push({ id: b.id, workload: b.workload, verdict: 'missing', ...(bs ? { base: bs } : {}), note: 'not in HEAD' });
   }
-  cases.sort((x, y) => VERDICTS.indexOf(x.verdict) - VERDICTS.indexOf(y.verdict));
   if (bases.length === 1) warnings.push('one baseline run: the gate cannot tell a slow run from a slow build; keep several (`compare BASE1 BASE2 … HEAD` or --baseline-dir) for a run-to-run noise floor');
+  return reportOf(cases, o, { baselines: bases.map((b, i) => runRef(b, baseLabel(i))), head: runRef(head, headLabel) }, warnings);
+}
+
+/** A results file as a comparison names it. */
+export const runRef = (f: ResultsFile, label: string): RunRef => ({ runId: f.run.id, hostname: f.environment.hostname, label });
+
+/** The report of compared cases: attention first, counted, failed when a case regressed or failed. */
+export function reportOf(
+  cases: CaseComparison[],
+  o: { threshold: number; alpha: number; confidence: number; noiseK?: number },
+  runs: { baselines: RunRef[]; head: RunRef; heads?: RunRef[] },
+  warnings: string[],
+): CompareReport {
+  cases.sort((x, y) => VERDICTS.indexOf(x.verdict) - VERDICTS.indexOf(y.verdict));
   const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const c of cases) counts[c.verdict]++;
-  const ref = (f: ResultsFile, label: string): RunRef => ({ runId: f.run.id, hostname: f.environment.hostname, label });
-  const baselines = bases.map((b, i) => ref(b, baseLabel(i)));
   return {
     schema: 'gpubench.compare/v1',
     threshold: o.threshold,
     alpha: o.alpha,
     confidence: o.confidence,
     noiseLevel: NOISE_LEVEL,
-    ...(noiseK !== undefined ? { noiseK } : {}),
-    base: baselines[0]!,
-    baselines,
-    head: ref(head, headLabel),
+    ...(o.noiseK !== undefined ? { noiseK: o.noiseK } : {}),
+    base: runs.baselines[0]!,
+    baselines: runs.baselines,
+    head: runs.head,
+    ...(runs.heads ? { heads: runs.heads } : {}),
     counts,
     failed: counts.failed > 0 || counts.regressed > 0,
     warnings,

@@ -8,12 +8,31 @@
  * observations (log scale): beyond k · s · √(1 + 1/R), s the standard deviation of the R
  * baselines' log medians and k Student's t quantile with R − 1 degrees of freedom, so
  * few baselines give a wide floor rather than a false alarm.
+ *
+ * Run medians on a shared host are heavy-tailed: most runs agree within a few percent and
+ * an occasional one is 30–50% off (a burst of other work during its short window). One
+ * such baseline among eight triples s, and the floor with it, so a real 20% slowdown hides
+ * under it for as long as that run stays in the window. A baseline whose log median lies
+ * more than OUTLIER_Z modified z-scores from the others' median (Iglewicz & Hoaglin's
+ * rule: 0.6745 · |x − median| / MAD, with MAD the median absolute deviation) is therefore
+ * left out of the center and the floor, and reported — one run in RUNS_PER_OUTLIER at most,
+ * and only when it is alone out there: a run with company is a second mode of the host.
  */
 import { quantileSorted } from '../cases.js';
 import { median, mulberry32 } from './stats.js';
 
 /** One-sided level of the default k: P(an identical HEAD lands beyond the floor) for normal log medians. */
 export const NOISE_LEVEL = 0.995;
+
+/** Modified z-score beyond which a baseline run is an outlier (Iglewicz & Hoaglin, 1993). */
+export const OUTLIER_Z = 3.5;
+
+/**
+ * Baseline runs per outlier left out: one in eight at most. A far run with another at half
+ * its distance or more on its side is a second mode of the case (a bimodal host state,
+ * as the 1 KiB loopback all-reduce's 22 and 40 µs), which the floor must keep.
+ */
+export const RUNS_PER_OUTLIER = 8;
 
 /** ln Γ(x) (Lanczos, g = 7), for the incomplete beta function. */
 function lnGamma(x: number): number {
@@ -88,8 +107,10 @@ export function studentTQuantile(p: number, df: number): number {
 
 /** The noise floor of one case from its baselines' run medians. */
 export interface NoiseFloor {
-  /** Baseline runs that measured the case. */
+  /** Baseline runs behind the floor (those that measured the case, less the outliers). */
   runs: number;
+  /** Indices (into the runs given) of the baselines left out as outliers, with their modified z-scores. */
+  outliers?: { index: number; z: number }[];
   /** Geometric mean of the runs' medians: the baseline HEAD is compared with. */
   centerMs: number;
   /** Standard deviation of the runs' log medians (≈ relative spread); 0 with one run. */
@@ -105,14 +126,40 @@ export interface NoiseFloor {
  * @param k a fixed multiplier instead of Student's t quantile
  */
 export function noiseFloor(runMedians: readonly number[], k?: number): NoiseFloor {
-  const logs = runMedians.map(Math.log);
+  const all = runMedians.map(Math.log);
+  const outliers = outliersOf(all);
+  const logs = outliers.length ? all.filter((_, i) => !outliers.some((o) => o.index === i)) : all;
   const r = logs.length;
   const mean = logs.reduce((s, x) => s + x, 0) / r;
   const centerMs = Math.exp(mean);
-  if (r < 2) return { runs: r, centerMs, spread: 0, k: k ?? 0, floor: 0 };
+  const out = outliers.length ? { outliers } : {};
+  if (r < 2) return { runs: r, centerMs, spread: 0, k: k ?? 0, floor: 0, ...out };
   const spread = Math.sqrt(logs.reduce((s, x) => s + (x - mean) ** 2, 0) / (r - 1));
   const kk = k ?? studentTQuantile(NOISE_LEVEL, r - 1);
-  return { runs: r, centerMs, spread, k: kk, floor: Math.expm1(kk * spread * Math.sqrt(1 + 1 / r)) };
+  return { runs: r, centerMs, spread, k: kk, floor: Math.expm1(kk * spread * Math.sqrt(1 + 1 / r)), ...out };
+}
+
+/**
+ * The runs whose log median is more than OUTLIER_Z modified z-scores from the median of all
+ * and alone out there: most extreme first, at most one in RUNS_PER_OUTLIER, each only while
+ * no other run kept lies on its side at half its distance or more (two such runs are a
+ * second mode, which stays). None when half or more of the runs agree exactly (MAD 0).
+ */
+export function outliersOf(logs: readonly number[]): { index: number; z: number }[] {
+  const most = Math.floor(logs.length / RUNS_PER_OUTLIER);
+  if (most === 0) return [];
+  const mid = median(logs);
+  const mad = median(logs.map((x) => Math.abs(x - mid)));
+  if (!(mad > 0)) return [];
+  const far = logs.map((x, index) => ({ index, z: (0.6745 * Math.abs(x - mid)) / mad })).filter((o) => o.z > OUTLIER_Z).sort((a, b) => b.z - a.z);
+  const out: { index: number; z: number }[] = [];
+  for (const o of far.slice(0, most)) {
+    const d = logs[o.index]! - mid;
+    const company = logs.some((x, i) => i !== o.index && !out.some((e) => e.index === i) && Math.sign(x - mid) === Math.sign(d) && Math.abs(x - mid) >= Math.abs(d) / 2);
+    if (company) break;
+    out.push(o);
+  }
+  return out;
 }
 
 /**

@@ -25,6 +25,7 @@ function metricCell(c: CaseComparison): string {
 /** The change a case had to exceed: its threshold, or its run-to-run noise floor where larger (with the baselines behind it). */
 function limitCell(c: CaseComparison, dflt: number): string {
   const t = c.threshold ?? dflt;
+  if (c.pairs) return `±${sig(t * 100, 3)}% (${c.pairs.n} pairs)`;
   if (c.noise && c.noise.floor > t) return `±${sig(c.noise.floor * 100, 3)}% noise (${c.noise.runs} runs)`;
   return `±${sig(t * 100, 3)}%${c.noise ? ` (${c.noise.runs} runs)` : ''}`;
 }
@@ -55,9 +56,11 @@ export function compareMarkdown(r: CompareReport): string {
   return [
     `## ${head}`,
     '',
-    `${counts} · threshold ${sig(r.threshold * 100, 3)}%${r.cases.some((c) => c.threshold !== undefined && c.threshold !== r.threshold) ? ' (some cases their own)' : ''} · Mann-Whitney α ${r.alpha} · ${Math.round(r.confidence * 100)}% bootstrap CI on the ratio of median times`,
+    `${counts} · threshold ${sig(r.threshold * 100, 3)}%${r.cases.some((c) => c.threshold !== undefined && c.threshold !== r.threshold) ? ' (some cases their own)' : ''} · ${r.heads ? 'paired t' : 'Mann-Whitney'} α ${r.alpha} · ${Math.round(r.confidence * 100)}% ${r.heads ? 't interval on the geometric mean of the pairs\' ratios' : 'bootstrap CI on the ratio of median times'}`,
     '',
-    r.baselines.length > 1
+    r.heads
+      ? `${r.heads.length} pairs of BASE and HEAD runs taken alternately (\`${r.baselines[0]!.label}\` \`${r.heads[0]!.label}\` … \`${r.heads[r.heads.length - 1]!.label}\`, ${[...new Set([...r.baselines, ...r.heads].map((b) => b.hostname))].join(', ')}); each case judged on the pairs' time ratios (geometric mean, paired t on their logs). Time change: + is slower.`
+      : r.baselines.length > 1
       ? `${r.baselines.length} baseline runs (\`${r.baselines[0]!.label}\` … \`${r.baselines[r.baselines.length - 1]!.label}\`, ${[...new Set(r.baselines.map((b) => b.hostname))].join(', ')}); a change must also exceed each case's run-to-run noise floor (${sig(r.noiseLevel * 100, 3)}% one-sided prediction bound${r.noiseK !== undefined ? `, k = ${r.noiseK}` : ''}) → HEAD \`${r.head.label}\` (${r.head.hostname}). Time change: + is slower.`
       : `BASE \`${r.base.label}\` (${r.base.hostname}) → HEAD \`${r.head.label}\` (${r.head.hostname}). Time change: + is slower.`,
     '',

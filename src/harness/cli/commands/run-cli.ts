@@ -74,6 +74,7 @@ export async function runCli(opts: RunCliOptions, rawArgv: string[], clusterSett
   if (opts.minTime !== undefined) measure.minTimeMs = opts.minTime;
   if (opts.warmup !== undefined) measure.warmupMs = opts.warmup;
   if (opts.maxWarmup !== undefined) measure.maxWarmupMs = opts.maxWarmup;
+  if (opts.repetitions !== undefined) measure.repetitions = opts.repetitions;
   if (opts.check !== undefined) measure.checkIters = opts.check;
   if (opts.iters !== undefined) measure.ncclIters = opts.iters;
   if (opts.warmupIters !== undefined) measure.ncclWarmupIters = opts.warmupIters;

@@ -22,6 +22,8 @@ export interface RunCliOptions {
   minTime?: number;
   warmup?: number;
   maxWarmup?: number;
+  /** Interleaved rounds of the plan. */
+  repetitions?: number;
   plugin?: string[];
   report?: string[];
   /** Start a coordinator and this many worker processes on loopback. */
@@ -83,6 +85,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--min-time <ms>', 'minimum measured time per case (overrides the suite)', ms)
     .option('--warmup <ms>', 'minimum warm-up time per case (overrides the suite)', ms)
     .option('--max-warmup <ms>', 'longest warm-up per case while calls still get faster (default 10 x --warmup)', ms)
+    .option('--repetitions <n>', 'measure every case in N interleaved rounds (later rounds in a shuffled order) and keep the median round: steadier on a shared host (overrides the suite)', intIn(1, 100))
     .option('--report <list>', 'also write these reports beside the results file: html, md, csv, gab, bmf, openmetrics', list)
     .option('--plugin <list>', 'modules to import first: they register extra backends, kernels or workloads', list)
     .option('-b, --min-bytes <size>', 'collectives: smallest message S, e.g. 8, 1K (nccl-tests -b)', byteSize)
