@@ -178,7 +178,7 @@ export function addSummaries(results: ResultsFile): void {
 export async function runPlan(plan: Plan, opts: RunOptions): Promise<ResultsFile> {
   const results = newResults(plan, opts);
   const rounds = Math.max(1, opts.measure.repetitions ?? 1);
-  const seed = freshSeed();
+  const seed = rounds > 1 ? freshSeed() : 0;
   if (rounds > 1) results.run.repetitions = { rounds, seed };
   const call = async (fn: (r: Reporter) => void | Promise<void>) => {
     for (const r of opts.reporters) await fn(r);

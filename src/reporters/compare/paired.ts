@@ -120,8 +120,9 @@ export function comparePaired(
   const label = (i: number, j: 0 | 1) => labels.pairs?.[i]?.[j] ?? pairs[i]![j].run.id;
   const warnings: string[] = [];
   pairs.forEach(([b, h], i) => {
-    // Every run of the job must be the same machine: the pairs' BASE against the first HEAD too.
-    for (const [x, y, what] of [[b, h, `pair ${i + 1}`], [b, pairs[0]![1], `BASE ${i + 1} and HEAD 1`]] as const) {
+    // Every run of the job must be the same machine: each pair, and each BASE against the first HEAD too.
+    const checks = i === 0 ? [[b, h, 'pair 1'] as const] : [[b, h, `pair ${i + 1}`] as const, [b, pairs[0]![1], `BASE ${i + 1} and HEAD 1`] as const];
+    for (const [x, y, what] of checks) {
       const why = mismatchOf(x, y);
       if (!why) continue;
       const msg = `${what}: ${label(i, 0)} and ${y === h ? label(i, 1) : label(0, 1)} ran on different machines or stacks: ${why}`;
