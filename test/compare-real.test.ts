@@ -2,7 +2,8 @@
  * The gate on real runs of the real CLI (lavapipe WebGPU matmul, separate processes, so
  * every run has its own start-up, warm-up and moment on the machine): an A/A HEAD between
  * five baseline runs passes, and a plugin kernel doing 4x the work under the same case ids
- * (test/fixtures/more-work.plugin.mjs) is caught. On a host shared with other jobs the runs'
+ * (test/fixtures/more-work.plugin.mjs) is caught, by the stored baselines and by
+ * `compare --paired` on three pairs of runs taken back to back. On a host shared with other jobs the runs'
  * medians swing by whatever else runs (15x between runs seconds apart at load average 20 on
  * 2 cores), so the runs go at nice -15 where the test may raise its priority (root), and the
  * factor is large; 1.2x at the default settings is measured by bench/compare-aa.mjs instead.
@@ -57,6 +58,8 @@ describe.skipIf(missing !== undefined)(`compare on real runs${missing ? ` (skipp
   let bases: string[] = [];
   let aa = '';
   let slow = '';
+  /** Pairs taken back to back for `--paired`: (b3, slow), (slow2, b4), (b5, slow3). */
+  let pairs: string[] = [];
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gpubench-compare-real-'));
     // Interleaved, so that the HEAD runs meet the same load as the baselines around them.
@@ -65,10 +68,13 @@ describe.skipIf(missing !== undefined)(`compare on real runs${missing ? ` (skipp
     aa = await run('aa');
     const b3 = await run('b3');
     slow = await run('slow', 4);
+    const slow2 = await run('slow2', 4);
     const b4 = await run('b4');
     const b5 = await run('b5');
+    const slow3 = await run('slow3', 4);
     bases = [b1, b2, b3, b4, b5];
-  }, 240_000);
+    pairs = [b3, slow, b4, slow2, b5, slow3];
+  }, 300_000);
 
   it('an A/A HEAD among five real baseline runs passes (confirmed once if flagged)', async () => {
     let same = await compare(...bases, aa);
@@ -79,6 +85,21 @@ describe.skipIf(missing !== undefined)(`compare on real runs${missing ? ` (skipp
     if (same.code !== 0) same = await compare(...bases, await run('aa2'));
     expect(same.code, seen(same.report)).toBe(0);
     expect(same.report.cases.every((c) => c.noise?.runs === 5)).toBe(true);
+  }, 60_000);
+
+  it('--paired: 4x the work run back to back with the build is caught in every case, pair by pair', async (ctx) => {
+    const r = await compare('--paired', ...pairs);
+    const ratios = r.report.cases.flatMap((c) => c.pairs?.ratios ?? []);
+    // A pair whose build run met a burst 2.7x its own length shows under 1.5x: the host, not the gate.
+    if (ratios.some((x) => x < 1.5)) ctx.skip(`host too noisy within a pair: ratios ${ratios.map((x) => x.toFixed(2)).join(', ')}`);
+    expect(r.code, seen(r.report)).toBe(1);
+    expect(r.report.heads).toHaveLength(3);
+    expect(r.report.warnings.join()).toMatch(/3 pairs: the paired t interval is wide/);
+    for (const c of r.report.cases) {
+      expect(c.verdict, seen(r.report)).toBe('regressed');
+      expect(c.pairs!.n).toBe(3);
+      expect(c.ratio!, seen(r.report)).toBeGreaterThan(2);
+    }
   }, 60_000);
 
   it('4x the work is caught wherever the baselines\' own spread leaves room to see it', async (ctx) => {
