@@ -52,7 +52,7 @@ async function compare(...files: string[]): Promise<{ code: number; report: Comp
   }
 }
 
-const seen = (r: CompareReport) => r.cases.map((c) => `${c.id} ${c.verdict} ${c.ratio?.toFixed(2)} floor ${c.noise?.floor.toFixed(2)} p ${c.pValue?.toPrecision(2)}`).join('; ');
+const seen = (r: CompareReport) => r.cases.map((c) => `${c.id} ${c.verdict} ${c.ratio?.toFixed(2)} floor ${c.noise?.floor.toFixed(2)}${c.pairs ? ` pairs ${c.pairs.ratios.map((x) => x.toFixed(2)).join('/')}` : ''} p ${c.pValue?.toPrecision(2)}`).join('; ');
 
 describe.skipIf(missing !== undefined)(`compare on real runs${missing ? ` (skipped: ${missing})` : ''}`, () => {
   let bases: string[] = [];
@@ -87,11 +87,18 @@ describe.skipIf(missing !== undefined)(`compare on real runs${missing ? ` (skipp
     expect(same.report.cases.every((c) => c.noise?.runs === 5)).toBe(true);
   }, 60_000);
 
-  it('--paired: 4x the work run back to back with the build is caught in every case, pair by pair', async (ctx) => {
-    const r = await compare('--paired', ...pairs);
-    const ratios = r.report.cases.flatMap((c) => c.pairs?.ratios ?? []);
-    // A pair whose build run met a burst 2.7x its own length shows under 1.5x: the host, not the gate.
-    if (ratios.some((x) => x < 1.5)) ctx.skip(`host too noisy within a pair: ratios ${ratios.map((x) => x.toFixed(2)).join(', ')}`);
+  it('--paired: 4x the work run back to back with the build is caught in every case, pair by pair', async () => {
+    const hit = (r: { report: CompareReport }) => r.report.cases.some((c) => (c.pairs?.ratios ?? []).some((x) => x < 1.5));
+    let r = await compare('--paired', ...pairs);
+    // A pair whose build run met a burst 2.7x its own length shows under 1.5x: the host, not
+    // the gate. Such a window gets three fresh pairs once, as a CI job re-runs a flagged one;
+    // a burst in both fails the test.
+    if (hit(r)) {
+      const again: string[] = [];
+      for (let i = 0; i < 3; i++) again.push(await run(`pb${i}`), await run(`ps${i}`, 4));
+      r = await compare('--paired', ...again);
+    }
+    expect(hit(r), seen(r.report)).toBe(false);
     expect(r.code, seen(r.report)).toBe(1);
     expect(r.report.heads).toHaveLength(3);
     expect(r.report.warnings.join()).toMatch(/3 pairs: the paired t interval is wide/);
@@ -100,7 +107,7 @@ describe.skipIf(missing !== undefined)(`compare on real runs${missing ? ` (skipp
       expect(c.pairs!.n).toBe(3);
       expect(c.ratio!, seen(r.report)).toBeGreaterThan(2);
     }
-  }, 60_000);
+  }, 120_000);
 
   it('4x the work is caught wherever the baselines\' own spread leaves room to see it', async (ctx) => {
     const slower = await compare(...bases, slow);

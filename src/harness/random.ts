@@ -9,20 +9,26 @@ export function freshSeed(): number {
   return randomInt(1, 2 ** 31 - 1);
 }
 
+/** A small, fast, seedable PRNG (mulberry32): uniform in [0, 1), the same sequence for the same seed. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /**
  * Uniform floats in [-1, 1) from a seed (mulberry32: small, fast, and good enough for
  * test data; not for cryptography).
  */
 export function uniform(count: number, seed: number): Float32Array {
   const out = new Float32Array(count);
-  let s = seed >>> 0;
-  for (let i = 0; i < count; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
+  const next = mulberry32(seed);
+  for (let i = 0; i < count; i++) out[i] = next() * 2 - 1;
   return out;
 }
 

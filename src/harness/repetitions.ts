@@ -10,21 +10,15 @@
  * disturbed round in three, and self-consistent (its metrics, check and samples are one
  * round's).
  */
+import { mulberry32 } from './random.js';
 import type { CaseResult } from './results/schema.js';
 
 /** The round order of round `round` (0-based) over `n` cases: in plan order first, then shuffled (seeded). */
 export function roundOrder(n: number, round: number, seed: number): number[] {
   const order = Array.from({ length: n }, (_, i) => i);
   if (round === 0) return order;
-  // mulberry32, seeded per round: a reproducible shuffle (Fisher-Yates).
-  let s = (seed ^ Math.imul(round, 0x9e3779b1)) >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  // Seeded per round: a reproducible shuffle (Fisher-Yates).
+  const next = mulberry32(seed ^ Math.imul(round, 0x9e3779b1));
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];

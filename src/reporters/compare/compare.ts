@@ -134,7 +134,8 @@ export function headSide(c: CaseResult): Side | undefined {
   return { medianMs: st.medianMs, samples: c.samplesMs.length, status: c.status, ...(h ? { metric: h.value } : {}) };
 }
 
-function baseSide(runs: CaseResult[], centerMs: number): Side {
+/** A side measured by several runs: `centerMs` their central time, the samples counted over all, the median headline metric. */
+export function baseSide(runs: CaseResult[], centerMs: number): Side {
   const metrics = runs.map((c) => headline(c)?.value).filter((v): v is number => v !== undefined);
   return {
     medianMs: centerMs,
@@ -159,11 +160,11 @@ function compareCase(bases: CaseResult[], h: CaseResult, o: Required<Omit<Compar
   }
   if (h.status === 'skipped') return { ...out, verdict: 'skipped', note: 'skipped in HEAD' };
   // A baseline run that skipped or failed the case says nothing about its speed.
-  if (!bases.some((b) => caseOk(b) && caseStats(b) !== undefined)) {
+  const measured = bases.filter((b) => caseOk(b) && caseStats(b) !== undefined);
+  if (measured.length === 0) {
     if (bases.every((b) => b.status === 'skipped')) return { ...out, verdict: 'skipped', note: 'skipped in BASE' };
     return { ...out, verdict: 'new', note: 'failed in BASE, ok in HEAD: nothing to compare against' };
   }
-  const measured = bases.filter((b) => caseOk(b) && caseStats(b) !== undefined);
   const noise = noiseFloor(measured.map((b) => caseStats(b)!.medianMs), o.noiseK);
   // An outlier baseline run says how noisy the host once was, not what this case takes: it
   // stays out of the center, the floor, the test and the interval alike.

@@ -21,11 +21,10 @@ import { UsageError } from '../../harness/errors.js';
 import type { CaseResult, ResultsFile } from '../../harness/results/schema.js';
 import { caseOk, caseStats, headline } from '../cases.js';
 import {
-  headSide, mismatchOf, refuseOtherTopologies, reportOf, runRef,
+  baseSide, headSide, mismatchOf, refuseOtherTopologies, reportOf, runRef,
   type CaseComparison, type CompareOptions, type CompareReport, type Side, type Verdict,
 } from './compare.js';
 import { studentTCdf, studentTQuantile } from './noise.js';
-import { median } from './stats.js';
 import { thresholdFor } from './thresholds.js';
 
 /** Fewest pairs the report does not warn about: below it the t interval is wide (t(0.975, 3) = 3.18). */
@@ -48,15 +47,9 @@ export function pairedLogT(ratios: readonly number[], confidence = 0.95): { rati
   return { ratio, lo: Math.exp(mean - half), hi: Math.exp(mean + half), p: Math.max(0, Math.min(1, p)) };
 }
 
+/** One side over the pairs: the geometric mean of its runs' medians. */
 function side(runs: CaseResult[]): Side {
-  const medians = runs.map((c) => caseStats(c)!.medianMs);
-  const metrics = runs.map((c) => headline(c)?.value).filter((v): v is number => v !== undefined);
-  return {
-    medianMs: Math.exp(medians.reduce((s, m) => s + Math.log(m), 0) / medians.length),
-    samples: runs.reduce((s, c) => s + c.samplesMs.length, 0),
-    status: 'ok',
-    ...(metrics.length ? { metric: median(metrics) } : {}),
-  };
+  return baseSide(runs, Math.exp(runs.reduce((s, c) => s + Math.log(caseStats(c)!.medianMs), 0) / runs.length));
 }
 
 const isWrong = (c: CaseResult) => c.status === 'failed' || (c.check !== undefined && !c.check.passed);

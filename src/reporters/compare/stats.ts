@@ -7,17 +7,9 @@
  */
 import { quantileSorted } from '../cases.js';
 
-/** A small, fast, seedable PRNG (mulberry32) so bootstrap intervals are reproducible. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seedable, so bootstrap intervals are reproducible; one generator for the whole project.
+import { mulberry32 } from '../../harness/random.js';
+export { mulberry32 };
 
 /** A 32-bit FNV-1a hash, to seed each case's bootstrap from its id. */
 export function hashString(s: string): number {
