@@ -2,7 +2,8 @@
  * The paired gate (`gpubench compare --paired BASE1 HEAD1 BASE2 HEAD2 …`): the paired t on
  * log ratios (its p at a known quantile), runs whose host speed moves between pairs (the
  * stored-baseline gate misses a 20% slowdown there or cries wolf; the paired gate neither),
- * a wrong HEAD run failing the gate, refusals, and the CLI's exit codes.
+ * a wrong HEAD run failing the gate, refusals, `--statistic min` (through delays that only
+ * add time, and blind to a stall in some calls), and the CLI's exit codes.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -124,6 +125,98 @@ describe('a host whose speed moves between runs', () => {
   });
 });
 
+/**
+ * A run on a host whose noise only adds time: each sample is the case's time (1% jitter),
+ * and in a run the host hits (`hitP`), 60% of the samples are delayed 1.3-1.7x. `partly`
+ * slows 60% of the calls by that factor instead of all of them (a stall in some calls).
+ */
+function delayedRun(seed: number, slow = 1, partly = false, hitP = 0.5): ResultsFile {
+  const rand = mulberry32(seed);
+  const hit = rand() < hitP;
+  const delay = 1.3 + 0.4 * rand();
+  const mm = matmulCase('webgpu', 'f32', 1024, 4, { seed });
+  const s = Array.from({ length: 20 }, () => {
+    const t = mm.stats!.medianMs * (1 + 0.01 * gauss(rand));
+    const work = partly ? (rand() < 0.6 ? slow : 1) : slow;
+    return t * work * (hit && rand() < 0.6 ? delay : 1);
+  });
+  return resultsFile([{ ...mm, samplesMs: s, stats: summarize(s) }], `run-${seed}`);
+}
+
+describe('--statistic min (each run by its fastest sample)', () => {
+  const delayedPairs = (seed: number, slow: number, partly = false) =>
+    Array.from({ length: 5 }, (_, i) => [delayedRun(seed * 100 + 2 * i), delayedRun(seed * 100 + 2 * i + 1, slow, partly)] as [ResultsFile, ResultsFile]);
+
+  it('holds identical builds and catches 1.2x through delays that only add time, which the medians let through', () => {
+    const count = { minFa: 0, minCaught: 0, medianCaught: 0 };
+    for (let s = 1; s <= 20; s++) {
+      if (comparePaired(delayedPairs(s, 1), { statistic: 'min' }).failed) count.minFa++;
+      const slow = delayedPairs(s + 500, 1.2);
+      const byMin = comparePaired(slow, { statistic: 'min' });
+      if (byMin.failed) count.minCaught++;
+      if (comparePaired(slow).failed) count.medianCaught++;
+      expect(byMin.statistic).toBe('min');
+      const mm = byMin.cases[0]!;
+      expect(mm.base!.minMs).toBeLessThan(mm.base!.medianMs);
+      expect(mm.ratio).toBeCloseTo(mm.head!.minMs! / mm.base!.minMs!, 1);
+    }
+    expect(count.minFa, JSON.stringify(count)).toBeLessThanOrEqual(1);
+    expect(count.minCaught, JSON.stringify(count)).toBe(20);
+    expect(count.medianCaught, JSON.stringify(count)).toBeLessThan(20);
+  });
+
+  it('is blind to a change that slows only some calls, which the median sees', () => {
+    const ps = Array.from({ length: 5 }, (_, i) => [delayedRun(900 + 2 * i, 1, false, 0), delayedRun(901 + 2 * i, 1.5, true, 0)] as [ResultsFile, ResultsFile]);
+    expect(comparePaired(ps).cases[0]!.verdict).toBe('regressed');
+    expect(comparePaired(ps, { statistic: 'min' }).cases[0]!.verdict).not.toBe('regressed');
+  });
+
+  /** `f` with every sample of its one case `factor` times slower: a run the host slowed from end to end. */
+  const slowedThrough = (f: ResultsFile, factor: number): ResultsFile => {
+    const c = f.cases[0]!;
+    const s = c.samplesMs.map((x) => x * factor);
+    return { ...f, cases: [{ ...c, samplesMs: s, stats: summarize(s) }] };
+  };
+  const cleanPairs = (seed: number, slow: number) =>
+    Array.from({ length: 5 }, (_, i) => [delayedRun(seed + 2 * i, 1, false, 0), delayedRun(seed + 2 * i + 1, slow, false, 0)] as [ResultsFile, ResultsFile]);
+
+  it('leaves out a pair one of whose runs the host slowed from end to end, and says so; medians keep every pair', () => {
+    const ps = cleanPairs(300, 1.2);
+    ps[2] = [slowedThrough(ps[2]![0], 1.8), ps[2]![1]];
+    const byMin = comparePaired(ps, { statistic: 'min' }).cases[0]!;
+    expect(byMin.verdict).toBe('regressed');
+    expect(byMin.pairs).toMatchObject({ n: 4, leftOut: [2] });
+    expect(byMin.pairs!.ratios).toHaveLength(5);
+    expect(byMin.note).toMatch(/pair 3 \(ratio 0\.6\d+, z \d+\.\d\) left out as an outlier: one of its runs was slow from end to end/);
+    expect(byMin.ratio).toBeCloseTo(1.2, 1);
+    const byMedian = comparePaired(ps).cases[0]!;
+    expect(byMedian.pairs!.n).toBe(5);
+    expect(byMedian.pairs!.leftOut).toBeUndefined();
+    expect(byMedian.verdict).not.toBe('regressed');
+    // The same build on both sides with such a run among them: no alarm either way.
+    const same = cleanPairs(400, 1);
+    same[4] = [same[4]![0], slowedThrough(same[4]![1], 1.8)];
+    expect(comparePaired(same, { statistic: 'min' }).failed).toBe(false);
+  });
+
+  it('keeps two pairs off on the same side (a second mode, not a burst) and never more than one in five', () => {
+    const ps = cleanPairs(500, 1);
+    ps[1] = [ps[1]![0], slowedThrough(ps[1]![1], 1.8)];
+    ps[3] = [ps[3]![0], slowedThrough(ps[3]![1], 1.7)];
+    const c = comparePaired(ps, { statistic: 'min' }).cases[0]!;
+    expect(c.pairs!.leftOut).toBeUndefined();
+    expect(c.pairs!.n).toBe(5);
+    const four = cleanPairs(600, 1).slice(0, 4);
+    four[0] = [slowedThrough(four[0]![0], 1.8), four[0]![1]];
+    expect(comparePaired(four, { statistic: 'min' }).cases[0]!.pairs!.leftOut).toBeUndefined();
+  });
+
+  it('judges paired runs only: the stored-baseline gate refuses it', () => {
+    expect(() => compareRuns([delayedRun(1), delayedRun(2)], delayedRun(3), { statistic: 'min' })).toThrow(/--statistic min judges paired runs only/);
+    expect(compareRuns([delayedRun(1), delayedRun(2)], delayedRun(3)).statistic).toBe('median');
+  });
+});
+
 describe('gpubench compare --paired (CLI)', () => {
   it('exit 0 for the same build, 1 for a slower one, 2 for an odd count or with --baseline-dir', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gpubench-paired-'));
@@ -155,5 +248,15 @@ describe('gpubench compare --paired (CLI)', () => {
     r = await captureMain('compare', '--paired', '--baseline-dir', dir, same[1]!);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--paired takes its runs as arguments/);
+    r = await captureMain('compare', '--paired', '--statistic', 'min', ...slow);
+    expect(r.code, r.err).toBe(1);
+    expect(r.out).toMatch(/\| base min ms \| head min ms \|/);
+    expect(r.out).toMatch(/ratios of fastest samples/);
+    r = await captureMain('compare', '--statistic', 'min', ...same.slice(0, 3));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--statistic min judges paired runs only/);
+    r = await captureMain('compare', '--paired', '--statistic', 'mean', ...same);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/unknown statistic 'mean'; allowed: median, min/);
   });
 });

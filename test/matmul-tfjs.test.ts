@@ -4,6 +4,7 @@ import { matmulWorkload, type MatmulData, type MatmulParams } from '../src/kerne
 import { freshSeed } from '../src/harness/random.js';
 import { explainLoadError } from '../src/kernels/tfjs-node/index.js';
 import { gpuFallbackReason } from '../src/kernels/tfjs-webgpu/index.js';
+import { pollingShare } from './helpers/quiet-wait.js';
 import { webgpuMissing } from './helpers/webgpu.js';
 
 async function runCase(backend: string, m: number, n: number, k: number, batch = 1) {
@@ -59,6 +60,20 @@ describe.skipIf(missing !== undefined)(`tfjs-webgpu matmul ${missing ? `(skipped
       expect(r.fallback).toBeUndefined();
     });
   }
+
+  it('sleeps through most of a timed call, as the WGSL kernels do, instead of polling Dawn all along', async () => {
+    const probe = await probeBackend('tfjs-webgpu');
+    if (!(probe.available && probe.devices[0]?.features?.includes('timestamp-query'))) return;
+    const p: MatmulParams = { m: 256, n: 256, k: 256, batch: 1, dtype: 'f32', kernel: 'auto' };
+    const c = await getKernel<MatmulParams, MatmulData>('matmul', 'tfjs-webgpu')!.setup(p, matmulWorkload.makeData(p, freshSeed()));
+    try {
+      expect(c.timer).toBe('gpu-timestamp');
+      const share = await pollingShare((n) => c.time(n));
+      expect(share.least, share.calls).toBeLessThan(0.3);
+    } finally {
+      await c.dispose();
+    }
+  });
 
   it('detects a result tfjs forwarded to its CPU kernels, and passes one computed on the GPU', async () => {
     const tf = await import('@tensorflow/tfjs-core');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { getKernel, probeBackend, disposeBackends } from '../src/harness/registry.js';
 import { matmulWorkload, type MatmulData, type MatmulParams } from '../src/kernels/matmul/workload.js';
 import { freshSeed } from '../src/harness/random.js';
+import { pollingShare } from './helpers/quiet-wait.js';
 import { webgpuMissing, REQUIRE_WEBGPU } from './helpers/webgpu.js';
 
 const missing = await webgpuMissing('webgpu');
@@ -114,6 +115,20 @@ describe.skipIf(missing !== undefined)(`webgpu matmul ${missing ? `(skipped: ${m
       for (let i = 0; i < 6; i++) ns.push(Math.round((await c.time(1)) * 1e6));
       // Quantized timestamps come in multiples of 65536 ns; raw ones almost never do.
       expect(ns.some((x) => x % 65536 !== 0), ns.join(',')).toBe(true);
+    } finally {
+      await c.dispose();
+    }
+  });
+
+  it('sleeps through most of a device-timed submit instead of polling Dawn all along', async () => {
+    const probe = await probeBackend('webgpu');
+    if (!(probe.available && probe.devices[0]?.features?.includes('timestamp-query'))) return;
+    const p: MatmulParams = { m: 256, n: 256, k: 256, batch: 1, dtype: 'f32', kernel: 'tiled' };
+    const c = await kernel.setup(p, matmulWorkload.makeData(p, freshSeed()));
+    try {
+      // Polling from the submit on: 0.7-0.9 of the device time on lavapipe; sleeping 80% first: 0-0.1.
+      const share = await pollingShare((n) => c.time(n));
+      expect(share.least, share.calls).toBeLessThan(0.3);
     } finally {
       await c.dispose();
     }

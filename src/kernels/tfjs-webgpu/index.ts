@@ -6,12 +6,14 @@
  * Small ops are forwarded to the CPU by default (WEBGPU_CPU_FORWARD): that is turned off,
  * and every checked result is verified to live in a GPU buffer.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type * as tfc from '@tensorflow/tfjs-core';
 import type { Backend } from '../../harness/backend.js';
 import { registerBackend, registerKernel } from '../../harness/registry.js';
 import type { DeviceInfo } from '../../harness/results/schema.js';
 import { tfjsMatmulKernel, wallTime } from '../tfjs-common/matmul.js';
 import { acquireGpu, describeAdapter, noAdapterReason, releaseGpu } from '../webgpu/dawn.js';
+import { quietSleepMs } from '../webgpu/quiet-wait.js';
 
 type Tf = typeof tfc;
 
@@ -40,6 +42,35 @@ function exposeNavigatorGpu(gpu: GPU | undefined): void {
   }
 }
 
+/** Until this `performance.now()`, a read-back that tfjs maps sleeps first (quietMaps). */
+let quietUntil = 0;
+
+/**
+ * tfjs maps each timed program's query read-back right after its submit, and Dawn's Node
+ * bindings poll while a map is pending (../webgpu/quiet-wait.ts): on a software adapter
+ * that polling thread slows tfjs's kernels as it would slow gpubench's. So the device's
+ * mappable buffers first sleep until `quietUntil`, which a timed call sets from the
+ * previous call's time, as the WGSL kernels' own waits do: both stacks wait alike.
+ */
+function quietMaps(device: GPUDevice): void {
+  const create = device.createBuffer.bind(device);
+  device.createBuffer = (desc: GPUBufferDescriptor): GPUBuffer => {
+    const buffer = create(desc);
+    if (desc.usage & GPUBufferUsage.MAP_READ) {
+      const map = buffer.mapAsync.bind(buffer);
+      buffer.mapAsync = async (...args: Parameters<GPUBuffer['mapAsync']>) => {
+        const wait = quietUntil - performance.now();
+        if (wait > 0) await sleep(wait);
+        return map(...args);
+      };
+    }
+    return buffer;
+  };
+}
+
+/** Device ms per matMul in the latest timed call of each case (keyed by its `run`). */
+const msPerCall = new WeakMap<() => tfc.Tensor, number>();
+
 async function open(): Promise<Loaded> {
   const gpu = await acquireGpu();
   try {
@@ -63,6 +94,7 @@ async function open(): Promise<Loaded> {
         maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
       },
     });
+    quietMaps(device);
     const info = { ...describeAdapter(adapter, device), backend: 'tfjs-webgpu' };
     if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
     tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info as never), 1);
@@ -138,12 +170,20 @@ registerKernel(
       if (!l.timestamps) return wallTime(run, iterations);
       // tf.time sums the timestamp-query interval of every program the matMuls dispatched.
       const outs: tfc.Tensor[] = [];
-      const info = await tf.time(() => {
-        for (let i = 0; i < iterations; i++) outs.push(run());
-      });
+      // tfjs maps the read-backs inside tf.time's synchronous part, so the deadline is read there.
+      quietUntil = performance.now() + quietSleepMs((msPerCall.get(run) ?? 0) * iterations);
+      let info: tfc.TimingInfo;
+      try {
+        info = await tf.time(() => {
+          for (let i = 0; i < iterations; i++) outs.push(run());
+        });
+      } finally {
+        quietUntil = 0;
+      }
       for (const o of outs) o.dispose();
       const ms = info.kernelMs;
       if (typeof ms !== 'number' || !(ms > 0)) throw new Error('tfjs-webgpu returned no kernel time from its timestamp queries');
+      msPerCall.set(run, ms / iterations);
       return ms;
     },
     fallback: gpuFallbackReason,

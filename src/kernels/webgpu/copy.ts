@@ -56,7 +56,7 @@ export const webgpuCopyKernel: KernelConfig<MemcpyParams, MemcpyData> = {
           if (q) enc.beginComputePass({ timestampWrites: { querySet: q.set, beginningOfPassWriteIndex: 0 } }).end();
           for (let i = 0; i < iterations; i++) enc.copyBufferToBuffer(src, 0, dst, 0, p.bytes);
           if (q) enc.beginComputePass({ timestampWrites: { querySet: q.set, endOfPassWriteIndex: 1 } }).end();
-          return submitTimed(device, enc, q);
+          return submitTimed(device, enc, q, iterations);
         },
         async dispose() {
           destroy();

@@ -105,7 +105,7 @@ export class GemmBuffers {
     );
     for (let i = 0; i < iterations; i++) this.dispatch(pass, p);
     pass.end();
-    return submitTimed(device, enc, q);
+    return submitTimed(device, enc, q, iterations);
   }
 
   /** Releases every buffer of this problem. */

@@ -13,9 +13,11 @@ import { caseOk, caseStats, headline, sig } from '../cases.js';
 import { differingFacts } from './fingerprint.js';
 import { bootstrapRatioOverRuns, NOISE_LEVEL, noiseFloor, type NoiseFloor } from './noise.js';
 import { bootstrapRatioOfMedians, hashString, mannWhitneyU, median } from './stats.js';
+import type { CompareStatistic } from './statistic.js';
 import { thresholdFor, type ThresholdRule } from './thresholds.js';
 
 export { parseThreshold } from './thresholds.js';
+export { COMPARE_STATISTICS, type CompareStatistic } from './statistic.js';
 
 /** What happened to a case between the baselines and HEAD. */
 export type Verdict =
@@ -55,12 +57,16 @@ export interface CompareOptions {
   noiseK?: number;
   /** Compare baselines from another GPU, driver or stack version anyway, with a warning. @default false */
   allowMismatch?: boolean;
+  /** A run's time of a case (`min`: paired comparisons only). @default 'median' */
+  statistic?: CompareStatistic;
 }
 
 /** One side of a compared case. */
 export interface Side {
   /** HEAD: its median; baselines: the geometric mean of the runs' medians. */
   medianMs: number;
+  /** With `statistic: 'min'`: the fastest sample (several runs: the geometric mean of their fastest samples). */
+  minMs?: number;
   /** Samples (all baseline runs together). */
   samples: number;
   /** Headline metric (TFLOP/s or busbw GB/s) when the case has one (baselines: the median over runs). */
@@ -85,8 +91,12 @@ export interface CaseComparison {
   threshold?: number;
   /** Run-to-run noise of the case over the baselines that measured it. */
   noise?: NoiseFloor;
-  /** Paired comparisons (`--paired`): the pairs that measured the case on both sides, and each pair's HEAD / BASE time ratio. */
-  pairs?: { n: number; ratios: number[] };
+  /**
+   * Paired comparisons (`--paired`): each pair's HEAD / BASE time ratio, in order, over the
+   * pairs that measured the case on both sides; `n` of them tested (`leftOut`: indices into
+   * `ratios` of outlier pairs left out, `--statistic min` only).
+   */
+  pairs?: { n: number; ratios: number[]; leftOut?: number[] };
   /** Unit of `metric` on each side. */
   metricUnit?: string;
   /** Why, in words. */
@@ -109,6 +119,8 @@ export interface CompareReport {
   confidence: number;
   /** One-sided level of the noise floor's default k. */
   noiseLevel: number;
+  /** What stands for a run's time of a case: `ratio` is HEAD's over BASE's. */
+  statistic: CompareStatistic;
   /** The fixed k, when one was given. */
   noiseK?: number;
   /** The first baseline (the only one in a two-file comparison). */
@@ -255,8 +267,9 @@ export function compareRuns(
   labels: { bases?: string[]; head?: string } = {},
 ): CompareReport {
   if (bases.length === 0) throw new UsageError('no baseline results to compare against', 'BASE');
+  if (options.statistic === 'min') throw new UsageError('--statistic min judges paired runs only (--paired BASE1 HEAD1 …): one HEAD run\'s fastest sample cannot be tested against stored baselines', '--statistic');
   const { noiseK, ...rest } = options;
-  const o = { threshold: 0.05, thresholds: [], alpha: 0.05, confidence: 0.95, iterations: 2000, allowMismatch: false, ...rest, multipleBaselines: bases.length > 1, ...(noiseK !== undefined ? { noiseK } : {}) };
+  const o = { threshold: 0.05, thresholds: [], alpha: 0.05, confidence: 0.95, iterations: 2000, allowMismatch: false, statistic: 'median' as const, ...rest, multipleBaselines: bases.length > 1, ...(noiseK !== undefined ? { noiseK } : {}) };
   const baseLabel = (i: number) => labels.bases?.[i] ?? bases[i]!.run.id;
   const headLabel = labels.head ?? head.run.id;
   const warnings: string[] = [];
@@ -306,7 +319,7 @@ export const runRef = (f: ResultsFile, label: string): RunRef => ({ runId: f.run
 /** The report of compared cases: attention first, counted, failed when a case regressed or failed. */
 export function reportOf(
   cases: CaseComparison[],
-  o: { threshold: number; alpha: number; confidence: number; noiseK?: number },
+  o: { threshold: number; alpha: number; confidence: number; noiseK?: number; statistic?: CompareStatistic },
   runs: { baselines: RunRef[]; head: RunRef; heads?: RunRef[] },
   warnings: string[],
 ): CompareReport {
@@ -319,6 +332,7 @@ export function reportOf(
     alpha: o.alpha,
     confidence: o.confidence,
     noiseLevel: NOISE_LEVEL,
+    statistic: o.statistic ?? 'median',
     ...(o.noiseK !== undefined ? { noiseK: o.noiseK } : {}),
     base: runs.baselines[0]!,
     baselines: runs.baselines,

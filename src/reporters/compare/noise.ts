@@ -140,13 +140,12 @@ export function noiseFloor(runMedians: readonly number[], k?: number): NoiseFloo
 }
 
 /**
- * The runs whose log median is more than OUTLIER_Z modified z-scores from the median of all
- * and alone out there: most extreme first, at most one in RUNS_PER_OUTLIER, each only while
- * no other run kept lies on its side at half its distance or more (two such runs are a
- * second mode, which stays). None when half or more of the runs agree exactly (MAD 0).
+ * The values (logs) more than OUTLIER_Z modified z-scores from the median of all and alone
+ * out there: most extreme first, `most` at most (runs: one in RUNS_PER_OUTLIER), each only
+ * while no other value kept lies on its side at half its distance or more (two such are a
+ * second mode, which stays). None when half or more of the values agree exactly (MAD 0).
  */
-export function outliersOf(logs: readonly number[]): { index: number; z: number }[] {
-  const most = Math.floor(logs.length / RUNS_PER_OUTLIER);
+export function outliersOf(logs: readonly number[], most = Math.floor(logs.length / RUNS_PER_OUTLIER)): { index: number; z: number }[] {
   if (most === 0) return [];
   const mid = median(logs);
   const mad = median(logs.map((x) => Math.abs(x - mid)));

@@ -11,8 +11,8 @@
  * How bad is it really?", EMSE 2019) found lets same-instance A/B runs detect slowdowns that
  * separate runs cannot.
  *
- * Per case: d_i = ln(median HEAD_i / median BASE_i) over the n pairs where both sides
- * measured it; the ratio is exp(mean d); the test is Student's paired t on the d_i (two-
+ * Per case: d_i = ln(HEAD_i / BASE_i), each run's median (or with `statistic: 'min'` its
+ * fastest sample), over the n pairs where both sides measured it; the ratio is exp(mean d); the test is Student's paired t on the d_i (two-
  * sided p against `alpha`), the interval exp(mean d ± t · s / √n). A case regresses when the
  * ratio is beyond its threshold and the change is significant; a wrong result in any HEAD
  * run fails the gate, as in the unpaired gate.
@@ -22,13 +22,27 @@ import type { CaseResult, ResultsFile } from '../../harness/results/schema.js';
 import { caseOk, caseStats, headline } from '../cases.js';
 import {
   baseSide, headSide, mismatchOf, refuseOtherTopologies, reportOf, runRef,
-  type CaseComparison, type CompareOptions, type CompareReport, type Side, type Verdict,
+  type CaseComparison, type CompareOptions, type CompareReport, type CompareStatistic, type Side, type Verdict,
 } from './compare.js';
-import { studentTCdf, studentTQuantile } from './noise.js';
+import { outliersOf, studentTCdf, studentTQuantile } from './noise.js';
 import { thresholdFor } from './thresholds.js';
 
 /** Fewest pairs the report does not warn about: below it the t interval is wide (t(0.975, 3) = 3.18). */
 export const MIN_PAIRS = 5;
+
+/**
+ * With `--statistic min`, one pair in this many at most may be left out as an outlier.
+ * Two runs' fastest samples taken moments apart agree within a few percent, unless one of
+ * the runs was slow from end to end (the host in a slow state for all of its seconds: on
+ * this project's VM one run in about 70 took 1.8x its neighbours' fastest 320³ call), the
+ * one kind of noise a fastest sample cannot filter; a pair whose log ratio is beyond
+ * OUTLIER_Z modified z-scores of the others' and alone out there (noise.ts `outliersOf`,
+ * the rule the stored gate applies to its baselines) is that, not the build. With medians
+ * the pairs' ratios scatter wider and heavier-tailed, and leaving out the widest made
+ * identical builds look different (A/A false alarms 0 → 4 of 20 on the same runs), so
+ * medians keep every pair.
+ */
+export const PAIRS_PER_OUTLIER = 5;
 
 /** Student's paired t on log ratios: the geometric mean ratio, its interval and the two-sided p. */
 export function pairedLogT(ratios: readonly number[], confidence = 0.95): { ratio: number; lo: number; hi: number; p: number } {
@@ -47,9 +61,15 @@ export function pairedLogT(ratios: readonly number[], confidence = 0.95): { rati
   return { ratio, lo: Math.exp(mean - half), hi: Math.exp(mean + half), p: Math.max(0, Math.min(1, p)) };
 }
 
-/** One side over the pairs: the geometric mean of its runs' medians. */
-function side(runs: CaseResult[]): Side {
-  return baseSide(runs, Math.exp(runs.reduce((s, c) => s + Math.log(caseStats(c)!.medianMs), 0) / runs.length));
+const geomean = (xs: number[]) => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
+
+/** A run's time of a case by `statistic`. */
+const runMs = (c: CaseResult, statistic: CompareStatistic) => (statistic === 'min' ? caseStats(c)!.minMs : caseStats(c)!.medianMs);
+
+/** One side over the pairs: the geometric mean of its runs' medians (and of their fastest samples, when they are judged). */
+function side(runs: CaseResult[], statistic: CompareStatistic): Side {
+  const s = baseSide(runs, geomean(runs.map((c) => caseStats(c)!.medianMs)));
+  return statistic === 'min' ? { ...s, minMs: geomean(runs.map((c) => caseStats(c)!.minMs)) } : s;
 }
 
 const isWrong = (c: CaseResult) => c.status === 'failed' || (c.check !== undefined && !c.check.passed);
@@ -69,20 +89,28 @@ function comparePairedCase(id: string, pairs: [CaseResult | undefined, CaseResul
   }
   if (heads.length === 0) return { ...out, verdict: 'missing', note: 'not in any HEAD run' };
   if (pairs.every(([b]) => b === undefined)) {
-    const hs = headSide(heads[heads.length - 1]!);
-    return { ...out, verdict: 'new', ...(hs ? { head: hs } : {}) };
+    const h = heads[heads.length - 1]!;
+    const hs = headSide(h);
+    return { ...out, verdict: 'new', ...(hs ? { head: o.statistic === 'min' ? { ...hs, minMs: caseStats(h)!.minMs } : hs } : {}) };
   }
   const both = pairs.filter((p): p is [CaseResult, CaseResult] => p[0] !== undefined && p[1] !== undefined && caseOk(p[0]) && caseOk(p[1]) && caseStats(p[0]) !== undefined && caseStats(p[1]) !== undefined);
   if (both.length === 0) {
     const skipped = heads.every((h) => h.status === 'skipped');
     return { ...out, verdict: 'skipped', note: skipped ? 'skipped in HEAD' : 'no pair measured the case on both sides' };
   }
-  out.base = side(both.map(([b]) => b));
-  out.head = side(both.map(([, h]) => h));
-  const ratios = both.map(([b, h]) => caseStats(h)!.medianMs / caseStats(b)!.medianMs);
-  out.pairs = { n: ratios.length, ratios };
+  out.base = side(both.map(([b]) => b), o.statistic);
+  out.head = side(both.map(([, h]) => h), o.statistic);
+  const all = both.map(([b, h]) => runMs(h, o.statistic) / runMs(b, o.statistic));
+  const outliers = o.statistic === 'min' ? outliersOf(all.map(Math.log), Math.floor(all.length / PAIRS_PER_OUTLIER)) : [];
+  const ratios = all.filter((_, i) => !outliers.some((x) => x.index === i));
+  out.pairs = { n: ratios.length, ratios: all, ...(outliers.length ? { leftOut: outliers.map((x) => x.index) } : {}) };
   const notes: string[] = [];
   if (both.length < pairs.length) notes.push(`${both.length} of ${pairs.length} pairs measured the case on both sides`);
+  if (outliers.length) {
+    // Pair numbers as given (1-based over all the pairs, not only those that measured the case).
+    const pairNo = (i: number) => pairs.indexOf(pairs.find((p) => p[0] === both[i]![0])!) + 1;
+    notes.push(`${outliers.map((x) => `pair ${pairNo(x.index)} (ratio ${all[x.index]!.toPrecision(3)}, z ${x.z.toFixed(1)})`).join(', ')} left out as an outlier: one of its runs was slow from end to end`);
+  }
   if (ratios.length < 2) {
     notes.push('one pair: no test');
     return { ...out, ratio: ratios[0], verdict: Math.abs(ratios[0]! - 1) <= t ? 'unchanged' : 'insignificant', note: notes.join('; ') };
@@ -109,7 +137,7 @@ export function comparePaired(
   labels: { pairs?: [string, string][] } = {},
 ): CompareReport {
   if (pairs.length < 2) throw new UsageError(`--paired needs at least 2 pairs of BASE and HEAD runs (got ${pairs.length}); ${MIN_PAIRS} or more give a usable test`, '--paired');
-  const o = { threshold: 0.05, thresholds: [], alpha: 0.05, confidence: 0.95, iterations: 2000, allowMismatch: false, ...options };
+  const o = { threshold: 0.05, thresholds: [], alpha: 0.05, confidence: 0.95, iterations: 2000, allowMismatch: false, statistic: 'median' as CompareStatistic, ...options };
   const label = (i: number, j: 0 | 1) => labels.pairs?.[i]?.[j] ?? pairs[i]![j].run.id;
   const warnings: string[] = [];
   pairs.forEach(([b, h], i) => {

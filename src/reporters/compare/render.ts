@@ -37,8 +37,8 @@ export function compareMarkdown(r: CompareReport): string {
   const row = (c: CaseComparison) => [
     `${ICON[c.verdict]} ${c.verdict}`,
     c.id,
-    sig(c.base?.medianMs),
-    sig(c.head?.medianMs),
+    sig(r.statistic === 'min' ? c.base?.minMs : c.base?.medianMs),
+    sig(r.statistic === 'min' ? c.head?.minMs : c.head?.medianMs),
     pct(c.ratio),
     c.ci ? `${pct(c.ci[0])} … ${pct(c.ci[1])}` : '',
     c.pValue !== undefined ? (c.pValue < 1e-4 ? '<1e-4' : sig(c.pValue, 2)) : '',
@@ -47,7 +47,7 @@ export function compareMarkdown(r: CompareReport): string {
     c.note ?? '',
   ];
   const table = (cases: CaseComparison[]) =>
-    mdTable(['verdict', 'case', 'base ms', 'head ms', 'time Δ', `${Math.round(r.confidence * 100)}% CI`, 'p', 'throughput', 'limit', 'note'], cases.map(row),
+    mdTable(['verdict', 'case', `base ${r.statistic} ms`, `head ${r.statistic} ms`, 'time Δ', `${Math.round(r.confidence * 100)}% CI`, 'p', 'throughput', 'limit', 'note'], cases.map(row),
       ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']);
   // What needs a look goes in the open; the quiet majority folds away so a PR comment stays short.
   const loud = r.cases.filter((c) => ATTENTION.has(c.verdict));
@@ -59,7 +59,7 @@ export function compareMarkdown(r: CompareReport): string {
     `${counts} · threshold ${sig(r.threshold * 100, 3)}%${r.cases.some((c) => c.threshold !== undefined && c.threshold !== r.threshold) ? ' (some cases their own)' : ''} · ${r.heads ? 'paired t' : 'Mann-Whitney'} α ${r.alpha} · ${Math.round(r.confidence * 100)}% ${r.heads ? 't interval on the geometric mean of the pairs\' ratios' : 'bootstrap CI on the ratio of median times'}`,
     '',
     r.heads
-      ? `${r.heads.length} pairs of BASE and HEAD runs taken alternately (\`${r.baselines[0]!.label}\` \`${r.heads[0]!.label}\` … \`${r.heads[r.heads.length - 1]!.label}\`, ${[...new Set([...r.baselines, ...r.heads].map((b) => b.hostname))].join(', ')}); each case judged on the pairs' time ratios (geometric mean, paired t on their logs). Time change: + is slower.`
+      ? `${r.heads.length} pairs of BASE and HEAD runs taken alternately (\`${r.baselines[0]!.label}\` \`${r.heads[0]!.label}\` … \`${r.heads[r.heads.length - 1]!.label}\`, ${[...new Set([...r.baselines, ...r.heads].map((b) => b.hostname))].join(', ')}); each case judged on the pairs' ratios of ${r.statistic === 'min' ? 'fastest samples' : 'median times'} (geometric mean, paired t on their logs). Time change: + is slower.`
       : r.baselines.length > 1
       ? `${r.baselines.length} baseline runs (\`${r.baselines[0]!.label}\` … \`${r.baselines[r.baselines.length - 1]!.label}\`, ${[...new Set(r.baselines.map((b) => b.hostname))].join(', ')}); a change must also exceed each case's run-to-run noise floor (${sig(r.noiseLevel * 100, 3)}% one-sided prediction bound${r.noiseK !== undefined ? `, k = ${r.noiseK}` : ''}) → HEAD \`${r.head.label}\` (${r.head.hostname}). Time change: + is slower.`
       : `BASE \`${r.base.label}\` (${r.base.hostname}) → HEAD \`${r.head.label}\` (${r.head.hostname}). Time change: + is slower.`,

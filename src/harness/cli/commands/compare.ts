@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import type { CliCommand } from '../command.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { intIn, positiveNumber } from '../options.js';
+import { COMPARE_STATISTICS } from '../../../reporters/compare/statistic.js';
 
 interface CompareCliOptions {
   threshold: string[];
@@ -21,6 +22,7 @@ interface CompareCliOptions {
   noiseK?: number;
   paired?: boolean;
   allowMismatch?: boolean;
+  statistic: string;
   alpha: string;
   format: string;
   out?: string;
@@ -46,6 +48,7 @@ export const compareCommand: CliCommand = {
       .option('--last <n>', 'with --baseline-dir: use at most this many newest baselines', intIn(1, 1000), 10)
       .option('-k, --noise-k <k>', 'multiplier of the baselines\' run-to-run spread (default: Student\'s t quantile for the number of baselines, 99.5% one-sided)', positiveNumber)
       .option('--paired', 'the files are pairs taken alternately on one machine: BASE1 HEAD1 BASE2 HEAD2 …; each case is judged on the pairs\' time ratios (paired t), which cancels a host whose speed moves between runs')
+      .option('--statistic <median|min>', 'what stands for a run\'s time of a case: its median sample, or its fastest (min: --paired only; steadier where noise only adds time, blind to a change that slows only some calls)', 'median')
       .option('--allow-mismatch', 'compare baselines from another GPU, driver or stack version anyway (a warning instead of exit 2)')
       .option('--alpha <p>', 'significance level of the Mann-Whitney U test', '0.05')
       .option('-f, --format <md|json>', 'output format', 'md')
@@ -68,6 +71,8 @@ export const compareCommand: CliCommand = {
         const defaults = [...fileRules, ...given].filter((r) => r.pattern.rank === 0);
         const threshold = defaults.length ? defaults[defaults.length - 1]!.value : 0.05;
         const rules = [...fileRules, ...given].filter((r) => r.pattern.rank > 0);
+        const statistic = COMPARE_STATISTICS.find((x) => x === opts.statistic.toLowerCase());
+        if (!statistic) throw new UsageError(`unknown statistic '${opts.statistic}'; allowed: ${COMPARE_STATISTICS.join(', ')}`, '--statistic');
         const alpha = Number(opts.alpha);
         if (!(alpha > 0 && alpha < 1)) throw new UsageError(`'${opts.alpha}' is not a probability between 0 and 1`, '--alpha');
         if (opts.paired) {
@@ -76,7 +81,7 @@ export const compareCommand: CliCommand = {
           if (files.length % 2 !== 0) throw new UsageError(`--paired takes pairs BASE1 HEAD1 BASE2 HEAD2 …; got ${files.length} files, an odd number`, '--paired');
           const runs = await Promise.all(files.map((p) => loadResults(p)));
           const pairs = Array.from({ length: files.length / 2 }, (_, i) => [runs[2 * i]!, runs[2 * i + 1]!] as [typeof runs[number], typeof runs[number]]);
-          const report = comparePaired(pairs, { threshold, thresholds: rules, alpha, allowMismatch: opts.allowMismatch === true },
+          const report = comparePaired(pairs, { threshold, thresholds: rules, alpha, statistic, allowMismatch: opts.allowMismatch === true },
             { pairs: pairs.map((_, i) => [files[2 * i]!, files[2 * i + 1]!]) });
           await emit(format === 'json' ? compareJson(report) : compareMarkdown(report), opts.out);
           process.exitCode = report.failed ? ExitCode.failed : ExitCode.ok;
@@ -99,6 +104,7 @@ export const compareCommand: CliCommand = {
           bases = await Promise.all(labels.map((p) => loadResults(p)));
         }
         const report = compareRuns(bases, head, {
+          statistic,
           threshold,
           thresholds: rules,
           alpha,
