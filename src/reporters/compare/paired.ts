@@ -12,8 +12,9 @@
  * separate runs cannot.
  *
  * Per case: d_i = ln(HEAD_i / BASE_i), each run's median (or with `statistic: 'min'` its
- * fastest sample), over the n pairs where both sides measured it; the ratio is exp(mean d); the test is Student's paired t on the d_i (two-
- * sided p against `alpha`), the interval exp(mean d ± t · s / √n). A case regresses when the
+ * fastest sample), over the n pairs where both sides measured it; the ratio is exp(mean d);
+ * the test is Student's paired t on the d_i (two-sided p against `alpha`), the interval
+ * exp(mean d ± t · s / √n). A case regresses when the
  * ratio is beyond its threshold and the change is significant; a wrong result in any HEAD
  * run fails the gate, as in the unpaired gate.
  */
@@ -34,7 +35,7 @@ export const MIN_PAIRS = 5;
  * With `--statistic min`, one pair in this many at most may be left out as an outlier.
  * Two runs' fastest samples taken moments apart agree within a few percent, unless one of
  * the runs was slow from end to end (the host in a slow state for all of its seconds: on
- * this project's VM one run in about 70 took 1.8x its neighbours' fastest 320³ call), the
+ * this project's VM one run in 360 took 1.8x its neighbours' fastest 320³ call), the
  * one kind of noise a fastest sample cannot filter; a pair whose log ratio is beyond
  * OUTLIER_Z modified z-scores of the others' and alone out there (noise.ts `outliersOf`,
  * the rule the stored gate applies to its baselines) is that, not the build. With medians
@@ -93,23 +94,22 @@ function comparePairedCase(id: string, pairs: [CaseResult | undefined, CaseResul
     const hs = headSide(h);
     return { ...out, verdict: 'new', ...(hs ? { head: o.statistic === 'min' ? { ...hs, minMs: caseStats(h)!.minMs } : hs } : {}) };
   }
-  const both = pairs.filter((p): p is [CaseResult, CaseResult] => p[0] !== undefined && p[1] !== undefined && caseOk(p[0]) && caseOk(p[1]) && caseStats(p[0]) !== undefined && caseStats(p[1]) !== undefined);
-  if (both.length === 0) {
+  // Each measured pair keeps its number as given, for the notes.
+  const measured = pairs.flatMap(([b, h], i) => (b && h && caseOk(b) && caseOk(h) && caseStats(b) && caseStats(h) ? [{ b, h, no: i + 1 }] : []));
+  if (measured.length === 0) {
     const skipped = heads.every((h) => h.status === 'skipped');
     return { ...out, verdict: 'skipped', note: skipped ? 'skipped in HEAD' : 'no pair measured the case on both sides' };
   }
-  out.base = side(both.map(([b]) => b), o.statistic);
-  out.head = side(both.map(([, h]) => h), o.statistic);
-  const all = both.map(([b, h]) => runMs(h, o.statistic) / runMs(b, o.statistic));
+  out.base = side(measured.map(({ b }) => b), o.statistic);
+  out.head = side(measured.map(({ h }) => h), o.statistic);
+  const all = measured.map(({ b, h }) => runMs(h, o.statistic) / runMs(b, o.statistic));
   const outliers = o.statistic === 'min' ? outliersOf(all.map(Math.log), Math.floor(all.length / PAIRS_PER_OUTLIER)) : [];
   const ratios = all.filter((_, i) => !outliers.some((x) => x.index === i));
   out.pairs = { n: ratios.length, ratios: all, ...(outliers.length ? { leftOut: outliers.map((x) => x.index) } : {}) };
   const notes: string[] = [];
-  if (both.length < pairs.length) notes.push(`${both.length} of ${pairs.length} pairs measured the case on both sides`);
+  if (measured.length < pairs.length) notes.push(`${measured.length} of ${pairs.length} pairs measured the case on both sides`);
   if (outliers.length) {
-    // Pair numbers as given (1-based over all the pairs, not only those that measured the case).
-    const pairNo = (i: number) => pairs.indexOf(pairs.find((p) => p[0] === both[i]![0])!) + 1;
-    notes.push(`${outliers.map((x) => `pair ${pairNo(x.index)} (ratio ${all[x.index]!.toPrecision(3)}, z ${x.z.toFixed(1)})`).join(', ')} left out as an outlier: one of its runs was slow from end to end`);
+    notes.push(`${outliers.map((x) => `pair ${measured[x.index]!.no} (ratio ${all[x.index]!.toPrecision(3)}, z ${x.z.toFixed(1)})`).join(', ')} left out as an outlier: one of its runs was slow from end to end`);
   }
   if (ratios.length < 2) {
     notes.push('one pair: no test');

@@ -1,7 +1,7 @@
 /** Text forms of a CompareReport: Markdown for summaries and PR comments, JSON for tools. */
 import { mdTable } from '../formats/markdown.js';
 import { sig } from '../cases.js';
-import type { CaseComparison, CompareReport, Verdict } from './compare.js';
+import type { CaseComparison, CompareReport, Side, Verdict } from './compare.js';
 import { VERDICTS } from './compare.js';
 
 const ICON: Record<Verdict, string> = {
@@ -34,11 +34,13 @@ function limitCell(c: CaseComparison, dflt: number): string {
 export function compareMarkdown(r: CompareReport): string {
   const counts = VERDICTS.filter((v) => r.counts[v] > 0).map((v) => `${r.counts[v]} ${v}`).join(', ');
   const head = r.failed ? '❌ gpubench compare: fails the gate' : '✅ gpubench compare: passes the gate';
+  /** A side's time by the statistic the report judged. */
+  const ms = (side: Side | undefined) => sig(r.statistic === 'min' ? side?.minMs : side?.medianMs);
   const row = (c: CaseComparison) => [
     `${ICON[c.verdict]} ${c.verdict}`,
     c.id,
-    sig(r.statistic === 'min' ? c.base?.minMs : c.base?.medianMs),
-    sig(r.statistic === 'min' ? c.head?.minMs : c.head?.medianMs),
+    ms(c.base),
+    ms(c.head),
     pct(c.ratio),
     c.ci ? `${pct(c.ci[0])} … ${pct(c.ci[1])}` : '',
     c.pValue !== undefined ? (c.pValue < 1e-4 ? '<1e-4' : sig(c.pValue, 2)) : '',
